@@ -1,0 +1,28 @@
+#include "souk/actors/error.hpp"
+
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+namespace souk::actors {
+
+caf::error to_caf(const error& err) {
+  if (!err)
+    return {};
+  return caf::make_error(err.code, err.detail);
+}
+
+error from_caf(const caf::error& err) {
+  if (!err)
+    return {};
+  if (err.category() == caf::atom("souk")) {
+    std::string detail;
+    if (err.context().match_elements<std::string>())
+      detail = err.context().get_as<std::string>(0);
+    return error{static_cast<errc>(err.code()), std::move(detail)};
+  }
+  if (err == caf::sec::request_timeout)
+    return error{errc::timeout, "an actor did not answer in time"};
+  return error{errc::internal, caf::to_string(err)};
+}
+
+} // namespace souk::actors

@@ -1,0 +1,114 @@
+// soukctl: the operator's tool. See `soukctl --help`.
+
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "souk/config/cli.hpp"
+#include "souk/persistence/database.hpp"
+#include "souk/persistence/migrations.hpp"
+
+namespace {
+
+constexpr const char* usage
+  = "usage: soukctl [options] COMMAND\n"
+    "\n"
+    "Commands:\n"
+    "  migrate       apply pending database migrations\n"
+    "  migrations    show applied and pending migrations\n"
+    "  version       print the version\n"
+    "\n"
+    "Options (the database comes from the same config as soukd's):\n";
+
+constexpr const char* own_switches
+  = "  --json                 machine-readable output\n"
+    "  --help                 this text\n";
+
+// Exit codes: 0 ok, 1 the operation failed, 2 bad usage or config.
+int fail(int code, const std::string& msg) {
+  std::cerr << "soukctl: " << msg << '\n';
+  return code;
+}
+
+souk::expected<std::shared_ptr<souk::persistence::database>>
+open_database(const souk::config::settings& cfg) {
+  souk::persistence::database::options opts;
+  opts.url = cfg.effective_database_url();
+  opts.pool_size = 1;
+  opts.busy_timeout = cfg.database.busy_timeout;
+  return souk::persistence::database::open(opts);
+}
+
+int migrate(souk::persistence::database& db, bool json) {
+  auto applied = souk::persistence::migrate(
+    db, souk::persistence::shipped_migrations(db.kind()));
+  if (!applied)
+    return fail(1, applied.err().detail);
+  if (json) {
+    std::cout << nlohmann::json{{"applied", *applied}}.dump() << '\n';
+  } else if (applied->empty()) {
+    std::cout << "nothing to do: the database is up to date\n";
+  } else {
+    for (auto& name : *applied)
+      std::cout << "applied " << name << '\n';
+  }
+  return 0;
+}
+
+int migrations(souk::persistence::database& db, bool json) {
+  auto& shipped = souk::persistence::shipped_migrations(db.kind());
+  auto state = souk::persistence::inspect(db, shipped);
+  if (!state)
+    return fail(1, state.err().detail);
+  if (json) {
+    std::cout << nlohmann::json{{"current", state->current},
+                                {"latest", state->latest},
+                                {"pending", state->pending},
+                                {"unknown", state->unknown}}
+                   .dump()
+              << '\n';
+    return 0;
+  }
+  std::cout << fmt::format("{:<8} {:<32} {}\n", "VERSION", "NAME", "STATE");
+  for (auto& m : shipped) {
+    bool pending
+      = std::find(state->pending.begin(), state->pending.end(), m.name)
+        != state->pending.end();
+    std::cout << fmt::format("{:<8} {:<32} {}\n", m.version, m.name,
+                             pending ? "pending" : "applied");
+  }
+  for (auto v : state->unknown)
+    std::cout << fmt::format("{:<8} {:<32} {}\n", v, "?",
+                             "applied by a newer souk");
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto cli = souk::config::parse_command_line(argc, argv, {"json", "help"});
+  if (!cli)
+    return fail(2, cli.err().detail);
+  if (cli->switches.count("help") || cli->positional.empty()) {
+    std::cout << usage << souk::config::config_flags_help() << own_switches;
+    return cli->switches.count("help") ? 0 : 2;
+  }
+  auto command = cli->positional.front();
+  if (command == "version") {
+    std::cout << "soukctl " << SOUK_VERSION << '\n';
+    return 0;
+  }
+  if (command != "migrate" && command != "migrations")
+    return fail(2, fmt::format("unknown command '{}' (see --help)", command));
+  if (cli->positional.size() > 1)
+    return fail(2, fmt::format("unexpected argument '{}'", cli->positional[1]));
+  auto cfg = souk::config::load(cli->src);
+  if (!cfg)
+    return fail(2, cfg.err().detail);
+  auto db = open_database(cfg->values);
+  if (!db)
+    return fail(1, db.err().detail);
+  bool json = cli->switches.count("json") > 0;
+  return command == "migrate" ? migrate(**db, json) : migrations(**db, json);
+}

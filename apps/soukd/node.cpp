@@ -1,0 +1,178 @@
+#include "node.hpp"
+
+#include <filesystem>
+#include <unistd.h>
+
+#include <caf/actor.hpp>
+#include <fmt/format.h>
+
+#include "souk/actors/heartbeat.hpp"
+#include "souk/actors/runtime.hpp"
+#include "souk/actors/supervisor.hpp"
+#include "souk/core/ids.hpp"
+#include "souk/core/log.hpp"
+#include "souk/http/routes.hpp"
+#include "souk/http/server.hpp"
+#include "souk/persistence/database.hpp"
+#include "souk/persistence/migrations.hpp"
+#include "souk/persistence/nodes.hpp"
+
+namespace souk {
+
+namespace {
+
+constexpr std::chrono::seconds heartbeat_interval{10};
+
+http::server_options server_options_of(const config::settings& cfg) {
+  http::server_options o;
+  o.listen = cfg.listen;
+  o.body_limit = cfg.http.body_limit;
+  o.header_limit = cfg.http.header_limit;
+  o.header_timeout = cfg.http.header_timeout;
+  o.read_timeout = cfg.http.read_timeout;
+  o.write_timeout = cfg.http.write_timeout;
+  o.idle_timeout = cfg.http.idle_timeout;
+  o.max_requests_per_connection = cfg.http.max_requests_per_connection;
+  o.threads = cfg.http.threads;
+  o.access_log = cfg.log.access_log;
+  return o;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0)
+    return "unknown";
+  return buf;
+}
+
+} // namespace
+
+struct node::impl {
+  config::settings cfg;
+  std::string id = new_uuid();
+  std::shared_ptr<persistence::database> db;
+  std::unique_ptr<actors::runtime> runtime;
+  std::shared_ptr<actors::supervision_board> board;
+  http::router routes;
+  std::unique_ptr<http::server> server;
+  bool registered = false;
+  bool stopped = false;
+};
+
+node::node(config::settings cfg) : impl_(std::make_unique<impl>()) {
+  impl_->cfg = std::move(cfg);
+}
+
+node::~node() {
+  stop();
+}
+
+status node::start() {
+  auto& d = *impl_;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (auto sub : {"", "files", "mail"}) {
+    fs::create_directories(fs::path{d.cfg.data_dir} / sub, ec);
+    if (ec)
+      return error{errc::config,
+                   fmt::format("cannot create data directory {}: {}",
+                               (fs::path{d.cfg.data_dir} / sub).string(),
+                               ec.message())};
+  }
+
+  persistence::database::options db_opts;
+  db_opts.url = d.cfg.effective_database_url();
+  db_opts.pool_size = d.cfg.database.pool_size;
+  db_opts.acquire_timeout = d.cfg.database.acquire_timeout;
+  db_opts.busy_timeout = d.cfg.database.busy_timeout;
+  auto db = persistence::database::open(db_opts);
+  if (!db)
+    return db.err();
+  d.db = *db;
+  log::info("database: {} ({})", d.db->display_url(),
+            persistence::to_string(d.db->kind()));
+
+  auto& shipped = persistence::shipped_migrations(d.db->kind());
+  if (d.cfg.database.migrate_on_start) {
+    auto applied = persistence::migrate(*d.db, shipped);
+    if (!applied)
+      return applied.err();
+  }
+  auto state = persistence::inspect(*d.db, shipped);
+  if (!state)
+    return state.err();
+  if (!state->pending.empty())
+    return error{errc::config,
+                 fmt::format("{} migration(s) pending and "
+                             "database.migrate_on_start is off; run "
+                             "`soukctl migrate` first",
+                             state->pending.size())};
+  if (!state->unknown.empty())
+    log::warn("the database has {} migration(s) newer than this soukd; "
+              "upgrade soukd",
+              state->unknown.size());
+
+  persistence::node_row row;
+  row.id = d.id;
+  row.hostname = hostname();
+  row.pid = static_cast<int>(getpid());
+  row.version = SOUK_VERSION;
+  row.listen = d.cfg.listen;
+  if (auto err = persistence::node_repository{*d.db}.register_node(row))
+    return err;
+  d.registered = true;
+
+  d.runtime = std::make_unique<actors::runtime>(actors::runtime::options{});
+  d.board = std::make_shared<actors::supervision_board>();
+  actors::restart_policy policy{
+    d.cfg.supervisor.restart_initial, d.cfg.supervisor.restart_factor,
+    d.cfg.supervisor.restart_max, d.cfg.supervisor.max_restarts,
+    d.cfg.supervisor.restart_window};
+  std::vector<actors::child_spec> children{
+    actors::node_heartbeat(d.db, d.id, heartbeat_interval)};
+  d.runtime->adopt(actors::spawn_supervisor(d.runtime->system(), policy,
+                                            std::move(children), d.board));
+
+  d.server = std::make_unique<http::server>(server_options_of(d.cfg), d.routes);
+  auto svc = std::make_shared<http::services>();
+  svc->db = d.db;
+  svc->board = d.board;
+  svc->node_id = d.id;
+  svc->draining = [srv = d.server.get()] { return srv->draining(); };
+  http::add_routes(d.routes, svc);
+  if (auto err = d.server->start())
+    return err;
+  log::info("node {} listening on {}", d.id, url());
+  return {};
+}
+
+std::string node::url() const {
+  auto& d = *impl_;
+  if (!d.cfg.public_url.empty())
+    return d.cfg.public_url;
+  auto host = d.cfg.listen.substr(0, d.cfg.listen.rfind(':'));
+  if (host == "0.0.0.0" || host.empty())
+    host = "127.0.0.1";
+  else if (host == "::" || host == "[::]")
+    host = "[::1]";
+  return fmt::format("http://{}:{}/", host,
+                     d.server ? d.server->port() : uint16_t{0});
+}
+
+void node::stop() {
+  auto& d = *impl_;
+  if (d.stopped)
+    return;
+  d.stopped = true;
+  if (d.server)
+    d.server->shutdown(d.cfg.http.shutdown_grace);
+  if (d.runtime)
+    d.runtime->shutdown();
+  if (d.db && d.registered)
+    if (auto err = persistence::node_repository{*d.db}.mark_stopped(d.id))
+      log::warn("could not mark node stopped: {}", err.detail);
+  if (d.db)
+    d.db->shutdown();
+}
+
+} // namespace souk

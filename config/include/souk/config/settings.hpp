@@ -1,0 +1,97 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "souk/core/log.hpp"
+
+/// souk's configuration as plain structs. Every field has its default here;
+/// `config/souk.example.yaml` documents each one with the same default, and
+/// `loader.hpp` fills them from a YAML file, `SOUK_*` variables and flags.
+namespace souk::config {
+
+using std::chrono::milliseconds;
+
+/// The HTTP server (`http:` in the file).
+struct http_settings {
+  /// Largest request body accepted, in bytes; larger bodies get 413.
+  uint64_t body_limit = 1 << 20;
+  /// Largest request header block accepted, in bytes; larger gets 431.
+  uint64_t header_limit = 16 << 10;
+  /// Time allowed to receive a whole request header once it has started.
+  milliseconds header_timeout{10'000};
+  /// Time allowed to receive a whole request body.
+  milliseconds read_timeout{60'000};
+  /// Time allowed to send a whole response.
+  milliseconds write_timeout{60'000};
+  /// How long a keep-alive connection may sit idle between requests.
+  milliseconds idle_timeout{75'000};
+  /// Requests served on one connection before it is closed. Requests are
+  /// served one at a time per connection, so a client's pipelined requests
+  /// wait in the socket (back-pressure) rather than in memory.
+  uint32_t max_requests_per_connection = 1000;
+  /// Threads running the HTTP event loop.
+  uint32_t threads = 2;
+  /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+  milliseconds shutdown_grace{10'000};
+};
+
+/// The database (`database:` in the file).
+struct database_settings {
+  /// `sqlite:///abs/path/souk.db` or `postgresql://user:pass@host:port/db`.
+  /// Empty means SQLite at `<data_dir>/souk.db` (the embedded default).
+  std::string url;
+  /// Connections kept open (PostgreSQL). SQLite uses the same number.
+  uint32_t pool_size = 8;
+  /// How long a call waits for a free connection before failing.
+  milliseconds acquire_timeout{5'000};
+  /// SQLite only: how long a writer waits for the file lock.
+  milliseconds busy_timeout{5'000};
+  /// Apply pending migrations at start-up (else refuse to start if behind).
+  bool migrate_on_start = true;
+};
+
+/// Logging (`log:` in the file).
+struct log_settings {
+  /// trace, debug, info, warn, error, critical or off.
+  log::level level = log::level::info;
+  /// text (readable) or json (one object per line).
+  log::format format = log::format::text;
+  /// One line per HTTP request (method, path, status, duration).
+  bool access_log = true;
+};
+
+/// Restart policy of the actor supervisor (`supervisor:` in the file).
+struct supervisor_settings {
+  /// Delay before the first restart of a crashed child.
+  milliseconds restart_initial{200};
+  /// Each further restart waits this factor longer...
+  uint32_t restart_factor = 2;
+  /// ...up to this delay.
+  milliseconds restart_max{30'000};
+  /// A child that crashes this many times within `restart_window` is given up
+  /// on (logged as critical and reported by /readyz).
+  uint32_t max_restarts = 10;
+  milliseconds restart_window{60'000};
+};
+
+/// Everything `soukd` reads at start-up.
+struct settings {
+  /// `HOST:PORT` to listen on; port 0 picks a free port.
+  std::string listen = "127.0.0.1:8080";
+  /// Where the embedded default keeps its database, files and mail.
+  std::string data_dir = "var";
+  /// The URL buyers and creators use to reach souk (links in emails and
+  /// gateway callbacks). Empty means `http://<listen>`.
+  std::string public_url;
+  http_settings http;
+  database_settings database;
+  log_settings log;
+  supervisor_settings supervisor;
+
+  /// The database URL to use: `database.url`, or SQLite under `data_dir`.
+  std::string effective_database_url() const;
+};
+
+} // namespace souk::config

@@ -1,0 +1,391 @@
+#include "souk/config/loader.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "souk/core/units.hpp"
+#include "souk/core/url.hpp"
+
+extern char** environ;
+
+namespace souk::config {
+
+namespace {
+
+// -- one table of keys
+// ---------------------------------------------------------
+
+/// A known key: how to set it from text and how to show it.
+struct field {
+  std::string key;
+  std::string help;
+  std::function<status(settings&, const std::string&)> assign;
+  std::function<std::string(const settings&)> show;
+};
+
+std::string env_name(std::string_view key) {
+  std::string out = "SOUK_";
+  for (auto c : key)
+    out += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return out;
+}
+
+// Parsers turn text into a value or an error message (without location).
+
+expected<uint64_t> parse_size_value(const std::string& text) {
+  return parse_size(text);
+}
+
+expected<uint32_t> parse_count(const std::string& text) {
+  auto n = parse_uint(text);
+  if (!n)
+    return n.err();
+  if (*n == 0 || *n > 1'000'000)
+    return error{
+      errc::invalid_field,
+      fmt::format("expected a number from 1 to 1000000, got '{}'", text)};
+  return static_cast<uint32_t>(*n);
+}
+
+expected<milliseconds> parse_duration_value(const std::string& text) {
+  return parse_duration(text);
+}
+
+expected<bool> parse_bool(const std::string& text) {
+  if (text == "true" || text == "yes" || text == "on" || text == "1")
+    return true;
+  if (text == "false" || text == "no" || text == "off" || text == "0")
+    return false;
+  return error{errc::invalid_field,
+               fmt::format("expected true or false, got '{}'", text)};
+}
+
+expected<log::level> parse_level_value(const std::string& text) {
+  return log::parse_level(text);
+}
+
+expected<log::format> parse_format_value(const std::string& text) {
+  return log::parse_format(text);
+}
+
+expected<std::string> parse_listen(const std::string& text) {
+  auto colon = text.rfind(':');
+  auto bad = [&] {
+    return error{errc::invalid_field,
+                 fmt::format("expected HOST:PORT (e.g. 127.0.0.1:8080), got "
+                             "'{}'",
+                             text)};
+  };
+  if (colon == std::string::npos || colon == 0)
+    return bad();
+  auto port = parse_uint(std::string_view{text}.substr(colon + 1));
+  if (!port || *port > 65535)
+    return bad();
+  return text;
+}
+
+expected<std::string> parse_database_url(const std::string& text) {
+  if (text.empty() || text.starts_with("sqlite://")
+      || text.starts_with("postgresql://") || text.starts_with("postgres://"))
+    return text;
+  return error{errc::invalid_field,
+               fmt::format("expected sqlite:///path/souk.db or "
+                           "postgresql://user:pass@host:port/db, got '{}'",
+                           redact_url(text))};
+}
+
+expected<std::string> parse_public_url(const std::string& text) {
+  if (text.empty() || text.starts_with("http://")
+      || text.starts_with("https://"))
+    return text;
+  return error{
+    errc::invalid_field,
+    fmt::format("expected an http:// or https:// URL, got '{}'", text)};
+}
+
+expected<std::string> parse_dir(const std::string& text) {
+  if (text.empty())
+    return error{errc::invalid_field, "expected a directory path"};
+  return text;
+}
+
+std::string show_string(const std::string& x) {
+  return x;
+}
+std::string show_size(uint64_t x) {
+  return format_size(x);
+}
+std::string show_count(uint32_t x) {
+  return std::to_string(x);
+}
+std::string show_duration(milliseconds x) {
+  return format_duration(x);
+}
+std::string show_bool(bool x) {
+  return x ? "true" : "false";
+}
+std::string show_level(log::level x) {
+  static constexpr const char* names[]
+    = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  return names[static_cast<int>(x)];
+}
+std::string show_format(log::format x) {
+  return x == log::format::json ? "json" : "text";
+}
+
+template<class Access, class Parse, class Show>
+field make_field(std::string key, std::string help, Access access, Parse parse,
+                 Show show) {
+  return field{std::move(key), std::move(help),
+               [access, parse](settings& s, const std::string& text) -> status {
+                 auto value = parse(text);
+                 if (!value)
+                   return value.err();
+                 access(s) = std::move(*value);
+                 return {};
+               },
+               [access, show](const settings& s) { return show(access(s)); }};
+}
+
+#define SOUK_MEMBER(path)                                                      \
+  [](auto& s) -> auto& {                                                       \
+    return s.path;                                                             \
+  }
+
+const std::vector<field>& fields() {
+  static const std::vector<field> table{
+    make_field("listen", "HOST:PORT to listen on (port 0: any free port)",
+               SOUK_MEMBER(listen), parse_listen, show_string),
+    make_field("data_dir", "directory for the SQLite file, uploads and mail",
+               SOUK_MEMBER(data_dir), parse_dir, show_string),
+    make_field("public_url",
+               "URL buyers use to reach souk (default http://LISTEN)",
+               SOUK_MEMBER(public_url), parse_public_url, show_string),
+    make_field("http.body_limit", "largest request body (e.g. 1MiB)",
+               SOUK_MEMBER(http.body_limit), parse_size_value, show_size),
+    make_field("http.header_limit", "largest request header block",
+               SOUK_MEMBER(http.header_limit), parse_size_value, show_size),
+    make_field("http.header_timeout", "time to receive a request's header",
+               SOUK_MEMBER(http.header_timeout), parse_duration_value,
+               show_duration),
+    make_field("http.read_timeout", "time to receive a request's body",
+               SOUK_MEMBER(http.read_timeout), parse_duration_value,
+               show_duration),
+    make_field("http.write_timeout", "time to send a response",
+               SOUK_MEMBER(http.write_timeout), parse_duration_value,
+               show_duration),
+    make_field(
+      "http.idle_timeout", "idle time before a keep-alive connection closes",
+      SOUK_MEMBER(http.idle_timeout), parse_duration_value, show_duration),
+    make_field("http.max_requests_per_connection",
+               "requests served on one connection before closing it",
+               SOUK_MEMBER(http.max_requests_per_connection), parse_count,
+               show_count),
+    make_field("http.threads", "threads running the HTTP event loop",
+               SOUK_MEMBER(http.threads), parse_count, show_count),
+    make_field("http.shutdown_grace", "time in-flight requests get on shutdown",
+               SOUK_MEMBER(http.shutdown_grace), parse_duration_value,
+               show_duration),
+    make_field("database.url",
+               "sqlite:///path/souk.db or postgresql://user:pass@host:port/db",
+               SOUK_MEMBER(database.url), parse_database_url, redact_url),
+    make_field("database.pool_size", "connections kept open",
+               SOUK_MEMBER(database.pool_size), parse_count, show_count),
+    make_field("database.acquire_timeout", "wait for a free connection",
+               SOUK_MEMBER(database.acquire_timeout), parse_duration_value,
+               show_duration),
+    make_field("database.busy_timeout", "SQLite: wait for the write lock",
+               SOUK_MEMBER(database.busy_timeout), parse_duration_value,
+               show_duration),
+    make_field("database.migrate_on_start", "apply pending migrations at start",
+               SOUK_MEMBER(database.migrate_on_start), parse_bool, show_bool),
+    make_field("log.level", "trace, debug, info, warn, error, critical or off",
+               SOUK_MEMBER(log.level), parse_level_value, show_level),
+    make_field("log.format", "text or json (one object per line)",
+               SOUK_MEMBER(log.format), parse_format_value, show_format),
+    make_field("log.access_log", "one line per HTTP request",
+               SOUK_MEMBER(log.access_log), parse_bool, show_bool),
+    make_field("supervisor.restart_initial", "delay before the first restart",
+               SOUK_MEMBER(supervisor.restart_initial), parse_duration_value,
+               show_duration),
+    make_field("supervisor.restart_factor", "growth of the restart delay",
+               SOUK_MEMBER(supervisor.restart_factor), parse_count, show_count),
+    make_field("supervisor.restart_max", "longest restart delay",
+               SOUK_MEMBER(supervisor.restart_max), parse_duration_value,
+               show_duration),
+    make_field("supervisor.max_restarts",
+               "restarts within the window before giving up",
+               SOUK_MEMBER(supervisor.max_restarts), parse_count, show_count),
+    make_field("supervisor.restart_window", "window counted by max_restarts",
+               SOUK_MEMBER(supervisor.restart_window), parse_duration_value,
+               show_duration),
+  };
+  return table;
+}
+
+#undef SOUK_MEMBER
+
+const field* find_field(std::string_view key) {
+  auto& all = fields();
+  auto i = std::find_if(all.begin(), all.end(),
+                        [&](const field& f) { return f.key == key; });
+  return i == all.end() ? nullptr : &*i;
+}
+
+bool is_section(std::string_view path) {
+  auto prefix = std::string{path} + '.';
+  return std::any_of(fields().begin(), fields().end(),
+                     [&](const field& f) { return f.key.starts_with(prefix); });
+}
+
+error config_error(std::string where, std::string what) {
+  return error{errc::config, fmt::format("{}: {}", where, what)};
+}
+
+// -- the YAML file
+// -------------------------------------------------------------
+
+std::string where(const std::string& file, const YAML::Mark& mark) {
+  return fmt::format("{}:{}:{}", file, mark.line + 1, mark.column + 1);
+}
+
+status apply_map(loaded& out, const std::string& file, const YAML::Node& map,
+                 const std::string& prefix) {
+  std::set<std::string> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    // Copies: the iterator yields a temporary pair, references would dangle.
+    YAML::Node key_node = it->first;
+    YAML::Node value = it->second;
+    if (!key_node.IsScalar())
+      return config_error(where(file, key_node.Mark()),
+                          "keys must be plain names");
+    auto key = prefix + key_node.Scalar();
+    if (!seen.insert(key).second)
+      return config_error(where(file, key_node.Mark()),
+                          fmt::format("duplicate key '{}'", key));
+    if (value.IsMap()) {
+      if (!is_section(key))
+        return config_error(where(file, key_node.Mark()),
+                            fmt::format("unknown key '{}'", key));
+      if (auto err = apply_map(out, file, value, key + "."))
+        return err;
+      continue;
+    }
+    auto f = find_field(key);
+    if (f == nullptr)
+      return config_error(where(file, key_node.Mark()),
+                          fmt::format("unknown key '{}'", key));
+    if (!value.IsScalar())
+      return config_error(where(file, value.Mark()),
+                          fmt::format("'{}' expects a single value", key));
+    if (auto err = f->assign(out.values, value.Scalar()))
+      return config_error(
+        where(file, value.Mark()),
+        fmt::format("bad value for '{}': {}", key, err.detail));
+    out.origin[key] = where(file, value.Mark());
+  }
+  return {};
+}
+
+status apply_file(loaded& out, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::BadFile&) {
+    return error{errc::config,
+                 fmt::format("{}: cannot open the config file", file)};
+  } catch (const YAML::Exception& e) {
+    return config_error(where(file, e.mark), e.msg);
+  }
+  if (root.IsNull())
+    return {}; // an empty file changes nothing
+  if (!root.IsMap())
+    return config_error(where(file, root.Mark()),
+                        "the config file must be a map of keys");
+  return apply_map(out, file, root, "");
+}
+
+} // namespace
+
+std::string settings::effective_database_url() const {
+  if (!database.url.empty())
+    return database.url;
+  auto path
+    = std::filesystem::absolute(std::filesystem::path{data_dir} / "souk.db")
+        .lexically_normal();
+  return "sqlite://" + path.string();
+}
+
+expected<loaded> load(const sources& src) {
+  loaded out;
+  for (auto& f : fields())
+    out.origin[f.key] = "default";
+  if (src.file) {
+    if (auto err = apply_file(out, *src.file))
+      return err;
+  }
+  for (auto& [name, value] : src.env) {
+    if (!name.starts_with("SOUK_") || name == "SOUK_CONFIG"
+        || name.starts_with("SOUK_TEST_"))
+      continue;
+    auto& all = fields();
+    auto f = std::find_if(all.begin(), all.end(), [&](const field& x) {
+      return env_name(x.key) == name;
+    });
+    if (f == all.end())
+      return config_error("environment",
+                          fmt::format("unknown variable {} (souk reads "
+                                      "SOUK_<KEY>, e.g. SOUK_HTTP_BODY_LIMIT)",
+                                      name));
+    if (auto err = f->assign(out.values, value))
+      return config_error(
+        "environment",
+        fmt::format("bad value for {} ('{}'): {}", name, f->key, err.detail));
+    out.origin[f->key] = "env " + name;
+  }
+  for (auto& [key, value] : src.flags) {
+    auto f = find_field(key);
+    if (f == nullptr)
+      return config_error("command line", fmt::format("unknown key '{}'", key));
+    if (auto err = f->assign(out.values, value))
+      return config_error(
+        "command line", fmt::format("bad value for '{}': {}", key, err.detail));
+    out.origin[key] = "command line";
+  }
+  return out;
+}
+
+std::vector<key_info> known_keys() {
+  std::vector<key_info> out;
+  for (auto& f : fields())
+    out.push_back({f.key, env_name(f.key), f.help});
+  return out;
+}
+
+std::string describe(const loaded& x) {
+  std::string out;
+  for (auto& f : fields())
+    out += fmt::format("{}: {}  # {}\n", f.key, f.show(x.values),
+                       x.origin.at(f.key));
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> process_env() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto p = environ; p != nullptr && *p != nullptr; ++p) {
+    std::string_view entry{*p};
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos)
+      continue;
+    out.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return out;
+}
+
+} // namespace souk::config

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "souk/http/message.hpp"
+
+namespace souk::http {
+
+/// Maps (method, path) to handlers. Patterns are literal segments and
+/// `{name}` segments, e.g. "/api/v1/products/{id}/files"; a `{name}` matches
+/// one non-empty segment, decoded, and lands in `request::params`.
+///
+/// Routes are added at start-up, before the server runs; after that the
+/// router is only read, from any number of threads.
+class router {
+public:
+  /// A registered route, for listings and the OpenAPI consistency test.
+  struct route_info {
+    std::string method;
+    std::string pattern;
+  };
+
+  /// Registers `h` for `method` and `pattern`. REQUIRES: no route with the
+  /// same method and pattern exists; `pattern` starts with '/'.
+  void add(std::string method, std::string pattern, handler h);
+
+  /// What `match` found.
+  struct match_result {
+    const handler* target = nullptr; ///< null: see `allowed`
+    std::map<std::string, std::string> params;
+    /// Methods the path does accept when `target` is null (empty: no such
+    /// path at all, a 404; else a 405 with this `Allow` list).
+    std::vector<std::string> allowed;
+  };
+
+  /// Finds the route for `method` and a raw (still percent-encoded) `path`;
+  /// each segment is decoded after splitting, so "%2F" never splits one.
+  /// HEAD falls back to GET.
+  match_result match(std::string_view method, std::string_view path) const;
+
+  /// Every route, in registration order.
+  std::vector<route_info> routes() const;
+
+private:
+  struct entry {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    handler h;
+  };
+  std::vector<entry> entries_;
+};
+
+} // namespace souk::http

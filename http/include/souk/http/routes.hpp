@@ -1,0 +1,34 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "souk/http/router.hpp"
+
+namespace souk::persistence {
+class database;
+} // namespace souk::persistence
+
+namespace souk::actors {
+class supervision_board;
+} // namespace souk::actors
+
+namespace souk::http {
+
+/// What handlers reach: shared, long-lived services owned by `soukd`.
+/// Each member is thread-safe.
+struct services {
+  std::shared_ptr<persistence::database> db;
+  std::shared_ptr<actors::supervision_board> board;
+  /// True once the server is shutting down (set by soukd).
+  std::function<bool()> draining;
+  /// This process's row in `nodes`.
+  std::string node_id;
+};
+
+/// Registers every route souk serves. The OpenAPI description in
+/// `docs/openapi.yaml` lists the same routes (a test keeps them in step).
+void add_routes(router& r, std::shared_ptr<const services> svc);
+
+} // namespace souk::http

@@ -1,0 +1,92 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "souk/core/error.hpp"
+
+namespace soci {
+class session;
+} // namespace soci
+
+namespace souk::persistence {
+
+/// Which SQL dialect a database speaks.
+enum class backend { sqlite, postgresql };
+
+/// "sqlite" or "postgresql".
+std::string_view to_string(backend x) noexcept;
+
+/// A pool of SOCI connections to one database, plus the threads that run
+/// blocking database work. Only code in persistence/ touches `soci::session`;
+/// everyone else calls repositories, and calls them through `post` when on a
+/// thread that must not block (CAF scheduler threads, the HTTP event loop).
+///
+/// Thread-safe. Each `run`/`transact` leases one connection for its duration;
+/// a job must not lease a second one (that can deadlock a full pool).
+class database : public std::enable_shared_from_this<database> {
+public:
+  struct options {
+    /// `sqlite:///path/souk.db` or a libpq URL `postgresql://...`.
+    std::string url;
+    /// Connections kept open; also the number of database threads.
+    uint32_t pool_size = 8;
+    /// How long `run` waits for a free connection before failing.
+    std::chrono::milliseconds acquire_timeout{5000};
+    /// SQLite only: how long a writer waits for the file lock.
+    std::chrono::milliseconds busy_timeout{5000};
+  };
+
+  /// Opens all connections. SQLite: creates the file's directory and switches
+  /// the file to WAL mode. Fails with `errc::unavailable` if the database
+  /// cannot be reached.
+  static expected<std::shared_ptr<database>> open(const options& opts);
+
+  ~database();
+  database(const database&) = delete;
+  database& operator=(const database&) = delete;
+
+  backend kind() const noexcept;
+
+  /// The URL with any password masked, for logs.
+  const std::string& display_url() const noexcept;
+
+  /// Runs `fn` with a leased connection on the calling thread. SOCI
+  /// exceptions become `errc::database` errors; a broken connection is
+  /// re-opened for the next caller.
+  status run(const std::function<void(soci::session&)>& fn);
+
+  /// Runs `fn` in a write transaction (SQLite: `BEGIN IMMEDIATE`, so writers
+  /// queue instead of dead-locking). Commits if `fn` returns no error and
+  /// rolls back otherwise, or if it throws.
+  status transact(const std::function<status(soci::session&)>& fn);
+
+  /// Queues `job` on the database threads and returns at once.
+  void post(std::function<void()> job);
+
+  /// A trivial query: is the database reachable?
+  status ping();
+
+  /// Connections currently leased.
+  uint32_t in_use() const noexcept;
+
+  /// How many leases had to wait, and how many timed out, since start.
+  uint64_t lease_waits() const noexcept;
+  uint64_t lease_timeouts() const noexcept;
+
+  /// Stops the database threads after the queued jobs finish. Idempotent.
+  void shutdown();
+
+private:
+  struct impl;
+  explicit database(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+/// Parses a database URL into its backend, or an `errc::config` error.
+expected<backend> backend_of(const std::string& url);
+
+} // namespace souk::persistence

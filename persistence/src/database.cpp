@@ -1,0 +1,234 @@
+#include "souk/persistence/database.hpp"
+
+#include <atomic>
+#include <filesystem>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <soci/connection-pool.h>
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "souk/core/log.hpp"
+#include "souk/core/url.hpp"
+
+namespace souk::persistence {
+
+namespace {
+
+constexpr std::string_view sqlite_prefix = "sqlite://";
+
+void open_sqlite(soci::session& sql, const std::string& path,
+                 std::chrono::milliseconds busy) {
+  // SOCI reads `timeout` in seconds; the PRAGMA below sets the precise value.
+  auto secs = std::max<int64_t>(1, (busy.count() + 999) / 1000);
+  sql.open(soci::sqlite3, fmt::format("db=\"{}\" timeout={}", path, secs));
+  sql << "PRAGMA journal_mode=WAL";
+  sql << "PRAGMA synchronous=NORMAL";
+  sql << "PRAGMA foreign_keys=ON";
+  sql << fmt::format("PRAGMA busy_timeout={}", busy.count());
+}
+
+// SOCI 4.0 reads its connect string as keyword=value pairs and mangles URLs,
+// so let libpq parse the URL and hand SOCI the keyword form.
+std::string pg_conninfo(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts == nullptr) {
+    std::string msg = err ? err : "invalid PostgreSQL URL";
+    PQfreemem(err);
+    throw std::runtime_error(msg);
+  }
+  std::string out;
+  for (auto* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || *o->val == '\0')
+      continue;
+    std::string value;
+    for (const char* c = o->val; *c; ++c) {
+      if (*c == '\'' || *c == '\\')
+        value += '\\';
+      value += *c;
+    }
+    out += fmt::format("{}{}='{}'", out.empty() ? "" : " ", o->keyword, value);
+  }
+  PQconninfoFree(opts);
+  return out;
+}
+
+void open_postgresql(soci::session& sql, const std::string& url) {
+  sql.open(soci::postgresql, pg_conninfo(url));
+  sql << "SET TIME ZONE 'UTC'";
+}
+
+} // namespace
+
+std::string_view to_string(backend x) noexcept {
+  return x == backend::sqlite ? "sqlite" : "postgresql";
+}
+
+expected<backend> backend_of(const std::string& url) {
+  if (url.starts_with(sqlite_prefix))
+    return backend::sqlite;
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://"))
+    return backend::postgresql;
+  return error{errc::config,
+               fmt::format("unsupported database URL '{}': expected "
+                           "sqlite:///path or postgresql://...",
+                           redact_url(url))};
+}
+
+struct database::impl {
+  backend kind;
+  std::string display_url;
+  options opts;
+  soci::connection_pool pool;
+  boost::asio::thread_pool threads;
+  std::atomic<uint32_t> in_use{0};
+  std::atomic<uint64_t> waits{0};
+  std::atomic<uint64_t> timeouts{0};
+  std::atomic<bool> stopped{false};
+
+  impl(backend k, const options& o)
+    : kind(k), display_url(redact_url(o.url)), opts(o), pool(o.pool_size),
+      threads(o.pool_size) {}
+};
+
+database::database(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {}
+
+database::~database() {
+  shutdown();
+}
+
+expected<std::shared_ptr<database>> database::open(const options& opts) {
+  auto kind = backend_of(opts.url);
+  if (!kind)
+    return kind.err();
+  if (opts.pool_size == 0)
+    return error{errc::config, "database.pool_size must be at least 1"};
+  auto ptr = std::make_unique<impl>(*kind, opts);
+  std::string path;
+  if (*kind == backend::sqlite) {
+    path = opts.url.substr(sqlite_prefix.size());
+    if (path.empty())
+      return error{errc::config, "sqlite:// URL without a file path"};
+    std::error_code ec;
+    auto dir = std::filesystem::path{path}.parent_path();
+    if (!dir.empty())
+      std::filesystem::create_directories(dir, ec);
+    if (ec)
+      return error{errc::unavailable, fmt::format("cannot create {}: {}",
+                                                  dir.string(), ec.message())};
+  }
+  try {
+    for (size_t i = 0; i < opts.pool_size; ++i) {
+      auto& sql = ptr->pool.at(i);
+      if (*kind == backend::sqlite)
+        open_sqlite(sql, path, opts.busy_timeout);
+      else
+        open_postgresql(sql, opts.url);
+    }
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, fmt::format("cannot open database {}: {}",
+                                                ptr->display_url, e.what())};
+  }
+  return std::shared_ptr<database>(new database(std::move(ptr)));
+}
+
+backend database::kind() const noexcept {
+  return impl_->kind;
+}
+
+const std::string& database::display_url() const noexcept {
+  return impl_->display_url;
+}
+
+status database::run(const std::function<void(soci::session&)>& fn) {
+  size_t pos = 0;
+  if (!impl_->pool.try_lease(pos, 0)) {
+    ++impl_->waits;
+    auto ms = static_cast<int>(impl_->opts.acquire_timeout.count());
+    if (!impl_->pool.try_lease(pos, ms)) {
+      ++impl_->timeouts;
+      return error{errc::unavailable,
+                   fmt::format("no free database connection within {}ms", ms)};
+    }
+  }
+  ++impl_->in_use;
+  auto& sql = impl_->pool.at(pos);
+  status result;
+  try {
+    fn(sql);
+  } catch (const soci::soci_error& e) {
+    result = error{errc::database, e.get_error_message()};
+  } catch (const std::exception& e) {
+    result = error{errc::internal, e.what()};
+  }
+  if (result && !sql.is_connected()) {
+    // The server went away (restart, network): reconnect for the next lease.
+    try {
+      sql.reconnect();
+      if (impl_->kind == backend::postgresql)
+        sql << "SET TIME ZONE 'UTC'";
+    } catch (const std::exception& e) {
+      log::warn("database reconnect failed: {}", e.what());
+    }
+  }
+  --impl_->in_use;
+  impl_->pool.give_back(pos);
+  return result;
+}
+
+status database::transact(const std::function<status(soci::session&)>& fn) {
+  status outcome;
+  auto st = run([&](soci::session& sql) {
+    sql << (impl_->kind == backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+    try {
+      outcome = fn(sql);
+    } catch (...) {
+      try {
+        sql << "ROLLBACK";
+      } catch (...) {
+        // the connection is gone; the server rolls back on its own
+      }
+      throw;
+    }
+    sql << (outcome ? "ROLLBACK" : "COMMIT");
+  });
+  if (st)
+    return st;
+  return outcome;
+}
+
+void database::post(std::function<void()> job) {
+  boost::asio::post(impl_->threads, std::move(job));
+}
+
+status database::ping() {
+  return run([](soci::session& sql) {
+    int one = 0;
+    sql << "SELECT 1", soci::into(one);
+  });
+}
+
+uint32_t database::in_use() const noexcept {
+  return impl_->in_use.load();
+}
+
+uint64_t database::lease_waits() const noexcept {
+  return impl_->waits.load();
+}
+
+uint64_t database::lease_timeouts() const noexcept {
+  return impl_->timeouts.load();
+}
+
+void database::shutdown() {
+  if (!impl_ || impl_->stopped.exchange(true))
+    return;
+  impl_->threads.join();
+}
+
+} // namespace souk::persistence

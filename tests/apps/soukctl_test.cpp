@@ -1,0 +1,61 @@
+// End-to-end: the real soukctl binary.
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "souk/persistence/migrations.hpp"
+#include "souk/testing/support.hpp"
+
+namespace st = souk::testing;
+
+BOOST_AUTO_TEST_SUITE(soukctl)
+
+BOOST_AUTO_TEST_CASE(migrate_and_migrations_report_what_they_did) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto shipped = souk::persistence::shipped_migrations(
+                   st::backend_name() == "postgresql"
+                     ? souk::persistence::backend::postgresql
+                     : souk::persistence::backend::sqlite)
+                   .size();
+  auto before = st::run_program(
+    {SOUK_SOUKCTL, "--database", db.url(), "migrations", "--json"}, {},
+    dir.path());
+  BOOST_REQUIRE_MESSAGE(before.code == 0, before.err);
+  auto doc = nlohmann::json::parse(before.out);
+  BOOST_TEST(doc["current"] == 0);
+  BOOST_TEST(doc["pending"].size() == shipped);
+
+  auto run = st::run_program({SOUK_SOUKCTL, "--database", db.url(), "migrate"},
+                             {}, dir.path());
+  BOOST_REQUIRE_MESSAGE(run.code == 0, run.err);
+  BOOST_TEST(run.out.find("applied 0001_nodes") != std::string::npos);
+
+  auto again = st::run_program(
+    {SOUK_SOUKCTL, "--database", db.url(), "migrate", "--json"}, {},
+    dir.path());
+  BOOST_TEST(again.code == 0);
+  BOOST_TEST(nlohmann::json::parse(again.out)["applied"].empty());
+
+  auto table = st::run_program(
+    {SOUK_SOUKCTL, "--database", db.url(), "migrations"}, {}, dir.path());
+  BOOST_TEST(table.code == 0);
+  BOOST_TEST(table.out.find("0001_nodes") != std::string::npos);
+  BOOST_TEST(table.out.find("applied") != std::string::npos);
+  BOOST_TEST(table.out.find("pending") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_usage_exits_2_with_a_message) {
+  st::temp_dir dir;
+  auto r = st::run_program({SOUK_SOUKCTL, "frobnicate"}, {}, dir.path());
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("unknown command 'frobnicate'") != std::string::npos);
+  r = st::run_program({SOUK_SOUKCTL}, {}, dir.path());
+  BOOST_TEST(r.code == 2);
+  r = st::run_program({SOUK_SOUKCTL, "--database", "mysql://x", "migrate"}, {},
+                      dir.path());
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("mysql://x") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,259 @@
+// End-to-end: the real soukd binary, started as a child process.
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+#include <soci/soci.h>
+
+#include "souk/persistence/migrations.hpp"
+#include "souk/testing/support.hpp"
+
+using namespace std::chrono_literals;
+namespace st = souk::testing;
+
+namespace {
+
+std::string listen_env(uint16_t port) {
+  return "SOUK_LISTEN=127.0.0.1:" + std::to_string(port);
+}
+
+// soukd arguments for the backend under test: nothing for SQLite (the
+// embedded default under ./var), --database for PostgreSQL.
+std::vector<std::string> soukd_args(const st::scratch_database& db) {
+  std::vector<std::string> args{SOUK_SOUKD};
+  if (st::backend_name() == "postgresql") {
+    args.push_back("--database");
+    args.push_back(db.url());
+  }
+  return args;
+}
+
+bool wait_ready(st::child_process& p, uint16_t port) {
+  if (!p.wait_for_output(
+        "souk is running at http://127.0.0.1:" + std::to_string(port) + "/",
+        30s))
+    return false;
+  for (int i = 0; i < 100; ++i) {
+    try {
+      if (st::http_request(port, "GET", "/readyz").status == 200)
+        return true;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(soukd_config)
+
+BOOST_AUTO_TEST_CASE(an_unknown_key_stops_start_up_naming_key_and_line) {
+  st::temp_dir dir;
+  std::ofstream{dir.path() / "bad.yaml"} << "listen: 127.0.0.1:8080\n"
+                                            "http:\n"
+                                            "  idle_timout: 5s\n";
+  auto r
+    = st::run_program({SOUK_SOUKD, "--config", "bad.yaml"}, {}, dir.path());
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST_INFO(r.err);
+  BOOST_TEST(r.err.find("bad.yaml:3:3") != std::string::npos);
+  BOOST_TEST(r.err.find("unknown key 'http.idle_timout'") != std::string::npos);
+  // Nothing was created: it stopped before touching the data directory.
+  BOOST_TEST(!std::filesystem::exists(dir.path() / "var"));
+}
+
+BOOST_AUTO_TEST_CASE(check_config_shows_env_overrides_and_their_origin) {
+  st::temp_dir dir;
+  std::ofstream{dir.path() / "ok.yaml"} << "http:\n  body_limit: 2MiB\n";
+  auto r = st::run_program(
+    {SOUK_SOUKD, "--config", "ok.yaml", "--check-config"},
+    {"SOUK_HTTP_BODY_LIMIT=3MiB", "SOUK_DATABASE_URL=postgresql://u:pw@h/db"},
+    dir.path());
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST_INFO(r.out);
+  BOOST_TEST(r.out.find("http.body_limit: 3MiB  # env SOUK_HTTP_BODY_LIMIT")
+             != std::string::npos);
+  BOOST_TEST(r.out.find("postgresql://u:***@h/db") != std::string::npos);
+  BOOST_TEST(r.out.find("pw@") == std::string::npos);
+  BOOST_TEST(r.out.find("configuration OK") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_env_values_and_flags_are_refused) {
+  st::temp_dir dir;
+  auto r = st::run_program({SOUK_SOUKD, "--check-config"},
+                           {"SOUK_HTTP_THREADS=many"}, dir.path());
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("SOUK_HTTP_THREADS") != std::string::npos);
+  r = st::run_program({SOUK_SOUKD, "--no-such-flag"}, {}, dir.path());
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("--no-such-flag") != std::string::npos);
+  r = st::run_program({SOUK_SOUKD, "--help"}, {}, dir.path());
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(r.out.find("--database URL") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(soukd)
+
+BOOST_AUTO_TEST_CASE(serves_health_and_readiness_with_env_overrides) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  st::child_process p{soukd_args(db), {listen_env(port)}, dir.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(p, port), p.err());
+  auto health = st::http_request(port, "GET", "/healthz");
+  BOOST_TEST(health.status == 200u);
+  auto ready = st::http_request(port, "GET", "/readyz");
+  BOOST_TEST(ready.status == 200u);
+  auto doc = nlohmann::json::parse(ready.body);
+  BOOST_TEST(doc["checks"]["migrations"] == "ok");
+  BOOST_TEST(doc["checks"]["database"] == "ok");
+  if (st::backend_name() == "sqlite") {
+    // The embedded default keeps everything under ./var.
+    BOOST_TEST(std::filesystem::exists(dir.path() / "var" / "souk.db"));
+    BOOST_TEST(std::filesystem::is_directory(dir.path() / "var" / "files"));
+    BOOST_TEST(std::filesystem::is_directory(dir.path() / "var" / "mail"));
+  }
+  p.signal(SIGTERM);
+  BOOST_TEST(p.wait(10s).value_or(-1) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_lets_a_slow_request_finish_then_exits_0) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  st::child_process p{soukd_args(db), {listen_env(port)}, dir.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(p, port), p.err());
+  // A slow client: the header and half the body, then a pause.
+  st::raw_client slow{port};
+  slow.send("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Type: "
+            "application/json\r\nContent-Length: 10\r\n\r\n{\"a\":");
+  std::this_thread::sleep_for(200ms);
+  auto signalled = std::chrono::steady_clock::now();
+  p.signal(SIGTERM);
+  std::this_thread::sleep_for(500ms);
+  slow.send("12}  ");
+  auto raw = slow.read_response(5s);
+  BOOST_REQUIRE_MESSAGE(raw, p.err());
+  auto r = st::parse_reply(*raw);
+  BOOST_TEST(r.status == 405u); // the request completed, with its real answer
+  BOOST_TEST(p.wait(10s).value_or(-1) == 0);
+  BOOST_TEST((std::chrono::steady_clock::now() - signalled < 5s));
+  BOOST_TEST(p.err().find("received SIGTERM") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_http_never_crashes_it) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  st::child_process p{soukd_args(db),
+                      {listen_env(port), "SOUK_HTTP_BODY_LIMIT=1KiB"},
+                      dir.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(p, port), p.err());
+  for (std::string bad :
+       {std::string{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11},
+        std::string{"GET /healthz HTTP/1.1\r\nContent-Length: 99999\r\n\r\n"},
+        std::string{"POST /readyz HTTP/1.1\r\nTransfer-Encoding: "
+                    "chunked\r\n\r\nzz\r\n"},
+        std::string(20000, 'A')}) {
+    st::raw_client c{port};
+    c.send(bad);
+    auto reply = c.read_response(3s);
+    if (reply)
+      BOOST_TEST(st::parse_reply(*reply).status / 100 == 4u);
+    BOOST_TEST(c.closed_within(3s));
+  }
+  BOOST_TEST(st::http_request(port, "GET", "/healthz").status == 200u);
+  p.signal(SIGTERM);
+  BOOST_TEST(p.wait(10s).value_or(-1) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(json_logs_carry_the_request_id_on_every_request_line) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  st::child_process p{
+    soukd_args(db), {listen_env(port), "SOUK_LOG_FORMAT=json"}, dir.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(p, port), p.err());
+  auto r = st::http_request(port, "GET", "/healthz", {},
+                            {{"X-Request-Id", "trace-me-1"}});
+  BOOST_TEST(r.status == 200u);
+  p.signal(SIGTERM);
+  BOOST_REQUIRE(p.wait(10s));
+  std::istringstream lines{p.err()};
+  int request_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto doc = nlohmann::json::parse(line, nullptr, false);
+    BOOST_TEST_INFO(line);
+    BOOST_REQUIRE(!doc.is_discarded());
+    BOOST_TEST(doc.contains("ts"));
+    BOOST_TEST(doc.contains("level"));
+    if (doc["msg"].get<std::string>().find("/healthz") != std::string::npos) {
+      ++request_lines;
+      BOOST_TEST(doc["request_id"] == "trace-me-1");
+    }
+  }
+  BOOST_TEST(request_lines == 1);
+}
+
+BOOST_AUTO_TEST_CASE(two_nodes_starting_at_once_migrate_once) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto a_port = st::free_port();
+  auto b_port = st::free_port();
+  // Same working directory: on SQLite both use ./var/souk.db.
+  st::child_process a{soukd_args(db), {listen_env(a_port)}, dir.path()};
+  st::child_process b{soukd_args(db), {listen_env(b_port)}, dir.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(a, a_port), a.err());
+  BOOST_REQUIRE_MESSAGE(wait_ready(b, b_port), b.err());
+  auto url = st::backend_name() == "postgresql"
+               ? db.url()
+               : "sqlite://" + (dir.path() / "var" / "souk.db").string();
+  souk::persistence::database::options opts;
+  opts.url = url;
+  opts.pool_size = 1;
+  auto check = souk::persistence::database::open(opts);
+  BOOST_REQUIRE(check);
+  int migrations = 0;
+  int running = 0;
+  (*check)->run([&](soci::session& sql) {
+    sql << "SELECT count(*) FROM schema_migrations", soci::into(migrations);
+    sql << "SELECT count(*) FROM nodes WHERE stopped_at IS NULL",
+      soci::into(running);
+  });
+  auto shipped = souk::persistence::shipped_migrations((*check)->kind()).size();
+  BOOST_TEST(migrations == static_cast<int>(shipped));
+  BOOST_TEST(running == 2);
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  BOOST_TEST(a.wait(10s).value_or(-1) == 0);
+  BOOST_TEST(b.wait(10s).value_or(-1) == 0);
+  (*check)->run([&](soci::session& sql) {
+    sql << "SELECT count(*) FROM nodes WHERE stopped_at IS NULL",
+      soci::into(running);
+  });
+  BOOST_TEST(running == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_busy_port_is_a_clear_start_up_error) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  st::child_process first{soukd_args(db), {listen_env(port)}, dir.path()};
+  BOOST_REQUIRE(wait_ready(first, port));
+  auto args = soukd_args(db);
+  auto r = st::run_program(args, {listen_env(port)}, dir.path());
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(port))
+             != std::string::npos);
+  first.signal(SIGTERM);
+  BOOST_TEST(first.wait(10s).value_or(-1) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,152 @@
+#include <atomic>
+#include <future>
+
+#include <boost/test/unit_test.hpp>
+#include <soci/soci.h>
+
+#include "souk/persistence/database.hpp"
+#include "souk/testing/support.hpp"
+
+using namespace std::chrono_literals;
+using pool = souk::persistence::database;
+
+namespace {
+
+struct fixture {
+  souk::testing::scratch_database scratch;
+  std::shared_ptr<pool> db = scratch.open(2);
+
+  fixture() {
+    auto st = db->run([](soci::session& sql) {
+      sql << "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)";
+    });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  }
+
+  int count() {
+    int n = -1;
+    db->run([&](soci::session& sql) {
+      sql << "SELECT count(*) FROM t", soci::into(n);
+    });
+    return n;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(database, fixture)
+
+BOOST_AUTO_TEST_CASE(reports_its_backend) {
+  auto expected = souk::testing::backend_name() == "postgresql"
+                    ? souk::persistence::backend::postgresql
+                    : souk::persistence::backend::sqlite;
+  BOOST_TEST((db->kind() == expected));
+  BOOST_TEST(!db->ping());
+}
+
+BOOST_AUTO_TEST_CASE(transact_commits_on_success) {
+  auto st = db->transact([](soci::session& sql) -> souk::status {
+    sql << "INSERT INTO t (id, name) VALUES (1, 'a')";
+    sql << "INSERT INTO t (id, name) VALUES (2, 'b')";
+    return {};
+  });
+  BOOST_TEST(!st);
+  BOOST_TEST(count() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(transact_rolls_back_every_row_on_an_error_result) {
+  auto st = db->transact([](soci::session& sql) -> souk::status {
+    sql << "INSERT INTO t (id, name) VALUES (1, 'a')";
+    return souk::error{souk::errc::conflict, "changed my mind"};
+  });
+  BOOST_TEST((st.code == souk::errc::conflict));
+  BOOST_TEST(count() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(transact_rolls_back_on_a_failing_statement) {
+  auto st = db->transact([](soci::session& sql) -> souk::status {
+    sql << "INSERT INTO t (id, name) VALUES (1, 'a')";
+    sql << "INSERT INTO t (id, name) VALUES (1, 'duplicate')";
+    return {};
+  });
+  BOOST_TEST((st.code == souk::errc::database));
+  BOOST_TEST(!st.detail.empty());
+  BOOST_TEST(count() == 0);
+  // The connection is usable afterwards.
+  BOOST_TEST(!db->transact([](soci::session& sql) -> souk::status {
+    sql << "INSERT INTO t (id, name) VALUES (3, 'c')";
+    return {};
+  }));
+  BOOST_TEST(count() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_pool_times_out_instead_of_hanging) {
+  souk::persistence::database::options opts;
+  opts.url = scratch.url();
+  opts.pool_size = 1;
+  opts.acquire_timeout = 100ms;
+  auto small = pool::open(opts);
+  BOOST_REQUIRE(small);
+  std::promise<void> holding, release;
+  auto fut = release.get_future().share();
+  std::thread holder([&] {
+    (*small)->run([&](soci::session&) {
+      holding.set_value();
+      fut.wait();
+    });
+  });
+  holding.get_future().wait();
+  auto st = (*small)->run([](soci::session&) {});
+  BOOST_TEST((st.code == souk::errc::unavailable));
+  BOOST_TEST((*small)->lease_timeouts() == 1u);
+  release.set_value();
+  holder.join();
+  BOOST_TEST(!(*small)->run([](soci::session&) {}));
+}
+
+BOOST_AUTO_TEST_CASE(post_runs_jobs_on_database_threads) {
+  auto caller = std::this_thread::get_id();
+  std::promise<std::thread::id> ran_on;
+  db->post([&] { ran_on.set_value(std::this_thread::get_id()); });
+  auto f = ran_on.get_future();
+  BOOST_REQUIRE(f.wait_for(5s) == std::future_status::ready);
+  BOOST_TEST((f.get() != caller));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_all_land) {
+  // SQLite serialises writers on BEGIN IMMEDIATE; PostgreSQL runs them in
+  // parallel. Either way no write is lost and none fails with "busy".
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w)
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < 25; ++i) {
+        int id = w * 1000 + i;
+        auto st = db->transact([&](soci::session& sql) -> souk::status {
+          sql << "INSERT INTO t (id, name) VALUES (:id, 'x')", soci::use(id);
+          return {};
+        });
+        if (st)
+          ++failures;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  BOOST_TEST(failures.load() == 0);
+  BOOST_TEST(count() == 100);
+}
+
+BOOST_AUTO_TEST_CASE(unreachable_databases_fail_to_open_with_a_clear_error) {
+  souk::persistence::database::options opts;
+  opts.url = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2";
+  opts.pool_size = 1;
+  auto x = pool::open(opts);
+  BOOST_REQUIRE(!x);
+  BOOST_TEST((x.err().code == souk::errc::unavailable));
+  opts.url = "mysql://x";
+  x = pool::open(opts);
+  BOOST_REQUIRE(!x);
+  BOOST_TEST((x.err().code == souk::errc::config));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
