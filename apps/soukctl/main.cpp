@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "souk/accounts/service.hpp"
 #include "souk/config/cli.hpp"
+#include "souk/core/ids.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
 
@@ -15,6 +17,9 @@ constexpr const char* usage
   = "usage: soukctl [options] COMMAND\n"
     "\n"
     "Commands:\n"
+    "  admin create --email EMAIL [--password-stdin]\n"
+    "                create an operator account; without --password-stdin a\n"
+    "                strong password is generated and printed once\n"
     "  migrate       apply pending database migrations\n"
     "  migrations    show applied and pending migrations\n"
     "  version       print the version\n"
@@ -84,10 +89,46 @@ int migrations(souk::persistence::database& db, bool json) {
   return 0;
 }
 
+int admin_create(const souk::config::settings& cfg,
+                 std::shared_ptr<souk::persistence::database> db,
+                 const std::string& email, bool password_stdin, bool json) {
+  std::string password;
+  bool generated = false;
+  if (password_stdin) {
+    std::getline(std::cin, password);
+    if (!password.empty() && password.back() == '\r')
+      password.pop_back();
+  } else {
+    password = souk::random_token(18); // 144 bits
+    generated = true;
+  }
+  souk::accounts::service svc{db, souk::accounts::policy_of(cfg.auth)};
+  auto u = svc.create_operator(email, password);
+  if (!u) {
+    auto code = u.err().code == souk::errc::invalid_field
+                    || u.err().code == souk::errc::conflict
+                  ? 2
+                  : 1;
+    return fail(code, u.err().detail);
+  }
+  if (json) {
+    nlohmann::json doc{{"id", u->id}, {"email", u->email}, {"role", u->role}};
+    if (generated)
+      doc["password"] = password;
+    std::cout << doc.dump() << '\n';
+  } else {
+    std::cout << "created operator " << u->email << " (" << u->id << ")\n";
+    if (generated)
+      std::cout << "password (shown once): " << password << '\n';
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  auto cli = souk::config::parse_command_line(argc, argv, {"json", "help"});
+  auto cli = souk::config::parse_command_line(
+    argc, argv, {"json", "help", "password-stdin"}, {"email"});
   if (!cli)
     return fail(2, cli.err().detail);
   if (cli->switches.count("help") || cli->positional.empty()) {
@@ -99,9 +140,15 @@ int main(int argc, char** argv) {
     std::cout << "soukctl " << SOUK_VERSION << '\n';
     return 0;
   }
-  if (command != "migrate" && command != "migrations")
+  bool admin = command == "admin";
+  if (command != "migrate" && command != "migrations" && !admin)
     return fail(2, fmt::format("unknown command '{}' (see --help)", command));
-  if (cli->positional.size() > 1)
+  if (admin && (cli->positional.size() != 2 || cli->positional[1] != "create"))
+    return fail(2, "usage: soukctl admin create --email EMAIL "
+                   "[--password-stdin]");
+  if (admin && !cli->values.count("email"))
+    return fail(2, "admin create needs --email EMAIL");
+  if (!admin && cli->positional.size() > 1)
     return fail(2, fmt::format("unexpected argument '{}'", cli->positional[1]));
   auto cfg = souk::config::load(cli->src);
   if (!cfg)
@@ -110,5 +157,14 @@ int main(int argc, char** argv) {
   if (!db)
     return fail(1, db.err().detail);
   bool json = cli->switches.count("json") > 0;
+  if (admin) {
+    // The schema must be there to hold the account.
+    auto applied = souk::persistence::migrate(
+      **db, souk::persistence::shipped_migrations((*db)->kind()));
+    if (!applied)
+      return fail(1, applied.err().detail);
+    return admin_create(cfg->values, *db, cli->values.at("email"),
+                        cli->switches.count("password-stdin") > 0, json);
+  }
   return command == "migrate" ? migrate(**db, json) : migrations(**db, json);
 }

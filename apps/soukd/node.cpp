@@ -6,11 +6,14 @@
 #include <caf/actor.hpp>
 #include <fmt/format.h>
 
+#include "souk/accounts/service.hpp"
 #include "souk/actors/heartbeat.hpp"
 #include "souk/actors/runtime.hpp"
 #include "souk/actors/supervisor.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
+#include "souk/core/worker_pool.hpp"
+#include "souk/http/rate_limit.hpp"
 #include "souk/http/routes.hpp"
 #include "souk/http/server.hpp"
 #include "souk/persistence/database.hpp"
@@ -53,6 +56,7 @@ struct node::impl {
   std::shared_ptr<persistence::database> db;
   std::unique_ptr<actors::runtime> runtime;
   std::shared_ptr<actors::supervision_board> board;
+  std::shared_ptr<worker_pool> workers;
   http::router routes;
   std::unique_ptr<http::server> server;
   bool registered = false;
@@ -134,9 +138,16 @@ status node::start() {
                                             std::move(children), d.board));
 
   d.server = std::make_unique<http::server>(server_options_of(d.cfg), d.routes);
+  d.workers = std::make_shared<worker_pool>(d.cfg.auth.hash_threads);
   auto svc = std::make_shared<http::services>();
   svc->db = d.db;
   svc->board = d.board;
+  svc->workers = d.workers;
+  svc->accounts = std::make_shared<accounts::service>(
+    d.db, accounts::policy_of(d.cfg.auth));
+  svc->auth_limiter = std::make_shared<http::rate_limiter>(
+    d.cfg.auth.rate_limit_per_minute, d.cfg.auth.rate_limit_burst);
+  svc->secure_cookies = d.cfg.public_url.starts_with("https://");
   svc->node_id = d.id;
   svc->draining = [srv = d.server.get()] { return srv->draining(); };
   http::add_routes(d.routes, svc);
@@ -166,6 +177,8 @@ void node::stop() {
   d.stopped = true;
   if (d.server)
     d.server->shutdown(d.cfg.http.shutdown_grace);
+  if (d.workers)
+    d.workers->shutdown();
   if (d.runtime)
     d.runtime->shutdown();
   if (d.db && d.registered)

@@ -21,8 +21,8 @@ const std::map<std::string, std::string>& flag_keys() {
 } // namespace
 
 expected<command_line>
-parse_command_line(int argc, char** argv,
-                   const std::set<std::string>& switches) {
+parse_command_line(int argc, char** argv, const std::set<std::string>& switches,
+                   const std::set<std::string>& options) {
   command_line out;
   out.src.env = process_env();
   if (auto env_file = std::getenv("SOUK_CONFIG"); env_file && *env_file)
@@ -48,7 +48,8 @@ parse_command_line(int argc, char** argv,
       out.switches.insert(name);
       continue;
     }
-    bool known = name == "config" || name == "set" || flag_keys().count(name);
+    bool known = name == "config" || name == "set" || flag_keys().count(name)
+                 || options.count(name);
     if (!known)
       return fail(fmt::format("unknown option --{} (see --help)", name));
     if (!value) {
@@ -56,7 +57,9 @@ parse_command_line(int argc, char** argv,
         return fail(fmt::format("--{} needs a value", name));
       value = argv[++i];
     }
-    if (name == "config") {
+    if (options.count(name)) {
+      out.values[name] = *value;
+    } else if (name == "config") {
       out.src.file = *value;
     } else if (name == "set") {
       auto eq = value->find('=');

@@ -53,6 +53,17 @@ expected<uint32_t> parse_count(const std::string& text) {
   return static_cast<uint32_t>(*n);
 }
 
+expected<uint64_t> parse_hash_memory(const std::string& text) {
+  auto n = parse_size(text);
+  if (!n)
+    return n.err();
+  if (*n < (8u << 10) || *n > (4ull << 30))
+    return error{
+      errc::invalid_field,
+      fmt::format("expected a size from 8KiB to 4GiB, got '{}'", text)};
+  return *n;
+}
+
 expected<milliseconds> parse_duration_value(const std::string& text) {
   return parse_duration(text);
 }
@@ -225,6 +236,36 @@ const std::vector<field>& fields() {
     make_field("supervisor.restart_window", "window counted by max_restarts",
                SOUK_MEMBER(supervisor.restart_window), parse_duration_value,
                show_duration),
+    make_field("auth.session_ttl", "how long a login session lasts",
+               SOUK_MEMBER(auth.session_ttl), parse_duration_value,
+               show_duration),
+    make_field("auth.password_min_length", "shortest password accepted",
+               SOUK_MEMBER(auth.password_min_length), parse_count, show_count),
+    make_field("auth.password_hash_ops", "Argon2id passes (opslimit)",
+               SOUK_MEMBER(auth.password_hash_ops), parse_count, show_count),
+    make_field("auth.password_hash_memory", "Argon2id memory per hash",
+               SOUK_MEMBER(auth.password_hash_memory), parse_hash_memory,
+               show_size),
+    make_field("auth.hash_threads", "threads hashing passwords",
+               SOUK_MEMBER(auth.hash_threads), parse_count, show_count),
+    make_field("auth.login_failures_before_block",
+               "failed logins for one email before blocking it",
+               SOUK_MEMBER(auth.login_failures_before_block), parse_count,
+               show_count),
+    make_field("auth.login_block_initial",
+               "first block after too many failures",
+               SOUK_MEMBER(auth.login_block_initial), parse_duration_value,
+               show_duration),
+    make_field("auth.login_block_max", "longest block",
+               SOUK_MEMBER(auth.login_block_max), parse_duration_value,
+               show_duration),
+    make_field("auth.rate_limit_per_minute",
+               "requests per minute per address on abuse-prone routes",
+               SOUK_MEMBER(auth.rate_limit_per_minute), parse_count,
+               show_count),
+    make_field("auth.rate_limit_burst",
+               "requests at once per address on abuse-prone routes",
+               SOUK_MEMBER(auth.rate_limit_burst), parse_count, show_count),
   };
   return table;
 }

@@ -9,6 +9,8 @@
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
 
+#include "routes_internal.hpp"
+
 namespace souk::http {
 
 namespace {
@@ -60,7 +62,7 @@ response readiness(const services& svc, const std::string& request_id) {
 
 } // namespace
 
-void add_routes(router& r, std::shared_ptr<const services> svc) {
+void add_health_routes(router& r, std::shared_ptr<const services> svc) {
   r.add("GET", "/healthz", [](const request&, reply_fn reply) {
     // Alive: the process answers. Deliberately checks nothing else.
     reply(json_response(200, {{"status", "ok"}}));
@@ -70,6 +72,11 @@ void add_routes(router& r, std::shared_ptr<const services> svc) {
       reply(readiness(*svc, id));
     });
   });
+}
+
+void add_routes(router& r, std::shared_ptr<const services> svc) {
+  add_health_routes(r, svc);
+  add_account_routes(r, svc);
 }
 
 } // namespace souk::http

@@ -1,5 +1,7 @@
 #include "souk/http/json.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace souk::http {
@@ -39,6 +41,37 @@ expected<nlohmann::json> parse_json_object(const request& req) {
     return error{errc::malformed_request,
                  "the body must be a JSON object ({...})"};
   return doc;
+}
+
+status only_fields(const nlohmann::json& body,
+                   std::initializer_list<std::string_view> allowed) {
+  for (auto& [key, value] : body.items())
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      return error{errc::invalid_field, fmt::format("unknown field '{}'", key),
+                   key};
+  return {};
+}
+
+expected<std::string> string_field(const nlohmann::json& body,
+                                   const std::string& name,
+                                   std::optional<std::string> fallback,
+                                   size_t max_length) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (fallback)
+      return *fallback;
+    return error{errc::invalid_field, fmt::format("{} is required", name),
+                 name};
+  }
+  if (!it->is_string())
+    return error{errc::invalid_field, fmt::format("{} must be a string", name),
+                 name};
+  auto value = it->get<std::string>();
+  if (value.size() > max_length)
+    return error{errc::invalid_field,
+                 fmt::format("{} is longer than {} bytes", name, max_length),
+                 name};
+  return value;
 }
 
 } // namespace souk::http

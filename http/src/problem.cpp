@@ -81,6 +81,8 @@ response problem(const error& err, const std::string& request_id) {
   response res;
   res.status = status;
   res.content_type = "application/problem+json";
+  if (err.retry_after.count() > 0)
+    res.header("Retry-After", std::to_string(err.retry_after.count()));
   res.body = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return res;
 }

@@ -361,7 +361,8 @@ private:
     bhttp::response<bhttp::string_body> out{
       static_cast<bhttp::status>(res.status), version};
     out.set(bhttp::field::server, "souk");
-    out.set(bhttp::field::content_type, res.content_type);
+    if (!res.content_type.empty())
+      out.set(bhttp::field::content_type, res.content_type);
     out.set("X-Request-Id", request_id_);
     out.set("X-Content-Type-Options", "nosniff");
     for (auto& [name, value] : res.headers)

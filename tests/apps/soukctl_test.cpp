@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "souk/accounts/service.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/testing/support.hpp"
 
@@ -43,6 +44,44 @@ BOOST_AUTO_TEST_CASE(migrate_and_migrations_report_what_they_did) {
   BOOST_TEST(table.out.find("0001_nodes") != std::string::npos);
   BOOST_TEST(table.out.find("applied") != std::string::npos);
   BOOST_TEST(table.out.find("pending") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(admin_create_makes_the_first_operator) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto r = st::run_program({SOUK_SOUKCTL, "--database", db.url(), "admin",
+                            "create", "--email", " Ops@Example.com", "--json"},
+                           {}, dir.path());
+  BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+  auto doc = nlohmann::json::parse(r.out);
+  BOOST_TEST(doc["role"] == "operator");
+  BOOST_TEST(doc["email"] == "ops@example.com");
+  auto generated = doc["password"].get<std::string>();
+  BOOST_TEST(generated.size() >= 20u);
+  // The generated password logs in, and the account is an operator.
+  auto pool = db.open(1);
+  souk::accounts::policy p; // the default cost, as soukd uses it
+  souk::accounts::service svc{pool, p};
+  auto in = svc.log_in("ops@example.com", generated, "test", "test");
+  BOOST_REQUIRE_MESSAGE(in, (in ? "" : in.err().detail));
+  BOOST_TEST(in->who.role == "operator");
+  // Once only: the same email again is refused.
+  auto again = st::run_program({SOUK_SOUKCTL, "--database", db.url(), "admin",
+                                "create", "--email", "ops@example.com"},
+                               {}, dir.path());
+  BOOST_TEST(again.code == 2);
+  BOOST_TEST(again.err.find("exists") != std::string::npos);
+  // An empty password on stdin is refused, naming the rule.
+  auto empty
+    = st::run_program({SOUK_SOUKCTL, "--database", db.url(), "admin", "create",
+                       "--email", "two@example.com", "--password-stdin"},
+                      {}, dir.path());
+  BOOST_TEST(empty.code == 2);
+  BOOST_TEST(empty.err.find("password") != std::string::npos);
+  auto no_email = st::run_program(
+    {SOUK_SOUKCTL, "--database", db.url(), "admin", "create"}, {}, dir.path());
+  BOOST_TEST(no_email.code == 2);
+  BOOST_TEST(no_email.err.find("--email") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(bad_usage_exits_2_with_a_message) {

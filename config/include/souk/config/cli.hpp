@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -12,8 +13,9 @@ namespace souk::config {
 /// A parsed command line: config sources plus the program's own switches and
 /// positional words.
 struct command_line {
-  sources src;                    ///< file, env and flags to load
-  std::set<std::string> switches; ///< e.g. "check-config", "json"
+  sources src;                               ///< file, env and flags to load
+  std::set<std::string> switches;            ///< e.g. "check-config", "json"
+  std::map<std::string, std::string> values; ///< the program's own options
   std::vector<std::string> positional;
 };
 
@@ -21,11 +23,12 @@ struct command_line {
 /// `--config FILE`, `--listen HOST:PORT`, `--data-dir DIR`, `--database URL`,
 /// `--public-url URL`, `--log-level LEVEL`, `--log-format text|json` and
 /// `--set KEY=VALUE` (any key of the config file); values may also be given as
-/// `--flag=value`. `switches` names the value-less flags the program accepts.
+/// `--flag=value`. `switches` names the value-less flags the program accepts,
+/// `options` its own flags that take a value (they land in `values`).
 /// The environment is read from this process. Unknown flags are errors.
 expected<command_line>
-parse_command_line(int argc, char** argv,
-                   const std::set<std::string>& switches);
+parse_command_line(int argc, char** argv, const std::set<std::string>& switches,
+                   const std::set<std::string>& options = {});
 
 /// The help text for the shared config flags.
 std::string config_flags_help();

@@ -76,6 +76,32 @@ struct supervisor_settings {
   milliseconds restart_window{60'000};
 };
 
+/// Accounts, sessions and abuse limits (`auth:` in the file).
+struct auth_settings {
+  /// How long a login session lasts.
+  milliseconds session_ttl{14ll * 24 * 3600 * 1000};
+  /// Shortest password accepted at sign-up.
+  uint32_t password_min_length = 10;
+  /// Argon2id passes (libsodium opslimit); with `password_hash_memory` it
+  /// sets how long a login takes (~0.1 s at the defaults on two cores).
+  uint32_t password_hash_ops = 2;
+  /// Argon2id memory per hash, in bytes.
+  uint64_t password_hash_memory = 64ull << 20;
+  /// Threads that hash passwords (also the most hashes running at once).
+  uint32_t hash_threads = 2;
+  /// Failed logins for one email before it is blocked...
+  uint32_t login_failures_before_block = 5;
+  /// ...for this long, doubling with every further failure...
+  milliseconds login_block_initial{30'000};
+  /// ...up to this.
+  milliseconds login_block_max{15 * 60'000};
+  /// Per client address, on sign-up, login and API-key creation: requests
+  /// per minute on average...
+  uint32_t rate_limit_per_minute = 30;
+  /// ...and at once.
+  uint32_t rate_limit_burst = 10;
+};
+
 /// Everything `soukd` reads at start-up.
 struct settings {
   /// `HOST:PORT` to listen on; port 0 picks a free port.
@@ -89,6 +115,7 @@ struct settings {
   database_settings database;
   log_settings log;
   supervisor_settings supervisor;
+  auth_settings auth;
 
   /// The database URL to use: `database.url`, or SQLite under `data_dir`.
   std::string effective_database_url() const;

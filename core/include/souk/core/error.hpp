@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -46,6 +47,8 @@ struct error {
   errc code = errc::ok;
   std::string detail;
   std::string field;
+  /// For `errc::rate_limited` and `errc::unavailable`: when to try again.
+  std::chrono::seconds retry_after{0};
 
   error() = default;
   error(errc c, std::string d, std::string f = {})

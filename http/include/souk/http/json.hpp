@@ -1,5 +1,10 @@
 #pragma once
 
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "souk/core/error.hpp"
@@ -17,5 +22,18 @@ response json_response(unsigned status, const nlohmann::json& body);
 /// `errc::malformed_request` (naming the byte offset) on invalid JSON or a
 /// top-level value that is not an object.
 expected<nlohmann::json> parse_json_object(const request& req);
+
+/// Refuses a member of `body` that is not in `allowed`, naming it: a typo in
+/// a field name must not be silently ignored.
+status only_fields(const nlohmann::json& body,
+                   std::initializer_list<std::string_view> allowed);
+
+/// The string member `name` of `body`, at most `max_length` bytes. Missing
+/// or null: `fallback` if given, else an `errc::invalid_field` error naming
+/// the field; not a string: an error naming it.
+expected<std::string> string_field(const nlohmann::json& body,
+                                   const std::string& name,
+                                   std::optional<std::string> fallback = {},
+                                   size_t max_length = 1024);
 
 } // namespace souk::http

@@ -14,6 +14,14 @@ namespace souk::actors {
 class supervision_board;
 } // namespace souk::actors
 
+namespace souk::accounts {
+class service;
+} // namespace souk::accounts
+
+namespace souk {
+class worker_pool;
+} // namespace souk
+
 namespace souk::http {
 
 /// What handlers reach: shared, long-lived services owned by `soukd`.
@@ -21,6 +29,13 @@ namespace souk::http {
 struct services {
   std::shared_ptr<persistence::database> db;
   std::shared_ptr<actors::supervision_board> board;
+  std::shared_ptr<accounts::service> accounts;
+  /// For Argon2id and other heavy work; bounds how much runs at once.
+  std::shared_ptr<worker_pool> workers;
+  /// Per-address limit on abuse-prone routes (sign-up, login, key creation).
+  std::shared_ptr<class rate_limiter> auth_limiter;
+  /// Mark cookies `Secure` (public_url is https).
+  bool secure_cookies = false;
   /// True once the server is shutting down (set by soukd).
   std::function<bool()> draining;
   /// This process's row in `nodes`.
