@@ -81,6 +81,10 @@ expected<std::string> normalize_email(std::string_view text) {
   if (text.size() > 254)
     return bad_email("email is longer than 254 characters");
   for (unsigned char c : text)
+    if (c >= 0x80)
+      return bad_email("email must be ASCII (internationalised addresses "
+                       "are not supported yet)");
+  for (unsigned char c : text)
     if (c <= ' ' || c == 0x7f || c == '"' || c == ',' || c == ';' || c == '<'
         || c == '>' || c == '(' || c == ')' || c == '[' || c == ']'
         || c == '\\')
@@ -106,7 +110,11 @@ status check_password(std::string_view password, std::string_view email,
   auto bad = [](std::string detail) {
     return error{errc::invalid_field, std::move(detail), "password"};
   };
-  if (password.size() < min_length)
+  // Characters, not bytes: UTF-8 continuation bytes do not count.
+  auto chars = std::count_if(password.begin(), password.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  });
+  if (chars < static_cast<std::ptrdiff_t>(min_length))
     return bad(
       fmt::format("password must be at least {} characters", min_length));
   if (password.size() > 1024)

@@ -1,6 +1,7 @@
 #include "souk/accounts/service.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,14 @@ user to_user(const persistence::user_row& row) {
 api_key_info to_info(const persistence::api_key_row& row) {
   return api_key_info{row.id,         row.name,         row.prefix,
                       row.created_at, row.last_used_at, row.revoked_at};
+}
+
+// Header values are bytes of any kind; the database wants valid text.
+std::string printable(std::string_view text, size_t max) {
+  std::string out;
+  for (unsigned char c : text.substr(0, max))
+    out += c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?';
+  return out;
 }
 
 error wrong_credentials() {
@@ -99,43 +108,37 @@ expected<login_result> service::log_in(std::string_view email,
   if (password.empty())
     return error{errc::invalid_field, "password is required", "password"};
   persistence::account_repository repo{*db_};
-  auto t = repo.find_throttle(*normal);
-  if (!t)
-    return t.err();
-  if (*t && !(*t)->blocked_until.empty()) {
-    auto until = parse_iso((*t)->blocked_until);
-    if (until && *until > now())
-      return throttled(*until);
+  // Count the attempt before checking the password: parallel guesses then
+  // meet the block as soon as the threshold is reached.
+  auto attempt = repo.begin_login_attempt(
+    *normal, to_iso(now()), [this](int failures) -> std::string {
+      auto over = failures - static_cast<int>(policy_.failures_before_block);
+      if (over < 0)
+        return {};
+      auto block = policy_.block_initial;
+      for (int i = 0; i < over && block < policy_.block_max; ++i)
+        block *= 2;
+      return to_iso(now() + std::min(block, policy_.block_max));
+    });
+  if (!attempt)
+    return attempt.err();
+  if (!attempt->allowed) {
+    auto until = parse_iso(attempt->blocked_until);
+    return throttled(until ? *until : now() + std::chrono::seconds(1));
   }
   auto found = repo.find_user_by_email(*normal);
   if (!found)
     return found.err();
   bool ok = false;
-  if (*found) {
+  if (*found)
     ok = verify_password((*found)->password_hash, password);
-  } else {
+  else
     equalize_timing(policy_.cost);
-  }
-  if (!ok) {
-    auto failures = repo.record_login_failure(*normal, to_iso(now()));
-    if (!failures)
-      return failures.err();
-    auto over = *failures - static_cast<int>(policy_.failures_before_block);
-    if (over >= 0) {
-      // 2^over times the initial block, without overflowing on the way.
-      auto block = policy_.block_initial;
-      for (int i = 0; i < over && block < policy_.block_max; ++i)
-        block *= 2;
-      block = std::min(block, policy_.block_max);
-      if (auto err = repo.block_login(*normal, to_iso(now() + block)))
-        return err;
-    }
+  if (!ok)
     return wrong_credentials();
-  }
   auto& account = **found;
-  if (t && *t)
-    if (auto err = repo.clear_throttle(*normal))
-      return err;
+  if (auto err = repo.clear_throttle(*normal))
+    return err;
   if (needs_rehash(account.password_hash, policy_.cost)) {
     // The cost settings changed since this hash was made.
     if (auto rehashed = hash_password(password, policy_.cost))
@@ -151,8 +154,8 @@ expected<login_result> service::log_in(std::string_view email,
   auto start = now();
   s.created_at = to_iso(start);
   s.expires_at = to_iso(start + policy_.session_ttl);
-  s.remote = remote;
-  s.user_agent = user_agent.substr(0, 512);
+  s.remote = printable(remote, 64);
+  s.user_agent = printable(user_agent, 512);
   if (auto err = repo.insert_session(s))
     return err;
   out.expires_at = s.expires_at;
@@ -199,9 +202,13 @@ expected<principal> service::authenticate(std::string_view token) {
 
 expected<api_key_created> service::create_api_key(const principal& p,
                                                   std::string_view name) {
+  auto space
+    = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!name.empty() && space(name.front()))
+    name.remove_prefix(1);
+  while (!name.empty() && space(name.back()))
+    name.remove_suffix(1);
   std::string label{name};
-  while (!label.empty() && label.back() == ' ')
-    label.pop_back();
   if (label.empty() || label.size() > 100)
     return error{errc::invalid_field, "name must be 1 to 100 characters",
                  "name"};

@@ -64,16 +64,19 @@ expected<std::optional<user_row>> find_user_where(database& db,
 
 status account_repository::insert_user(const user_row& row) {
   return db_.transact([&](soci::session& sql) -> status {
-    int taken = 0;
-    sql << "SELECT count(*) FROM users WHERE email = :e", soci::use(row.email),
-      soci::into(taken);
-    if (taken > 0)
+    // ON CONFLICT rather than "count, then insert": two sign-ups with one
+    // email at once must give one account and one conflict, never an error.
+    soci::statement st
+      = (sql.prepare << "INSERT INTO users (id, email, password_hash, role, "
+                        "created_at, updated_at) VALUES (:id, :e, :h, :r, :c, "
+                        ":u) ON CONFLICT (email) DO NOTHING",
+         soci::use(row.id), soci::use(row.email), soci::use(row.password_hash),
+         soci::use(row.role), soci::use(row.created_at),
+         soci::use(row.updated_at));
+    st.execute(true);
+    if (st.get_affected_rows() == 0)
       return error{errc::conflict, "an account with this email exists",
                    "email"};
-    sql << "INSERT INTO users (id, email, password_hash, role, created_at, "
-           "updated_at) VALUES (:id, :e, :h, :r, :c, :u)",
-      soci::use(row.id), soci::use(row.email), soci::use(row.password_hash),
-      soci::use(row.role), soci::use(row.created_at), soci::use(row.updated_at);
     return {};
   });
 }
@@ -252,32 +255,41 @@ account_repository::find_throttle(const std::string& email) {
   return out;
 }
 
-expected<int> account_repository::record_login_failure(const std::string& email,
-                                                       const std::string& at) {
-  int failures = 0;
+expected<account_repository::attempt> account_repository::begin_login_attempt(
+  const std::string& email, const std::string& now,
+  const std::function<std::string(int)>& block_for) {
+  attempt out;
+  const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    // One statement, so concurrent failures all count.
     sql << "INSERT INTO login_throttle (email, failures, last_failure_at) "
-           "VALUES (:e, 1, :at) ON CONFLICT (email) DO UPDATE SET failures = "
-           "login_throttle.failures + 1, last_failure_at = excluded."
-           "last_failure_at",
-      soci::use(email), soci::use(at);
-    sql << "SELECT failures FROM login_throttle WHERE email = :e",
-      soci::use(email), soci::into(failures);
+           "VALUES (:e, 0, :now) ON CONFLICT (email) DO NOTHING",
+      soci::use(email), soci::use(now);
+    // SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL locks
+    // the row until commit.
+    int failures = 0;
+    std::string blocked;
+    soci::indicator blocked_ind = soci::i_null;
+    sql << std::string{"SELECT failures, blocked_until FROM login_throttle "
+                       "WHERE email = :e"}
+             + (pg ? " FOR UPDATE" : ""),
+      soci::use(email), soci::into(failures), soci::into(blocked, blocked_ind);
+    if (blocked_ind == soci::i_ok && blocked > now) {
+      out.blocked_until = blocked;
+      return {};
+    }
+    ++failures;
+    auto until = block_for(failures);
+    soci::indicator until_ind = until.empty() ? soci::i_null : soci::i_ok;
+    sql << "UPDATE login_throttle SET failures = :f, last_failure_at = :now, "
+           "blocked_until = :u WHERE email = :e",
+      soci::use(failures), soci::use(now), soci::use(until, until_ind),
+      soci::use(email);
+    out.allowed = true;
     return {};
   });
   if (st)
     return st;
-  return failures;
-}
-
-status account_repository::block_login(const std::string& email,
-                                       const std::string& until) {
-  return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE login_throttle SET blocked_until = :u WHERE email = :e",
-      soci::use(until), soci::use(email);
-    return {};
-  });
+  return out;
 }
 
 status account_repository::clear_throttle(const std::string& email) {

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -707,6 +708,96 @@ BOOST_AUTO_TEST_CASE(a_changed_cost_rehashes_on_the_next_log_in) {
   BOOST_TEST(login_code("ada@example.com", good_password) == errc::ok);
   BOOST_TEST(
     !sa::needs_rehash(text("users", "password_hash", "id", u.id), rules.cost));
+}
+
+// -- regressions --------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(any_user_agent_bytes_still_log_in) {
+  BOOST_REQUIRE(svc.sign_up("ua@example.com", good_password, "customer"));
+  // A multi-byte character cut by the 512-byte limit, and raw high bytes:
+  // PostgreSQL refuses invalid UTF-8, so they must not reach it.
+  std::string cut(511, 'a');
+  cut += "\xc3\xa9";
+  for (auto agent : {cut, std::string{"Mozilla \xff\xfe\x80"}}) {
+    auto in
+      = svc.log_in("ua@example.com", good_password, "10.0.0.1\xff", agent);
+    BOOST_REQUIRE_MESSAGE(in, (in ? "" : in.err().detail));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(simultaneous_sign_ups_for_one_email_conflict_cleanly) {
+  std::vector<std::thread> threads;
+  std::atomic<int> created{0}, conflicts{0}, other{0};
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&] {
+      auto u = svc.sign_up("race@example.com", good_password, "customer");
+      if (u)
+        ++created;
+      else if (u.err().code == errc::conflict)
+        ++conflicts;
+      else
+        ++other;
+    });
+  for (auto& t : threads)
+    t.join();
+  BOOST_TEST(created.load() == 1);
+  BOOST_TEST(conflicts.load() == 5);
+  BOOST_TEST(other.load() == 0);
+  BOOST_TEST(count("users") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(parallel_guesses_cannot_slip_past_the_block) {
+  BOOST_REQUIRE(svc.sign_up("par@example.com", good_password, "customer"));
+  std::vector<std::thread> threads;
+  std::atomic<int> checked{0}, throttled{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto in
+        = svc.log_in("par@example.com", "wrong guess number one", "t", "t");
+      if (!in && in.err().code == errc::unauthorized)
+        ++checked;
+      else if (!in && in.err().code == errc::rate_limited)
+        ++throttled;
+    });
+  for (auto& t : threads)
+    t.join();
+  // failures_before_block is 3: at most 3 passwords were checked.
+  BOOST_TEST(checked.load() <= 3);
+  BOOST_TEST(checked.load() + throttled.load() == 8);
+  BOOST_TEST(failures("par@example.com") == checked.load());
+}
+
+BOOST_AUTO_TEST_CASE(key_names_are_trimmed_and_blank_ones_refused) {
+  BOOST_REQUIRE(svc.sign_up("names@example.com", good_password, "creator"));
+  auto in = svc.log_in("names@example.com", good_password, "t", "t");
+  BOOST_REQUIRE(in);
+  auto p = svc.authenticate(in->token);
+  BOOST_REQUIRE(p);
+  for (auto blank : {"\t", "\n", " \t\r\n "}) {
+    auto k = svc.create_api_key(*p, blank);
+    BOOST_REQUIRE(!k);
+    BOOST_TEST(k.err().field == "name");
+  }
+  auto k = svc.create_api_key(*p, "  ci runner\t");
+  BOOST_REQUIRE(k);
+  BOOST_TEST(k->info.name == "ci runner");
+}
+
+BOOST_AUTO_TEST_CASE(password_length_counts_characters) {
+  // Five two-byte characters are ten bytes but five characters.
+  auto five = std::string{"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"};
+  auto u = svc.sign_up("utf8@example.com", five, "customer");
+  BOOST_REQUIRE(!u);
+  BOOST_TEST(u.err().field == "password");
+  BOOST_TEST(
+    svc.sign_up("utf8@example.com", five + five, "customer").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(non_ascii_emails_are_refused_clearly) {
+  auto u = svc.sign_up("caf\xc3\xa9@example.com", good_password, "customer");
+  BOOST_REQUIRE(!u);
+  BOOST_TEST(u.err().field == "email");
+  BOOST_TEST(count("users") == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

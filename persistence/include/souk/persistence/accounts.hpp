@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -81,12 +82,21 @@ public:
   status touch_api_key(const std::string& id, const std::string& at);
 
   expected<std::optional<throttle_row>> find_throttle(const std::string& email);
-  /// Adds one failure and returns the count after it.
-  expected<int> record_login_failure(const std::string& email,
-                                     const std::string& at);
-  /// Sets blocked_until for `email` (after `record_login_failure` said how
-  /// many failures there are).
-  status block_login(const std::string& email, const std::string& until);
+  /// The outcome of `begin_login_attempt`.
+  struct attempt {
+    bool allowed = false;      ///< false: blocked, do not check the password
+    std::string blocked_until; ///< when refused: until when
+  };
+
+  /// Counts a login attempt for `email` before its password is checked, in
+  /// one transaction (row-locked), so parallel guesses cannot slip past the
+  /// block: an attempt while `blocked_until` is in the future is refused and
+  /// not counted; otherwise the failure count goes up, and if
+  /// `block_for(count)` returns a time the email is blocked until then at
+  /// once (a successful login clears it with `clear_throttle`).
+  expected<attempt> begin_login_attempt(
+    const std::string& email, const std::string& now,
+    const std::function<std::string(int failures)>& block_for);
   status clear_throttle(const std::string& email);
 
 private:
