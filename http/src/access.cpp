@@ -93,7 +93,7 @@ handler guard(std::shared_ptr<const services> svc, access who,
                                      "Bearer <token>' or the session cookie"));
     }
     // Looking the credential up is a database call: off the event loop.
-    svc->db->post([svc, who, h, &req, c = std::move(**cred),
+    svc->db->post([svc, who, h, limiter, &req, c = std::move(**cred),
                    reply = std::move(reply)]() mutable {
       auto p = svc->accounts->authenticate(c.token);
       if (!p) {
@@ -113,6 +113,16 @@ handler guard(std::shared_ptr<const services> svc, access who,
                          ? who.roles.front()
                          : who.roles.front() + " or " + who.roles.back()),
                   req.request_id));
+      if (limiter) {
+        // Per account as well as per address: one account spread over many
+        // addresses is still one account.
+        if (auto wait = limiter->take(req.path + "|user|" + p->who.id)) {
+          error err{errc::rate_limited,
+                    "too many requests for this account; slow down"};
+          err.retry_after = *wait;
+          return reply(problem(err, req.request_id));
+        }
+      }
       if (c.from_cookie && is_write(req.method)) {
         auto sent = req.header("x-csrf-token").value_or("");
         if (!accounts::constant_time_equal(sent,

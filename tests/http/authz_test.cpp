@@ -96,12 +96,13 @@ struct app {
 
   st::http_reply call(const std::string& method, const std::string& target,
                       const std::string& token, const std::string& body = {},
-                      std::vector<std::pair<std::string, std::string>> h = {}) {
+                      std::vector<std::pair<std::string, std::string>> h = {},
+                      const std::string& source = {}) {
     if (!token.empty())
       h.emplace_back("Authorization", "Bearer " + token);
     if (!body.empty())
       h.emplace_back("Content-Type", "application/json");
-    return st::http_request(port, method, target, body, h);
+    return st::http_request(port, method, target, body, h, source);
   }
 };
 
@@ -445,6 +446,23 @@ BOOST_AUTO_TEST_CASE(abuse_prone_routes_are_rate_limited_per_address) {
   BOOST_TEST(std::stoi(res.header("retry-after").value()) >= 1);
   // Other routes are not affected.
   BOOST_TEST(a.call("GET", "/healthz", {}).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(abuse_prone_routes_are_rate_limited_per_account) {
+  app a{app::cheap(), 60, 3};
+  world w{a};
+  // Each request comes from another address, so only the account's own
+  // bucket can run out.
+  auto body = json{{"name", "k"}}.dump();
+  int created = 0, limited = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto res = a.call("POST", "/api/v1/api-keys", a.login(w.creator), body, {},
+                      "127.0.0." + std::to_string(10 + i));
+    created += res.status == 201u;
+    limited += res.status == 429u;
+  }
+  BOOST_TEST(created == 3);
+  BOOST_TEST(limited == 2);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_names_the_field_and_creates_nothing) {

@@ -131,7 +131,12 @@ struct raw_client::impl {
   std::string pending;
 };
 
-raw_client::raw_client(uint16_t port) : impl_(std::make_unique<impl>()) {
+raw_client::raw_client(uint16_t port, const std::string& source)
+  : impl_(std::make_unique<impl>()) {
+  if (!source.empty()) {
+    impl_->socket.open(tcp::v4());
+    impl_->socket.bind(tcp::endpoint{net::ip::make_address(source), 0});
+  }
   impl_->socket.connect(
     tcp::endpoint{net::ip::make_address("127.0.0.1"), port});
 }
@@ -264,8 +269,9 @@ http_reply parse_reply(const std::string& raw) {
 http_reply
 http_request(uint16_t port, const std::string& method,
              const std::string& target, const std::string& body,
-             std::vector<std::pair<std::string, std::string>> headers) {
-  raw_client c{port};
+             std::vector<std::pair<std::string, std::string>> headers,
+             const std::string& source) {
+  raw_client c{port, source};
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n"
                     + "Connection: close\r\n";
   for (auto& [k, v] : headers)

@@ -37,7 +37,8 @@ using secured_handler = std::function<void(
   const request&, const accounts::principal* who, reply_fn)>;
 
 /// Wraps `h` with souk's access control, the one place it happens:
-///  1. `limiter` (if any) refuses a client address over its rate: 429.
+///  1. `limiter` (if any) refuses a client address over its rate, and after
+///     step 2 an account over its rate: 429 with Retry-After.
 ///  2. Credentials come from `Authorization: Bearer` (a session token or an
 ///     API key) or the `souk_session` cookie. Invalid ones are 401 on
 ///     protected routes and ignored on open ones.

@@ -64,7 +64,9 @@ private:
 /// the malformed kind. Blocking, with a deadline per call.
 class raw_client {
 public:
-  explicit raw_client(uint16_t port);
+  /// `source`: a loopback address to connect from (e.g. "127.0.0.7"), so a
+  /// test can play several clients; empty means the default.
+  explicit raw_client(uint16_t port, const std::string& source = {});
   ~raw_client();
 
   void send(const std::string& bytes);
@@ -101,7 +103,8 @@ http_reply parse_reply(const std::string& raw);
 http_reply http_request(uint16_t port, const std::string& method,
                         const std::string& target, const std::string& body = {},
                         std::vector<std::pair<std::string, std::string>> headers
-                        = {});
+                        = {},
+                        const std::string& source = {});
 
 /// A port nobody listens on right now.
 uint16_t free_port();
