@@ -19,6 +19,7 @@
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/nodes.hpp"
+#include "souk/storage/blob_store.hpp"
 
 namespace souk {
 
@@ -148,6 +149,9 @@ status node::start() {
   svc->auth_limiter = std::make_shared<http::rate_limiter>(
     d.cfg.auth.rate_limit_per_minute, d.cfg.auth.rate_limit_burst);
   svc->secure_cookies = d.cfg.public_url.starts_with("https://");
+  svc->store = storage::make_local_store(std::filesystem::path{d.cfg.data_dir}
+                                         / "files");
+  svc->max_upload = d.cfg.storage.max_upload;
   svc->node_id = d.id;
   svc->draining = [srv = d.server.get()] { return srv->draining(); };
   http::add_routes(d.routes, svc);

@@ -266,6 +266,8 @@ const std::vector<field>& fields() {
     make_field("auth.rate_limit_burst",
                "requests at once per address on abuse-prone routes",
                SOUK_MEMBER(auth.rate_limit_burst), parse_count, show_count),
+    make_field("storage.max_upload", "largest file upload (e.g. 2GiB)",
+               SOUK_MEMBER(storage.max_upload), parse_size_value, show_size),
   };
   return table;
 }

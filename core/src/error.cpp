@@ -44,6 +44,10 @@ std::string_view to_string(errc x) noexcept {
     return "header_too_large";
   case errc::request_timeout:
     return "request_timeout";
+  case errc::precondition_required:
+    return "precondition_required";
+  case errc::precondition_failed:
+    return "precondition_failed";
   }
   return "internal_error";
 }

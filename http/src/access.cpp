@@ -69,9 +69,15 @@ std::optional<std::string> cookie(const request& req, std::string_view name) {
   return std::nullopt;
 }
 
-handler guard(std::shared_ptr<const services> svc, access who,
-              secured_handler h, std::shared_ptr<rate_limiter> limiter) {
-  return [svc, who, h, limiter](const request& req, reply_fn reply) {
+namespace {
+
+using proceed_fn = std::function<void(const accounts::principal*, reply_fn)>;
+
+// Steps 1-4 of `guard`; calls `proceed` when the caller may go on.
+void check_access(std::shared_ptr<const services> svc, const access& who,
+                  std::shared_ptr<rate_limiter> limiter, const request& req,
+                  reply_fn reply, proceed_fn h) {
+  {
     if (limiter) {
       if (auto wait = limiter->take(req.path + "|" + req.remote)) {
         error err{errc::rate_limited,
@@ -83,12 +89,12 @@ handler guard(std::shared_ptr<const services> svc, access who,
     auto cred = credential_of(req);
     if (!cred) {
       if (who.anonymous)
-        return h(req, nullptr, std::move(reply));
+        return h(nullptr, std::move(reply));
       return reply(unauthorized(req, cred.err().detail));
     }
     if (!*cred) {
       if (who.anonymous)
-        return h(req, nullptr, std::move(reply));
+        return h(nullptr, std::move(reply));
       return reply(unauthorized(req, "sign in first: send 'Authorization: "
                                      "Bearer <token>' or the session cookie"));
     }
@@ -100,7 +106,7 @@ handler guard(std::shared_ptr<const services> svc, access who,
         if (p.err().code != errc::unauthorized)
           return reply(problem(p.err(), req.request_id));
         if (who.anonymous)
-          return h(req, nullptr, std::move(reply));
+          return h(nullptr, std::move(reply));
         return reply(unauthorized(req, p.err().detail));
       }
       if (!who.roles.empty()
@@ -132,9 +138,34 @@ handler guard(std::shared_ptr<const services> svc, access who,
                                "cookie-authenticated write",
                                req.request_id));
       }
-      h(req, &*p, std::move(reply));
+      h(&*p, std::move(reply));
     });
+  }
+}
+
+} // namespace
+
+handler guard(std::shared_ptr<const services> svc, access who,
+              secured_handler h, std::shared_ptr<rate_limiter> limiter) {
+  return [svc, who, h, limiter](const request& req, reply_fn reply) {
+    check_access(svc, who, limiter, req, std::move(reply),
+                 [h, &req](const accounts::principal* p, reply_fn r) {
+                   h(req, p, std::move(r));
+                 });
   };
+}
+
+stream_handler guard_stream(std::shared_ptr<const services> svc, access who,
+                            secured_stream_handler h,
+                            std::shared_ptr<rate_limiter> limiter) {
+  return
+    [svc, who, h, limiter](const request& req,
+                           std::shared_ptr<body_reader> body, reply_fn reply) {
+      check_access(svc, who, limiter, req, std::move(reply),
+                   [h, &req, body](const accounts::principal* p, reply_fn r) {
+                     h(req, p, body, std::move(r));
+                   });
+    };
 }
 
 } // namespace souk::http

@@ -45,6 +45,10 @@ mapping map(errc code) noexcept {
     return {431, "Request header fields too large"};
   case errc::request_timeout:
     return {408, "Request timeout"};
+  case errc::precondition_required:
+    return {428, "Precondition required"};
+  case errc::precondition_failed:
+    return {412, "Precondition failed"};
   case errc::config:
   case errc::database:
   case errc::internal:

@@ -60,8 +60,15 @@ void router::add(std::string method, std::string pattern, handler h) {
   std::vector<std::string> segments;
   for (auto s : split_path(pattern))
     segments.emplace_back(s);
-  entries_.push_back(
-    {std::move(method), std::move(pattern), std::move(segments), std::move(h)});
+  entries_.push_back({std::move(method), std::move(pattern),
+                      std::move(segments), std::move(h), nullptr, 0});
+}
+
+void router::add_stream(std::string method, std::string pattern,
+                        stream_handler h, uint64_t body_limit) {
+  add(method, pattern, nullptr);
+  entries_.back().sh = std::move(h);
+  entries_.back().stream_limit = body_limit;
 }
 
 router::match_result router::match(std::string_view method,
@@ -88,7 +95,12 @@ router::match_result router::match(std::string_view method,
     hit = find("GET");
   if (hit != nullptr) {
     matches(hit->segments, parts, &result.params);
-    result.target = &hit->h;
+    if (hit->sh) {
+      result.stream_target = &hit->sh;
+      result.stream_limit = hit->stream_limit;
+    } else {
+      result.target = &hit->h;
+    }
     return result;
   }
   for (auto& e : entries_)

@@ -1,5 +1,6 @@
 #include "souk/http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -155,6 +156,7 @@ private:
     if (phase_ == phase::closed)
       return;
     parser_.emplace();
+    streamed_error_ = false;
     parser_->body_limit(opts().body_limit);
     parser_->header_limit(static_cast<uint32_t>(opts().header_limit));
     if (buffer_.size() > 0)
@@ -183,40 +185,188 @@ private:
       });
   }
 
+  // The header is in: build the request, find the route, then read the body
+  // (buffered routes) or hand a body reader to the handler (streaming ones).
   void on_header(beast::error_code ec) {
     if (ec)
       return fail(ec);
     started_ = steady_clock::now();
-    auto& req = parser_->get();
-    if (auto len = parser_->content_length(); len && *len > opts().body_limit)
-      return fail(bhttp::error::body_limit);
-    if (beast::iequals(req[bhttp::field::expect], "100-continue")
-        && !parser_->is_done()) {
-      // curl and others wait for this before sending a large body.
-      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(
-        bhttp::status::continue_, req.version());
-      stream_.expires_after(opts().write_timeout);
-      return bhttp::async_write(
-        stream_, *cont,
-        [self = shared_from_this(), cont](beast::error_code wec, size_t) {
-          if (wec)
-            return self->do_close();
-          self->do_read_body();
-        });
+    ++served_;
+    auto& msg = parser_->get();
+    auto req = std::make_shared<request>();
+    req->method = std::string{msg.method_string()};
+    req->target = std::string{msg.target()};
+    for (auto& field : msg)
+      req->headers.emplace_back(lowercase(field.name_string()),
+                                std::string{field.value()});
+    req->remote = remote_;
+    auto incoming = req->header("x-request-id");
+    req->request_id = incoming && valid_request_id(*incoming)
+                        ? std::string{*incoming}
+                        : random_hex(8);
+    request_id_ = req->request_id;
+    req->log = log::logger{{{"request_id", req->request_id}}};
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    expect_continue_ = beast::iequals(msg[bhttp::field::expect], "100-continue")
+                       && !parser_->is_done();
+    body_.clear();
+    phase_ = phase::handling;
+
+    std::string_view target{req->target};
+    auto qmark = target.find('?');
+    auto raw_path = target.substr(0, qmark);
+    auto path = percent_decode(raw_path);
+    auto query = decode_query(qmark == std::string_view::npos
+                                ? std::string_view{}
+                                : target.substr(qmark + 1));
+    if (raw_path.empty() || raw_path.front() != '/' || !path || !query)
+      return respond(req, problem(errc::malformed_request,
+                                  "the request target must be a path "
+                                  "with valid percent-encoding",
+                                  req->request_id));
+    req->path = std::move(*path);
+    req->query = std::move(*query);
+
+    auto match = routes_.match(req->method, raw_path);
+    if (match.target == nullptr && match.stream_target == nullptr) {
+      if (match.allowed.empty())
+        return respond(req,
+                       problem(errc::not_found, "no resource at " + req->path,
+                               req->request_id));
+      std::string allow;
+      for (auto& m : match.allowed)
+        allow += (allow.empty() ? "" : ", ") + m;
+      auto res = problem(errc::method_not_allowed,
+                         req->method + " is not allowed here; use " + allow,
+                         req->request_id);
+      res.header("Allow", allow);
+      return respond(req, std::move(res));
     }
-    do_read_body();
+    req->params = std::move(match.params);
+    auto limit = match.stream_target ? match.stream_limit : opts().body_limit;
+    parser_->body_limit(limit);
+    if (auto len = parser_->content_length(); len && *len > limit)
+      return respond(req, too_large(limit, req->request_id));
+    if (match.stream_target)
+      return dispatch(req,
+                      [h = match.stream_target,
+                       body = std::make_shared<reader>(shared_from_this())](
+                        const request& r, reply_fn reply) {
+                        (*h)(r, body, std::move(reply));
+                      });
+    auto h = match.target;
+    read_buffered(req, [this, req, h] {
+      req->body = std::move(body_);
+      dispatch(req, *h);
+    });
   }
 
-  void do_read_body() {
-    phase_ = phase::body;
+  response too_large(uint64_t limit, const std::string& request_id) {
+    return problem(
+      errc::payload_too_large,
+      fmt::format("the request body is larger than {}", format_size(limit)),
+      request_id);
+  }
+
+  // curl and others wait for `100 Continue` before sending a large body.
+  void send_continue(std::function<void()> then) {
+    if (!expect_continue_)
+      return then();
+    expect_continue_ = false;
+    auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(
+      bhttp::status::continue_, version_);
+    stream_.expires_after(opts().write_timeout);
+    bhttp::async_write(stream_, *cont,
+                       [self = shared_from_this(), cont,
+                        then = std::move(then)](beast::error_code ec, size_t) {
+                         if (ec)
+                           return self->do_close();
+                         then();
+                       });
+  }
+
+  // Reads one chunk of the body into `chunk_`; `fn(ec, bytes)`.
+  void read_chunk(std::function<void(beast::error_code, size_t)> fn) {
+    auto& body = parser_->get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
     stream_.expires_after(opts().read_timeout);
-    bhttp::async_read(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this(),
+                       fn = std::move(fn)](beast::error_code ec, size_t) {
+                        // A full chunk buffer is not an error: read again.
+                        if (ec == bhttp::error::need_buffer)
+                          ec = {};
+                        auto used = self->chunk_.size()
+                                    - self->parser_->get().body().size;
+                        fn(ec, used);
+                      });
+  }
+
+  // Buffered routes: the whole body (within `http.body_limit`) into body_.
+  void read_buffered(const std::shared_ptr<request>& req,
+                     std::function<void()> then) {
+    if (parser_->is_done())
+      return then();
+    phase_ = phase::body;
+    send_continue([this, req, then = std::move(then)]() mutable {
+      read_chunk([this, req, then = std::move(then)](beast::error_code ec,
+                                                     size_t n) mutable {
         if (ec)
-          return self->fail(ec);
-        self->handle();
+          return fail(ec);
+        body_.append(chunk_.data(), n);
+        phase_ = phase::handling;
+        read_buffered(req, std::move(then));
       });
+    });
+  }
+
+  /// The body reader a streaming handler pulls from.
+  class reader : public body_reader {
+  public:
+    explicit reader(std::shared_ptr<session> s) : s_(std::move(s)) {}
+
+    void read(chunk_fn fn) override {
+      net::dispatch(s_->stream_.get_executor(),
+                    [s = s_, fn = std::move(fn)]() mutable {
+                      s->read_stream(std::move(fn));
+                    });
+    }
+
+  private:
+    std::shared_ptr<session> s_;
+  };
+
+  void read_stream(body_reader::chunk_fn fn) {
+    if (phase_ == phase::closed)
+      return fn(error{errc::unavailable, "the connection is closed"}, {},
+                false);
+    if (parser_->is_done())
+      return fn({}, {}, true);
+    send_continue([this, fn = std::move(fn)]() mutable {
+      phase_ = phase::body;
+      read_chunk([this, fn = std::move(fn)](beast::error_code ec, size_t n) {
+        phase_ = phase::handling;
+        if (ec) {
+          streamed_error_ = true;
+          return fn(stream_error(ec), {}, false);
+        }
+        fn({}, std::string_view{chunk_.data(), n}, parser_->is_done());
+      });
+    });
+  }
+
+  error stream_error(const beast::error_code& ec) {
+    if (ec == bhttp::error::body_limit)
+      return error{errc::payload_too_large,
+                   "the request body is larger than allowed"};
+    if (ec == beast::error::timeout)
+      return error{errc::request_timeout, "the body was not received in time"};
+    if (is_parse_error(ec) && ec != bhttp::error::partial_message)
+      return error{errc::malformed_request,
+                   fmt::format("malformed HTTP body: {}", ec.message())};
+    return error{errc::unavailable, "the client went away"};
   }
 
   // A read failed: answer what deserves an answer, then close.
@@ -228,8 +378,7 @@ private:
     std::string detail;
     if (ec == bhttp::error::body_limit) {
       code = errc::payload_too_large;
-      detail = fmt::format("the request body is larger than {}",
-                           format_size(opts().body_limit));
+      detail = "the request body is larger than allowed";
     } else if (ec == bhttp::error::header_limit) {
       code = errc::header_too_large;
       detail = fmt::format("the request header is larger than {}",
@@ -256,59 +405,7 @@ private:
     write(std::move(res), "-", "-", 10, false);
   }
 
-  void handle() {
-    auto msg = parser_->release();
-    auto req = std::make_shared<request>();
-    req->method = std::string{msg.method_string()};
-    req->target = std::string{msg.target()};
-    for (auto& field : msg)
-      req->headers.emplace_back(lowercase(field.name_string()),
-                                std::string{field.value()});
-    req->body = std::move(msg.body());
-    req->remote = remote_;
-    auto incoming = req->header("x-request-id");
-    req->request_id = incoming && valid_request_id(*incoming)
-                        ? std::string{*incoming}
-                        : random_hex(8);
-    request_id_ = req->request_id;
-    req->log = log::logger{{{"request_id", req->request_id}}};
-    keep_alive_ = msg.keep_alive();
-    version_ = msg.version();
-    ++served_;
-    phase_ = phase::handling;
-
-    std::string_view target{req->target};
-    auto qmark = target.find('?');
-    auto raw_path = target.substr(0, qmark);
-    auto path = percent_decode(raw_path);
-    auto query = decode_query(qmark == std::string_view::npos
-                                ? std::string_view{}
-                                : target.substr(qmark + 1));
-    if (raw_path.empty() || raw_path.front() != '/' || !path || !query)
-      return respond(req, problem(errc::malformed_request,
-                                  "the request target must be a path "
-                                  "with valid percent-encoding",
-                                  req->request_id));
-    req->path = std::move(*path);
-    req->query = std::move(*query);
-
-    auto match = routes_.match(req->method, raw_path);
-    if (match.target == nullptr) {
-      if (match.allowed.empty())
-        return respond(req,
-                       problem(errc::not_found, "no resource at " + req->path,
-                               req->request_id));
-      std::string allow;
-      for (auto& m : match.allowed)
-        allow += (allow.empty() ? "" : ", ") + m;
-      auto res = problem(errc::method_not_allowed,
-                         req->method + " is not allowed here; use " + allow,
-                         req->request_id);
-      res.header("Allow", allow);
-      return respond(req, std::move(res));
-    }
-    req->params = std::move(match.params);
-
+  void dispatch(const std::shared_ptr<request>& req, const handler& h) {
     // The reply may come from any thread; it is carried back to the strand.
     // If every copy of it is dropped unanswered, the client still gets a 500.
     struct guard {
@@ -334,7 +431,7 @@ private:
       g->self->post_response(g->req, std::move(res));
     };
     try {
-      (*match.target)(*req, std::move(reply));
+      h(*req, std::move(reply));
     } catch (const std::exception& e) {
       req->log.error("handler threw: {}", e.what());
       if (!g->done.exchange(true))
@@ -372,8 +469,8 @@ private:
     out.prepare_payload();
     if (head)
       out.body().clear(); // Content-Length still says what GET would send
-    bool keep = keep_alive_ && !res.close && !shutting_down_
-                && !server_draining()
+    bool keep = keep_alive_ && !res.close && !shutting_down_ && parser_
+                && parser_->is_done() && !streamed_error_ && !server_draining()
                 && served_ < opts().max_requests_per_connection;
     out.keep_alive(keep);
     if (opts().access_log) {
@@ -427,7 +524,11 @@ private:
   server_options opts_;
   const router& routes_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
+  std::array<char, 64 * 1024> chunk_{}; // body bytes, one chunk at a time
+  std::string body_;                    // buffered routes' body
+  bool expect_continue_ = false;
+  bool streamed_error_ = false;
   std::array<char, 4096> discard_{};
   phase phase_ = phase::idle;
   bool shutting_down_ = false;

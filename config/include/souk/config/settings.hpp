@@ -102,6 +102,14 @@ struct auth_settings {
   uint32_t rate_limit_burst = 10;
 };
 
+/// Product files (`storage:` in the file). Bytes live under
+/// `<data_dir>/files` (local filesystem; S3-compatible stores can follow).
+struct storage_settings {
+  /// Largest file a creator may upload; larger uploads get 413 and leave
+  /// nothing behind.
+  uint64_t max_upload = 2ull << 30;
+};
+
 /// Everything `soukd` reads at start-up.
 struct settings {
   /// `HOST:PORT` to listen on; port 0 picks a free port.
@@ -116,6 +124,7 @@ struct settings {
   log_settings log;
   supervisor_settings supervisor;
   auth_settings auth;
+  storage_settings storage;
 
   /// The database URL to use: `database.url`, or SQLite under `data_dir`.
   std::string effective_database_url() const;

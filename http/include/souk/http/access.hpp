@@ -49,6 +49,17 @@ using secured_handler = std::function<void(
 handler guard(std::shared_ptr<const services> svc, access who,
               secured_handler h, std::shared_ptr<rate_limiter> limiter = {});
 
+/// A streaming handler that learns who calls (see `secured_handler`).
+using secured_stream_handler
+  = std::function<void(const request&, const accounts::principal* who,
+                       std::shared_ptr<body_reader> body, reply_fn)>;
+
+/// `guard` for streaming routes: access is checked before a single byte of
+/// the body is read (or `100 Continue` sent).
+stream_handler guard_stream(std::shared_ptr<const services> svc, access who,
+                            secured_stream_handler h,
+                            std::shared_ptr<rate_limiter> limiter = {});
+
 /// The value of cookie `name` in `req`, if sent.
 std::optional<std::string> cookie(const request& req, std::string_view name);
 

@@ -2,12 +2,14 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "souk/core/error.hpp"
 #include "souk/core/log.hpp"
 
 namespace souk::http {
@@ -63,6 +65,32 @@ using reply_fn = std::function<void(response)>;
 /// (no database, SMTP or gateway calls) — post blocking work to the database
 /// threads or send a message to an actor, and call `reply` from there.
 using handler = std::function<void(const request&, reply_fn)>;
+
+/// The body of a streamed request (see `router::add_stream`), pulled chunk
+/// by chunk so that it is never held in memory. Thread-safe to call from any
+/// thread; callbacks run on the connection's event-loop thread and must not
+/// block (post file or database work elsewhere, then call `read` again).
+class body_reader {
+public:
+  using chunk_fn
+    = std::function<void(const error& err, std::string_view chunk, bool done)>;
+
+  virtual ~body_reader() = default;
+
+  /// Reads the next chunk (at most 64 KiB) and calls `fn` with it; `done` is
+  /// true once the body is complete (the last chunk may be empty). The chunk
+  /// stays valid until the next `read`. Errors: `errc::payload_too_large`
+  /// past the route's limit, `errc::request_timeout` if the client stalls,
+  /// `errc::malformed_request`, or `errc::unavailable` if it went away. Call
+  /// `read` again only after `fn` ran.
+  virtual void read(chunk_fn fn) = 0;
+};
+
+/// Serves a streaming route: called once the header is in (nothing of the
+/// body has been read, not even `100 Continue` sent), so it can refuse a
+/// request before accepting its bytes.
+using stream_handler = std::function<void(
+  const request&, std::shared_ptr<body_reader> body, reply_fn)>;
 
 /// Percent-decodes `text` ('+' stays '+'; in queries use `decode_query`).
 /// Returns nullopt on a malformed escape.

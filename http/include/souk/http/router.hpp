@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,12 +27,21 @@ public:
   /// same method and pattern exists; `pattern` starts with '/'.
   void add(std::string method, std::string pattern, handler h);
 
+  /// Registers a streaming route: its body is not buffered but pulled by `h`
+  /// through a `body_reader`, up to `body_limit` bytes (instead of the
+  /// server's `body_limit`).
+  void add_stream(std::string method, std::string pattern, stream_handler h,
+                  uint64_t body_limit);
+
   /// What `match` found.
   struct match_result {
-    const handler* target = nullptr; ///< null: see `allowed`
+    const handler* target = nullptr; ///< null: see `stream_target`
+    /// A streaming route, and its body limit.
+    const stream_handler* stream_target = nullptr;
+    uint64_t stream_limit = 0;
     std::map<std::string, std::string> params;
-    /// Methods the path does accept when `target` is null (empty: no such
-    /// path at all, a 404; else a 405 with this `Allow` list).
+    /// Methods the path does accept when neither target is set (empty: no
+    /// such path at all, a 404; else a 405 with this `Allow` list).
     std::vector<std::string> allowed;
   };
 
@@ -49,6 +59,8 @@ private:
     std::string pattern;
     std::vector<std::string> segments;
     handler h;
+    stream_handler sh;
+    uint64_t stream_limit = 0;
   };
   std::vector<entry> entries_;
 };

@@ -22,6 +22,10 @@ namespace souk {
 class worker_pool;
 } // namespace souk
 
+namespace souk::storage {
+class blob_store;
+} // namespace souk::storage
+
 namespace souk::http {
 
 /// What handlers reach: shared, long-lived services owned by `soukd`.
@@ -36,6 +40,13 @@ struct services {
   std::shared_ptr<class rate_limiter> auth_limiter;
   /// Mark cookies `Secure` (public_url is https).
   bool secure_cookies = false;
+  /// Where product files' bytes go; no file routes without it.
+  std::shared_ptr<storage::blob_store> store;
+  /// Largest file upload (`storage.max_upload`).
+  uint64_t max_upload = 2ull << 30;
+  /// Called after a product changed outside the catalog service (a file was
+  /// stored), so caches can drop it.
+  std::function<void(const std::string& product_id)> on_product_changed;
   /// True once the server is shutting down (set by soukd).
   std::function<bool()> draining;
   /// This process's row in `nodes`.

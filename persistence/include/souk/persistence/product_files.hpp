@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "souk/core/error.hpp"
+#include "souk/persistence/database.hpp"
+
+namespace souk::persistence {
+
+struct product_file_row {
+  std::string id; ///< stable across replacement: grants point at it
+  std::string product_id;
+  std::string name; ///< sanitised display name
+  std::string storage_key;
+  int64_t size = 0;
+  std::string sha256;
+  std::string content_type;
+  std::string created_at;
+  std::string updated_at;
+};
+
+/// Writes to `product_files`. Blocking: call from database or worker
+/// threads.
+class product_file_repository {
+public:
+  explicit product_file_repository(database& db) : db_(db) {}
+
+  /// A product's creator and status, if the product exists.
+  struct owner {
+    std::string creator_id;
+    std::string status;
+  };
+  expected<std::optional<owner>> product_owner(const std::string& product_id);
+
+  /// Stores `row` as the file `row.name` of `row.product_id`: a new row, or
+  /// (same name) the existing row with its id kept and its bytes, size,
+  /// hash and type replaced, so links to it serve the new file. Returns the
+  /// row as stored and the storage key it replaced ("" if none), which the
+  /// caller removes from storage after this commits. Bumps the product's
+  /// version.
+  expected<std::pair<product_file_row, std::string>>
+  put(const product_file_row& row);
+
+private:
+  database& db_;
+};
+
+} // namespace souk::persistence

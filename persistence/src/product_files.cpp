@@ -1,0 +1,70 @@
+#include "souk/persistence/product_files.hpp"
+
+#include <soci/soci.h>
+
+#include "souk/core/ids.hpp"
+#include "souk/core/time.hpp"
+
+namespace souk::persistence {
+
+expected<std::optional<product_file_repository::owner>>
+product_file_repository::product_owner(const std::string& product_id) {
+  std::optional<owner> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows = (sql.prepare << "SELECT creator_id, status "
+                                                   "FROM products WHERE id = "
+                                                   ":id",
+                                    soci::use(product_id));
+    for (auto& r : rows)
+      out = owner{r.get<std::string>(0), r.get<std::string>(1)};
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::pair<product_file_row, std::string>>
+product_file_repository::put(const product_file_row& row) {
+  product_file_row stored = row;
+  std::string replaced;
+  const bool pg = db_.kind() == backend::postgresql;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    std::string id, key;
+    soci::indicator ind = soci::i_null;
+    sql << std::string{"SELECT id, storage_key FROM product_files WHERE "
+                       "product_id = :p AND name = :n"}
+             + (pg ? " FOR UPDATE" : ""),
+      soci::use(row.product_id), soci::use(row.name), soci::into(id, ind),
+      soci::into(key);
+    auto now_text = to_iso(now());
+    long long size = row.size;
+    if (ind == soci::i_ok) {
+      stored.id = id;
+      replaced = key;
+      sql << "UPDATE product_files SET storage_key = :k, size = :s, sha256 = "
+             ":h, content_type = :t, updated_at = :u WHERE id = :id",
+        soci::use(row.storage_key), soci::use(size), soci::use(row.sha256),
+        soci::use(row.content_type), soci::use(now_text), soci::use(id);
+    } else {
+      stored.id = new_uuid();
+      stored.created_at = now_text;
+      sql << "INSERT INTO product_files (id, product_id, name, storage_key, "
+             "size, sha256, content_type, created_at, updated_at) VALUES "
+             "(:id, :p, :n, :k, :s, :h, :t, :c, :u)",
+        soci::use(stored.id), soci::use(row.product_id), soci::use(row.name),
+        soci::use(row.storage_key), soci::use(size), soci::use(row.sha256),
+        soci::use(row.content_type), soci::use(now_text), soci::use(now_text);
+    }
+    stored.updated_at = now_text;
+    // A product's files are part of it: readers and caches see a new version.
+    sql << "UPDATE products SET version = version + 1, updated_at = :u WHERE "
+           "id = :p",
+      soci::use(now_text), soci::use(row.product_id);
+    return {};
+  });
+  if (st)
+    return st;
+  return std::make_pair(stored, replaced);
+}
+
+} // namespace souk::persistence

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "souk/core/error.hpp"
+
+/// Where product files' bytes live. The database holds each file's row; the
+/// store holds its bytes under a key souk generates (never derived from user
+/// input). Local files today; the interface is shaped so an S3-compatible
+/// backend can follow (write once, then make visible; read by key; remove).
+namespace souk::storage {
+
+/// What a finished write produced.
+struct blob_info {
+  std::string key; ///< e.g. "3f/a2/01890a5d-ac96-774b-bcce-b302099a8057"
+  uint64_t size = 0;
+  std::string sha256; ///< hex
+};
+
+/// One blob being written. Not thread-safe: one writer per upload, used by
+/// one thread at a time. Destroying it without `commit` removes what was
+/// written: a failed or aborted upload leaves nothing behind.
+class blob_writer {
+public:
+  virtual ~blob_writer() = default;
+
+  /// Appends bytes (and feeds the SHA-256).
+  virtual status write(std::string_view bytes) = 0;
+
+  /// Makes the blob durable and visible under its key. After this the writer
+  /// is spent.
+  virtual expected<blob_info> commit() = 0;
+};
+
+/// A store of immutable blobs. Thread-safe.
+class blob_store {
+public:
+  virtual ~blob_store() = default;
+
+  /// Starts a new blob under a fresh key.
+  virtual expected<std::unique_ptr<blob_writer>> create() = 0;
+
+  /// Removes a blob; removing a missing one succeeds.
+  virtual status remove(const std::string& key) = 0;
+
+  /// True if a committed blob has this key.
+  virtual bool exists(const std::string& key) const = 0;
+};
+
+/// Files under `root`: blobs in `root/blobs/<key>`, writes in progress in
+/// `root/tmp/` (a temporary file, fsync, rename, fsync of the directory), so
+/// a crash never leaves a partial blob under a key.
+std::unique_ptr<blob_store> make_local_store(std::filesystem::path root);
+
+} // namespace souk::storage

@@ -1,0 +1,164 @@
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "souk/core/ids.hpp"
+#include "souk/storage/blob_store.hpp"
+
+namespace souk::storage {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+error io_error(std::string what) {
+  return error{errc::internal,
+               fmt::format("{}: {}", what, std::strerror(errno))};
+}
+
+status fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0)
+    return io_error("open " + dir.string());
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0)
+    return io_error("fsync " + dir.string());
+  return {};
+}
+
+class local_writer : public blob_writer {
+public:
+  local_writer(fs::path tmp, fs::path final_path, std::string key, int fd)
+    : tmp_(std::move(tmp)), final_(std::move(final_path)), key_(std::move(key)),
+      fd_(fd) {
+    crypto_hash_sha256_init(&hash_);
+  }
+
+  ~local_writer() override {
+    if (fd_ >= 0)
+      ::close(fd_);
+    if (!committed_) {
+      std::error_code ec;
+      fs::remove(tmp_, ec);
+    }
+  }
+
+  status write(std::string_view bytes) override {
+    if (fd_ < 0)
+      return error{errc::internal, "write after commit"};
+    crypto_hash_sha256_update(
+      &hash_, reinterpret_cast<const unsigned char*>(bytes.data()),
+      bytes.size());
+    while (!bytes.empty()) {
+      auto n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        return io_error("write " + tmp_.string());
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+      size_ += static_cast<uint64_t>(n);
+    }
+    return {};
+  }
+
+  expected<blob_info> commit() override {
+    if (fd_ < 0)
+      return error{errc::internal, "commit twice"};
+    if (::fsync(fd_) != 0)
+      return io_error("fsync " + tmp_.string());
+    ::close(fd_);
+    fd_ = -1;
+    std::error_code ec;
+    fs::create_directories(final_.parent_path(), ec);
+    if (ec)
+      return error{errc::internal, "mkdir " + final_.parent_path().string()
+                                     + ": " + ec.message()};
+    if (::rename(tmp_.c_str(), final_.c_str()) != 0)
+      return io_error("rename to " + final_.string());
+    committed_ = true;
+    if (auto err = fsync_dir(final_.parent_path()))
+      return err;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&hash_, digest);
+    char hex[crypto_hash_sha256_BYTES * 2 + 1];
+    sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+    return blob_info{key_, size_, hex};
+  }
+
+private:
+  fs::path tmp_;
+  fs::path final_;
+  std::string key_;
+  int fd_;
+  bool committed_ = false;
+  uint64_t size_ = 0;
+  crypto_hash_sha256_state hash_;
+};
+
+class local_store : public blob_store {
+public:
+  explicit local_store(fs::path root) : root_(std::move(root)) {}
+
+  expected<std::unique_ptr<blob_writer>> create() override {
+    if (sodium_init() < 0)
+      return error{errc::internal, "libsodium failed to initialise"};
+    std::error_code ec;
+    fs::create_directories(root_ / "tmp", ec);
+    if (ec)
+      return error{errc::internal,
+                   "mkdir " + (root_ / "tmp").string() + ": " + ec.message()};
+    // Two levels of fan-out keep directories small; the key is all souk's.
+    auto id = new_uuid();
+    auto tail = random_hex(2);
+    auto key = tail.substr(0, 2) + "/" + tail.substr(2, 2) + "/" + id;
+    auto tmp = root_ / "tmp" / (id + ".part");
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+      return io_error("create " + tmp.string());
+    return std::unique_ptr<blob_writer>{
+      new local_writer(tmp, root_ / "blobs" / key, key, fd)};
+  }
+
+  status remove(const std::string& key) override {
+    if (!valid_key(key))
+      return error{errc::internal, "not a blob key: " + key};
+    std::error_code ec;
+    fs::remove(root_ / "blobs" / key, ec);
+    if (ec)
+      return error{errc::internal, "remove " + key + ": " + ec.message()};
+    return {};
+  }
+
+  bool exists(const std::string& key) const override {
+    std::error_code ec;
+    return valid_key(key) && fs::is_regular_file(root_ / "blobs" / key, ec);
+  }
+
+private:
+  // Keys come from `create`; refuse anything else so no caller can reach
+  // outside the store.
+  static bool valid_key(const std::string& key) {
+    if (key.size() != 6 + 36 || key[2] != '/' || key[5] != '/')
+      return false;
+    for (size_t i : {0, 1, 3, 4})
+      if (!std::isxdigit(static_cast<unsigned char>(key[i])))
+        return false;
+    return is_uuid(std::string_view{key}.substr(6));
+  }
+
+  fs::path root_;
+};
+
+} // namespace
+
+std::unique_ptr<blob_store> make_local_store(fs::path root) {
+  return std::make_unique<local_store>(std::move(root));
+}
+
+} // namespace souk::storage

@@ -1,0 +1,217 @@
+// PUT /api/v1/products/{id}/files over real HTTP, on SQLite and PostgreSQL.
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sodium.h>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+#include <soci/soci.h>
+
+#include "app.hpp"
+
+using namespace std::chrono_literals;
+namespace st = souk::testing;
+using nlohmann::json;
+using souk::testing::app;
+
+namespace {
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char d[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size());
+  char hex[sizeof(d) * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+  return hex;
+}
+
+// Regular files under `dir` (recursively), e.g. blobs or temporary parts.
+size_t files_under(const std::filesystem::path& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec))
+    return 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir))
+    n += e.is_regular_file();
+  return n;
+}
+
+struct fixture {
+  app a{app::cheap(), 100000, 100000, 64 * 1024};
+  std::string creator = a.new_user("creator");
+  std::string token = a.login(creator);
+  std::string product = a.make_product(creator);
+
+  st::http_reply put(const std::string& name, const std::string& body,
+                     const std::string& as = {}) {
+    return st::http_request(
+      a.port, "PUT", "/api/v1/products/" + product + "/files?name=" + name,
+      body,
+      {{"Authorization", "Bearer " + (as.empty() ? token : as)},
+       {"Content-Type", "application/pdf"}});
+  }
+
+  int rows() {
+    int n = -1;
+    a.db->run([&](soci::session& sql) {
+      sql << "SELECT count(*) FROM product_files", soci::into(n);
+    });
+    return n;
+  }
+
+  size_t blobs() { return files_under(a.files.path() / "blobs"); }
+  size_t parts() { return files_under(a.files.path() / "tmp"); }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(uploads, fixture)
+
+BOOST_AUTO_TEST_CASE(a_file_is_stored_with_size_and_sha256) {
+  std::string content(50'000, 'x');
+  content += "the end";
+  auto res = put("book.pdf", content);
+  BOOST_REQUIRE_MESSAGE(res.status == 201u, res.body);
+  auto doc = json::parse(res.body);
+  BOOST_TEST(doc["name"] == "book.pdf");
+  BOOST_TEST(doc["size"] == content.size());
+  BOOST_TEST(doc["sha256"] == sha256_hex(content));
+  BOOST_TEST(doc["content_type"] == "application/pdf");
+  BOOST_TEST(rows() == 1);
+  BOOST_TEST(blobs() == 1u);
+  BOOST_TEST(parts() == 0u);
+  // The stored bytes are the uploaded bytes, under a generated key.
+  std::string key;
+  a.db->run([&](soci::session& sql) {
+    sql << "SELECT storage_key FROM product_files", soci::into(key);
+  });
+  BOOST_TEST(key.find("book") == std::string::npos);
+  std::ifstream in{a.files.path() / "blobs" / key, std::ios::binary};
+  std::string stored{std::istreambuf_iterator<char>{in},
+                     std::istreambuf_iterator<char>{}};
+  BOOST_TEST((stored == content));
+}
+
+BOOST_AUTO_TEST_CASE(replacing_a_file_keeps_its_id_and_drops_the_old_bytes) {
+  auto first = put("book.pdf", "first edition");
+  BOOST_REQUIRE_EQUAL(first.status, 201u);
+  auto second = put("book.pdf", "second edition, revised");
+  BOOST_REQUIRE_EQUAL(second.status, 200u);
+  auto a1 = json::parse(first.body);
+  auto a2 = json::parse(second.body);
+  BOOST_TEST(a1["id"] == a2["id"]); // links to the file now serve the new one
+  BOOST_TEST(a2["sha256"] == sha256_hex("second edition, revised"));
+  BOOST_TEST(rows() == 1);
+  BOOST_TEST(blobs() == 1u);
+  // Another name is another file.
+  BOOST_TEST(put("extras.zip", "zip").status == 201u);
+  BOOST_TEST(rows() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(too_large_is_refused_and_leaves_nothing) {
+  // Announced too large: refused before reading.
+  auto res = put("big.bin", std::string(70 * 1024, 'b'));
+  BOOST_TEST(res.status == 413u);
+  BOOST_TEST(json::parse(res.body)["code"] == "payload_too_large");
+  // Chunked, so only the stream tells: refused while streaming.
+  st::raw_client c{a.port};
+  std::string head = "PUT /api/v1/products/" + product
+                     + "/files?name=big.bin HTTP/1.1\r\nHost: t\r\n"
+                       "Authorization: Bearer "
+                     + token + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string chunk(16 * 1024, 'c');
+  c.send(head);
+  for (int i = 0; i < 6; ++i) {
+    try {
+      c.send("4000\r\n" + chunk + "\r\n");
+    } catch (const std::exception&) {
+      break; // the server may close once it has answered
+    }
+  }
+  auto raw = c.read_response(5s);
+  BOOST_REQUIRE(raw);
+  BOOST_TEST(st::parse_reply(*raw).status == 413u);
+  std::this_thread::sleep_for(200ms);
+  BOOST_TEST(rows() == 0);
+  BOOST_TEST(blobs() == 0u);
+  BOOST_TEST(parts() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_aborted_upload_leaves_nothing) {
+  {
+    st::raw_client c{a.port};
+    c.send("PUT /api/v1/products/" + product
+           + "/files?name=half.bin HTTP/1.1\r\nHost: t\r\nAuthorization: "
+             "Bearer "
+           + token + "\r\nContent-Length: 60000\r\n\r\n"
+           + std::string(30000, 'h'));
+    std::this_thread::sleep_for(300ms);
+  } // the client goes away mid-body
+  for (int i = 0; i < 50 && parts() > 0; ++i)
+    std::this_thread::sleep_for(50ms);
+  BOOST_TEST(parts() == 0u);
+  BOOST_TEST(blobs() == 0u);
+  BOOST_TEST(rows() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(dangerous_names_are_refused) {
+  for (std::string name : std::vector<std::string>{
+         "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "a%2Fb", "a%5Cb",
+         "evil%00.pdf", "..", ".", "", "%20%20", "tab%09name",
+         std::string(300, 'n'), "%FF%FE.pdf"}) {
+    auto res = put(name, "data");
+    BOOST_TEST_INFO("name=" << name << " -> " << res.body);
+    BOOST_TEST(res.status == 422u);
+    BOOST_TEST(json::parse(res.body)["field"] == "name");
+  }
+  BOOST_TEST(rows() == 0);
+  BOOST_TEST(blobs() == 0u);
+  BOOST_TEST(parts() == 0u);
+  // Ordinary names with spaces and non-ASCII letters are fine.
+  BOOST_TEST(put("My%20Book%20%C3%A9dition.pdf", "ok").status == 201u);
+}
+
+BOOST_AUTO_TEST_CASE(only_the_owner_uploads_to_a_live_product) {
+  auto other = a.login(a.new_user("creator"));
+  BOOST_TEST(put("x.pdf", "x", other).status == 404u);
+  auto archived = a.make_product(creator, "archived");
+  auto res = st::http_request(
+    a.port, "PUT", "/api/v1/products/" + archived + "/files?name=x.pdf", "x",
+    {{"Authorization", "Bearer " + token}});
+  BOOST_TEST(res.status == 409u);
+  auto none = st::http_request(
+    a.port, "PUT", "/api/v1/products/" + souk::new_uuid() + "/files?name=x",
+    "x", {{"Authorization", "Bearer " + token}});
+  BOOST_TEST(none.status == 404u);
+  BOOST_TEST(rows() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_only_when_accepted) {
+  // Refused: the final answer comes at once, no 100 Continue, no body read.
+  {
+    st::raw_client c{a.port};
+    c.send("PUT /api/v1/products/" + product
+           + "/files?name=x.pdf HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+             "Expect: 100-continue\r\n\r\n");
+    auto raw = c.read_response(3s);
+    BOOST_REQUIRE(raw);
+    BOOST_TEST(st::parse_reply(*raw).status == 401u);
+  }
+  // Accepted: 100 Continue, then the body, then 201.
+  st::raw_client c{a.port};
+  c.send("PUT /api/v1/products/" + product
+         + "/files?name=x.pdf HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer "
+         + token + "\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  auto cont = c.read_response(3s);
+  BOOST_REQUIRE(cont);
+  BOOST_TEST(st::parse_reply(*cont).status == 100u);
+  c.send("hello");
+  auto raw = c.read_response(3s);
+  BOOST_REQUIRE(raw);
+  BOOST_TEST(st::parse_reply(*raw).status == 201u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
