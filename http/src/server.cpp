@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -157,7 +158,11 @@ private:
       return;
     parser_.emplace();
     streamed_error_ = false;
-    parser_->body_limit(opts().body_limit);
+    // No limit while the header is read: Beast would hold Content-Length to
+    // it before the route (with its own limit) is known. on_header sets the
+    // route's limit before a byte of the body is read. (Not boost::none:
+    // Beast 1.74 compares Content-Length with the empty optional and fails.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser_->header_limit(static_cast<uint32_t>(opts().header_limit));
     if (buffer_.size() > 0)
       return do_read_header();
@@ -402,7 +407,7 @@ private:
       return do_close();
     }
     started_ = steady_clock::now();
-    write(std::move(res), "-", "-", 10, false);
+    write(std::move(res), "-", "-", 11, false);
   }
 
   void dispatch(const std::shared_ptr<request>& req, const handler& h) {

@@ -111,6 +111,27 @@ BOOST_AUTO_TEST_CASE(replacing_a_file_keeps_its_id_and_drops_the_old_bytes) {
   BOOST_TEST(rows() == 2);
 }
 
+BOOST_AUTO_TEST_CASE(uploads_may_exceed_the_ordinary_body_limit) {
+  // http.body_limit (1 MiB by default) bounds buffered bodies only; a file
+  // route has storage.max_upload. (Beast checks Content-Length while reading
+  // the header, before the route is known.)
+  app big{app::cheap(), 100000, 100000, 4 << 20};
+  auto owner = big.new_user("creator");
+  auto id = big.make_product(owner);
+  std::string content(3 << 20, 'q');
+  auto res = st::http_request(
+    big.port, "PUT", "/api/v1/products/" + id + "/files?name=big.bin", content,
+    {{"Authorization", "Bearer " + big.login(owner)}});
+  BOOST_TEST(res.status == 201u);
+  BOOST_TEST(json::parse(res.body)["size"] == content.size());
+  // Ordinary routes keep their 1 MiB limit.
+  auto json_body = R"({"email":")" + std::string(2 << 20, 'a') + R"("})";
+  auto small
+    = st::http_request(big.port, "POST", "/api/v1/auth/login", json_body,
+                       {{"Content-Type", "application/json"}});
+  BOOST_TEST(small.status == 413u);
+}
+
 BOOST_AUTO_TEST_CASE(too_large_is_refused_and_leaves_nothing) {
   // Announced too large: refused before reading.
   auto res = put("big.bin", std::string(70 * 1024, 'b'));
