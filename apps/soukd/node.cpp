@@ -10,6 +10,7 @@
 #include "souk/actors/heartbeat.hpp"
 #include "souk/actors/runtime.hpp"
 #include "souk/actors/supervisor.hpp"
+#include "souk/catalog/service.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/worker_pool.hpp"
@@ -146,6 +147,10 @@ status node::start() {
   svc->workers = d.workers;
   svc->accounts = std::make_shared<accounts::service>(
     d.db, accounts::policy_of(d.cfg.auth));
+  svc->catalog = std::make_shared<catalog::service>(d.db);
+  // A stored file shows in the product's document: drop the cached one.
+  svc->on_product_changed
+    = [catalog = svc->catalog](const std::string& id) { catalog->forget(id); };
   svc->auth_limiter = std::make_shared<http::rate_limiter>(
     d.cfg.auth.rate_limit_per_minute, d.cfg.auth.rate_limit_burst);
   svc->secure_cookies = d.cfg.public_url.starts_with("https://");

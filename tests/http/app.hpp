@@ -13,6 +13,7 @@
 #include <soci/soci.h>
 
 #include "souk/accounts/service.hpp"
+#include "souk/catalog/service.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/worker_pool.hpp"
 #include "souk/http/rate_limit.hpp"
@@ -37,6 +38,7 @@ struct app {
   st::scratch_database scratch;
   std::shared_ptr<souk::persistence::database> db = scratch.open(4);
   std::shared_ptr<souk::accounts::service> accounts;
+  std::shared_ptr<souk::catalog::service> catalog;
   std::shared_ptr<souk::worker_pool> workers
     = std::make_shared<souk::worker_pool>(2);
   http::router routes;
@@ -52,9 +54,13 @@ struct app {
       *db, souk::persistence::shipped_migrations(db->kind()));
     BOOST_REQUIRE_MESSAGE(m, (m ? "" : m.err().detail));
     accounts = std::make_shared<souk::accounts::service>(db, p);
+    catalog = std::make_shared<souk::catalog::service>(db);
     auto svc = std::make_shared<http::services>();
     svc->db = db;
     svc->accounts = accounts;
+    svc->catalog = catalog;
+    svc->on_product_changed
+      = [c = catalog](const std::string& id) { c->forget(id); };
     svc->workers = workers;
     svc->auth_limiter = std::make_shared<http::rate_limiter>(per_minute, burst);
     svc->store = store;
@@ -113,6 +119,23 @@ struct app {
     });
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
     return id;
+  }
+
+  // A product_files row for `product_id`, as a finished upload leaves it
+  // (enough for publishing; no bytes in the store).
+  void add_file(const std::string& product_id) {
+    auto id = souk::new_uuid();
+    auto key = souk::random_hex(16);
+    std::string sha(64, '0');
+    auto now = std::string{"2026-01-01T00:00:00.000Z"};
+    auto st = db->run([&](soci::session& sql) {
+      sql << "INSERT INTO product_files (id, product_id, name, storage_key, "
+             "size, sha256, content_type, created_at, updated_at) VALUES "
+             "(:id, :p, 'a.pdf', :k, 1, :h, 'application/pdf', :n, :n2)",
+        soci::use(id), soci::use(product_id), soci::use(key), soci::use(sha),
+        soci::use(now), soci::use(now);
+    });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
   }
 
   // A new API key belonging to `email`'s account; returns {id, key}.

@@ -179,6 +179,111 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
       {P::creator_key, 201},
       {P::other, 404},
       {P::op, 403}}},
+    // Products; "own" ones belong to `world::creator`. Drafts and archived
+    // products are visible to their creator and operators only (404 to
+    // others); changes are the creator's alone (403 to others who can see
+    // the product). PATCH rows send no If-Match, so the creator gets as far
+    // as 428 precondition_required.
+    {"POST",
+     fixed(
+       "/api/v1/products",
+       json{{"title", "T"}, {"price", {{"amount", 5000}, {"currency", "NGN"}}}}
+         .dump()),
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 201},
+      {P::creator_key, 201},
+      {P::other, 201},
+      {P::op, 403}}},
+    {"GET", fixed("/api/v1/products"), all(200)},
+    {"GET",
+     fixed("/api/v1/products?mine=1"),
+     {{P::anonymous, 401},
+      {P::customer, 200},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 200},
+      {P::op, 200}}},
+    {"GET",
+     [](world& x) {
+       return std::make_pair("/api/v1/products/" + x.a.make_product(x.creator),
+                             std::string{});
+     },
+     {{P::anonymous, 404},
+      {P::customer, 404},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 404},
+      {P::op, 200}}},
+    {"GET",
+     [](world& x) {
+       return std::make_pair("/api/v1/products/"
+                               + x.a.make_product(x.creator, "published"),
+                             std::string{});
+     },
+     all(200)},
+    {"GET", fixed("/api/v1/products/" + souk::new_uuid()), all(404)},
+    {"PATCH",
+     [](world& x) {
+       return std::make_pair("/api/v1/products/" + x.a.make_product(x.creator),
+                             json{{"title", "New"}}.dump());
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 428},
+      {P::creator_key, 428},
+      {P::other, 404},
+      {P::op, 403}}},
+    {"PATCH",
+     [](world& x) {
+       return std::make_pair("/api/v1/products/"
+                               + x.a.make_product(x.creator, "published"),
+                             json{{"title", "New"}}.dump());
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 428},
+      {P::creator_key, 428},
+      {P::other, 403},
+      {P::op, 403}}},
+    {"POST",
+     [](world& x) {
+       auto id = x.a.make_product(x.creator);
+       x.a.add_file(id);
+       return std::make_pair("/api/v1/products/" + id + "/publish",
+                             std::string{});
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 404},
+      {P::op, 403}}},
+    {"POST",
+     [](world& x) {
+       return std::make_pair("/api/v1/products/"
+                               + x.a.make_product(x.creator, "published")
+                               + "/archive",
+                             std::string{});
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 403},
+      {P::op, 403}}},
+    {"POST",
+     [](world& x) {
+       return std::make_pair("/api/v1/products/" + x.a.make_product(x.creator)
+                               + "/archive",
+                             std::string{});
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 404},
+      {P::op, 403}}},
     {"DELETE",
      fixed("/api/v1/api-keys/" + souk::new_uuid()),
      {{P::anonymous, 401},

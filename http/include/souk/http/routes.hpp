@@ -18,6 +18,10 @@ namespace souk::accounts {
 class service;
 } // namespace souk::accounts
 
+namespace souk::catalog {
+class service;
+} // namespace souk::catalog
+
 namespace souk {
 class worker_pool;
 } // namespace souk
@@ -34,6 +38,8 @@ struct services {
   std::shared_ptr<persistence::database> db;
   std::shared_ptr<actors::supervision_board> board;
   std::shared_ptr<accounts::service> accounts;
+  /// The product catalog (always set when the product routes are served).
+  std::shared_ptr<catalog::service> catalog;
   /// For Argon2id and other heavy work; bounds how much runs at once.
   std::shared_ptr<worker_pool> workers;
   /// Per-address limit on abuse-prone routes (sign-up, login, key creation).
