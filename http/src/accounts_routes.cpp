@@ -43,23 +43,6 @@ std::string cookie_header(std::string_view name, const std::string& value,
                      secure ? "; Secure" : "");
 }
 
-// Parses the JSON body and checks its field names; replies and returns
-// nullopt on failure.
-std::optional<nlohmann::json>
-body_of(const request& req, const reply_fn& reply,
-        std::initializer_list<std::string_view> fields) {
-  auto body = parse_json_object(req);
-  if (!body) {
-    reply(problem(body.err(), req.request_id));
-    return std::nullopt;
-  }
-  if (auto err = only_fields(*body, fields)) {
-    reply(problem(err, req.request_id));
-    return std::nullopt;
-  }
-  return std::move(*body);
-}
-
 } // namespace
 
 void add_account_routes(router& r, std::shared_ptr<const services> svc) {
@@ -67,7 +50,7 @@ void add_account_routes(router& r, std::shared_ptr<const services> svc) {
         guard(
           svc, access::anyone(),
           [svc](const request& req, const principal*, reply_fn reply) {
-            auto body = body_of(req, reply, {"email", "password", "role"});
+            auto body = json_body(req, reply, {"email", "password", "role"});
             if (!body)
               return;
             auto email = string_field(*body, "email", {}, 320);
@@ -95,7 +78,7 @@ void add_account_routes(router& r, std::shared_ptr<const services> svc) {
     guard(
       svc, access::anyone(),
       [svc](const request& req, const principal*, reply_fn reply) {
-        auto body = body_of(req, reply, {"email", "password"});
+        auto body = json_body(req, reply, {"email", "password"});
         if (!body)
           return;
         auto email = string_field(*body, "email", {}, 320);
@@ -161,7 +144,7 @@ void add_account_routes(router& r, std::shared_ptr<const services> svc) {
         guard(
           svc, access::only({std::string{accounts::creator}}),
           [svc](const request& req, const principal* who, reply_fn reply) {
-            auto body = body_of(req, reply, {"name"});
+            auto body = json_body(req, reply, {"name"});
             if (!body)
               return;
             auto name = string_field(*body, "name", {}, 100);

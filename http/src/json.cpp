@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "souk/http/problem.hpp"
+
 namespace souk::http {
 
 response json_response(unsigned status, const nlohmann::json& body) {
@@ -72,6 +74,21 @@ expected<std::string> string_field(const nlohmann::json& body,
                  fmt::format("{} is longer than {} bytes", name, max_length),
                  name};
   return value;
+}
+
+std::optional<nlohmann::json>
+json_body(const request& req, const reply_fn& reply,
+          std::initializer_list<std::string_view> fields) {
+  auto body = parse_json_object(req);
+  if (!body) {
+    reply(problem(body.err(), req.request_id));
+    return std::nullopt;
+  }
+  if (auto err = only_fields(*body, fields)) {
+    reply(problem(err, req.request_id));
+    return std::nullopt;
+  }
+  return std::move(*body);
 }
 
 } // namespace souk::http

@@ -129,23 +129,6 @@ expected<catalog::money> money_field(const nlohmann::json& value,
   return out;
 }
 
-// The parsed body with only known fields; replies and returns nullopt on
-// failure.
-std::optional<nlohmann::json> body_of(const request& req,
-                                      const reply_fn& reply) {
-  auto body = parse_json_object(req);
-  if (!body) {
-    reply(problem(body.err(), req.request_id));
-    return std::nullopt;
-  }
-  if (auto err = only_fields(
-        *body, {"title", "description", "price", "min_price", "flow"})) {
-    reply(problem(err, req.request_id));
-    return std::nullopt;
-  }
-  return std::move(*body);
-}
-
 expected<catalog::new_product> new_product_of(const nlohmann::json& body) {
   catalog::new_product in;
   auto title = string_field(body, "title", {}, text_bytes_max);
@@ -306,7 +289,9 @@ void add_product_routes(router& r, std::shared_ptr<const services> svc) {
   r.add("POST", "/api/v1/products",
         guard(svc, creators,
               [svc](const request& req, const principal* who, reply_fn reply) {
-                auto body = body_of(req, reply);
+                auto body = json_body(
+                  req, reply,
+                  {"title", "description", "price", "min_price", "flow"});
                 if (!body)
                   return;
                 auto in = new_product_of(*body);
@@ -361,7 +346,9 @@ void add_product_routes(router& r, std::shared_ptr<const services> svc) {
   r.add("PATCH", "/api/v1/products/{id}",
         guard(svc, creators,
               [svc](const request& req, const principal* who, reply_fn reply) {
-                auto body = body_of(req, reply);
+                auto body = json_body(
+                  req, reply,
+                  {"title", "description", "price", "min_price", "flow"});
                 if (!body)
                   return;
                 auto patch = patch_of(*body);

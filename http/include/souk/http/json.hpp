@@ -36,4 +36,11 @@ expected<std::string> string_field(const nlohmann::json& body,
                                    std::optional<std::string> fallback = {},
                                    size_t max_length = 1024);
 
+/// The body as a JSON object with only `fields` as members, or nullopt after
+/// replying with the problem document (415, 400 or 422 naming the field).
+/// The usual first line of a JSON handler.
+std::optional<nlohmann::json>
+json_body(const request& req, const reply_fn& reply,
+          std::initializer_list<std::string_view> fields);
+
 } // namespace souk::http
