@@ -1,5 +1,6 @@
 // soukctl: the operator's tool. See `soukctl --help`.
 
+#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include "souk/accounts/service.hpp"
 #include "souk/config/cli.hpp"
 #include "souk/core/ids.hpp"
+#include "souk/flows/template.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
 
@@ -20,6 +22,11 @@ constexpr const char* usage
     "  admin create --email EMAIL [--password-stdin]\n"
     "                create an operator account; without --password-stdin a\n"
     "                strong password is generated and printed once\n"
+    "  flow validate FILE\n"
+    "                check a flow template (exit 2 with FILE:LINE:COL if bad)\n"
+    "  flow graph NAME [--templates DIR]\n"
+    "                print flow NAME (DIR/NAME.yaml, DIR defaults to\n"
+    "                templates/flows) as a Graphviz digraph\n"
     "  migrate       apply pending database migrations\n"
     "  migrations    show applied and pending migrations\n"
     "  version       print the version\n"
@@ -28,6 +35,7 @@ constexpr const char* usage
 
 constexpr const char* own_switches
   = "  --json                 machine-readable output\n"
+    "  --templates DIR        flow templates for `flow graph`\n"
     "  --help                 this text\n";
 
 // Exit codes: 0 ok, 1 the operation failed, 2 bad usage or config.
@@ -124,11 +132,44 @@ int admin_create(const souk::config::settings& cfg,
   return 0;
 }
 
+// `flow validate FILE` and `flow graph NAME`: template checks that need no
+// config or database, so authors can run them anywhere.
+int flow_command(const souk::config::command_line& cli) {
+  auto& words = cli.positional;
+  auto sub = words.size() > 1 ? words[1] : std::string{};
+  if (words.size() != 3 || (sub != "validate" && sub != "graph"))
+    return fail(2, "usage: soukctl flow validate FILE | soukctl flow graph "
+                   "NAME [--templates DIR]");
+  auto& actions = souk::flows::default_actions();
+  if (sub == "validate") {
+    auto tpl = souk::flows::load_template_file(words[2], actions);
+    if (!tpl)
+      return fail(2, tpl.err().detail);
+    std::cout << fmt::format("{}: ok (flow {} version {}, hash {})\n", words[2],
+                             tpl->name, tpl->version, tpl->hash);
+    return 0;
+  }
+  auto& name = words[2];
+  // A name, not a path: it must not climb out of the templates directory.
+  constexpr const char* name_chars = "abcdefghijklmnopqrstuvwxyz0123456789_";
+  if (name.empty() || name.find_first_not_of(name_chars) != std::string::npos)
+    return fail(2,
+                fmt::format("bad flow name '{}' (expected [a-z0-9_]+)", name));
+  auto dir = cli.values.count("templates") ? cli.values.at("templates")
+                                           : std::string{"templates/flows"};
+  auto path = (std::filesystem::path{dir} / (name + ".yaml")).string();
+  auto tpl = souk::flows::load_template_file(path, actions);
+  if (!tpl)
+    return fail(2, tpl.err().detail);
+  std::cout << souk::flows::to_dot(*tpl);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   auto cli = souk::config::parse_command_line(
-    argc, argv, {"json", "help", "password-stdin"}, {"email"});
+    argc, argv, {"json", "help", "password-stdin"}, {"email", "templates"});
   if (!cli)
     return fail(2, cli.err().detail);
   if (cli->switches.count("help") || cli->positional.empty()) {
@@ -140,6 +181,8 @@ int main(int argc, char** argv) {
     std::cout << "soukctl " << SOUK_VERSION << '\n';
     return 0;
   }
+  if (command == "flow")
+    return flow_command(*cli);
   bool admin = command == "admin";
   if (command != "migrate" && command != "migrations" && !admin)
     return fail(2, fmt::format("unknown command '{}' (see --help)", command));

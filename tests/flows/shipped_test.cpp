@@ -1,0 +1,99 @@
+#include <algorithm>
+#include <filesystem>
+
+#include <boost/test/unit_test.hpp>
+
+#include "souk/flows/interpreter.hpp"
+#include "souk/flows/template.hpp"
+
+using namespace std::chrono_literals;
+namespace fl = souk::flows;
+
+namespace {
+
+std::vector<std::filesystem::path> shipped_files() {
+  std::vector<std::filesystem::path> out;
+  for (auto& e : std::filesystem::directory_iterator{SOUK_FLOW_TEMPLATES})
+    if (e.path().extension() == ".yaml")
+      out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+fl::flow_template load_shipped(const std::string& name) {
+  auto path = std::string{SOUK_FLOW_TEMPLATES} + "/" + name + ".yaml";
+  auto x = fl::load_template_file(path, fl::default_actions());
+  if (!x)
+    BOOST_FAIL(x.err().detail);
+  return std::move(*x);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(shipped)
+
+BOOST_AUTO_TEST_CASE(every_shipped_template_validates) {
+  auto files = shipped_files();
+  BOOST_TEST(files.size() >= 2u);
+  for (auto& path : files) {
+    auto x = fl::load_template_file(path.string(), fl::default_actions());
+    BOOST_TEST_INFO(path.string());
+    BOOST_TEST(x.has_value(), (x ? std::string{} : x.err().detail));
+    if (x) {
+      // The file name is the flow's name: `soukctl flow graph NAME` and
+      // products find templates by it.
+      BOOST_TEST(x->name == path.stem().string());
+      BOOST_TEST(x->hash.size() == 64u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(digital_download) {
+  auto tpl = load_shipped("digital_download");
+  BOOST_TEST(tpl.version == 1u);
+  auto t = fl::start(tpl);
+  BOOST_TEST(t.to == "pending");
+  BOOST_REQUIRE(t.timeout.has_value());
+  BOOST_TEST(t.timeout->after == 30min);
+  auto paid = fl::on_event(tpl, "pending", "payment.succeeded");
+  BOOST_REQUIRE(std::holds_alternative<fl::transition>(paid));
+  auto& steps = std::get<fl::transition>(paid).steps;
+  BOOST_REQUIRE(steps.size() == 2u);
+  BOOST_TEST(steps[0].action == "wallet.credit_sale");
+  BOOST_TEST(steps[1].action == "delivery.grant_access");
+  BOOST_TEST(steps[1].params.at("expires_in") == "24h");
+  BOOST_TEST(steps[1].retry.max_attempts == 8u);
+  auto refunding = fl::on_event(tpl, "delivered", "refund.requested");
+  BOOST_REQUIRE(std::holds_alternative<fl::transition>(refunding));
+  BOOST_TEST(std::get<fl::transition>(refunding).steps.size() == 3u);
+  for (auto name : {"refunded", "failed", "needs_attention"})
+    BOOST_TEST(tpl.find(name)->terminal);
+}
+
+BOOST_AUTO_TEST_CASE(licence_key) {
+  auto tpl = load_shipped("licence_key");
+  auto paid = fl::on_event(tpl, "pending", "payment.succeeded");
+  BOOST_REQUIRE(std::holds_alternative<fl::transition>(paid));
+  auto& steps = std::get<fl::transition>(paid).steps;
+  BOOST_REQUIRE(steps.size() == 3u);
+  BOOST_TEST(steps[1].action == "licence.issue_key");
+  BOOST_TEST(steps[2].action == "email.send");
+  auto refunding = fl::on_event(tpl, "delivered", "refund.requested");
+  BOOST_REQUIRE(std::holds_alternative<fl::transition>(refunding));
+  auto& undo = std::get<fl::transition>(refunding).steps;
+  BOOST_TEST(std::any_of(undo.begin(), undo.end(), [](const fl::step& s) {
+    return s.action == "delivery.revoke_access";
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(default_actions_list) {
+  auto& c = fl::default_actions();
+  BOOST_TEST(c.names().size() == 7u);
+  BOOST_TEST(c.contains("licence.issue_key"));
+  BOOST_TEST(c.params("delivery.grant_access").size() == 2u);
+  BOOST_TEST(c.params("email.send").contains("template"));
+  BOOST_TEST(c.params("wallet.credit_sale").empty());
+  BOOST_TEST(!c.contains("wallet.steal"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
