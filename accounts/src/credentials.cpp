@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "souk/core/hash.hpp"
 #include "souk/core/ids.hpp"
 
 namespace souk::accounts {
@@ -55,13 +56,6 @@ const std::set<std::string>& common_passwords() {
     return out;
   }();
   return list;
-}
-
-std::string hex(const unsigned char* data, size_t n) {
-  std::string out(n * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), data, n);
-  out.pop_back();
-  return out;
 }
 
 error bad_email(std::string detail) {
@@ -196,11 +190,7 @@ std::string api_key_prefix(std::string_view key) {
 }
 
 std::string token_hash(std::string_view token) {
-  ensure_sodium();
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(
-    digest, reinterpret_cast<const unsigned char*>(token.data()), token.size());
-  return hex(digest, sizeof(digest));
+  return sha256_hex(token);
 }
 
 std::string csrf_token_for(std::string_view session_token) {

@@ -9,22 +9,13 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "souk/core/hash.hpp"
 #include "souk/core/units.hpp"
 #include "souk/flows/template.hpp"
 
 namespace souk::flows {
 
 namespace {
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(
-    digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  std::string out;
-  for (auto byte : digest)
-    out += fmt::format("{:02x}", byte);
-  return out;
-}
 
 bool is_name(std::string_view x) {
   return !x.empty() && std::all_of(x.begin(), x.end(), [](char c) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <soci/soci.h>
 
+#include "souk/core/hash.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/time.hpp"
 #include "souk/core/units.hpp"
@@ -22,16 +23,6 @@ namespace {
 
 // An arbitrary constant: the PostgreSQL advisory lock key souk migrates under.
 constexpr int64_t migration_lock_key = 0x736f756b6d6967; // "soukmig"
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(
-    digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  std::string out;
-  for (auto byte : digest)
-    out += fmt::format("{:02x}", byte);
-  return out;
-}
 
 bool starts_with_ci(std::string_view text, std::string_view prefix) {
   if (text.size() < prefix.size())

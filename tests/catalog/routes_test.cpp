@@ -21,6 +21,8 @@
 #include "souk/persistence/migrations.hpp"
 #include "souk/testing/support.hpp"
 
+#include "../http/app.hpp"
+
 using namespace std::chrono_literals;
 namespace st = souk::testing;
 namespace http = souk::http;
@@ -28,77 +30,12 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* password = "correct horse battery";
-
-struct app {
-  st::scratch_database scratch;
-  std::shared_ptr<souk::persistence::database> db = scratch.open(4);
-  std::shared_ptr<souk::accounts::service> accounts;
-  std::shared_ptr<souk::catalog::service> catalog;
-  std::shared_ptr<souk::worker_pool> workers
-    = std::make_shared<souk::worker_pool>(2);
-  http::router routes;
-  std::unique_ptr<http::server> server;
-  uint16_t port = 0;
-  std::string creator;
-  std::string other;
-  std::string customer;
-  std::string op;
-
-  app() {
-    auto m = souk::persistence::migrate(
-      *db, souk::persistence::shipped_migrations(db->kind()));
-    BOOST_REQUIRE_MESSAGE(m, (m ? "" : m.err().detail));
-    souk::accounts::policy p;
-    p.cost = {1, 64 << 10};
-    accounts = std::make_shared<souk::accounts::service>(db, p);
-    catalog = std::make_shared<souk::catalog::service>(db);
-    auto svc = std::make_shared<http::services>();
-    svc->db = db;
-    svc->accounts = accounts;
-    svc->catalog = catalog;
-    svc->workers = workers;
-    svc->auth_limiter = std::make_shared<http::rate_limiter>(100000, 100000);
-    http::add_routes(routes, svc);
-    http::server_options opts;
-    opts.listen = "127.0.0.1:0";
-    opts.access_log = false;
-    server = std::make_unique<http::server>(opts, routes);
-    auto err = server->start();
-    BOOST_REQUIRE_MESSAGE(!err, err.detail);
-    port = server->port();
-    creator = token_of("creator");
-    other = token_of("creator");
-    customer = token_of("customer");
-    op = token_of("operator");
-  }
-
-  ~app() {
-    server->shutdown(2s);
-    workers->shutdown();
-    db->shutdown();
-  }
-
-  std::string token_of(std::string_view role) {
-    auto email = "u" + souk::random_hex(6) + "@example.com";
-    auto u = role == souk::accounts::operator_role
-               ? accounts->create_operator(email, password)
-               : accounts->sign_up(email, password, role);
-    BOOST_REQUIRE_MESSAGE(u, (u ? "" : u.err().detail));
-    auto in = accounts->log_in(email, password, "127.0.0.1", "test");
-    BOOST_REQUIRE(in);
-    return in->token;
-  }
-
-  st::http_reply call(const std::string& method, const std::string& target,
-                      const std::string& token, const std::string& body = {},
-                      std::vector<std::pair<std::string, std::string>> h = {}) {
-    if (!token.empty())
-      h.emplace_back("Authorization", "Bearer " + token);
-    if (!body.empty())
-      h.emplace_back("Content-Type", "application/json");
-    return st::http_request(port, method, target, body, h);
-  }
+// The shared in-process souk (tests/http/app.hpp) with four callers.
+struct app : souk::testing::app {
+  std::string creator = login(new_user("creator"));
+  std::string other = login(new_user("creator"));
+  std::string customer = login(new_user("customer"));
+  std::string op = login(new_user("operator"));
 
   // A draft of the creator's; returns its document.
   json create(json body = {}) {
@@ -107,21 +44,6 @@ struct app {
     auto res = call("POST", "/api/v1/products", creator, body.dump());
     BOOST_REQUIRE_MESSAGE(res.status == 201u, res.body);
     return json::parse(res.body);
-  }
-
-  void add_file(const std::string& product_id) {
-    auto err = db->run([&](soci::session& sql) {
-      auto id = souk::new_uuid();
-      auto key = souk::random_hex(16);
-      auto at = souk::to_iso(souk::now());
-      std::string sha(64, 'f'); // bound by reference: must outlive the call
-      sql << "INSERT INTO product_files (id, product_id, name, storage_key, "
-             "size, sha256, content_type, created_at, updated_at) VALUES "
-             "(:id, :p, 'book.pdf', :k, 10, :h, 'application/pdf', :a, :u)",
-        soci::use(id), soci::use(product_id), soci::use(key), soci::use(sha),
-        soci::use(at), soci::use(at);
-    });
-    BOOST_REQUIRE_MESSAGE(!err, err.detail);
   }
 
   json publish(const json& doc) {
@@ -348,7 +270,7 @@ BOOST_AUTO_TEST_CASE(publishing_needs_a_file_and_bumps_the_version) {
   auto pdoc = json::parse(pub.body);
   BOOST_TEST(pdoc["status"] == "published");
   BOOST_TEST(pdoc["files"].size() == 1u);
-  BOOST_TEST(pdoc["files"][0]["name"] == "book.pdf");
+  BOOST_TEST(pdoc["files"][0]["name"] == "a.pdf");
   BOOST_TEST(pdoc["files"][0].size() == 5u); // no storage key
   auto again = a.call("POST", "/api/v1/products/" + id + "/publish", a.creator);
   BOOST_TEST(again.status == 200u);

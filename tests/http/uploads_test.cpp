@@ -3,12 +3,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <sodium.h>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 #include <soci/soci.h>
+
+#include "souk/core/hash.hpp"
 
 #include "app.hpp"
 
@@ -18,15 +19,6 @@ using nlohmann::json;
 using souk::testing::app;
 
 namespace {
-
-std::string sha256_hex(const std::string& data) {
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(data.data()),
-                     data.size());
-  char hex[sizeof(d) * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
-  return hex;
-}
 
 // Regular files under `dir` (recursively), e.g. blobs or temporary parts.
 size_t files_under(const std::filesystem::path& dir) {
@@ -78,7 +70,7 @@ BOOST_AUTO_TEST_CASE(a_file_is_stored_with_size_and_sha256) {
   auto doc = json::parse(res.body);
   BOOST_TEST(doc["name"] == "book.pdf");
   BOOST_TEST(doc["size"] == content.size());
-  BOOST_TEST(doc["sha256"] == sha256_hex(content));
+  BOOST_TEST(doc["sha256"] == souk::sha256_hex(content));
   BOOST_TEST(doc["content_type"] == "application/pdf");
   BOOST_TEST(rows() == 1);
   BOOST_TEST(blobs() == 1u);
@@ -103,7 +95,7 @@ BOOST_AUTO_TEST_CASE(replacing_a_file_keeps_its_id_and_drops_the_old_bytes) {
   auto a1 = json::parse(first.body);
   auto a2 = json::parse(second.body);
   BOOST_TEST(a1["id"] == a2["id"]); // links to the file now serve the new one
-  BOOST_TEST(a2["sha256"] == sha256_hex("second edition, revised"));
+  BOOST_TEST(a2["sha256"] == souk::sha256_hex("second edition, revised"));
   BOOST_TEST(rows() == 1);
   BOOST_TEST(blobs() == 1u);
   // Another name is another file.
