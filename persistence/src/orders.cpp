@@ -1,0 +1,441 @@
+#include "souk/persistence/orders.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+#include <soci/soci.h>
+
+#include "souk/core/ids.hpp"
+#include "souk/core/time.hpp"
+
+namespace souk::persistence {
+
+namespace {
+
+// SOCI types a column by its declared type, which differs between the
+// backends (SQLite INTEGER vs PostgreSQL int4/int8): accept any integer kind.
+int64_t get_int(const soci::row& r, size_t i) {
+  switch (r.get_properties(i).get_data_type()) {
+  case soci::dt_integer:
+    return r.get<int>(i);
+  case soci::dt_long_long:
+    return r.get<long long>(i);
+  case soci::dt_unsigned_long_long:
+    return static_cast<int64_t>(r.get<unsigned long long>(i));
+  default:
+    return std::stoll(r.get<std::string>(i));
+  }
+}
+
+std::string opt_string(const soci::row& r, size_t i) {
+  return r.get_indicator(i) == soci::i_ok ? r.get<std::string>(i)
+                                          : std::string{};
+}
+
+soci::indicator null_if_empty(const std::string& x) {
+  return x.empty() ? soci::i_null : soci::i_ok;
+}
+
+std::string or_new_id(const std::string& id) {
+  return id.empty() ? new_uuid() : id;
+}
+
+std::string or_time(const std::string& ts, const std::string& fallback) {
+  return ts.empty() ? fallback : ts;
+}
+
+constexpr const char* order_columns
+  = "id, product_id, buyer_email, buyer_id, amount, currency, flow, "
+    "flow_version, flow_hash, state, version, step_index, step_attempt, "
+    "last_error, state_entered_at, created_at, updated_at";
+
+order_row read_order(const soci::row& r) {
+  order_row o;
+  o.id = r.get<std::string>(0);
+  o.product_id = r.get<std::string>(1);
+  o.buyer_email = r.get<std::string>(2);
+  o.buyer_id = opt_string(r, 3);
+  o.amount = get_int(r, 4);
+  o.currency = r.get<std::string>(5);
+  o.flow = r.get<std::string>(6);
+  o.flow_version = static_cast<int32_t>(get_int(r, 7));
+  o.flow_hash = r.get<std::string>(8);
+  o.state = r.get<std::string>(9);
+  o.version = get_int(r, 10);
+  o.step_index = static_cast<int32_t>(get_int(r, 11));
+  o.step_attempt = static_cast<int32_t>(get_int(r, 12));
+  o.last_error = opt_string(r, 13);
+  o.state_entered_at = r.get<std::string>(14);
+  o.created_at = r.get<std::string>(15);
+  o.updated_at = r.get<std::string>(16);
+  return o;
+}
+
+constexpr const char* timer_columns
+  = "id, order_id, kind, event, due_at, status, claimed_by, claimed_until, "
+    "created_at";
+
+timer_row read_timer(const soci::row& r) {
+  timer_row t;
+  t.id = r.get<std::string>(0);
+  t.order_id = r.get<std::string>(1);
+  t.kind = r.get<std::string>(2);
+  t.event = r.get<std::string>(3);
+  t.due_at = r.get<std::string>(4);
+  t.status = r.get<std::string>(5);
+  t.claimed_by = opt_string(r, 6);
+  t.claimed_until = opt_string(r, 7);
+  t.created_at = r.get<std::string>(8);
+  return t;
+}
+
+void insert_event(soci::session& sql, const event_row& e) {
+  long long seq = e.seq;
+  auto from_ind = null_if_empty(e.from_state);
+  auto to_ind = null_if_empty(e.to_state);
+  sql << "INSERT INTO order_events (id, order_id, seq, event, from_state, "
+         "to_state, actor, detail, created_at) VALUES (:id, :o, :s, :e, :f, "
+         ":t, :a, :d, :c)",
+    soci::use(e.id), soci::use(e.order_id), soci::use(seq), soci::use(e.event),
+    soci::use(e.from_state, from_ind), soci::use(e.to_state, to_ind),
+    soci::use(e.actor), soci::use(e.detail), soci::use(e.created_at);
+}
+
+} // namespace
+
+status order_repository::create(const order_row& order,
+                                const event_row& first_event) {
+  auto now_text = to_iso(now());
+  order_row o = order;
+  o.id = or_new_id(o.id);
+  o.version = 1;
+  o.created_at = or_time(o.created_at, now_text);
+  o.updated_at = or_time(o.updated_at, o.created_at);
+  o.state_entered_at = or_time(o.state_entered_at, o.created_at);
+  event_row e = first_event;
+  e.id = or_new_id(e.id);
+  e.order_id = o.id;
+  e.seq = 1;
+  e.from_state.clear();
+  e.to_state = o.state;
+  e.created_at = or_time(e.created_at, o.created_at);
+  return db_.transact([&](soci::session& sql) -> status {
+    long long amount = o.amount;
+    int version = 1;
+    auto buyer_ind = null_if_empty(o.buyer_id);
+    auto error_ind = null_if_empty(o.last_error);
+    sql << "INSERT INTO orders (id, product_id, buyer_email, buyer_id, "
+           "amount, currency, flow, flow_version, flow_hash, state, version, "
+           "step_index, step_attempt, last_error, state_entered_at, "
+           "created_at, updated_at) VALUES (:id, :p, :be, :bi, :a, :cur, :f, "
+           ":fv, :fh, :s, :v, :si, :sa, :le, :se, :c, :u)",
+      soci::use(o.id), soci::use(o.product_id), soci::use(o.buyer_email),
+      soci::use(o.buyer_id, buyer_ind), soci::use(amount),
+      soci::use(o.currency), soci::use(o.flow), soci::use(o.flow_version),
+      soci::use(o.flow_hash), soci::use(o.state), soci::use(version),
+      soci::use(o.step_index), soci::use(o.step_attempt),
+      soci::use(o.last_error, error_ind), soci::use(o.state_entered_at),
+      soci::use(o.created_at), soci::use(o.updated_at);
+    insert_event(sql, e);
+    return {};
+  });
+}
+
+expected<std::optional<order_snapshot>>
+order_repository::load(const std::string& id) {
+  std::optional<order_snapshot> out;
+  auto st = db_.run([&](soci::session& sql) {
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << std::string{"SELECT "} + order_columns
+                            + " FROM orders WHERE id = :id",
+           soci::use(id));
+      for (auto& r : rows)
+        out = order_snapshot{read_order(r), {}, {}, {}};
+    }
+    if (!out)
+      return;
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << "SELECT id, order_id, seq, event, from_state, "
+                          "to_state, actor, detail, created_at FROM "
+                          "order_events WHERE order_id = :id ORDER BY seq",
+           soci::use(id));
+      for (auto& r : rows) {
+        event_row e;
+        e.id = r.get<std::string>(0);
+        e.order_id = r.get<std::string>(1);
+        e.seq = get_int(r, 2);
+        e.event = r.get<std::string>(3);
+        e.from_state = opt_string(r, 4);
+        e.to_state = opt_string(r, 5);
+        e.actor = r.get<std::string>(6);
+        e.detail = r.get<std::string>(7);
+        e.created_at = r.get<std::string>(8);
+        out->events.push_back(std::move(e));
+      }
+    }
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << std::string{"SELECT "} + timer_columns
+                            + " FROM timers WHERE order_id = :id AND status "
+                              "= 'pending' ORDER BY due_at, id",
+           soci::use(id));
+      for (auto& r : rows)
+        out->timers.push_back(read_timer(r));
+    }
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << "SELECT id, order_id, action, params, "
+                          "idempotency_key, status, attempts, last_error, "
+                          "created_at, done_at FROM outbox WHERE order_id = "
+                          ":id AND status = 'pending' ORDER BY created_at, id",
+           soci::use(id));
+      for (auto& r : rows) {
+        outbox_row x;
+        x.id = r.get<std::string>(0);
+        x.order_id = r.get<std::string>(1);
+        x.action = r.get<std::string>(2);
+        x.params = r.get<std::string>(3);
+        x.idempotency_key = r.get<std::string>(4);
+        x.status = r.get<std::string>(5);
+        x.attempts = static_cast<int32_t>(get_int(r, 6));
+        x.last_error = opt_string(r, 7);
+        x.created_at = r.get<std::string>(8);
+        x.done_at = opt_string(r, 9);
+        out->outbox.push_back(std::move(x));
+      }
+    }
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<transition_result> order_repository::apply(const transition& t) {
+  transition_result result;
+  const bool pg = db_.kind() == backend::postgresql;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    auto now_text = to_iso(now());
+    // Read the current state under the row lock (PostgreSQL; SQLite's
+    // BEGIN IMMEDIATE already excludes other writers), so the event's
+    // from_state is the state this transition really leaves.
+    std::string old_state, entered_at;
+    long long version = 0;
+    soci::indicator ind = soci::i_null;
+    sql << std::string{"SELECT state, state_entered_at, version FROM orders "
+                       "WHERE id = :id"}
+             + (pg ? " FOR UPDATE" : ""),
+      soci::use(t.order_id), soci::into(old_state, ind), soci::into(entered_at),
+      soci::into(version);
+    if (ind != soci::i_ok || version != t.expected_version)
+      return error{errc::conflict, "order " + t.order_id + " is not at version "
+                                     + std::to_string(t.expected_version)};
+    if (old_state != t.state)
+      entered_at = now_text;
+    long long expected_version = t.expected_version;
+    auto error_ind = null_if_empty(t.last_error);
+    // The version guard stays in the UPDATE as well: it is the contract,
+    // the SELECT above only supplies from_state.
+    soci::statement upd
+      = (sql.prepare << "UPDATE orders SET state = :s, version = version + "
+                        "1, step_index = :si, step_attempt = :sa, "
+                        "last_error = :le, state_entered_at = :se, "
+                        "updated_at = :u WHERE id = :id AND version = :v",
+         soci::use(t.state), soci::use(t.step_index), soci::use(t.step_attempt),
+         soci::use(t.last_error, error_ind), soci::use(entered_at),
+         soci::use(now_text), soci::use(t.order_id),
+         soci::use(expected_version));
+    upd.execute(true);
+    if (upd.get_affected_rows() == 0)
+      return error{errc::conflict, "order " + t.order_id + " is not at version "
+                                     + std::to_string(t.expected_version)};
+    result.version = t.expected_version + 1;
+
+    // The row lock (or SQLite's write lock) serialises appends, and
+    // UNIQUE (order_id, seq) catches any writer that bypassed it.
+    long long last_seq = 0;
+    sql << "SELECT COALESCE(MAX(seq), 0) FROM order_events WHERE order_id = "
+           ":id",
+      soci::use(t.order_id), soci::into(last_seq);
+    event_row e = t.event;
+    e.id = or_new_id(e.id);
+    e.order_id = t.order_id;
+    e.seq = last_seq + 1;
+    e.from_state = old_state;
+    e.to_state = t.state;
+    e.created_at = or_time(e.created_at, now_text);
+    insert_event(sql, e);
+    result.event_seq = e.seq;
+
+    // Cancel before arming, so a transition can replace its timers.
+    if (t.cancel_all_timers) {
+      sql << "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
+             "status = 'pending'",
+        soci::use(t.order_id);
+    } else {
+      for (auto& id : t.cancel_timers)
+        sql << "UPDATE timers SET status = 'cancelled' WHERE id = :id AND "
+               "order_id = :o AND status = 'pending'",
+          soci::use(id), soci::use(t.order_id);
+    }
+    for (auto& timer : t.arm_timers) {
+      auto id = or_new_id(timer.id);
+      auto created = or_time(timer.created_at, now_text);
+      sql << "INSERT INTO timers (id, order_id, kind, event, due_at, status, "
+             "created_at) VALUES (:id, :o, :k, :e, :d, 'pending', :c)",
+        soci::use(id), soci::use(t.order_id), soci::use(timer.kind),
+        soci::use(timer.event), soci::use(timer.due_at), soci::use(created);
+    }
+    // A replayed transition re-enqueues the same keys: skip them rather than
+    // fail, so side effects are enqueued exactly once (DESIGN principle 3).
+    for (auto& x : t.enqueue) {
+      auto id = or_new_id(x.id);
+      auto created = or_time(x.created_at, now_text);
+      sql << "INSERT INTO outbox (id, order_id, action, params, "
+             "idempotency_key, status, attempts, created_at) VALUES (:id, :o, "
+             ":a, :p, :k, 'pending', 0, :c) ON CONFLICT (idempotency_key) DO "
+             "NOTHING",
+        soci::use(id), soci::use(t.order_id), soci::use(x.action),
+        soci::use(x.params), soci::use(x.idempotency_key), soci::use(created);
+    }
+    return {};
+  });
+  if (st)
+    return st;
+  return result;
+}
+
+expected<std::vector<timer_row>> order_repository::claim_due_timers(
+  const std::string& node_id, const std::string& now_text,
+  std::chrono::milliseconds lease, size_t limit) {
+  auto now_ts = parse_iso(now_text);
+  if (!now_ts)
+    return now_ts.err();
+  auto until = to_iso(*now_ts + lease);
+  long long lim = static_cast<long long>(limit);
+  std::vector<timer_row> out;
+  status st;
+  if (db_.kind() == backend::postgresql) {
+    // One statement: the subselect locks the due rows it picks and skips
+    // rows another node's claim holds locked, so concurrent claimers split
+    // the due timers between them instead of waiting or doubling up.
+    // Placeholders are numbered by occurrence, hence :now1 and :now2.
+    st = db_.transact([&](soci::session& sql) -> status {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << std::string{"UPDATE timers SET claimed_by = :n, "
+                                      "claimed_until = :u WHERE id IN (SELECT "
+                                      "id FROM timers WHERE status = "
+                                      "'pending' AND due_at <= :now1 AND "
+                                      "(claimed_until IS NULL OR "
+                                      "claimed_until <= :now2) ORDER BY "
+                                      "due_at, id LIMIT :lim FOR UPDATE SKIP "
+                                      "LOCKED) RETURNING "}
+                            + timer_columns,
+           soci::use(node_id), soci::use(until), soci::use(now_text),
+           soci::use(now_text), soci::use(lim));
+      for (auto& r : rows)
+        out.push_back(read_timer(r));
+      return {};
+    });
+  } else {
+    // BEGIN IMMEDIATE holds the write lock from the SELECT on, so no other
+    // claimer can pick the same rows in between.
+    st = db_.transact([&](soci::session& sql) -> status {
+      {
+        soci::rowset<soci::row> rows
+          = (sql.prepare << std::string{"SELECT "} + timer_columns
+                              + " FROM timers WHERE status = 'pending' AND "
+                                "due_at <= :now1 AND (claimed_until IS NULL "
+                                "OR claimed_until <= :now2) ORDER BY due_at, "
+                                "id LIMIT :lim",
+             soci::use(now_text), soci::use(now_text), soci::use(lim));
+        for (auto& r : rows)
+          out.push_back(read_timer(r));
+      }
+      for (auto& t : out) {
+        sql << "UPDATE timers SET claimed_by = :n, claimed_until = :u WHERE "
+               "id = :id",
+          soci::use(node_id), soci::use(until), soci::use(t.id);
+        t.claimed_by = node_id;
+        t.claimed_until = until;
+      }
+      return {};
+    });
+  }
+  if (st)
+    return st;
+  // RETURNING gives no order: sort as the SQLite path does.
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    return std::tie(x.due_at, x.id) < std::tie(y.due_at, y.id);
+  });
+  return out;
+}
+
+status order_repository::mark_timer_fired(const std::string& timer_id) {
+  return db_.transact([&](soci::session& sql) -> status {
+    soci::statement upd = (sql.prepare << "UPDATE timers SET status = 'fired' "
+                                          "WHERE id = :id AND status = "
+                                          "'pending'",
+                           soci::use(timer_id));
+    upd.execute(true);
+    if (upd.get_affected_rows() == 0)
+      return error{errc::not_found, "no pending timer " + timer_id};
+    return {};
+  });
+}
+
+status order_repository::complete_outbox(const std::string& id) {
+  return db_.transact([&](soci::session& sql) -> status {
+    auto now_text = to_iso(now());
+    soci::statement upd
+      = (sql.prepare << "UPDATE outbox SET status = 'done', done_at = :d "
+                        "WHERE id = :id AND status = 'pending'",
+         soci::use(now_text), soci::use(id));
+    upd.execute(true);
+    if (upd.get_affected_rows() == 0)
+      return error{errc::not_found, "no pending outbox row " + id};
+    return {};
+  });
+}
+
+status order_repository::fail_outbox(const std::string& id,
+                                     const std::string& error_text,
+                                     bool final) {
+  return db_.transact([&](soci::session& sql) -> status {
+    std::string new_status = final ? "failed" : "pending";
+    auto now_text = to_iso(now());
+    // done_at records when the row stopped being pending.
+    soci::indicator done_ind = final ? soci::i_ok : soci::i_null;
+    soci::statement upd
+      = (sql.prepare << "UPDATE outbox SET attempts = attempts + 1, "
+                        "last_error = :e, status = :s, done_at = :d WHERE id "
+                        "= :id AND status = 'pending'",
+         soci::use(error_text), soci::use(new_status),
+         soci::use(now_text, done_ind), soci::use(id));
+    upd.execute(true);
+    if (upd.get_affected_rows() == 0)
+      return error{errc::not_found, "no pending outbox row " + id};
+    return {};
+  });
+}
+
+expected<std::vector<std::string>>
+order_repository::orders_needing_resume(size_t limit) {
+  std::vector<std::string> out;
+  long long lim = static_cast<long long>(limit);
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << "SELECT order_id FROM outbox WHERE status = "
+                        "'pending' UNION SELECT order_id FROM timers WHERE "
+                        "status = 'pending' ORDER BY 1 LIMIT :lim",
+         soci::use(lim));
+    for (auto& r : rows)
+      out.push_back(r.get<std::string>(0));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+} // namespace souk::persistence

@@ -1,0 +1,527 @@
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+#include <soci/soci.h>
+
+#include "souk/core/ids.hpp"
+#include "souk/core/time.hpp"
+#include "souk/persistence/migrations.hpp"
+#include "souk/persistence/orders.hpp"
+#include "souk/testing/support.hpp"
+
+namespace sp = souk::persistence;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* t0 = "2030-01-01T00:00:00.000Z";
+
+struct fixture {
+  souk::testing::scratch_database scratch;
+  std::shared_ptr<sp::database> db = scratch.open(2);
+  sp::order_repository orders{*db};
+  std::string user_id = souk::new_uuid();
+  std::string product_id = souk::new_uuid();
+
+  fixture() {
+    auto r = sp::migrate(*db, sp::shipped_migrations(db->kind()));
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+    // The prerequisites in plain SQL, so this suite depends on no other
+    // repository.
+    exec("INSERT INTO users (id, email, password_hash, role, created_at, "
+         "updated_at) VALUES ('"
+         + user_id + "', 'buyer@example.com', 'x', 'customer', '" + t0 + "', '"
+         + t0 + "')");
+    exec("INSERT INTO products (id, creator_id, title, description, "
+         "price_amount, currency, flow, status, version, created_at, "
+         "updated_at) VALUES ('"
+         + product_id + "', '" + user_id
+         + "', 'Book', 'A book', 5000, 'NGN', 'digital_download', "
+           "'published', 1, '"
+         + t0 + "', '" + t0 + "')");
+  }
+
+  void exec(const std::string& query) {
+    auto st = db->run([&](soci::session& sql) { sql << query; });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  }
+
+  souk::status try_exec(const std::string& query) {
+    return db->run([&](soci::session& sql) { sql << query; });
+  }
+
+  long long count(const std::string& query) {
+    long long n = -1;
+    auto st = db->run([&](soci::session& sql) { sql << query, soci::into(n); });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+    return n;
+  }
+
+  // Creates a pending order and returns its id.
+  std::string make_order(bool with_buyer = true) {
+    sp::order_row o;
+    o.id = souk::new_uuid();
+    o.product_id = product_id;
+    o.buyer_email = "buyer@example.com";
+    if (with_buyer)
+      o.buyer_id = user_id;
+    o.amount = 5000;
+    o.currency = "NGN";
+    o.flow = "digital_download";
+    o.flow_version = 1;
+    o.flow_hash = "abc123";
+    o.state = "pending";
+    sp::event_row e;
+    e.event = "order.created";
+    e.actor = "system";
+    e.detail = "{}";
+    auto st = orders.create(o, e);
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+    return o.id;
+  }
+
+  sp::timer_row timer(const std::string& due_at,
+                      const std::string& kind = "state_timeout") {
+    sp::timer_row t;
+    t.kind = kind;
+    t.event = "payment.expired";
+    t.due_at = due_at;
+    return t;
+  }
+
+  sp::outbox_row outbox(const std::string& key) {
+    sp::outbox_row x;
+    x.action = "wallet.credit_sale";
+    x.params = R"({"amount":5000})";
+    x.idempotency_key = key;
+    return x;
+  }
+
+  // pending → paid, arming one timer and enqueuing one side effect.
+  sp::transition pay(const std::string& id, int64_t expected_version) {
+    sp::transition t;
+    t.order_id = id;
+    t.expected_version = expected_version;
+    t.state = "paid";
+    t.event.event = "payment.succeeded";
+    t.event.actor = "gateway";
+    t.event.detail = R"({"reference":"r1"})";
+    t.arm_timers.push_back(timer("2030-01-01T00:30:00.000Z", "step_retry"));
+    t.enqueue.push_back(outbox(id + ":credit"));
+    return t;
+  }
+
+  sp::order_snapshot snapshot(const std::string& id) {
+    auto s = orders.load(id);
+    BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.err().detail));
+    BOOST_REQUIRE(s->has_value());
+    return **s;
+  }
+
+  // Arms `n` timers due at t0 on a new order.
+  std::vector<std::string> arm_due_timers(size_t n) {
+    auto id = make_order();
+    sp::transition t;
+    t.order_id = id;
+    t.expected_version = 1;
+    t.state = "pending";
+    t.event.event = "timers.armed";
+    t.event.actor = "system";
+    t.event.detail = "{}";
+    for (size_t i = 0; i < n; ++i)
+      t.arm_timers.push_back(timer(t0));
+    auto r = orders.apply(t);
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+    std::vector<std::string> ids;
+    for (auto& x : snapshot(id).timers)
+      ids.push_back(x.id);
+    return ids;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(orders, fixture)
+
+BOOST_AUTO_TEST_CASE(create_then_load) {
+  auto id = make_order();
+  auto s = snapshot(id);
+  BOOST_TEST(s.order.id == id);
+  BOOST_TEST(s.order.version == 1);
+  BOOST_TEST(s.order.state == "pending");
+  BOOST_TEST(s.order.amount == 5000);
+  BOOST_TEST(s.order.currency == "NGN");
+  BOOST_TEST(s.order.flow_version == 1);
+  BOOST_TEST(s.order.flow_hash == "abc123");
+  BOOST_TEST(s.order.buyer_id == user_id);
+  BOOST_TEST(s.order.last_error.empty());
+  BOOST_TEST(!s.order.created_at.empty());
+  BOOST_TEST(s.order.state_entered_at == s.order.created_at);
+  BOOST_REQUIRE_EQUAL(s.events.size(), 1u);
+  BOOST_TEST(s.events[0].seq == 1);
+  BOOST_TEST(s.events[0].from_state.empty());
+  BOOST_TEST(s.events[0].to_state == "pending");
+  BOOST_TEST(s.events[0].actor == "system");
+  BOOST_TEST(s.timers.empty());
+  BOOST_TEST(s.outbox.empty());
+  // A guest order has no buyer id.
+  auto guest = snapshot(make_order(false));
+  BOOST_TEST(guest.order.buyer_id.empty());
+  // An unknown order is not an error.
+  auto none = orders.load(souk::new_uuid());
+  BOOST_REQUIRE(none);
+  BOOST_TEST(!none->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(create_refuses_an_unknown_product_and_writes_nothing) {
+  sp::order_row o;
+  o.id = souk::new_uuid();
+  o.product_id = souk::new_uuid();
+  o.buyer_email = "buyer@example.com";
+  o.amount = 1;
+  o.currency = "NGN";
+  o.flow = "digital_download";
+  o.flow_version = 1;
+  o.flow_hash = "h";
+  o.state = "pending";
+  sp::event_row e;
+  e.event = "order.created";
+  e.actor = "system";
+  e.detail = "{}";
+  BOOST_TEST((orders.create(o, e).code == souk::errc::database));
+  BOOST_TEST(count("SELECT COUNT(*) FROM orders") == 0);
+  BOOST_TEST(count("SELECT COUNT(*) FROM order_events") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(apply_moves_state_and_writes_its_effects) {
+  auto id = make_order();
+  auto before = snapshot(id).order;
+  auto r = orders.apply(pay(id, 1));
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+  BOOST_TEST(r->version == 2);
+  BOOST_TEST(r->event_seq == 2);
+  auto s = snapshot(id);
+  BOOST_TEST(s.order.state == "paid");
+  BOOST_TEST(s.order.version == 2);
+  BOOST_TEST(s.order.state_entered_at >= before.state_entered_at);
+  BOOST_TEST(s.order.updated_at >= before.updated_at);
+  BOOST_REQUIRE_EQUAL(s.events.size(), 2u);
+  BOOST_TEST(s.events[1].seq == 2);
+  BOOST_TEST(s.events[1].event == "payment.succeeded");
+  BOOST_TEST(s.events[1].from_state == "pending");
+  BOOST_TEST(s.events[1].to_state == "paid");
+  BOOST_TEST(s.events[1].actor == "gateway");
+  BOOST_REQUIRE_EQUAL(s.timers.size(), 1u);
+  BOOST_TEST(s.timers[0].kind == "step_retry");
+  BOOST_TEST(s.timers[0].status == "pending");
+  BOOST_TEST(s.timers[0].order_id == id);
+  BOOST_REQUIRE_EQUAL(s.outbox.size(), 1u);
+  BOOST_TEST(s.outbox[0].action == "wallet.credit_sale");
+  BOOST_TEST(s.outbox[0].idempotency_key == id + ":credit");
+  BOOST_TEST(s.outbox[0].attempts == 0);
+  BOOST_TEST(s.outbox[0].status == "pending");
+
+  // A step retry stays in the state: state_entered_at does not move.
+  sp::transition retry;
+  retry.order_id = id;
+  retry.expected_version = 2;
+  retry.state = "paid";
+  retry.step_index = 1;
+  retry.step_attempt = 2;
+  retry.last_error = "storage unavailable";
+  retry.event.event = "step.failed";
+  retry.event.actor = "system";
+  retry.event.detail = "{}";
+  auto r2 = orders.apply(retry);
+  BOOST_REQUIRE(r2);
+  BOOST_TEST(r2->version == 3);
+  auto s2 = snapshot(id);
+  BOOST_TEST(s2.order.state_entered_at == s.order.state_entered_at);
+  BOOST_TEST(s2.order.step_index == 1);
+  BOOST_TEST(s2.order.step_attempt == 2);
+  BOOST_TEST(s2.order.last_error == "storage unavailable");
+  BOOST_TEST(s2.events.back().seq == 3);
+  BOOST_TEST(s2.events.back().from_state == "paid");
+}
+
+BOOST_AUTO_TEST_CASE(a_stale_version_conflicts_and_writes_nothing) {
+  auto id = make_order();
+  BOOST_REQUIRE(orders.apply(pay(id, 1)));
+  auto stale = pay(id, 1);
+  stale.enqueue = {outbox(id + ":other")};
+  auto r = orders.apply(stale);
+  BOOST_REQUIRE(!r);
+  BOOST_TEST((r.err().code == souk::errc::conflict));
+  auto s = snapshot(id);
+  BOOST_TEST(s.order.version == 2);
+  BOOST_TEST(s.events.size() == 2u);
+  BOOST_TEST(count("SELECT COUNT(*) FROM timers") == 1);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 1);
+  // An unknown order conflicts too.
+  auto missing = orders.apply(pay(souk::new_uuid(), 1));
+  BOOST_REQUIRE(!missing);
+  BOOST_TEST((missing.err().code == souk::errc::conflict));
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_mid_transaction_rolls_back_everything) {
+  auto id = make_order();
+  BOOST_REQUIRE(orders.apply(pay(id, 1)));
+  auto t = pay(id, 2);
+  t.state = "delivered";
+  t.cancel_all_timers = true;
+  t.enqueue = {outbox(id + ":email")};
+  // The order update, the event and the cancel run first; this row then
+  // breaks the CHECK on kind.
+  t.arm_timers = {timer(t0), timer(t0, "bogus")};
+  auto r = orders.apply(t);
+  BOOST_REQUIRE(!r);
+  BOOST_TEST((r.err().code == souk::errc::database));
+  auto s = snapshot(id);
+  BOOST_TEST(s.order.state == "paid");
+  BOOST_TEST(s.order.version == 2);
+  BOOST_TEST(s.events.size() == 2u);
+  BOOST_TEST(s.timers.size() == 1u); // still pending, not cancelled
+  BOOST_TEST(count("SELECT COUNT(*) FROM timers") == 1);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(replaying_an_idempotency_key_adds_no_second_row) {
+  auto id = make_order();
+  BOOST_REQUIRE(orders.apply(pay(id, 1)));
+  sp::transition again;
+  again.order_id = id;
+  again.expected_version = 2;
+  again.state = "paid";
+  again.event.event = "steps.replayed";
+  again.event.actor = "system";
+  again.event.detail = "{}";
+  again.enqueue = {outbox(id + ":credit"), outbox(id + ":grant")};
+  auto r = orders.apply(again);
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 2);
+  auto s = snapshot(id);
+  BOOST_REQUIRE_EQUAL(s.outbox.size(), 2u);
+  std::set<std::string> keys{s.outbox[0].idempotency_key,
+                             s.outbox[1].idempotency_key};
+  BOOST_TEST(keys.count(id + ":credit") == 1u);
+  BOOST_TEST(keys.count(id + ":grant") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(timers_are_cancelled_by_id_or_all_at_once) {
+  auto id = make_order();
+  auto t = pay(id, 1);
+  t.arm_timers
+    = {timer("2030-01-01T00:10:00.000Z"), timer("2030-01-01T00:20:00.000Z"),
+       timer("2030-01-01T00:30:00.000Z")};
+  BOOST_REQUIRE(orders.apply(t));
+  auto armed = snapshot(id).timers;
+  BOOST_REQUIRE_EQUAL(armed.size(), 3u);
+
+  sp::transition one;
+  one.order_id = id;
+  one.expected_version = 2;
+  one.state = "paid";
+  one.event.event = "step.done";
+  one.event.actor = "system";
+  one.event.detail = "{}";
+  one.cancel_timers = {armed[0].id};
+  BOOST_REQUIRE(orders.apply(one));
+  auto left = snapshot(id).timers;
+  BOOST_REQUIRE_EQUAL(left.size(), 2u);
+  BOOST_TEST(left[0].id == armed[1].id);
+
+  sp::transition all = one;
+  all.expected_version = 3;
+  all.state = "delivered";
+  all.cancel_timers.clear();
+  all.cancel_all_timers = true;
+  // Cancel runs before arm: the new timer survives.
+  all.arm_timers = {timer("2030-01-02T00:00:00.000Z")};
+  BOOST_REQUIRE(orders.apply(all));
+  auto after = snapshot(id).timers;
+  BOOST_REQUIRE_EQUAL(after.size(), 1u);
+  BOOST_TEST(after[0].due_at == "2030-01-02T00:00:00.000Z");
+  BOOST_TEST(count("SELECT COUNT(*) FROM timers WHERE status = 'cancelled'")
+             == 3);
+}
+
+BOOST_AUTO_TEST_CASE(only_due_timers_are_claimed_and_fired_once) {
+  auto id = make_order();
+  auto t = pay(id, 1);
+  t.arm_timers
+    = {timer("2030-01-01T00:00:00.000Z"), timer("2030-01-01T01:00:00.000Z")};
+  BOOST_REQUIRE(orders.apply(t));
+  auto claimed
+    = orders.claim_due_timers("node-a", "2030-01-01T00:30:00.000Z", 30s, 10);
+  BOOST_REQUIRE_MESSAGE(claimed, (claimed ? "" : claimed.err().detail));
+  BOOST_REQUIRE_EQUAL(claimed->size(), 1u);
+  auto& c = claimed->front();
+  BOOST_TEST(c.due_at == "2030-01-01T00:00:00.000Z");
+  BOOST_TEST(c.claimed_by == "node-a");
+  BOOST_TEST(c.claimed_until == "2030-01-01T00:30:30.000Z");
+  BOOST_REQUIRE(!orders.mark_timer_fired(c.id));
+  BOOST_TEST((orders.mark_timer_fired(c.id).code == souk::errc::not_found));
+  // Fired timers are not claimed again, even long after.
+  auto later
+    = orders.claim_due_timers("node-a", "2030-01-01T00:59:00.000Z", 30s, 10);
+  BOOST_REQUIRE(later);
+  BOOST_TEST(later->empty());
+  BOOST_TEST(snapshot(id).timers.size() == 1u);
+  // A bad clock value is an error, not a claim of everything.
+  BOOST_TEST(!orders.claim_due_timers("node-a", "yesterday", 30s, 10));
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_claim_can_be_reclaimed_an_unexpired_one_not) {
+  auto ids = arm_due_timers(1);
+  auto a
+    = orders.claim_due_timers("node-a", "2030-01-01T00:00:10.000Z", 30s, 10);
+  BOOST_REQUIRE(a);
+  BOOST_REQUIRE_EQUAL(a->size(), 1u);
+  // Within node-a's lease: nothing for node-b.
+  auto b
+    = orders.claim_due_timers("node-b", "2030-01-01T00:00:39.999Z", 30s, 10);
+  BOOST_REQUIRE(b);
+  BOOST_TEST(b->empty());
+  // node-a died; its lease ran out.
+  auto b2
+    = orders.claim_due_timers("node-b", "2030-01-01T00:00:40.000Z", 30s, 10);
+  BOOST_REQUIRE(b2);
+  BOOST_REQUIRE_EQUAL(b2->size(), 1u);
+  BOOST_TEST(b2->front().id == ids[0]);
+  BOOST_TEST(b2->front().claimed_by == "node-b");
+  BOOST_TEST(b2->front().claimed_until == "2030-01-01T00:01:10.000Z");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_claimers_never_share_a_timer) {
+  constexpr size_t n = 40;
+  auto ids = arm_due_timers(n);
+  BOOST_REQUIRE_EQUAL(ids.size(), n);
+  auto db_a = scratch.open(2);
+  auto db_b = scratch.open(2);
+  std::vector<std::string> got_a, got_b;
+  std::atomic<int> errors{0};
+  std::atomic<size_t> total{0};
+  std::atomic<int> ready{0};
+  auto claimer = [&](sp::database& db, const std::string& node,
+                     std::vector<std::string>& got) {
+    sp::order_repository repo{db};
+    // Start together, so the claims really overlap.
+    ++ready;
+    while (ready.load() < 2)
+      std::this_thread::yield();
+    for (int round = 0; round < 200; ++round) {
+      auto r = repo.claim_due_timers(node, "2030-01-01T00:00:01.000Z", 60s, 3);
+      if (!r) {
+        ++errors;
+        continue;
+      }
+      if (r->empty() && total.load() >= n)
+        break;
+      for (auto& t : *r)
+        got.push_back(t.id);
+      total += r->size();
+      // Let the other node in: SQLite's busy handler backs off, so a
+      // claimer looping flat out would starve it.
+      std::this_thread::sleep_for(1ms);
+    }
+  };
+  std::thread ta{[&] { claimer(*db_a, "node-a", got_a); }};
+  std::thread tb{[&] { claimer(*db_b, "node-b", got_b); }};
+  ta.join();
+  tb.join();
+  BOOST_TEST(errors.load() == 0);
+  std::set<std::string> all(got_a.begin(), got_a.end());
+  for (auto& id : got_b)
+    BOOST_TEST(all.count(id) == 0u, "timer " << id << " claimed twice");
+  all.insert(got_b.begin(), got_b.end());
+  BOOST_TEST(got_a.size() + got_b.size() == n);
+  BOOST_TEST(all == std::set<std::string>(ids.begin(), ids.end()));
+  BOOST_TEST_MESSAGE("node-a " << got_a.size() << ", node-b " << got_b.size());
+}
+
+BOOST_AUTO_TEST_CASE(outbox_rows_complete_or_fail) {
+  auto id = make_order();
+  auto t = pay(id, 1);
+  t.enqueue = {outbox(id + ":a"), outbox(id + ":b"), outbox(id + ":c")};
+  BOOST_REQUIRE(orders.apply(t));
+  auto rows = snapshot(id).outbox;
+  BOOST_REQUIRE_EQUAL(rows.size(), 3u);
+  BOOST_REQUIRE(!orders.complete_outbox(rows[0].id));
+  BOOST_TEST(
+    (orders.complete_outbox(rows[0].id).code == souk::errc::not_found));
+  BOOST_REQUIRE(!orders.fail_outbox(rows[1].id, "timeout"));
+  BOOST_REQUIRE(!orders.fail_outbox(rows[2].id, "refused", true));
+  auto left = snapshot(id).outbox;
+  BOOST_REQUIRE_EQUAL(left.size(), 1u);
+  BOOST_TEST(left[0].id == rows[1].id);
+  BOOST_TEST(left[0].attempts == 1);
+  BOOST_TEST(left[0].last_error == "timeout");
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND "
+                   "attempts = 1 AND done_at IS NOT NULL")
+             == 1);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE status = 'done' AND "
+                   "done_at IS NOT NULL")
+             == 1);
+  BOOST_TEST(
+    (orders.fail_outbox(rows[2].id, "again").code == souk::errc::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(orders_needing_resume_lists_pending_work) {
+  auto idle = make_order();
+  auto with_timer = make_order();
+  auto with_outbox = make_order();
+  auto done = make_order();
+  auto t = pay(with_timer, 1);
+  t.enqueue.clear();
+  BOOST_REQUIRE(orders.apply(t));
+  auto o = pay(with_outbox, 1);
+  o.arm_timers.clear();
+  BOOST_REQUIRE(orders.apply(o));
+  auto d = pay(done, 1);
+  BOOST_REQUIRE(orders.apply(d));
+  auto s = snapshot(done);
+  BOOST_REQUIRE(!orders.complete_outbox(s.outbox[0].id));
+  BOOST_REQUIRE(!orders.mark_timer_fired(s.timers[0].id));
+  auto r = orders.orders_needing_resume(100);
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+  std::vector<std::string> want{with_timer, with_outbox};
+  std::sort(want.begin(), want.end());
+  BOOST_TEST(*r == want, boost::test_tools::per_element());
+  BOOST_TEST(orders.orders_needing_resume(1)->size() == 1u);
+  (void)idle;
+}
+
+BOOST_AUTO_TEST_CASE(the_database_refuses_bad_kinds_and_statuses) {
+  auto id = make_order();
+  auto timer_sql = [&](const std::string& kind, const std::string& status) {
+    return "INSERT INTO timers (id, order_id, kind, event, due_at, status, "
+           "created_at) VALUES ('"
+           + souk::new_uuid() + "', '" + id + "', '" + kind + "', 'e', '" + t0
+           + "', '" + status + "', '" + t0 + "')";
+  };
+  auto outbox_sql = [&](const std::string& status) {
+    return "INSERT INTO outbox (id, order_id, action, params, "
+           "idempotency_key, status, attempts, created_at) VALUES ('"
+           + souk::new_uuid() + "', '" + id + "', 'a', '{}', '"
+           + souk::new_uuid() + "', '" + status + "', 0, '" + t0 + "')";
+  };
+  BOOST_TEST(!try_exec(timer_sql("state_timeout", "pending")));
+  BOOST_TEST(
+    (try_exec(timer_sql("alarm", "pending")).code == souk::errc::database));
+  BOOST_TEST((try_exec(timer_sql("step_retry", "snoozed")).code
+              == souk::errc::database));
+  BOOST_TEST(!try_exec(outbox_sql("pending")));
+  BOOST_TEST((try_exec(outbox_sql("sent")).code == souk::errc::database));
+  // Orders: positive amounts in a known currency only.
+  BOOST_TEST(
+    (try_exec("UPDATE orders SET amount = 0").code == souk::errc::database));
+  BOOST_TEST((try_exec("UPDATE orders SET currency = 'EUR'").code
+              == souk::errc::database));
+  BOOST_TEST(
+    (try_exec("UPDATE orders SET version = 0").code == souk::errc::database));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
