@@ -37,6 +37,14 @@ expected<std::optional<credential>> credential_of(const request& req) {
   return std::optional<credential>{};
 }
 
+// "a", "a or b", "a, b or c".
+std::string one_of(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
+
 bool is_write(std::string_view method) {
   return method != "GET" && method != "HEAD" && method != "OPTIONS";
 }
@@ -77,70 +85,64 @@ using proceed_fn = std::function<void(const accounts::principal*, reply_fn)>;
 void check_access(std::shared_ptr<const services> svc, const access& who,
                   std::shared_ptr<rate_limiter> limiter, const request& req,
                   reply_fn reply, proceed_fn h) {
-  {
+  if (limiter) {
+    if (auto wait = limiter->take(req.path + "|" + req.remote)) {
+      error err{errc::rate_limited,
+                "too many requests from this address; slow down"};
+      err.retry_after = *wait;
+      return reply(problem(err, req.request_id));
+    }
+  }
+  auto cred = credential_of(req);
+  if (!cred) {
+    if (who.anonymous)
+      return h(nullptr, std::move(reply));
+    return reply(unauthorized(req, cred.err().detail));
+  }
+  if (!*cred) {
+    if (who.anonymous)
+      return h(nullptr, std::move(reply));
+    return reply(unauthorized(req, "sign in first: send 'Authorization: "
+                                   "Bearer <token>' or the session cookie"));
+  }
+  // Looking the credential up is a database call: off the event loop.
+  svc->db->post([svc, who, h, limiter, &req, c = std::move(**cred),
+                 reply = std::move(reply)]() mutable {
+    auto p = svc->accounts->authenticate(c.token);
+    if (!p) {
+      if (p.err().code != errc::unauthorized)
+        return reply(problem(p.err(), req.request_id));
+      if (who.anonymous)
+        return h(nullptr, std::move(reply));
+      return reply(unauthorized(req, p.err().detail));
+    }
+    if (!who.roles.empty()
+        && std::find(who.roles.begin(), who.roles.end(), p->who.role)
+             == who.roles.end())
+      return reply(problem(errc::forbidden,
+                           "this needs the role " + one_of(who.roles),
+                           req.request_id));
     if (limiter) {
-      if (auto wait = limiter->take(req.path + "|" + req.remote)) {
+      // Per account as well as per address: one account spread over many
+      // addresses is still one account.
+      if (auto wait = limiter->take(req.path + "|user|" + p->who.id)) {
         error err{errc::rate_limited,
-                  "too many requests from this address; slow down"};
+                  "too many requests for this account; slow down"};
         err.retry_after = *wait;
         return reply(problem(err, req.request_id));
       }
     }
-    auto cred = credential_of(req);
-    if (!cred) {
-      if (who.anonymous)
-        return h(nullptr, std::move(reply));
-      return reply(unauthorized(req, cred.err().detail));
+    if (c.from_cookie && is_write(req.method)) {
+      auto sent = req.header("x-csrf-token").value_or("");
+      if (!accounts::constant_time_equal(sent,
+                                         accounts::csrf_token_for(c.token)))
+        return reply(problem(errc::forbidden,
+                             "missing or wrong X-CSRF-Token for a "
+                             "cookie-authenticated write",
+                             req.request_id));
     }
-    if (!*cred) {
-      if (who.anonymous)
-        return h(nullptr, std::move(reply));
-      return reply(unauthorized(req, "sign in first: send 'Authorization: "
-                                     "Bearer <token>' or the session cookie"));
-    }
-    // Looking the credential up is a database call: off the event loop.
-    svc->db->post([svc, who, h, limiter, &req, c = std::move(**cred),
-                   reply = std::move(reply)]() mutable {
-      auto p = svc->accounts->authenticate(c.token);
-      if (!p) {
-        if (p.err().code != errc::unauthorized)
-          return reply(problem(p.err(), req.request_id));
-        if (who.anonymous)
-          return h(nullptr, std::move(reply));
-        return reply(unauthorized(req, p.err().detail));
-      }
-      if (!who.roles.empty()
-          && std::find(who.roles.begin(), who.roles.end(), p->who.role)
-               == who.roles.end())
-        return reply(
-          problem(errc::forbidden,
-                  "this needs the role "
-                    + (who.roles.size() == 1
-                         ? who.roles.front()
-                         : who.roles.front() + " or " + who.roles.back()),
-                  req.request_id));
-      if (limiter) {
-        // Per account as well as per address: one account spread over many
-        // addresses is still one account.
-        if (auto wait = limiter->take(req.path + "|user|" + p->who.id)) {
-          error err{errc::rate_limited,
-                    "too many requests for this account; slow down"};
-          err.retry_after = *wait;
-          return reply(problem(err, req.request_id));
-        }
-      }
-      if (c.from_cookie && is_write(req.method)) {
-        auto sent = req.header("x-csrf-token").value_or("");
-        if (!accounts::constant_time_equal(sent,
-                                           accounts::csrf_token_for(c.token)))
-          return reply(problem(errc::forbidden,
-                               "missing or wrong X-CSRF-Token for a "
-                               "cookie-authenticated write",
-                               req.request_id));
-      }
-      h(&*p, std::move(reply));
-    });
-  }
+    h(&*p, std::move(reply));
+  });
 }
 
 } // namespace

@@ -2,9 +2,13 @@
 
 #include <soci/soci.h>
 
+#include "rows.hpp"
+
 namespace souk::persistence {
 
 namespace {
+
+using rows::opt_string;
 
 constexpr const char* user_columns
   = "u.id, u.email, u.password_hash, u.role, u.created_at, u.updated_at";
@@ -19,11 +23,6 @@ user_row read_user(const soci::row& r, size_t first) {
   u.created_at = r.get<std::string>(first + 4);
   u.updated_at = r.get<std::string>(first + 5);
   return u;
-}
-
-std::string opt_string(const soci::row& r, size_t i) {
-  return r.get_indicator(i) == soci::i_ok ? r.get<std::string>(i)
-                                          : std::string{};
 }
 
 api_key_row read_key(const soci::row& r) {

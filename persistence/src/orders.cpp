@@ -8,29 +8,14 @@
 #include "souk/core/ids.hpp"
 #include "souk/core/time.hpp"
 
+#include "rows.hpp"
+
 namespace souk::persistence {
 
 namespace {
 
-// SOCI types a column by its declared type, which differs between the
-// backends (SQLite INTEGER vs PostgreSQL int4/int8): accept any integer kind.
-int64_t get_int(const soci::row& r, size_t i) {
-  switch (r.get_properties(i).get_data_type()) {
-  case soci::dt_integer:
-    return r.get<int>(i);
-  case soci::dt_long_long:
-    return r.get<long long>(i);
-  case soci::dt_unsigned_long_long:
-    return static_cast<int64_t>(r.get<unsigned long long>(i));
-  default:
-    return std::stoll(r.get<std::string>(i));
-  }
-}
-
-std::string opt_string(const soci::row& r, size_t i) {
-  return r.get_indicator(i) == soci::i_ok ? r.get<std::string>(i)
-                                          : std::string{};
-}
+using rows::get_int;
+using rows::opt_string;
 
 soci::indicator null_if_empty(const std::string& x) {
   return x.empty() ? soci::i_null : soci::i_ok;

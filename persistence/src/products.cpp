@@ -2,36 +2,19 @@
 
 #include <soci/soci.h>
 
+#include "rows.hpp"
+
 namespace souk::persistence {
 
 namespace {
+
+using rows::get_int;
+using rows::opt_string;
 
 constexpr const char* product_columns
   = "p.id, p.creator_id, p.title, p.description, p.price_amount, "
     "p.currency, p.min_amount, p.flow, p.status, p.version, p.created_at, "
     "p.updated_at, p.published_at, p.archived_at";
-
-// SOCI types a column by its declared type, which differs between the
-// backends (SQLite INTEGER vs PostgreSQL int4/int8, count(*) ...): accept
-// any integer kind.
-int64_t get_int(const soci::row& r, size_t i) {
-  switch (r.get_properties(i).get_data_type()) {
-  case soci::dt_integer:
-    return r.get<int>(i);
-  case soci::dt_long_long:
-    return r.get<long long>(i);
-  case soci::dt_unsigned_long_long:
-    return static_cast<int64_t>(r.get<unsigned long long>(i));
-  default:
-    // A computed column SQLite could not type: read it as text.
-    return std::stoll(r.get<std::string>(i));
-  }
-}
-
-std::string opt_string(const soci::row& r, size_t i) {
-  return r.get_indicator(i) == soci::i_ok ? r.get<std::string>(i)
-                                          : std::string{};
-}
 
 product_row read_product(const soci::row& r) {
   product_row p;
