@@ -32,7 +32,7 @@ std::string or_time(const std::string& ts, const std::string& fallback) {
 constexpr const char* order_columns
   = "id, product_id, buyer_email, buyer_id, amount, currency, flow, "
     "flow_version, flow_hash, state, version, step_index, step_attempt, "
-    "last_error, state_entered_at, created_at, updated_at";
+    "last_error, parked_from, state_entered_at, created_at, updated_at";
 
 order_row read_order(const soci::row& r) {
   order_row o;
@@ -50,9 +50,10 @@ order_row read_order(const soci::row& r) {
   o.step_index = static_cast<int32_t>(get_int(r, 11));
   o.step_attempt = static_cast<int32_t>(get_int(r, 12));
   o.last_error = opt_string(r, 13);
-  o.state_entered_at = r.get<std::string>(14);
-  o.created_at = r.get<std::string>(15);
-  o.updated_at = r.get<std::string>(16);
+  o.parked_from = opt_string(r, 14);
+  o.state_entered_at = r.get<std::string>(15);
+  o.created_at = r.get<std::string>(16);
+  o.updated_at = r.get<std::string>(17);
   return o;
 }
 
@@ -78,18 +79,58 @@ void insert_event(soci::session& sql, const event_row& e) {
   long long seq = e.seq;
   auto from_ind = null_if_empty(e.from_state);
   auto to_ind = null_if_empty(e.to_state);
+  auto dedup_ind = null_if_empty(e.dedup_key);
   sql << "INSERT INTO order_events (id, order_id, seq, event, from_state, "
-         "to_state, actor, detail, created_at) VALUES (:id, :o, :s, :e, :f, "
-         ":t, :a, :d, :c)",
+         "to_state, actor, detail, dedup_key, created_at) VALUES (:id, :o, "
+         ":s, :e, :f, :t, :a, :d, :k, :c)",
     soci::use(e.id), soci::use(e.order_id), soci::use(seq), soci::use(e.event),
     soci::use(e.from_state, from_ind), soci::use(e.to_state, to_ind),
-    soci::use(e.actor), soci::use(e.detail), soci::use(e.created_at);
+    soci::use(e.actor), soci::use(e.detail), soci::use(e.dedup_key, dedup_ind),
+    soci::use(e.created_at);
+}
+
+void insert_timers(soci::session& sql, const std::string& order_id,
+                   const std::vector<timer_row>& timers,
+                   const std::string& now_text) {
+  for (auto& timer : timers) {
+    auto id = or_new_id(timer.id);
+    auto created = or_time(timer.created_at, now_text);
+    sql << "INSERT INTO timers (id, order_id, kind, event, due_at, status, "
+           "created_at) VALUES (:id, :o, :k, :e, :d, 'pending', :c)",
+      soci::use(id), soci::use(order_id), soci::use(timer.kind),
+      soci::use(timer.event), soci::use(timer.due_at), soci::use(created);
+  }
+}
+
+// A replayed transition re-enqueues the same keys: skip them rather than
+// fail, so side effects are enqueued exactly once (DESIGN principle 3).
+void insert_outbox(soci::session& sql, const std::string& order_id,
+                   const std::vector<outbox_row>& rows,
+                   const std::string& now_text) {
+  for (auto& x : rows) {
+    auto id = or_new_id(x.id);
+    auto created = or_time(x.created_at, now_text);
+    auto lease_ind = null_if_empty(x.claimed_until);
+    sql << "INSERT INTO outbox (id, order_id, action, params, "
+           "idempotency_key, status, attempts, claimed_until, created_at) "
+           "VALUES (:id, :o, :a, :p, :k, 'pending', 0, :l, :c) ON CONFLICT "
+           "(idempotency_key) DO NOTHING",
+      soci::use(id), soci::use(order_id), soci::use(x.action),
+      soci::use(x.params), soci::use(x.idempotency_key),
+      soci::use(x.claimed_until, lease_ind), soci::use(created);
+  }
+}
+
+error conflict(const std::string& what) {
+  return error{errc::conflict, what};
 }
 
 } // namespace
 
 status order_repository::create(const order_row& order,
-                                const event_row& first_event) {
+                                const event_row& first_event,
+                                const std::vector<timer_row>& arm_timers,
+                                const std::vector<outbox_row>& enqueue) {
   auto now_text = to_iso(now());
   order_row o = order;
   o.id = or_new_id(o.id);
@@ -122,6 +163,8 @@ status order_repository::create(const order_row& order,
       soci::use(o.last_error, error_ind), soci::use(o.state_entered_at),
       soci::use(o.created_at), soci::use(o.updated_at);
     insert_event(sql, e);
+    insert_timers(sql, o.id, arm_timers, o.created_at);
+    insert_outbox(sql, o.id, enqueue, o.created_at);
     return {};
   });
 }
@@ -143,8 +186,9 @@ order_repository::load(const std::string& id) {
     {
       soci::rowset<soci::row> rows
         = (sql.prepare << "SELECT id, order_id, seq, event, from_state, "
-                          "to_state, actor, detail, created_at FROM "
-                          "order_events WHERE order_id = :id ORDER BY seq",
+                          "to_state, actor, detail, dedup_key, created_at "
+                          "FROM order_events WHERE order_id = :id ORDER BY "
+                          "seq",
            soci::use(id));
       for (auto& r : rows) {
         event_row e;
@@ -156,7 +200,8 @@ order_repository::load(const std::string& id) {
         e.to_state = opt_string(r, 5);
         e.actor = r.get<std::string>(6);
         e.detail = r.get<std::string>(7);
-        e.created_at = r.get<std::string>(8);
+        e.dedup_key = opt_string(r, 8);
+        e.created_at = r.get<std::string>(9);
         out->events.push_back(std::move(e));
       }
     }
@@ -173,7 +218,8 @@ order_repository::load(const std::string& id) {
       soci::rowset<soci::row> rows
         = (sql.prepare << "SELECT id, order_id, action, params, "
                           "idempotency_key, status, attempts, last_error, "
-                          "created_at, done_at FROM outbox WHERE order_id = "
+                          "claimed_until, created_at, done_at FROM outbox "
+                          "WHERE order_id = "
                           ":id AND status = 'pending' ORDER BY created_at, id",
            soci::use(id));
       for (auto& r : rows) {
@@ -186,8 +232,9 @@ order_repository::load(const std::string& id) {
         x.status = r.get<std::string>(5);
         x.attempts = static_cast<int32_t>(get_int(r, 6));
         x.last_error = opt_string(r, 7);
-        x.created_at = r.get<std::string>(8);
-        x.done_at = opt_string(r, 9);
+        x.claimed_until = opt_string(r, 8);
+        x.created_at = r.get<std::string>(9);
+        x.done_at = opt_string(r, 10);
         out->outbox.push_back(std::move(x));
       }
     }
@@ -220,16 +267,18 @@ expected<transition_result> order_repository::apply(const transition& t) {
       entered_at = now_text;
     long long expected_version = t.expected_version;
     auto error_ind = null_if_empty(t.last_error);
+    auto parked_ind = null_if_empty(t.parked_from);
     // The version guard stays in the UPDATE as well: it is the contract,
     // the SELECT above only supplies from_state.
     soci::statement upd
       = (sql.prepare << "UPDATE orders SET state = :s, version = version + "
                         "1, step_index = :si, step_attempt = :sa, "
-                        "last_error = :le, state_entered_at = :se, "
-                        "updated_at = :u WHERE id = :id AND version = :v",
+                        "last_error = :le, parked_from = :pf, "
+                        "state_entered_at = :se, updated_at = :u WHERE id = "
+                        ":id AND version = :v",
          soci::use(t.state), soci::use(t.step_index), soci::use(t.step_attempt),
-         soci::use(t.last_error, error_ind), soci::use(entered_at),
-         soci::use(now_text), soci::use(t.order_id),
+         soci::use(t.last_error, error_ind), soci::use(t.parked_from, parked_ind),
+         soci::use(entered_at), soci::use(now_text), soci::use(t.order_id),
          soci::use(expected_version));
     upd.execute(true);
     if (upd.get_affected_rows() == 0)
@@ -253,6 +302,17 @@ expected<transition_result> order_repository::apply(const transition& t) {
     insert_event(sql, e);
     result.event_seq = e.seq;
 
+    // Fire first: a timer this transition fires must still be pending, or
+    // another incarnation already acted on it.
+    if (!t.fire_timer.empty()) {
+      soci::statement fire
+        = (sql.prepare << "UPDATE timers SET status = 'fired' WHERE id = :id "
+                          "AND order_id = :o AND status = 'pending'",
+           soci::use(t.fire_timer), soci::use(t.order_id));
+      fire.execute(true);
+      if (fire.get_affected_rows() == 0)
+        return conflict("timer " + t.fire_timer + " is not pending");
+    }
     // Cancel before arming, so a transition can replace its timers.
     if (t.cancel_all_timers) {
       sql << "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
@@ -264,26 +324,28 @@ expected<transition_result> order_repository::apply(const transition& t) {
                "order_id = :o AND status = 'pending'",
           soci::use(id), soci::use(t.order_id);
     }
-    for (auto& timer : t.arm_timers) {
-      auto id = or_new_id(timer.id);
-      auto created = or_time(timer.created_at, now_text);
-      sql << "INSERT INTO timers (id, order_id, kind, event, due_at, status, "
-             "created_at) VALUES (:id, :o, :k, :e, :d, 'pending', :c)",
-        soci::use(id), soci::use(t.order_id), soci::use(timer.kind),
-        soci::use(timer.event), soci::use(timer.due_at), soci::use(created);
+    insert_timers(sql, t.order_id, t.arm_timers, now_text);
+    for (auto& u : t.update_outbox) {
+      int attempt = u.count_attempt ? 1 : 0;
+      auto why_ind = null_if_empty(u.last_error);
+      auto lease_ind = null_if_empty(u.claimed_until);
+      soci::indicator done_ind = u.status == "pending" ? soci::i_null
+                                                       : soci::i_ok;
+      soci::statement upd_outbox
+        = (sql.prepare << "UPDATE outbox SET status = :s, attempts = "
+                          "attempts + :n, last_error = COALESCE(:e, "
+                          "last_error), claimed_until = :l, done_at = :d "
+                          "WHERE id = :id AND order_id = :o AND status = "
+                          "'pending'",
+           soci::use(u.status), soci::use(attempt),
+           soci::use(u.last_error, why_ind),
+           soci::use(u.claimed_until, lease_ind), soci::use(now_text, done_ind),
+           soci::use(u.id), soci::use(t.order_id));
+      upd_outbox.execute(true);
+      if (upd_outbox.get_affected_rows() == 0)
+        return conflict("outbox row " + u.id + " is not pending");
     }
-    // A replayed transition re-enqueues the same keys: skip them rather than
-    // fail, so side effects are enqueued exactly once (DESIGN principle 3).
-    for (auto& x : t.enqueue) {
-      auto id = or_new_id(x.id);
-      auto created = or_time(x.created_at, now_text);
-      sql << "INSERT INTO outbox (id, order_id, action, params, "
-             "idempotency_key, status, attempts, created_at) VALUES (:id, :o, "
-             ":a, :p, :k, 'pending', 0, :c) ON CONFLICT (idempotency_key) DO "
-             "NOTHING",
-        soci::use(id), soci::use(t.order_id), soci::use(x.action),
-        soci::use(x.params), soci::use(x.idempotency_key), soci::use(created);
-    }
+    insert_outbox(sql, t.order_id, t.enqueue, now_text);
     return {};
   });
   if (st)
@@ -370,13 +432,14 @@ status order_repository::mark_timer_fired(const std::string& timer_id) {
   });
 }
 
-status order_repository::complete_outbox(const std::string& id) {
+status order_repository::lease_outbox(const std::string& order_id,
+                                      const std::string& id,
+                                      const std::string& until) {
   return db_.transact([&](soci::session& sql) -> status {
-    auto now_text = to_iso(now());
     soci::statement upd
-      = (sql.prepare << "UPDATE outbox SET status = 'done', done_at = :d "
-                        "WHERE id = :id AND status = 'pending'",
-         soci::use(now_text), soci::use(id));
+      = (sql.prepare << "UPDATE outbox SET claimed_until = :l WHERE id = :id "
+                        "AND order_id = :o AND status = 'pending'",
+         soci::use(until), soci::use(id), soci::use(order_id));
     upd.execute(true);
     if (upd.get_affected_rows() == 0)
       return error{errc::not_found, "no pending outbox row " + id};
@@ -384,37 +447,67 @@ status order_repository::complete_outbox(const std::string& id) {
   });
 }
 
-status order_repository::fail_outbox(const std::string& id,
-                                     const std::string& error_text,
-                                     bool final) {
+status order_repository::park(const std::string& order_id,
+                              const std::string& reason,
+                              const std::string& actor) {
+  const bool pg = db_.kind() == backend::postgresql;
   return db_.transact([&](soci::session& sql) -> status {
-    std::string new_status = final ? "failed" : "pending";
     auto now_text = to_iso(now());
-    // done_at records when the row stopped being pending.
-    soci::indicator done_ind = final ? soci::i_ok : soci::i_null;
-    soci::statement upd
-      = (sql.prepare << "UPDATE outbox SET attempts = attempts + 1, "
-                        "last_error = :e, status = :s, done_at = :d WHERE id "
-                        "= :id AND status = 'pending'",
-         soci::use(error_text), soci::use(new_status),
-         soci::use(now_text, done_ind), soci::use(id));
-    upd.execute(true);
-    if (upd.get_affected_rows() == 0)
-      return error{errc::not_found, "no pending outbox row " + id};
+    std::string state;
+    long long version = 0;
+    soci::indicator ind = soci::i_null;
+    sql << std::string{"SELECT state, version FROM orders WHERE id = :id"}
+             + (pg ? " FOR UPDATE" : ""),
+      soci::use(order_id), soci::into(state, ind), soci::into(version);
+    if (ind != soci::i_ok)
+      return error{errc::not_found, "no order " + order_id};
+    const std::string parked{parked_state};
+    if (state == parked)
+      return {};
+    sql << "UPDATE orders SET state = :s, version = version + 1, last_error "
+           "= :le, parked_from = :pf, state_entered_at = :se, updated_at = "
+           ":u WHERE id = :id",
+      soci::use(parked), soci::use(reason),
+      soci::use(state), soci::use(now_text), soci::use(now_text),
+      soci::use(order_id);
+    event_row e;
+    e.id = new_uuid();
+    e.order_id = order_id;
+    long long last_seq = 0;
+    sql << "SELECT COALESCE(MAX(seq), 0) FROM order_events WHERE order_id = "
+           ":id",
+      soci::use(order_id), soci::into(last_seq);
+    e.seq = last_seq + 1;
+    e.event = "order.parked";
+    e.from_state = state;
+    e.to_state = parked;
+    e.actor = actor;
+    e.detail = reason;
+    e.created_at = now_text;
+    insert_event(sql, e);
+    sql << "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
+           "status = 'pending'",
+      soci::use(order_id);
     return {};
   });
 }
 
 expected<std::vector<std::string>>
-order_repository::orders_needing_resume(size_t limit) {
+order_repository::orders_needing_resume(const std::string& now_text,
+                                        size_t limit,
+                                        const std::string& after) {
   std::vector<std::string> out;
   long long lim = static_cast<long long>(limit);
+  const std::string parked{parked_state};
   auto st = db_.run([&](soci::session& sql) {
     soci::rowset<soci::row> rows
-      = (sql.prepare << "SELECT order_id FROM outbox WHERE status = "
-                        "'pending' UNION SELECT order_id FROM timers WHERE "
-                        "status = 'pending' ORDER BY 1 LIMIT :lim",
-         soci::use(lim));
+      = (sql.prepare << "SELECT DISTINCT x.order_id FROM outbox x JOIN orders "
+                        "o ON o.id = x.order_id WHERE x.status = 'pending' "
+                        "AND (x.claimed_until IS NULL OR x.claimed_until <= "
+                        ":now) AND o.state <> :parked AND x.order_id > "
+                        ":after ORDER BY 1 LIMIT :lim",
+         soci::use(now_text), soci::use(parked),
+         soci::use(after), soci::use(lim));
     for (auto& r : rows)
       out.push_back(r.get<std::string>(0));
   });

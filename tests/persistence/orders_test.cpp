@@ -8,6 +8,7 @@
 
 #include "souk/core/ids.hpp"
 #include "souk/core/time.hpp"
+#include "souk/persistence/flow_templates.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/orders.hpp"
 #include "souk/testing/support.hpp"
@@ -442,56 +443,175 @@ BOOST_AUTO_TEST_CASE(concurrent_claimers_never_share_a_timer) {
   BOOST_TEST_MESSAGE("node-a " << got_a.size() << ", node-b " << got_b.size());
 }
 
-BOOST_AUTO_TEST_CASE(outbox_rows_complete_or_fail) {
+BOOST_AUTO_TEST_CASE(a_transition_completes_fails_and_retries_outbox_rows) {
   auto id = make_order();
   auto t = pay(id, 1);
   t.enqueue = {outbox(id + ":a"), outbox(id + ":b"), outbox(id + ":c")};
   BOOST_REQUIRE(orders.apply(t));
   auto rows = snapshot(id).outbox;
   BOOST_REQUIRE_EQUAL(rows.size(), 3u);
-  BOOST_REQUIRE(!orders.complete_outbox(rows[0].id));
-  BOOST_TEST(
-    (orders.complete_outbox(rows[0].id).code == souk::errc::not_found));
-  BOOST_REQUIRE(!orders.fail_outbox(rows[1].id, "timeout"));
-  BOOST_REQUIRE(!orders.fail_outbox(rows[2].id, "refused", true));
+  sp::transition step;
+  step.order_id = id;
+  step.expected_version = 2;
+  step.state = "paid";
+  step.event.event = "step.succeeded";
+  step.event.actor = "system";
+  sp::outbox_update done{rows[0].id, "done", true, {}, {}};
+  sp::outbox_update retry{rows[1].id, "pending", true, "timeout", t0};
+  sp::outbox_update failed{rows[2].id, "failed", true, "refused", {}};
+  step.update_outbox = {done, retry, failed};
+  BOOST_REQUIRE(orders.apply(step));
   auto left = snapshot(id).outbox;
   BOOST_REQUIRE_EQUAL(left.size(), 1u);
   BOOST_TEST(left[0].id == rows[1].id);
   BOOST_TEST(left[0].attempts == 1);
   BOOST_TEST(left[0].last_error == "timeout");
+  BOOST_TEST(left[0].claimed_until == t0);
   BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND "
                    "attempts = 1 AND done_at IS NOT NULL")
              == 1);
   BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE status = 'done' AND "
                    "done_at IS NOT NULL")
              == 1);
-  BOOST_TEST(
-    (orders.fail_outbox(rows[2].id, "again").code == souk::errc::not_found));
+  // Updating a row that is no longer pending fails the whole transition.
+  step.expected_version = 3;
+  step.update_outbox = {done};
+  step.enqueue = {outbox(id + ":d")};
+  auto again = orders.apply(step);
+  BOOST_TEST((!again && again.err().code == souk::errc::conflict));
+  BOOST_TEST(snapshot(id).order.version == 3);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 3);
 }
 
-BOOST_AUTO_TEST_CASE(orders_needing_resume_lists_pending_work) {
+BOOST_AUTO_TEST_CASE(a_transition_fires_its_timer_once) {
+  auto id = make_order();
+  auto t = pay(id, 1);
+  t.arm_timers = {timer(t0)};
+  BOOST_REQUIRE(orders.apply(t));
+  auto timer_id = snapshot(id).timers.at(0).id;
+  sp::transition fire;
+  fire.order_id = id;
+  fire.expected_version = 2;
+  fire.state = "failed";
+  fire.event.event = "payment.expired";
+  fire.event.actor = "timer";
+  fire.fire_timer = timer_id;
+  BOOST_REQUIRE(orders.apply(fire));
+  BOOST_TEST(count("SELECT COUNT(*) FROM timers WHERE status = 'fired'") == 1);
+  // The same timer delivered again (a second claim): refused, nothing written.
+  fire.expected_version = 3;
+  auto twice = orders.apply(fire);
+  BOOST_TEST((!twice && twice.err().code == souk::errc::conflict));
+  BOOST_TEST(snapshot(id).events.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(an_event_key_is_recorded_once_per_order) {
+  auto id = make_order();
+  auto t = pay(id, 1);
+  t.event.dedup_key = "evt-1";
+  BOOST_REQUIRE(orders.apply(t));
+  BOOST_TEST(snapshot(id).events.back().dedup_key == "evt-1");
+  sp::transition dup;
+  dup.order_id = id;
+  dup.expected_version = 2;
+  dup.state = "paid";
+  dup.event.event = "payment.succeeded";
+  dup.event.actor = "gateway";
+  dup.event.dedup_key = "evt-1";
+  auto r = orders.apply(dup);
+  BOOST_TEST((!r && r.err().code == souk::errc::database));
+  BOOST_TEST(snapshot(id).order.version == 2);
+  // Another order may carry the same key.
+  auto other = make_order();
+  auto t2 = pay(other, 1);
+  t2.event.dedup_key = "evt-1";
+  t2.enqueue = {outbox(other + ":credit")};
+  BOOST_TEST(orders.apply(t2).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(create_writes_the_initial_timers_and_outbox) {
+  sp::order_row o;
+  o.id = souk::new_uuid();
+  o.product_id = product_id;
+  o.buyer_email = "buyer@example.com";
+  o.amount = 5000;
+  o.currency = "NGN";
+  o.flow = "digital_download";
+  o.flow_version = 1;
+  o.flow_hash = "abc123";
+  o.state = "pending";
+  sp::event_row e;
+  e.event = "order.created";
+  e.actor = "system";
+  auto st = orders.create(o, e, {timer(t0)}, {outbox(o.id + ":first")});
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  auto s = snapshot(o.id);
+  BOOST_TEST(s.timers.size() == 1u);
+  BOOST_TEST(s.outbox.size() == 1u);
+  BOOST_TEST(s.order.parked_from.empty());
+}
+
+BOOST_AUTO_TEST_CASE(park_records_the_state_and_cancels_timers) {
+  auto id = make_order();
+  auto t = pay(id, 1);
+  t.arm_timers = {timer(t0)};
+  BOOST_REQUIRE(orders.apply(t));
+  BOOST_REQUIRE(!orders.park(id, "crashed 3 times: boom", "supervisor"));
+  auto s = snapshot(id);
+  BOOST_TEST(s.order.state == std::string{sp::parked_state});
+  BOOST_TEST(s.order.parked_from == "paid");
+  BOOST_TEST(s.order.last_error == "crashed 3 times: boom");
+  BOOST_TEST(s.order.version == 3);
+  BOOST_TEST(s.timers.empty());
+  BOOST_TEST(s.outbox.size() == 1u); // kept for the operator
+  BOOST_TEST(s.events.back().event == "order.parked");
+  BOOST_TEST(s.events.back().seq == 3);
+  BOOST_TEST(s.events.back().from_state == "paid");
+  // Parking twice changes nothing; an unknown order is not found.
+  BOOST_REQUIRE(!orders.park(id, "again", "supervisor"));
+  BOOST_TEST(snapshot(id).order.version == 3);
+  BOOST_TEST(
+    (orders.park(souk::new_uuid(), "x", "y").code == souk::errc::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(orders_needing_resume_lists_unleased_side_effects) {
   auto idle = make_order();
   auto with_timer = make_order();
-  auto with_outbox = make_order();
-  auto done = make_order();
+  auto unleased = make_order();
+  auto expired = make_order();
+  auto leased = make_order();
+  auto parked = make_order();
   auto t = pay(with_timer, 1);
   t.enqueue.clear();
   BOOST_REQUIRE(orders.apply(t));
-  auto o = pay(with_outbox, 1);
-  o.arm_timers.clear();
-  BOOST_REQUIRE(orders.apply(o));
-  auto d = pay(done, 1);
-  BOOST_REQUIRE(orders.apply(d));
-  auto s = snapshot(done);
-  BOOST_REQUIRE(!orders.complete_outbox(s.outbox[0].id));
-  BOOST_REQUIRE(!orders.mark_timer_fired(s.timers[0].id));
-  auto r = orders.orders_needing_resume(100);
+  BOOST_REQUIRE(orders.apply(pay(unleased, 1)));
+  for (auto& [id, lease] : {std::pair{expired, "2030-01-01T00:00:00.000Z"},
+                            std::pair{leased, "2030-01-01T02:00:00.000Z"}}) {
+    auto p = pay(id, 1);
+    p.enqueue[0].claimed_until = lease;
+    BOOST_REQUIRE(orders.apply(p));
+  }
+  BOOST_REQUIRE(orders.apply(pay(parked, 1)));
+  BOOST_REQUIRE(!orders.park(parked, "stuck", "test"));
+  auto now = "2030-01-01T01:00:00.000Z";
+  auto r = orders.orders_needing_resume(now, 100);
   BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
-  std::vector<std::string> want{with_timer, with_outbox};
+  std::vector<std::string> want{unleased, expired};
   std::sort(want.begin(), want.end());
   BOOST_TEST(*r == want, boost::test_tools::per_element());
-  BOOST_TEST(orders.orders_needing_resume(1)->size() == 1u);
-  (void)idle;
+  // Paging.
+  auto first = orders.orders_needing_resume(now, 1);
+  BOOST_REQUIRE(first);
+  BOOST_REQUIRE_EQUAL(first->size(), 1u);
+  auto second = orders.orders_needing_resume(now, 10, first->front());
+  BOOST_REQUIRE(second);
+  BOOST_TEST(second->size() == 1u);
+  // A lease taken now hides the order until it runs out.
+  auto row = snapshot(unleased).outbox.at(0);
+  BOOST_REQUIRE(!orders.lease_outbox(unleased, row.id, "2030-01-01T03:00:00.000Z"));
+  BOOST_TEST(orders.orders_needing_resume(now, 100)->size() == 1u);
+  BOOST_TEST((orders.lease_outbox(idle, row.id, now).code
+              == souk::errc::not_found));
 }
 
 BOOST_AUTO_TEST_CASE(the_database_refuses_bad_kinds_and_statuses) {
@@ -522,6 +642,24 @@ BOOST_AUTO_TEST_CASE(the_database_refuses_bad_kinds_and_statuses) {
               == souk::errc::database));
   BOOST_TEST(
     (try_exec("UPDATE orders SET version = 0").code == souk::errc::database));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(flow_templates, fixture)
+
+BOOST_AUTO_TEST_CASE(a_template_is_stored_once_by_hash) {
+  sp::flow_template_repository repo{*db};
+  sp::flow_template_row row{"h1", "digital_download", 1, "flow: x\n", {}};
+  BOOST_REQUIRE(!repo.save(row));
+  row.source = "changed";
+  BOOST_REQUIRE(!repo.save(row)); // same hash: kept as first stored
+  auto got = repo.find("h1");
+  BOOST_REQUIRE(got);
+  BOOST_REQUIRE(got->has_value());
+  BOOST_TEST((*got)->source == "flow: x\n");
+  BOOST_TEST((*got)->version == 1);
+  BOOST_TEST(!repo.find("nope")->has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,12 +5,16 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "souk/core/error.hpp"
 #include "souk/persistence/database.hpp"
 
 namespace souk::persistence {
+
+/// The state of an order the engine parked for an operator.
+inline constexpr std::string_view parked_state = "needs_attention";
 
 /// One row of `orders`. Optional columns are empty strings for NULL.
 struct order_row {
@@ -28,6 +32,8 @@ struct order_row {
   int32_t step_index = 0;
   int32_t step_attempt = 0;
   std::string last_error;
+  /// The state a parked order (state `needs_attention`) was in; else empty.
+  std::string parked_from;
   std::string state_entered_at;
   std::string created_at;
   std::string updated_at;
@@ -43,6 +49,9 @@ struct event_row {
   std::string to_state;
   std::string actor; ///< "system", "gateway", "operator:<id>", ...
   std::string detail;
+  /// Set for events that may arrive twice (a webhook's event id): a second
+  /// event with the same key on the same order is refused. Empty for none.
+  std::string dedup_key;
   std::string created_at;
 };
 
@@ -69,8 +78,20 @@ struct outbox_row {
   std::string status = "pending"; ///< "pending", "done" or "failed"
   int32_t attempts = 0;
   std::string last_error;
+  /// While a pending row's lease runs, someone runs or waits to retry it;
+  /// recovery picks only rows whose lease ran out (or never had one).
+  std::string claimed_until;
   std::string created_at;
   std::string done_at;
+};
+
+/// A change to one of the order's pending outbox rows, part of a transition.
+struct outbox_update {
+  std::string id;
+  std::string status = "pending"; ///< "pending", "done" or "failed"
+  bool count_attempt = false;     ///< attempts + 1
+  std::string last_error;         ///< replaces the last error if not empty
+  std::string claimed_until;      ///< the new lease; empty clears it
 };
 
 /// Everything an order actor needs to rebuild itself.
@@ -91,7 +112,8 @@ struct transition {
   std::string state;
   int32_t step_index = 0;
   int32_t step_attempt = 0;
-  std::string last_error; ///< empty clears it
+  std::string last_error;  ///< empty clears it
+  std::string parked_from; ///< see order_row; empty clears it
   /// The event to append. `seq`, `order_id`, `from_state` and `to_state` are
   /// filled in by `apply`; `id` and `created_at` when empty.
   event_row event;
@@ -100,6 +122,10 @@ struct transition {
   /// ... or all of the order's pending timers. Cancelling runs before
   /// arming, so a transition can replace its state's timers.
   bool cancel_all_timers = false;
+  /// A pending timer of this order that this transition fires (marks
+  /// `fired`); if it is not pending any more the whole transition fails with
+  /// `errc::conflict`, so a timer claimed twice acts once. Empty for none.
+  std::string fire_timer;
   /// Timers to arm; `order_id` and `status` are set by `apply`, `id` and
   /// `created_at` when empty.
   std::vector<timer_row> arm_timers;
@@ -108,6 +134,9 @@ struct transition {
   /// already exists is skipped, so replaying a transition never doubles a
   /// side effect.
   std::vector<outbox_row> enqueue;
+  /// Changes to pending outbox rows of this order; a row that is not pending
+  /// any more fails the transition with `errc::conflict`.
+  std::vector<outbox_update> update_outbox;
 };
 
 struct transition_result {
@@ -122,12 +151,14 @@ class order_repository {
 public:
   explicit order_repository(database& db) : db_(db) {}
 
-  /// Inserts `order` with version 1 and `first_event` as its event 1, in one
-  /// transaction. Empty ids and timestamps are generated; the event's
-  /// `from_state` is NULL and its `to_state` the order's state. Fails with
-  /// `errc::database` (nothing written) if a row is refused, e.g. an unknown
-  /// product or a duplicate id.
-  status create(const order_row& order, const event_row& first_event);
+  /// Inserts `order` with version 1 and `first_event` as its event 1, with
+  /// the initial state's timers and outbox rows, in one transaction. Empty
+  /// ids and timestamps are generated; the event's `from_state` is NULL and
+  /// its `to_state` the order's state. Fails with `errc::database` (nothing
+  /// written) if a row is refused, e.g. an unknown product or a duplicate id.
+  status create(const order_row& order, const event_row& first_event,
+                const std::vector<timer_row>& arm_timers = {},
+                const std::vector<outbox_row>& enqueue = {});
 
   /// The order with its events, pending timers and pending outbox rows, or
   /// nullopt if there is no such order.
@@ -151,24 +182,33 @@ public:
   claim_due_timers(const std::string& node_id, const std::string& now,
                    std::chrono::milliseconds lease, size_t limit);
 
-  /// Marks a pending timer fired. `errc::not_found` if there is no pending
-  /// timer with this id (fired or cancelled in the meantime).
+  /// Sets the lease of a pending outbox row of `order_id` to `until`
+  /// (ISO text) before it is run again. `errc::not_found` if there is no
+  /// such pending row.
+  status lease_outbox(const std::string& order_id, const std::string& id,
+                      const std::string& until);
+
+  /// Parks the order: state `needs_attention`, `parked_from` the state it
+  /// was in, `reason` as its last error and in an appended `order.parked`
+  /// event (by `actor`), every pending timer cancelled; pending outbox rows
+  /// stay for the operator to see. One transaction, whatever the order's
+  /// version. `errc::not_found` for no such order; parking a parked order
+  /// changes nothing and succeeds.
+  status park(const std::string& order_id, const std::string& reason,
+              const std::string& actor);
+
+  /// Up to `limit` ids (sorted, greater than `after`) of orders that are not
+  /// parked and have a pending outbox row whose lease is absent or ran out
+  /// at `now` (ISO text): side effects nobody is running. Start-up recovery
+  /// and the periodic sweep resume these.
+  expected<std::vector<std::string>>
+  orders_needing_resume(const std::string& now, size_t limit,
+                        const std::string& after = {});
+
+  /// Marks a pending timer fired without touching its order: for a timer
+  /// whose order is gone or finished. `errc::not_found` if it is not
+  /// pending.
   status mark_timer_fired(const std::string& timer_id);
-
-  /// Marks a pending outbox row done. `errc::not_found` if there is no
-  /// pending row with this id.
-  status complete_outbox(const std::string& id);
-
-  /// Records a failed attempt of a pending outbox row: attempts + 1 and
-  /// `error` as its last error. The row stays pending for a retry unless
-  /// `final`, which marks it failed. `errc::not_found` if there is no pending
-  /// row with this id.
-  status fail_outbox(const std::string& id, const std::string& error,
-                     bool final = false);
-
-  /// Up to `limit` ids of orders with pending outbox rows or pending timers,
-  /// sorted: the orders to resume at start-up.
-  expected<std::vector<std::string>> orders_needing_resume(size_t limit);
 
 private:
   database& db_;
