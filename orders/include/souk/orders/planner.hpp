@@ -1,0 +1,107 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "souk/core/error.hpp"
+#include "souk/core/time.hpp"
+#include "souk/flows/template.hpp"
+#include "souk/persistence/orders.hpp"
+
+namespace souk::orders {
+
+// The planner turns what happens to an order (an event, a step's result, a
+// timer) into the rows of ONE transaction plus the side effect to start
+// after it commits. It does no I/O and reads no clock (time and the jitter
+// sample come in as arguments; only row ids are generated), so the order
+// actor stays a thin loop and this logic is tested on its own.
+// The order actor owns the snapshot and calls `mirror` after each commit.
+
+/// Tunables the plans depend on.
+struct plan_options {
+  /// How long a dispatched side effect is leased: the step's answer time
+  /// plus a margin. Recovery leaves leased rows alone.
+  std::chrono::milliseconds step_lease{60'000};
+  /// Retry delays are scaled by a factor in [1 - jitter, 1 + jitter].
+  double retry_jitter = 0.2;
+};
+
+/// Something that happened to an order from outside: a webhook, the API, an
+/// operator.
+struct event_input {
+  std::string event;     ///< e.g. "payment.succeeded"
+  std::string actor;     ///< "gateway", "operator:<id>", "system", ...
+  std::string detail;    ///< free text or JSON for the timeline
+  std::string dedup_key; ///< same key twice on one order: a duplicate
+};
+
+/// What a plan did with its input, as the order actor reports it back.
+enum class outcome {
+  applied,   ///< the order moved (or recorded a step's progress)
+  ignored,   ///< recorded, but the state does not handle it
+  duplicate, ///< seen before (same dedup key): nothing written
+  stale,     ///< about a timer or step the order no longer waits for
+};
+
+/// "applied", "ignored", "duplicate" or "stale".
+std::string_view to_string(outcome x) noexcept;
+
+/// One plan: apply `tx` if set, then start `dispatch` if set.
+struct plan {
+  outcome result = outcome::applied;
+  std::optional<persistence::transition> tx;
+  std::optional<persistence::outbox_row> dispatch;
+};
+
+/// The first rows of a new order.
+struct creation {
+  persistence::order_row order;
+  persistence::event_row first_event;
+  std::vector<persistence::timer_row> timers;
+  std::vector<persistence::outbox_row> outbox;
+};
+
+/// A new order entering `tpl.initial` at `now`. `base` supplies the product,
+/// buyer, amount and currency (and an id, else one is generated); the flow
+/// fields and state come from `tpl`.
+creation plan_create(const flows::flow_template& tpl,
+                     persistence::order_row base, timestamp now,
+                     const plan_options& opts);
+
+/// `in` arriving for the order in `snap`.
+plan plan_event(const flows::flow_template& tpl,
+                const persistence::order_snapshot& snap, const event_input& in,
+                timestamp now, const plan_options& opts);
+
+/// The pending timer `timer_id` firing. `stale` if the snapshot has no such
+/// pending timer.
+plan plan_timer(const flows::flow_template& tpl,
+                const persistence::order_snapshot& snap,
+                const std::string& timer_id, timestamp now,
+                const plan_options& opts);
+
+/// The side effect `outbox_id` ended with `code` (`errc::ok` on success) and
+/// `detail`. `jitter_sample` is uniform in [0, 1) and only shapes a retry's
+/// delay. `stale` if the row is not the current step's pending row.
+plan plan_step_result(const flows::flow_template& tpl,
+                      const persistence::order_snapshot& snap,
+                      const std::string& outbox_id, errc code,
+                      const std::string& detail, timestamp now,
+                      const plan_options& opts, double jitter_sample);
+
+/// The current step's side effect, if the order (just rebuilt from its rows)
+/// should run it now: it has a pending outbox row and no pending retry timer
+/// for it. Running it again is safe: the row keeps its idempotency key.
+std::optional<persistence::outbox_row>
+pending_dispatch(const persistence::order_snapshot& snap);
+
+/// Updates `snap` as the database did when `tx` committed with `result`.
+void mirror(persistence::order_snapshot& snap,
+            const persistence::transition& tx,
+            const persistence::transition_result& result, timestamp now);
+
+/// The step's parameters as a JSON object of strings (the outbox `params`).
+std::string params_json(const flows::step& s);
+
+} // namespace souk::orders
