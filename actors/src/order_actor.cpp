@@ -1,0 +1,423 @@
+// One live order: rebuilds itself from the database, then turns each input
+// (an event, a timer, a step's result) into one planned transaction, commits
+// it off the scheduler threads and starts the side effect it names. Inputs
+// wait in the actor's own queue while a transaction is in flight, so the
+// order sees them one at a time in arrival order.
+
+#include <deque>
+
+#include <caf/actor_system.hpp>
+#include <caf/after.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/sec.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "souk/actors/error.hpp"
+#include "souk/core/log.hpp"
+
+#include "engine_context.hpp"
+
+namespace souk::actors::detail {
+
+namespace {
+
+using persistence::order_snapshot;
+
+struct work {
+  enum kind_t { on_event, on_timer, on_step, on_resume } kind = on_event;
+  orders::event_input in;
+  persistence::timer_row timer;
+  std::string outbox_id;
+  action_result result;
+  caf::response_promise rp; // for events; may be empty
+  bool reloaded = false;    // planned again after a reload already
+};
+
+struct order_state {
+  context_ptr ctx;
+  std::string id;
+  caf::actor manager;
+  std::optional<order_snapshot> snap;
+  orders::template_ptr tpl;
+  bool loading = true;
+  bool busy = false; // a transaction or lease is in flight
+  std::deque<work> queue;
+  std::optional<work> current;
+  std::optional<orders::plan> current_plan;
+  std::string in_flight; // outbox id a service is running
+  uint64_t received = 0; // messages the manager forwarded
+  std::vector<caf::response_promise> inspections; // asked while loading
+  static inline const char* name = "souk.order";
+};
+
+using order_actor = caf::stateful_actor<order_state>;
+
+void process(order_actor* self);
+
+void reply(work& w, const expected<orders::outcome>& x) {
+  if (w.kind != work::on_event || w.rp.pending() == false)
+    return;
+  if (x)
+    w.rp.deliver(*x);
+  else
+    w.rp.deliver(to_caf(x.err()));
+}
+
+void load(order_actor* self) {
+  auto& st = self->state;
+  st.loading = true;
+  auto ctx = st.ctx;
+  auto id = st.id;
+  auto tpl = st.tpl;
+  auto me = caf::actor{self};
+  ctx->post([ctx, id, tpl, me] {
+    load_result r;
+    auto snap = persistence::order_repository{*ctx->db}.load(id);
+    if (!snap) {
+      r.err = snap.err();
+    } else if (snap->has_value()) {
+      r.snap = std::move(**snap);
+      if (tpl && tpl->hash == r.snap->order.flow_hash) {
+        r.tpl = tpl;
+      } else if (auto t = ctx->flows->pinned(r.snap->order.flow_hash)) {
+        r.tpl = *t;
+      } else {
+        r.err = t.err();
+      }
+    }
+    caf::anon_send(me, loaded_atom::value, std::move(r));
+  });
+}
+
+order_inspection inspect(order_actor* self) {
+  auto& st = self->state;
+  auto& o = st.snap->order;
+  order_inspection x;
+  x.order_id = o.id;
+  x.flow = o.flow;
+  x.flow_version = o.flow_version;
+  x.flow_hash = o.flow_hash;
+  x.state = o.state;
+  x.version = o.version;
+  x.state_entered_at = o.state_entered_at;
+  if (auto t = parse_iso(o.state_entered_at))
+    x.ms_in_state = (st.ctx->now() - *t).count();
+  x.step_index = o.step_index;
+  x.step_attempt = o.step_attempt;
+  if (auto* s = st.tpl->find(o.state);
+      s != nullptr && o.step_attempt > 0
+      && static_cast<size_t>(o.step_index) < s->steps.size())
+    x.step_action = s->steps[static_cast<size_t>(o.step_index)].action;
+  x.last_error = o.last_error;
+  x.parked_from = o.parked_from;
+  x.timers = st.snap->timers;
+  x.mailbox_size = self->mailbox().size();
+  x.step_in_flight = !st.in_flight.empty();
+  x.queued = st.queue.size();
+  return x;
+}
+
+bool idle(order_actor* self) {
+  auto& st = self->state;
+  return !st.loading && !st.busy && st.queue.empty() && st.in_flight.empty();
+}
+
+// Done for good (terminal, or parked): leave memory at once rather than
+// after the idle timeout.
+void passivate_if_finished(order_actor* self) {
+  auto& st = self->state;
+  if (!idle(self) || !st.snap)
+    return;
+  auto* s = st.tpl->find(st.snap->order.state);
+  bool finished = s == nullptr ? st.snap->order.state == persistence::parked_state
+                               : s->terminal;
+  if (finished && st.snap->outbox.empty())
+    self->send(st.manager, idle_atom::value, st.id, st.received);
+}
+
+void on_step_done(order_actor* self, const std::string& outbox_id,
+                  action_result r) {
+  auto& st = self->state;
+  if (st.in_flight == outbox_id)
+    st.in_flight.clear();
+  work w;
+  w.kind = work::on_step;
+  w.outbox_id = outbox_id;
+  w.result = std::move(r);
+  st.queue.push_back(std::move(w));
+  process(self);
+}
+
+void park(order_actor* self, std::string reason) {
+  auto& st = self->state;
+  log::warn("order {}: parked in needs_attention: {}", st.id, reason);
+  st.busy = true;
+  auto ctx = st.ctx;
+  auto id = st.id;
+  auto me = caf::actor{self};
+  ctx->post([ctx, id, reason, me] {
+    commit_result r;
+    r.err = persistence::order_repository{*ctx->db}.park(id, reason, "engine");
+    caf::anon_send(me, parked_atom::value, std::move(r));
+  });
+}
+
+void dispatch(order_actor* self, const persistence::outbox_row& row) {
+  auto& st = self->state;
+  auto service = row.action.substr(0, row.action.find('.'));
+  if (!st.ctx->opts.services.contains(service))
+    return park(self, "no service '" + service + "' is installed for "
+                        + row.action);
+  st.in_flight = row.id;
+  auto handle = st.ctx->services->get(service);
+  if (!handle) {
+    self->send(self, step_atom::value, row.id,
+               action_result{errc::unavailable,
+                             "service '" + service + "' is not running"});
+    return;
+  }
+  action_call call{st.id, row.action, row.params, row.idempotency_key,
+                   static_cast<uint32_t>(st.snap->order.step_attempt)};
+  auto id = row.id;
+  self->request(handle, st.ctx->opts.step_timeout, run_atom::value, call)
+    .then([self, id](action_result& r) { on_step_done(self, id, std::move(r)); },
+          [self, id](caf::error& e) {
+            auto err = from_caf(e);
+            if (e == caf::sec::request_receiver_down)
+              err = error{errc::unavailable, "the service stopped"};
+            on_step_done(self, id, action_result{err.code, err.detail});
+          });
+}
+
+orders::plan plan_for(order_actor* self, const work& w) {
+  auto& st = self->state;
+  auto now = st.ctx->now();
+  auto& opts = st.ctx->opts.plan;
+  switch (w.kind) {
+  case work::on_event:
+    return orders::plan_event(*st.tpl, *st.snap, w.in, now, opts);
+  case work::on_timer:
+    return orders::plan_timer(*st.tpl, *st.snap, w.timer.id, now, opts);
+  case work::on_step:
+    return orders::plan_step_result(*st.tpl, *st.snap, w.outbox_id,
+                                    w.result.code, w.result.detail, now, opts,
+                                    engine_context::sample());
+  case work::on_resume:
+    break;
+  }
+  return {};
+}
+
+void lease_and_dispatch(order_actor* self, persistence::outbox_row row) {
+  auto& st = self->state;
+  st.busy = true;
+  auto ctx = st.ctx;
+  row.claimed_until = to_iso(ctx->now() + ctx->opts.plan.step_lease);
+  auto me = caf::actor{self};
+  auto id = st.id;
+  ctx->post([ctx, id, row, me] {
+    auto err = persistence::order_repository{*ctx->db}.lease_outbox(
+      id, row.id, row.claimed_until);
+    caf::anon_send(me, leased_atom::value, row.id,
+                   action_result{err.code, err.detail});
+  });
+}
+
+void process(order_actor* self) {
+  auto& st = self->state;
+  while (!st.loading && !st.busy && !st.queue.empty()) {
+    auto w = std::move(st.queue.front());
+    st.queue.pop_front();
+    if (w.kind == work::on_resume) {
+      if (auto row = orders::pending_dispatch(*st.snap);
+          row && st.in_flight.empty())
+        lease_and_dispatch(self, *row);
+      continue;
+    }
+    auto p = plan_for(self, w);
+    if (!p.tx) {
+      if (p.result == orders::outcome::stale && w.kind == work::on_timer
+          && !w.reloaded) {
+        // A timer we do not know: another node may have moved the order.
+        // Look again once; a timer still unknown after that is not ours.
+        w.reloaded = true;
+        st.queue.push_front(std::move(w));
+        load(self);
+        return;
+      }
+      reply(w, p.result);
+      continue;
+    }
+    st.busy = true;
+    auto tx = *p.tx;
+    st.current = std::move(w);
+    st.current_plan = std::move(p);
+    auto ctx = st.ctx;
+    auto me = caf::actor{self};
+    ctx->post([ctx, tx, me] {
+      commit_result r;
+      auto applied = persistence::order_repository{*ctx->db}.apply(tx);
+      if (applied)
+        r.result = *applied;
+      else
+        r.err = applied.err();
+      caf::anon_send(me, commit_atom::value, std::move(r));
+    });
+  }
+  passivate_if_finished(self);
+}
+
+void on_committed(order_actor* self, commit_result& r) {
+  auto& st = self->state;
+  st.busy = false;
+  auto w = std::move(*st.current);
+  auto p = std::move(*st.current_plan);
+  st.current.reset();
+  st.current_plan.reset();
+  if (!r.err) {
+    orders::mirror(*st.snap, *p.tx, r.result, st.ctx->now());
+    reply(w, p.result);
+    if (p.dispatch)
+      dispatch(self, *p.dispatch);
+    return process(self);
+  }
+  if (r.err.code == errc::conflict && !w.reloaded) {
+    // Someone else moved the order (another node, a second claim of a
+    // timer): rebuild from the rows and plan this input again.
+    w.reloaded = true;
+    st.queue.push_front(std::move(w));
+    return load(self);
+  }
+  if (w.kind == work::on_event) {
+    reply(w, r.err);
+    return process(self);
+  }
+  // An internal input could not be recorded. Its outbox row or timer is
+  // still pending in the database, so a restart (reload + resume) picks it
+  // up again; crashing hands that to the supervision in the manager.
+  log::warn("order {}: {} ({})", st.id, r.err.detail, to_string(r.err.code));
+  self->quit(to_caf(r.err));
+}
+
+void on_loaded(order_actor* self, load_result& r) {
+  auto& st = self->state;
+  if (r.err) {
+    for (auto& w : st.queue)
+      reply(w, r.err);
+    for (auto& rp : st.inspections)
+      rp.deliver(to_caf(r.err));
+    log::warn("order {}: cannot rebuild: {}", st.id, r.err.detail);
+    return self->quit(to_caf(r.err));
+  }
+  if (!r.snap) {
+    auto missing = error{errc::not_found, "no order " + st.id};
+    for (auto& w : st.queue)
+      reply(w, missing);
+    for (auto& rp : st.inspections)
+      rp.deliver(to_caf(missing));
+    return self->quit();
+  }
+  bool first = !st.snap.has_value();
+  st.snap = std::move(r.snap);
+  st.tpl = std::move(r.tpl);
+  st.loading = false;
+  for (auto& rp : st.inspections)
+    rp.deliver(inspect(self));
+  st.inspections.clear();
+  if (first) {
+    // A rebuilt order picks up the side effect it was running.
+    work w;
+    w.kind = work::on_resume;
+    st.queue.push_front(std::move(w));
+  }
+  process(self);
+}
+
+caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
+                    caf::actor manager) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.id = std::move(id);
+  st.manager = std::move(manager);
+  load(self);
+  auto enqueue = [self](work w) {
+    ++self->state.received;
+    self->state.queue.push_back(std::move(w));
+    process(self);
+  };
+  return {
+    [self, enqueue](deliver_atom, orders::event_input& in) {
+      work w;
+      w.kind = work::on_event;
+      w.in = std::move(in);
+      w.rp = self->make_response_promise();
+      auto rp = w.rp;
+      enqueue(std::move(w));
+      return rp;
+    },
+    [enqueue](timer_atom, persistence::timer_row& t) {
+      work w;
+      w.kind = work::on_timer;
+      w.timer = std::move(t);
+      enqueue(std::move(w));
+    },
+    [enqueue](resume_atom) {
+      work w;
+      w.kind = work::on_resume;
+      enqueue(std::move(w));
+    },
+    [self](inspect_atom) -> caf::result<order_inspection> {
+      ++self->state.received;
+      if (self->state.loading) {
+        auto rp = self->make_response_promise();
+        self->state.inspections.push_back(rp);
+        return rp;
+      }
+      return inspect(self);
+    },
+    [self](stop_atom) { self->quit(); },
+    [self](loaded_atom, load_result& r) { on_loaded(self, r); },
+    [self](commit_atom, commit_result& r) { on_committed(self, r); },
+    [self](parked_atom, commit_result& r) {
+      self->state.busy = false;
+      if (r.err) {
+        log::warn("order {}: cannot park: {}", self->state.id, r.err.detail);
+        return self->quit(to_caf(r.err));
+      }
+      self->state.in_flight.clear();
+      load(self);
+    },
+    [self](step_atom, std::string& outbox_id, action_result& r) {
+      on_step_done(self, outbox_id, std::move(r));
+    },
+    [self](leased_atom, std::string& outbox_id, action_result& r) {
+      // The lease a resumed step takes before it runs; a row that is not
+      // pending any more is not run.
+      auto& s = self->state;
+      s.busy = false;
+      if (r.code == errc::ok) {
+        auto row = std::find_if(s.snap->outbox.begin(), s.snap->outbox.end(),
+                                [&](auto& x) { return x.id == outbox_id; });
+        if (row != s.snap->outbox.end())
+          dispatch(self, *row);
+      }
+      process(self);
+    },
+    caf::after(self->state.ctx->opts.idle_timeout) >>
+      [self] {
+        if (idle(self))
+          self->send(self->state.manager, idle_atom::value, self->state.id,
+                     self->state.received);
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_order(caf::actor_system& sys, context_ptr ctx,
+                       std::string id, caf::actor manager) {
+  return sys.spawn(order, std::move(ctx), std::move(id), std::move(manager));
+}
+
+} // namespace souk::actors::detail

@@ -1,0 +1,541 @@
+// The order engine on CAF's deterministic scheduler: every actor runs on the
+// test's thread when the test says so, database work runs inline, and time
+// (CAF's and souk's) moves only when the test advances it. No sleeps.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+#include <soci/soci.h>
+
+#include "souk/actors/engine.hpp"
+#include "souk/actors/order_messages.hpp"
+#include "souk/actors/services.hpp"
+#include "souk/actors/supervisor.hpp"
+#include "souk/core/ids.hpp"
+#include "souk/orders/library.hpp"
+#include "souk/persistence/migrations.hpp"
+#include "souk/testing/support.hpp"
+
+namespace sa = souk::actors;
+namespace so = souk::orders;
+namespace sp = souk::persistence;
+using namespace std::chrono_literals;
+using souk::errc;
+
+namespace {
+
+constexpr const char* flow_v1 = R"(flow: shop
+version: 1
+initial: pending
+states:
+  pending:
+    timeout: { after: 30m, emit: payment.expired }
+    on: { payment.succeeded: paid, payment.failed: failed, payment.expired: failed }
+  paid:
+    steps:
+      - call: test.credit
+      - call: test.ship
+        with: { speed: fast }
+        retry: { initial: 1s, factor: 2, max_interval: 1m, max_attempts: 3, give_up_on: [invalid_field] }
+    on: { steps.done: delivered, steps.failed: failed }
+  delivered:
+    on: { refund.requested: refunded }
+  refunded: { terminal: true }
+  failed: { terminal: true }
+)";
+
+// Same name, new version: one step only.
+constexpr const char* flow_v2 = R"(flow: shop
+version: 2
+initial: pending
+states:
+  pending:
+    on: { payment.succeeded: paid }
+  paid:
+    steps: [ { call: test.credit } ]
+    on: { steps.done: delivered, steps.failed: failed }
+  delivered: { terminal: true }
+  failed: { terminal: true }
+)";
+
+// A step of a service this node does not run.
+constexpr const char* flow_elsewhere = R"(flow: elsewhere
+version: 1
+initial: pending
+states:
+  pending:
+    on: { payment.succeeded: paid }
+  paid:
+    steps: [ { call: other.thing } ]
+    on: { steps.done: done, steps.failed: done }
+  done: { terminal: true }
+)";
+
+const souk::timestamp t0 = *souk::parse_iso("2030-01-01T00:00:00.000Z");
+
+// What the test service saw and did. Idempotent like a real service: the
+// effect of a key happens once however often the key arrives.
+struct service_log {
+  std::vector<sa::action_call> calls;
+  std::map<std::string, int> effects; // idempotency key -> times applied
+  std::map<std::string, std::vector<errc>> script; // action -> answers
+  bool hold = false; // keep answers back (a step in the middle of running)
+  std::vector<std::pair<caf::response_promise, sa::action_call>> held;
+
+  sa::action_result run(const sa::action_call& c) {
+    auto& answers = script[c.action];
+    auto code = errc::ok;
+    if (!answers.empty()) {
+      code = answers.front();
+      answers.erase(answers.begin());
+    }
+    if (code == errc::ok && effects[c.idempotency_key]++ > 0)
+      effects[c.idempotency_key] = 1; // already applied: do not repeat
+    return {code, code == errc::ok ? "" : "scripted failure"};
+  }
+
+  size_t calls_of(const std::string& action) const {
+    return std::count_if(calls.begin(), calls.end(),
+                         [&](auto& c) { return c.action == action; });
+  }
+};
+
+caf::behavior test_service(caf::event_based_actor* self,
+                           std::shared_ptr<service_log> log) {
+  return {
+    [self, log](sa::run_atom, sa::action_call& c)
+      -> caf::result<sa::action_result> {
+      log->calls.push_back(c);
+      if (log->hold) {
+        auto rp = self->make_response_promise();
+        log->held.emplace_back(rp, c);
+        return rp;
+      }
+      return log->run(c);
+    },
+  };
+}
+
+struct fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::actor_clock::time_point clock_start;
+  souk::testing::scratch_database scratch;
+  std::shared_ptr<sp::database> db = scratch.open(2);
+  souk::flows::action_catalog catalog;
+  std::shared_ptr<so::flow_library> flows;
+  std::shared_ptr<sa::service_directory> dir
+    = std::make_shared<sa::service_directory>();
+  std::shared_ptr<service_log> service = std::make_shared<service_log>();
+  std::unique_ptr<sa::order_engine> engine;
+  caf::actor sup;
+  std::string product_id = souk::new_uuid();
+
+  fixture()
+    : sys(init(cfg)),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+    clock_start = sched.clock().now();
+    auto r = sp::migrate(*db, sp::shipped_migrations(db->kind()));
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+    auto user = souk::new_uuid();
+    exec("INSERT INTO users (id, email, password_hash, role, created_at, "
+         "updated_at) VALUES ('"
+         + user + "', 'c@example.com', 'x', 'creator', '2030-01-01', "
+                  "'2030-01-01')");
+    exec("INSERT INTO products (id, creator_id, title, description, "
+         "price_amount, currency, flow, status, version, created_at, "
+         "updated_at) VALUES ('"
+         + product_id + "', '" + user
+         + "', 'Book', '', 5000, 'NGN', 'shop', 'published', 1, "
+           "'2030-01-01', '2030-01-01')");
+    catalog.add("test.credit");
+    catalog.add("test.ship", {"speed"});
+    catalog.add("other.thing");
+    flows = std::make_shared<so::flow_library>(catalog, db);
+    BOOST_REQUIRE(!flows->add(flow_v1, "shop.yaml"));
+    BOOST_REQUIRE(!flows->add(flow_elsewhere, "elsewhere.yaml"));
+
+    sa::engine_options o;
+    o.node_id = "node-test";
+    o.plan.retry_jitter = 0;
+    o.plan.step_lease = 60s;
+    o.restart_jitter = 0;
+    o.restart.initial = 500ms;
+    o.restart.max_restarts = 3;
+    o.services = {"test"};
+    o.clock = [this] { return now(); };
+    o.executor = [](std::function<void()> job) { job(); };
+    engine = std::make_unique<sa::order_engine>(sys, db, flows, dir, o);
+    auto children = engine->children();
+    children.push_back(sa::child_spec{"test", [this](caf::actor_system& s) {
+                                        auto h = s.spawn(test_service, service);
+                                        dir->put("test", h);
+                                        return h;
+                                      }});
+    sup = sa::spawn_supervisor(sys, sa::restart_policy{}, std::move(children),
+                               std::make_shared<sa::supervision_board>());
+    sched.run();
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    sched.run();
+    sup = nullptr;
+    for (auto& [rp, c] : service->held)
+      rp = caf::response_promise{};
+    dir->put("test", caf::actor{});
+    dir->put("orders", caf::actor{});
+    dir->put("timers", caf::actor{});
+  }
+
+  static caf::actor_system_config& init(caf::actor_system_config& c) {
+    c.set("scheduler.policy", caf::atom("testing"));
+    c.set("logger.file-verbosity", caf::atom("quiet"));
+    return c;
+  }
+
+  souk::timestamp now() {
+    return t0
+           + std::chrono::duration_cast<std::chrono::milliseconds>(
+             sched.clock().now() - clock_start);
+  }
+
+  void exec(const std::string& q) {
+    auto st = db->run([&](soci::session& sql) { sql << q; });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  }
+
+  // Runs every actor until nothing is left to do.
+  void run() { sched.run(); }
+
+  // Moves time forward, firing what falls due, and runs.
+  void advance(std::chrono::milliseconds d) {
+    sched.advance_time(d);
+    run();
+  }
+
+  std::string create(const std::string& flow = "shop") {
+    sp::order_row base;
+    base.product_id = product_id;
+    base.buyer_email = "buyer@example.com";
+    base.amount = 5000;
+    base.currency = "NGN";
+    auto o = engine->create(base, flow);
+    BOOST_REQUIRE_MESSAGE(o, (o ? "" : o.err().detail));
+    run();
+    return o->id;
+  }
+
+  souk::expected<so::outcome> deliver(const std::string& id,
+                                      const std::string& event,
+                                      const std::string& key = {}) {
+    std::optional<souk::expected<so::outcome>> got;
+    engine->deliver(id, {event, "test", "", key},
+                    [&](souk::expected<so::outcome> x) { got = x; });
+    run();
+    BOOST_REQUIRE_MESSAGE(got, "no answer to " << event);
+    return *got;
+  }
+
+  sa::order_inspection inspect(const std::string& id) {
+    std::optional<souk::expected<sa::order_inspection>> got;
+    engine->inspect(id,
+                    [&](souk::expected<sa::order_inspection> x) { got = x; });
+    run();
+    BOOST_REQUIRE(got);
+    BOOST_REQUIRE_MESSAGE(*got, (*got ? "" : got->err().detail));
+    return **got;
+  }
+
+  std::vector<std::string> live() {
+    std::optional<souk::expected<std::vector<std::string>>> got;
+    engine->live([&](souk::expected<std::vector<std::string>> x) { got = x; });
+    run();
+    BOOST_REQUIRE(got && *got);
+    return **got;
+  }
+
+  sp::order_snapshot rows(const std::string& id) {
+    auto s = sp::order_repository{*db}.load(id);
+    BOOST_REQUIRE(s && s->has_value());
+    return **s;
+  }
+
+  std::vector<std::string> events(const std::string& id) {
+    std::vector<std::string> out;
+    for (auto& e : rows(id).events)
+      out.push_back(e.event);
+    return out;
+  }
+
+  caf::actor actor_of(const std::string& id) {
+    caf::actor found;
+    auto mgr = dir->get("orders");
+    sys.spawn(
+      [&found, mgr, id](caf::event_based_actor* self, int) {
+        self->request(mgr, 1s, caf::atom_constant<caf::atom("lookup")>::value,
+                      id)
+          .then([&found](caf::actor& h) { found = h; },
+                [](caf::error&) {});
+      },
+      0);
+    run();
+    return found;
+  }
+
+  void kill(const std::string& id) {
+    auto h = actor_of(id);
+    BOOST_REQUIRE(h);
+    caf::anon_send_exit(h, caf::exit_reason::kill);
+    run();
+  }
+};
+
+using strings = std::vector<std::string>;
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(engine, fixture)
+
+BOOST_AUTO_TEST_CASE(happy_path) {
+  auto id = create();
+  BOOST_TEST(rows(id).order.state == "pending");
+  // Waiting for a payment needs no actor.
+  BOOST_TEST(live().empty());
+  auto r = deliver(id, "payment.succeeded", "evt-1");
+  BOOST_REQUIRE(r);
+  BOOST_TEST((*r == so::outcome::applied));
+  auto s = rows(id);
+  BOOST_TEST(s.order.state == "delivered");
+  BOOST_TEST(s.order.flow_hash == flows->current("shop").value()->hash);
+  BOOST_TEST(events(id)
+               == (strings{"order.created", "payment.succeeded",
+                           "step.succeeded", "steps.done"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(service->calls.size() == 2u);
+  BOOST_TEST(service->calls[1].params == R"({"speed":"fast"})");
+  BOOST_TEST(service->effects.size() == 2u);
+  BOOST_TEST(s.outbox.empty());
+  BOOST_TEST(s.timers.empty()); // the payment timeout was cancelled
+}
+
+BOOST_AUTO_TEST_CASE(a_step_fails_then_succeeds_within_its_retries) {
+  service->script["test.ship"] = {errc::unavailable};
+  auto id = create();
+  deliver(id, "payment.succeeded");
+  auto s = rows(id);
+  BOOST_TEST(s.order.state == "paid");
+  BOOST_TEST(s.order.step_attempt == 2);
+  BOOST_TEST(s.order.last_error == "unavailable: scripted failure");
+  BOOST_REQUIRE_EQUAL(s.timers.size(), 1u);
+  BOOST_TEST(s.timers[0].kind == "step_retry");
+  // The retry is a durable timer: it fires when its time comes.
+  advance(999ms);
+  BOOST_TEST(rows(id).order.state == "paid");
+  advance(1s);
+  BOOST_TEST(rows(id).order.state == "delivered");
+  BOOST_REQUIRE_EQUAL(service->calls_of("test.ship"), 2u);
+  BOOST_TEST(service->calls[1].idempotency_key
+             == service->calls[2].idempotency_key);
+  BOOST_TEST(service->calls[2].attempt == 2u);
+  BOOST_TEST(events(id)
+               == (strings{"order.created", "payment.succeeded",
+                           "step.succeeded", "step.failed", "step.retry",
+                           "steps.done"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(retries_exhausted_fail_the_order) {
+  service->script["test.ship"]
+    = {errc::timeout, errc::timeout, errc::timeout, errc::ok};
+  auto id = create();
+  deliver(id, "payment.succeeded");
+  advance(1s);  // attempt 2
+  advance(2s);  // attempt 3, the last
+  auto s = rows(id);
+  BOOST_TEST(s.order.state == "failed");
+  BOOST_TEST(s.order.last_error == "timeout: scripted failure");
+  BOOST_TEST(service->calls_of("test.ship") == 3u);
+  BOOST_TEST(events(id).back() == "steps.failed");
+  advance(1min); // nothing more happens
+  BOOST_TEST(service->calls_of("test.ship") == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_state_timeout_fires_from_the_timers_table) {
+  auto id = create();
+  advance(29min);
+  BOOST_TEST(rows(id).order.state == "pending");
+  advance(1min + 1s);
+  auto s = rows(id);
+  BOOST_TEST(s.order.state == "failed");
+  BOOST_TEST(s.events.back().event == "payment.expired");
+  BOOST_TEST(s.events.back().actor == "timer");
+  BOOST_TEST(s.timers.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_event_not_allowed_is_recorded_and_ignored) {
+  auto id = create();
+  auto r = deliver(id, "refund.requested");
+  BOOST_REQUIRE(r);
+  BOOST_TEST((*r == so::outcome::ignored));
+  BOOST_TEST(rows(id).order.state == "pending");
+  BOOST_TEST(rows(id).events.back().detail.starts_with("ignored"));
+  // The order carries on normally.
+  BOOST_TEST((*deliver(id, "payment.succeeded") == so::outcome::applied));
+  BOOST_TEST(rows(id).order.state == "delivered");
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicate_event_has_no_second_side_effect) {
+  auto id = create();
+  BOOST_TEST((*deliver(id, "payment.succeeded", "evt-7")
+              == so::outcome::applied));
+  BOOST_TEST((*deliver(id, "payment.succeeded", "evt-7")
+              == so::outcome::duplicate));
+  BOOST_TEST(service->calls.size() == 2u);
+  BOOST_TEST(rows(id).events.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_order_actor_runs_its_step_exactly_once) {
+  service->hold = true;
+  auto id = create();
+  deliver(id, "payment.succeeded");
+  BOOST_REQUIRE_EQUAL(service->held.size(), 1u); // test.credit is running
+  kill(id);
+  // The service finishes the step, but its answer has nobody to go to.
+  auto [rp, call] = service->held.front();
+  service->held.clear();
+  rp.deliver(service->run(call));
+  service->hold = false;
+  run();
+  BOOST_TEST(rows(id).order.state == "paid");
+  // The manager restarts the actor after its backoff; it rebuilds from the
+  // rows and runs the step again under the same key.
+  advance(500ms);
+  BOOST_TEST(rows(id).order.state == "delivered");
+  BOOST_TEST(service->calls_of("test.credit") == 2u);
+  BOOST_TEST(service->calls[0].idempotency_key
+             == service->calls[1].idempotency_key);
+  BOOST_TEST(service->effects[service->calls[0].idempotency_key] == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_that_keeps_crashing_is_parked) {
+  service->hold = true;
+  auto id = create();
+  deliver(id, "payment.succeeded");
+  // Killed in the middle of its step again and again: 3 restarts with
+  // backoff (500ms, 1s, 2s), then the 4th crash parks it.
+  std::chrono::milliseconds delays[] = {500ms, 1s, 2s};
+  for (auto d : delays) {
+    kill(id);
+    advance(d);
+    BOOST_TEST(rows(id).order.state == "paid");
+  }
+  kill(id);
+  auto s = rows(id);
+  BOOST_TEST(s.order.state == "needs_attention");
+  BOOST_TEST(s.order.parked_from == "paid");
+  BOOST_TEST(s.order.last_error.find("crashed 4 times") != std::string::npos);
+  BOOST_TEST(s.events.back().event == "order.parked");
+  // Nothing restarts it in a loop; it answers questions and holds events.
+  auto calls = service->calls.size();
+  advance(1min);
+  BOOST_TEST(service->calls.size() == calls);
+  service->hold = false;
+  auto held = deliver(id, "payment.succeeded");
+  BOOST_REQUIRE(held);
+  BOOST_TEST((*held == so::outcome::ignored));
+  BOOST_TEST(inspect(id).state == "needs_attention");
+}
+
+BOOST_AUTO_TEST_CASE(idle_orders_are_passivated_and_come_back_on_demand) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i)
+    ids.push_back(create());
+  BOOST_TEST(live().empty());
+  auto x = inspect(ids[0]); // activates it
+  BOOST_TEST(x.state == "pending");
+  BOOST_TEST(live() == strings{ids[0]}, boost::test_tools::per_element());
+  advance(61s);
+  BOOST_TEST(live().empty());
+  deliver(ids[0], "payment.succeeded");
+  BOOST_TEST(rows(ids[0]).order.state == "delivered");
+  BOOST_TEST(live().size() == 1u); // delivered still waits for refunds
+  advance(61s);
+  BOOST_TEST(live().empty());
+  // A finished order (terminal state) leaves memory at once.
+  deliver(ids[1], "payment.failed");
+  BOOST_TEST(rows(ids[1]).order.state == "failed");
+  BOOST_TEST(live().empty());
+}
+
+BOOST_AUTO_TEST_CASE(inspection_reports_the_live_snapshot) {
+  service->hold = true;
+  auto id = create();
+  auto before = inspect(id);
+  BOOST_TEST(before.flow == "shop");
+  BOOST_TEST(before.flow_version == 1);
+  BOOST_TEST(before.version == 1);
+  BOOST_REQUIRE_EQUAL(before.timers.size(), 1u);
+  BOOST_TEST(before.timers[0].event == "payment.expired");
+  BOOST_TEST(!before.step_in_flight);
+  advance(5s);
+  deliver(id, "payment.succeeded");
+  auto during = inspect(id);
+  BOOST_TEST(during.state == "paid");
+  BOOST_TEST(during.step_action == "test.credit");
+  BOOST_TEST(during.step_attempt == 1);
+  BOOST_TEST(during.step_in_flight);
+  BOOST_TEST(during.timers.empty());
+  BOOST_TEST(during.ms_in_state >= 0);
+  BOOST_TEST(during.mailbox_size == 0u);
+  // An order that does not exist is not found, not created.
+  std::optional<souk::expected<sa::order_inspection>> none;
+  engine->inspect(souk::new_uuid(),
+                  [&](souk::expected<sa::order_inspection> x) { none = x; });
+  run();
+  BOOST_TEST((none && !*none && none->err().code == errc::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(a_step_of_a_service_not_installed_parks_the_order) {
+  auto id = create("elsewhere");
+  deliver(id, "payment.succeeded");
+  auto s = rows(id);
+  BOOST_TEST(s.order.state == "needs_attention");
+  BOOST_TEST(s.order.last_error.find("no service 'other'")
+             != std::string::npos);
+  BOOST_TEST(s.outbox.size() == 1u); // kept for the operator
+}
+
+BOOST_AUTO_TEST_CASE(orders_finish_on_the_template_version_they_pinned) {
+  auto old_order = create();
+  BOOST_REQUIRE(!flows->add(flow_v2, "shop.yaml"));
+  auto new_order = create();
+  BOOST_TEST(rows(old_order).order.flow_version == 1);
+  BOOST_TEST(rows(new_order).order.flow_version == 2);
+  deliver(old_order, "payment.succeeded");
+  deliver(new_order, "payment.succeeded");
+  BOOST_TEST(service->calls_of("test.ship") == 1u); // only v1 ships
+  BOOST_TEST(rows(old_order).order.state == "delivered");
+  BOOST_TEST(rows(new_order).order.state == "delivered");
+  // A node that never loaded v1 still rebuilds the old order from the
+  // template text the database kept.
+  so::flow_library fresh{catalog, db};
+  auto v1 = fresh.pinned(rows(old_order).order.flow_hash);
+  BOOST_REQUIRE_MESSAGE(v1, (v1 ? "" : v1.err().detail));
+  BOOST_TEST((*v1)->version == 1u);
+  BOOST_TEST(((*v1)->find("paid")->steps.size() == 2u));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
