@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 
 #include "souk/accounts/service.hpp"
+#include "souk/actors/engine.hpp"
 #include "souk/actors/heartbeat.hpp"
+#include "souk/actors/services.hpp"
 #include "souk/actors/runtime.hpp"
 #include "souk/actors/supervisor.hpp"
 #include "souk/catalog/service.hpp"
@@ -17,6 +19,7 @@
 #include "souk/http/rate_limit.hpp"
 #include "souk/http/routes.hpp"
 #include "souk/http/server.hpp"
+#include "souk/orders/library.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/nodes.hpp"
@@ -50,14 +53,40 @@ std::string hostname() {
   return buf;
 }
 
+actors::engine_options engine_options_of(const config::settings& cfg,
+                                         const std::string& node_id) {
+  auto& o = cfg.orders;
+  actors::engine_options e;
+  e.node_id = node_id;
+  e.step_timeout = o.step_timeout;
+  // A dispatched step stays leased for its answer time plus a margin, so
+  // the recovery sweep never starts a step that is still running.
+  e.plan.step_lease = o.step_timeout + o.timer_lease;
+  e.plan.retry_jitter = o.jitter_percent / 100.0;
+  e.idle_timeout = o.idle_timeout;
+  e.timer_poll = o.timer_poll;
+  e.timer_lease = o.timer_lease;
+  e.batch = o.batch;
+  e.sweep_interval = o.sweep_interval;
+  e.restart = actors::restart_policy{o.restart_initial, 2, o.restart_max,
+                                     o.max_crashes, o.crash_window};
+  e.restart_jitter = o.jitter_percent / 100.0;
+  return e;
+}
+
 } // namespace
 
 struct node::impl {
   config::settings cfg;
+  node_extensions ext;
   std::string id = new_uuid();
   std::shared_ptr<persistence::database> db;
   std::unique_ptr<actors::runtime> runtime;
   std::shared_ptr<actors::supervision_board> board;
+  flows::action_catalog actions;
+  std::shared_ptr<orders::flow_library> flows;
+  std::shared_ptr<actors::service_directory> directory;
+  std::unique_ptr<actors::order_engine> engine;
   std::shared_ptr<worker_pool> workers;
   http::router routes;
   std::unique_ptr<http::server> server;
@@ -65,8 +94,10 @@ struct node::impl {
   bool stopped = false;
 };
 
-node::node(config::settings cfg) : impl_(std::make_unique<impl>()) {
+node::node(config::settings cfg, node_extensions ext)
+  : impl_(std::make_unique<impl>()) {
   impl_->cfg = std::move(cfg);
+  impl_->ext = std::move(ext);
 }
 
 node::~node() {
@@ -128,14 +159,40 @@ status node::start() {
     return err;
   d.registered = true;
 
+  d.actions = flows::default_actions();
+  for (auto& [name, params] : d.ext.actions)
+    d.actions.add(name, params);
+  d.flows = std::make_shared<orders::flow_library>(d.actions, d.db);
+  if (auto err = d.flows->load(d.cfg.flows.directory))
+    return err;
+  for (auto& tpl : d.flows->list())
+    log::info("flow {} version {} ({})", tpl->name, tpl->version,
+              tpl->hash.substr(0, 12));
+
   d.runtime = std::make_unique<actors::runtime>(actors::runtime::options{});
   d.board = std::make_shared<actors::supervision_board>();
   actors::restart_policy policy{
     d.cfg.supervisor.restart_initial, d.cfg.supervisor.restart_factor,
     d.cfg.supervisor.restart_max, d.cfg.supervisor.max_restarts,
     d.cfg.supervisor.restart_window};
+  d.directory = std::make_shared<actors::service_directory>();
+  auto engine_opts = engine_options_of(d.cfg, d.id);
   std::vector<actors::child_spec> children{
     actors::node_heartbeat(d.db, d.id, heartbeat_interval)};
+  for (auto& [name, spawn] : d.ext.services) {
+    engine_opts.services.insert(name);
+    children.push_back(actors::child_spec{
+      "service." + name,
+      [name, spawn, dir = d.directory](caf::actor_system& sys) {
+        auto h = spawn(sys);
+        dir->put(name, h);
+        return h;
+      }});
+  }
+  d.engine = std::make_unique<actors::order_engine>(
+    d.runtime->system(), d.db, d.flows, d.directory, std::move(engine_opts));
+  for (auto& child : d.engine->children())
+    children.push_back(std::move(child));
   d.runtime->adopt(actors::spawn_supervisor(d.runtime->system(), policy,
                                             std::move(children), d.board));
 
@@ -164,6 +221,14 @@ status node::start() {
     return err;
   log::info("node {} listening on {}", d.id, url());
   return {};
+}
+
+actors::order_engine& node::engine() {
+  return *impl_->engine;
+}
+
+const std::string& node::id() const {
+  return impl_->id;
 }
 
 std::string node::url() const {

@@ -1,23 +1,53 @@
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/fwd.hpp>
 
 #include "souk/config/settings.hpp"
 #include "souk/core/error.hpp"
 
+namespace souk::actors {
+class order_engine;
+} // namespace souk::actors
+
 namespace souk {
+
+/// What a program embedding a node adds to it: step actions for flow
+/// templates and the service actors that run them. souk's own services plug
+/// in the same way.
+struct node_extensions {
+  /// Actions templates may `call`, with the parameter names each accepts.
+  std::map<std::string, std::set<std::string>> actions;
+  /// Service actors by name (steps `NAME.x` go to service `NAME`); each is
+  /// supervised and restarted with backoff.
+  std::vector<std::pair<std::string,
+                        std::function<caf::actor(caf::actor_system&)>>>
+    services;
+};
 
 /// One running soukd: database, actor system and HTTP server, started in
 /// that order and stopped in reverse.
 class node {
 public:
-  explicit node(config::settings cfg);
+  explicit node(config::settings cfg, node_extensions ext = {});
   ~node();
 
   /// Prepares the data directory, opens and migrates the database, registers
   /// this node, starts the actors and the HTTP server.
   status start();
+
+  /// The order engine. REQUIRES: `start()` succeeded.
+  actors::order_engine& engine();
+
+  /// This node's id (its row in `nodes`).
+  const std::string& id() const;
 
   /// The URL to open in a browser.
   std::string url() const;

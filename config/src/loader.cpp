@@ -126,6 +126,21 @@ expected<std::string> parse_dir(const std::string& text) {
   return text;
 }
 
+expected<std::string> parse_optional_dir(const std::string& text) {
+  return text;
+}
+
+expected<uint32_t> parse_percent(const std::string& text) {
+  auto n = parse_uint(text);
+  if (!n)
+    return n.err();
+  if (*n > 100)
+    return error{errc::invalid_field,
+                 fmt::format("expected a percentage from 0 to 100, got '{}'",
+                             text)};
+  return static_cast<uint32_t>(*n);
+}
+
 std::string show_string(const std::string& x) {
   return x;
 }
@@ -268,6 +283,39 @@ const std::vector<field>& fields() {
                SOUK_MEMBER(auth.rate_limit_burst), parse_count, show_count),
     make_field("storage.max_upload", "largest file upload (e.g. 2GiB)",
                SOUK_MEMBER(storage.max_upload), parse_size_value, show_size),
+    make_field("flows.directory", "extra flow templates (*.yaml); empty: none",
+               SOUK_MEMBER(flows.directory), parse_optional_dir, show_string),
+    make_field("orders.idle_timeout", "idle order actors leave memory after",
+               SOUK_MEMBER(orders.idle_timeout), parse_duration_value,
+               show_duration),
+    make_field("orders.step_timeout", "longest a service may take per step",
+               SOUK_MEMBER(orders.step_timeout), parse_duration_value,
+               show_duration),
+    make_field("orders.timer_poll", "how often due timers are looked for",
+               SOUK_MEMBER(orders.timer_poll), parse_duration_value,
+               show_duration),
+    make_field("orders.timer_lease", "a node's claim on a due timer",
+               SOUK_MEMBER(orders.timer_lease), parse_duration_value,
+               show_duration),
+    make_field("orders.sweep_interval",
+               "how often unclaimed side effects are looked for",
+               SOUK_MEMBER(orders.sweep_interval), parse_duration_value,
+               show_duration),
+    make_field("orders.batch", "timers or orders per database round trip",
+               SOUK_MEMBER(orders.batch), parse_count, show_count),
+    make_field("orders.jitter_percent", "random spread of retry delays",
+               SOUK_MEMBER(orders.jitter_percent), parse_percent, show_count),
+    make_field("orders.restart_initial", "first restart of a crashed order",
+               SOUK_MEMBER(orders.restart_initial), parse_duration_value,
+               show_duration),
+    make_field("orders.restart_max", "longest restart delay of an order",
+               SOUK_MEMBER(orders.restart_max), parse_duration_value,
+               show_duration),
+    make_field("orders.max_crashes", "crashes before an order is parked",
+               SOUK_MEMBER(orders.max_crashes), parse_count, show_count),
+    make_field("orders.crash_window", "window counted by max_crashes",
+               SOUK_MEMBER(orders.crash_window), parse_duration_value,
+               show_duration),
   };
   return table;
 }

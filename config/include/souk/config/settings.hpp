@@ -110,6 +110,38 @@ struct storage_settings {
   uint64_t max_upload = 2ull << 30;
 };
 
+/// Flow templates (`flows:` in the file).
+struct flows_settings {
+  /// A directory of extra `*.yaml` flow templates; one named like a shipped
+  /// template replaces it for new orders. Empty: the shipped ones only.
+  std::string directory;
+};
+
+/// The order engine (`orders:` in the file).
+struct orders_settings {
+  /// An order actor idle this long leaves memory (the database keeps it).
+  milliseconds idle_timeout{60'000};
+  /// How long a service may take over one step before it counts as failed.
+  milliseconds step_timeout{30'000};
+  /// How often due timers are looked for...
+  milliseconds timer_poll{1'000};
+  /// ...and how long a node's claim on one lasts if it dies holding it.
+  milliseconds timer_lease{30'000};
+  /// How often side effects nobody runs (a crashed node's) are looked for.
+  milliseconds sweep_interval{30'000};
+  /// Timers or orders taken per database round trip.
+  uint32_t batch = 200;
+  /// Retry and restart delays vary randomly by up to this many percent.
+  uint32_t jitter_percent = 20;
+  /// A crashed order actor is restarted after restart_initial, doubling up
+  /// to restart_max; more than max_crashes crashes within crash_window and
+  /// the order is parked in `needs_attention` for an operator.
+  milliseconds restart_initial{500};
+  milliseconds restart_max{30'000};
+  uint32_t max_crashes = 3;
+  milliseconds crash_window{600'000};
+};
+
 /// Everything `soukd` reads at start-up.
 struct settings {
   /// `HOST:PORT` to listen on; port 0 picks a free port.
@@ -125,6 +157,8 @@ struct settings {
   supervisor_settings supervisor;
   auth_settings auth;
   storage_settings storage;
+  flows_settings flows;
+  orders_settings orders;
 
   /// The database URL to use: `database.url`, or SQLite under `data_dir`.
   std::string effective_database_url() const;
