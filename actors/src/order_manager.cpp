@@ -94,11 +94,7 @@ void on_crash(manager_actor* self, const std::string& id,
     });
     return;
   }
-  auto scale = 1.0
-               + st.ctx->opts.restart_jitter
-                   * (2.0 * engine_context::sample() - 1.0);
-  auto delay = std::chrono::milliseconds{static_cast<int64_t>(
-    static_cast<double>(policy.delay(n).count()) * std::max(scale, 0.0))};
+  auto delay = policy.jittered(n, engine_context::sample());
   log::warn("order {}: actor stopped ({}); restart {} in {}ms", id, why, n,
             delay.count());
   self->delayed_send(self, delay, restart_atom::value, id);

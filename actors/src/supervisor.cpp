@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <random>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -31,6 +32,7 @@ struct supervisor_state {
     = std::make_shared<std::vector<child_slot>>();
   std::shared_ptr<supervision_board> board;
   bool stopping = false;
+  std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "souk.supervisor";
 };
 
@@ -78,7 +80,8 @@ void on_crash(supervisor_actor* self, size_t index, const caf::error& reason) {
                   slot.status.last_error);
     return;
   }
-  auto delay = st.policy.delay(n);
+  auto delay = st.policy.jittered(n, std::uniform_real_distribution<double>{
+                                       0.0, 1.0}(st.rng));
   st.board->update(slot.status);
   log::warn("supervisor: {} stopped ({}); restart {} in {}ms", slot.spec.name,
             slot.status.last_error, n, delay.count());
@@ -159,6 +162,14 @@ std::chrono::milliseconds restart_policy::delay(uint32_t n) const {
   for (uint32_t i = 1; i < n && d < max; ++i)
     d *= std::max<uint32_t>(factor, 1);
   return std::min(d, max);
+}
+
+std::chrono::milliseconds restart_policy::jittered(uint32_t n,
+                                                  double sample) const {
+  auto j = std::clamp(jitter, 0.0, 1.0);
+  auto scale = 1.0 + j * (2.0 * sample - 1.0);
+  return std::chrono::milliseconds{static_cast<int64_t>(
+    static_cast<double>(delay(n).count()) * scale)};
 }
 
 void supervision_board::update(const child_status& x) {

@@ -69,8 +69,8 @@ actors::engine_options engine_options_of(const config::settings& cfg,
   e.batch = o.batch;
   e.sweep_interval = o.sweep_interval;
   e.restart = actors::restart_policy{o.restart_initial, 2, o.restart_max,
-                                     o.max_crashes, o.crash_window};
-  e.restart_jitter = o.jitter_percent / 100.0;
+                                     o.max_crashes, o.crash_window,
+                                     o.jitter_percent / 100.0};
   return e;
 }
 
@@ -174,7 +174,8 @@ status node::start() {
   actors::restart_policy policy{
     d.cfg.supervisor.restart_initial, d.cfg.supervisor.restart_factor,
     d.cfg.supervisor.restart_max, d.cfg.supervisor.max_restarts,
-    d.cfg.supervisor.restart_window};
+    d.cfg.supervisor.restart_window,
+    d.cfg.supervisor.jitter_percent / 100.0};
   d.directory = std::make_shared<actors::service_directory>();
   auto engine_opts = engine_options_of(d.cfg, d.id);
   std::vector<actors::child_spec> children{

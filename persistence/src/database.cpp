@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -90,6 +91,11 @@ struct database::impl {
   std::atomic<uint64_t> waits{0};
   std::atomic<uint64_t> timeouts{0};
   std::atomic<bool> stopped{false};
+  // SQLite allows one writer per file. Writers of this process queue here
+  // instead of spinning in SQLite's busy handler (which sleeps and retries):
+  // under load that sleeping, not the writes, was the cost. Other processes
+  // (soukctl) still meet busy_timeout.
+  std::mutex sqlite_writer;
 
   impl(backend k, const options& o)
     : kind(k), display_url(redact_url(o.url)), opts(o), pool(o.pool_size),
@@ -182,6 +188,9 @@ status database::run(const std::function<void(soci::session&)>& fn) {
 }
 
 status database::transact(const std::function<status(soci::session&)>& fn) {
+  std::unique_lock writer{impl_->sqlite_writer, std::defer_lock};
+  if (impl_->kind == backend::sqlite)
+    writer.lock();
   status outcome;
   auto st = run([&](soci::session& sql) {
     sql << (impl_->kind == backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");

@@ -171,7 +171,7 @@ struct fixture {
     o.node_id = "node-test";
     o.plan.retry_jitter = 0;
     o.plan.step_lease = 60s;
-    o.restart_jitter = 0;
+    o.restart.jitter = 0;
     o.restart.initial = 500ms;
     o.restart.max_restarts = 3;
     o.services = {"test"};

@@ -388,6 +388,28 @@ BOOST_AUTO_TEST_CASE(start_failures_alone_can_give_up) {
   BOOST_TEST(log->attempts == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(jitter_spreads_the_delay_around_its_value) {
+  sa::restart_policy p;
+  p.jitter = 0.25;
+  BOOST_TEST(p.jittered(1, 0.0).count() == 150);
+  BOOST_TEST(p.jittered(1, 0.5).count() == 200);
+  BOOST_TEST(p.jittered(2, 0.999).count() >= 499);
+  p.jitter = 0;
+  BOOST_TEST(p.jittered(3, 0.9).count() == 800);
+}
+
+BOOST_AUTO_TEST_CASE(a_jittered_restart_comes_within_its_bounds) {
+  auto a = new_log();
+  auto policy = test_policy();
+  policy.jitter = 0.5;
+  start(policy, {logged_child("a", a)});
+  tell(a->spawned.back(), crash_atom::value);
+  advance(49ms); // the earliest is 50% of 100ms
+  BOOST_TEST(a->spawned.size() == 1u);
+  advance(101ms); // the latest is 150%
+  BOOST_TEST(a->spawned.size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(delay_is_initial_times_factor_power_capped_at_max) {
   sa::restart_policy p; // defaults: 200ms, x2, max 30s
   BOOST_TEST(p.delay(1).count() == 200);

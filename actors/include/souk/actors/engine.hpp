@@ -55,9 +55,7 @@ struct engine_options {
   /// `needs_attention`.
   restart_policy restart{std::chrono::milliseconds{500}, 2,
                          std::chrono::milliseconds{30'000}, 3,
-                         std::chrono::milliseconds{600'000}};
-  /// Restart delays are scaled by a factor in [1 - jitter, 1 + jitter].
-  double restart_jitter = 0.2;
+                         std::chrono::milliseconds{600'000}, 0.2};
   /// The services installed on this node (e.g. "wallet", "email"). A step
   /// whose service is not installed parks its order instead of failing it:
   /// nothing pretends a step ran.

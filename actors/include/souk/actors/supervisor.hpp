@@ -22,9 +22,17 @@ struct restart_policy {
   std::chrono::milliseconds max{30'000};
   uint32_t max_restarts = 10;
   std::chrono::milliseconds window{60'000};
+  /// Each delay is scaled by a random factor in [1 - jitter, 1 + jitter]
+  /// (0 to 1), so children that crashed together do not restart in
+  /// lockstep. Default 0: exact delays.
+  double jitter = 0.0;
 
-  /// The delay before restart number `n` (1-based) within the window.
+  /// The delay before restart number `n` (1-based) within the window,
+  /// without jitter.
   std::chrono::milliseconds delay(uint32_t n) const;
+
+  /// `delay(n)` scaled by the jitter factor for `sample` in [0, 1).
+  std::chrono::milliseconds jittered(uint32_t n, double sample) const;
 };
 
 /// A child the supervisor keeps running. `start` spawns it (any spawn

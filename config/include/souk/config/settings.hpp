@@ -74,6 +74,9 @@ struct supervisor_settings {
   /// on (logged as critical and reported by /readyz).
   uint32_t max_restarts = 10;
   milliseconds restart_window{60'000};
+  /// Restart delays vary randomly by up to this many percent, so children
+  /// that crashed together do not restart in lockstep.
+  uint32_t jitter_percent = 20;
 };
 
 /// Accounts, sessions and abuse limits (`auth:` in the file).
