@@ -74,7 +74,7 @@ long long count(souk::persistence::database& db, const std::string& q) {
   return n;
 }
 
-template <class F>
+template<class F>
 double seconds(F f) {
   auto t = std::chrono::steady_clock::now();
   f();
@@ -201,9 +201,8 @@ void run(const std::string& label, const std::string& url, int orders,
   std::atomic<int> inspected{0};
   auto activate = seconds([&] {
     for (auto& id : waiting)
-      engine.inspect(id, [&](souk::expected<sa::order_inspection>) {
-        ++inspected;
-      });
+      engine.inspect(
+        id, [&](souk::expected<sa::order_inspection>) { ++inspected; });
     while (inspected < static_cast<int>(waiting.size()))
       std::this_thread::sleep_for(5ms);
   });
@@ -213,7 +212,8 @@ void run(const std::string& label, const std::string& url, int orders,
              "+{:.1f} MiB = {:.0f} bytes per live order actor\n",
              label, waiting.size(), activate,
              live_after ? live_after->size() : 0, held - after,
-             (held - after) * 1024 * 1024 / std::max<size_t>(waiting.size(), 1));
+             (held - after) * 1024 * 1024
+               / std::max<size_t>(waiting.size(), 1));
   rt.shutdown();
   (*db)->shutdown();
 }
@@ -229,8 +229,8 @@ int main(int argc, char** argv) {
              / ("souk-bench-" + souk::random_hex(6));
   std::filesystem::create_directories(tmp);
   try {
-    run("sqlite", "sqlite://" + (tmp / "bench.db").string(), orders,
-        suspended, live);
+    run("sqlite", "sqlite://" + (tmp / "bench.db").string(), orders, suspended,
+        live);
     if (auto* pg = std::getenv("SOUK_BENCH_DATABASE_URL"))
       run("postgresql", pg, orders, suspended, live);
   } catch (const std::exception& e) {

@@ -34,7 +34,7 @@ struct order_engine::impl {
 
   // Sends `xs` to the manager as a request from a short-lived actor and
   // hands the reply (or the error) to `done`.
-  template <class T, class... Ts>
+  template<class T, class... Ts>
   void ask(std::chrono::milliseconds timeout,
            std::function<void(expected<T>)> done, Ts... xs) {
     auto mgr = manager();
@@ -45,11 +45,15 @@ struct order_engine::impl {
     sys.spawn(
       [mgr, timeout, done](caf::event_based_actor* self, Ts... args) {
         self->request(mgr, timeout, std::move(args)...)
-          .then([self, done](T& x) { done(std::move(x)); self->quit(); },
-                [self, done](caf::error& e) {
-                  done(from_caf(e));
-                  self->quit();
-                });
+          .then(
+            [self, done](T& x) {
+              done(std::move(x));
+              self->quit();
+            },
+            [self, done](caf::error& e) {
+              done(from_caf(e));
+              self->quit();
+            });
       },
       std::move(xs)...);
   }
@@ -57,7 +61,7 @@ struct order_engine::impl {
 
 namespace {
 
-template <class T>
+template<class T>
 struct waiter {
   std::promise<expected<T>> promise;
   expected<T> get(std::chrono::milliseconds timeout) {
@@ -113,8 +117,7 @@ expected<orders::creation> order_engine::prepare(persistence::order_row base,
     return tpl.err();
   if (auto err = ctx.flows->pin(**tpl))
     return err;
-  return orders::plan_create(**tpl, std::move(base), ctx.now(),
-                             ctx.opts.plan);
+  return orders::plan_create(**tpl, std::move(base), ctx.now(), ctx.opts.plan);
 }
 
 void order_engine::started(const orders::creation& c) {
@@ -150,9 +153,8 @@ void order_engine::deliver(std::string order_id, orders::event_input in,
 void order_engine::inspect(std::string order_id,
                            std::function<void(expected<order_inspection>)> done,
                            std::chrono::milliseconds timeout) {
-  impl_->ask<order_inspection>(timeout, std::move(done),
-                               detail::inspect_atom::value,
-                               std::move(order_id));
+  impl_->ask<order_inspection>(
+    timeout, std::move(done), detail::inspect_atom::value, std::move(order_id));
 }
 
 void order_engine::live(
@@ -166,9 +168,9 @@ expected<orders::outcome>
 order_engine::deliver_wait(std::string order_id, orders::event_input in,
                            std::chrono::milliseconds timeout) {
   auto w = std::make_shared<waiter<orders::outcome>>();
-  deliver(std::move(order_id), std::move(in),
-          [w](expected<orders::outcome> x) { w->promise.set_value(x); },
-          timeout);
+  deliver(
+    std::move(order_id), std::move(in),
+    [w](expected<orders::outcome> x) { w->promise.set_value(x); }, timeout);
   return w->get(timeout);
 }
 
@@ -176,9 +178,9 @@ expected<order_inspection>
 order_engine::inspect_wait(std::string order_id,
                            std::chrono::milliseconds timeout) {
   auto w = std::make_shared<waiter<order_inspection>>();
-  inspect(std::move(order_id),
-          [w](expected<order_inspection> x) { w->promise.set_value(x); },
-          timeout);
+  inspect(
+    std::move(order_id),
+    [w](expected<order_inspection> x) { w->promise.set_value(x); }, timeout);
   return w->get(timeout);
 }
 

@@ -40,6 +40,7 @@ using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using commit_atom = caf::atom_constant<caf::atom("committed")>;
 using leased_atom = caf::atom_constant<caf::atom("leased")>;
 using step_atom = caf::atom_constant<caf::atom("stepdone")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;

@@ -4,6 +4,7 @@
 // wait in the actor's own queue while a transaction is in flight, so the
 // order sees them one at a time in arrival order.
 
+#include <algorithm>
 #include <deque>
 
 #include <caf/actor_system.hpp>
@@ -32,6 +33,7 @@ struct work {
   action_result result;
   caf::response_promise rp; // for events; may be empty
   bool reloaded = false;    // planned again after a reload already
+  bool force = false;       // resume: take the step's lease even if held
 };
 
 struct order_state {
@@ -45,8 +47,9 @@ struct order_state {
   std::deque<work> queue;
   std::optional<work> current;
   std::optional<orders::plan> current_plan;
-  std::string in_flight; // outbox id a service is running
-  uint64_t received = 0; // messages the manager forwarded
+  std::string in_flight;                // outbox id a service is running
+  uint64_t received = 0;                // messages the manager forwarded
+  std::chrono::milliseconds backoff{0}; // while the database fails
   std::vector<caf::response_promise> inspections; // asked while loading
   static inline const char* name = "souk.order";
 };
@@ -62,6 +65,37 @@ void reply(work& w, const expected<orders::outcome>& x) {
     w.rp.deliver(*x);
   else
     w.rp.deliver(to_caf(x.err()));
+}
+
+bool transient(const error& err) {
+  return err.code == errc::database || err.code == errc::unavailable
+         || err.code == errc::timeout;
+}
+
+// Answers every event still waiting in the actor: CAF 0.17 has no broken
+// promises, so a caller would otherwise only see its request time out.
+void fail_queued(order_actor* self, const error& err) {
+  auto why = error{errc::unavailable,
+                   "order " + self->state.id + " stopped: " + err.detail};
+  why.retry_after = std::chrono::seconds{1};
+  for (auto& w : self->state.queue)
+    reply(w, why);
+  self->state.queue.clear();
+}
+
+void load(order_actor* self);
+
+// Waits with backoff (doubling from 500ms to 30s) after a transient
+// database failure, then reloads (`reload`) or just carries on.
+void pause(order_actor* self, const error& err, bool reload = false) {
+  auto& st = self->state;
+  using std::chrono::milliseconds;
+  st.backoff
+    = std::clamp(st.backoff * 2, milliseconds{500}, milliseconds{30'000});
+  log::warn("order {}: {}; trying again in {}ms", st.id, err.detail,
+            st.backoff.count());
+  st.busy = true;
+  self->delayed_send(self, st.backoff, wake_atom::value, reload);
 }
 
 void load(order_actor* self) {
@@ -130,8 +164,9 @@ void passivate_if_finished(order_actor* self) {
   if (!idle(self) || !st.snap)
     return;
   auto* s = st.tpl->find(st.snap->order.state);
-  bool finished = s == nullptr ? st.snap->order.state == persistence::parked_state
-                               : s->terminal;
+  bool finished = s == nullptr
+                    ? st.snap->order.state == persistence::parked_state
+                    : s->terminal;
   if (finished && st.snap->outbox.empty())
     self->send(st.manager, idle_atom::value, st.id, st.received);
 }
@@ -139,8 +174,8 @@ void passivate_if_finished(order_actor* self) {
 void on_step_done(order_actor* self, const std::string& outbox_id,
                   action_result r) {
   auto& st = self->state;
-  if (st.in_flight == outbox_id)
-    st.in_flight.clear();
+  // `in_flight` stays set until this answer is planned, so a resume queued
+  // before it cannot start the same step a second time.
   work w;
   w.kind = work::on_step;
   w.outbox_id = outbox_id;
@@ -167,8 +202,8 @@ void dispatch(order_actor* self, const persistence::outbox_row& row) {
   auto& st = self->state;
   auto service = row.action.substr(0, row.action.find('.'));
   if (!st.ctx->opts.services.contains(service))
-    return park(self, "no service '" + service + "' is installed for "
-                        + row.action);
+    return park(self,
+                "no service '" + service + "' is installed for " + row.action);
   st.in_flight = row.id;
   auto handle = st.ctx->services->get(service);
   if (!handle) {
@@ -181,13 +216,14 @@ void dispatch(order_actor* self, const persistence::outbox_row& row) {
                    static_cast<uint32_t>(st.snap->order.step_attempt)};
   auto id = row.id;
   self->request(handle, st.ctx->opts.step_timeout, run_atom::value, call)
-    .then([self, id](action_result& r) { on_step_done(self, id, std::move(r)); },
-          [self, id](caf::error& e) {
-            auto err = from_caf(e);
-            if (e == caf::sec::request_receiver_down)
-              err = error{errc::unavailable, "the service stopped"};
-            on_step_done(self, id, action_result{err.code, err.detail});
-          });
+    .then(
+      [self, id](action_result& r) { on_step_done(self, id, std::move(r)); },
+      [self, id](caf::error& e) {
+        auto err = from_caf(e);
+        if (e == caf::sec::request_receiver_down)
+          err = error{errc::unavailable, "the service stopped"};
+        on_step_done(self, id, action_result{err.code, err.detail});
+      });
 }
 
 orders::plan plan_for(order_actor* self, const work& w) {
@@ -209,16 +245,21 @@ orders::plan plan_for(order_actor* self, const work& w) {
   return {};
 }
 
-void lease_and_dispatch(order_actor* self, persistence::outbox_row row) {
+void lease_and_dispatch(order_actor* self, persistence::outbox_row row,
+                        bool force) {
   auto& st = self->state;
   st.busy = true;
   auto ctx = st.ctx;
-  row.claimed_until = to_iso(ctx->now() + ctx->opts.plan.step_lease);
+  auto now = ctx->now();
+  row.claimed_until = to_iso(now + ctx->opts.plan.step_lease);
+  // Unless forced (a restart after this node's own actor crashed), a lease
+  // that still runs means someone else runs the step: leave it to them.
+  auto expired_by = force ? std::string{} : to_iso(now);
   auto me = caf::actor{self};
   auto id = st.id;
-  ctx->post([ctx, id, row, me] {
+  ctx->post([ctx, id, row, expired_by, me] {
     auto err = persistence::order_repository{*ctx->db}.lease_outbox(
-      id, row.id, row.claimed_until);
+      id, row.id, row.claimed_until, expired_by);
     caf::anon_send(me, leased_atom::value, row.id,
                    action_result{err.code, err.detail});
   });
@@ -232,9 +273,11 @@ void process(order_actor* self) {
     if (w.kind == work::on_resume) {
       if (auto row = orders::pending_dispatch(*st.snap);
           row && st.in_flight.empty())
-        lease_and_dispatch(self, *row);
+        lease_and_dispatch(self, *row, w.force);
       continue;
     }
+    if (w.kind == work::on_step && st.in_flight == w.outbox_id)
+      st.in_flight.clear();
     auto p = plan_for(self, w);
     if (!p.tx) {
       if (p.result == orders::outcome::stale && w.kind == work::on_timer
@@ -293,20 +336,34 @@ void on_committed(order_actor* self, commit_result& r) {
     reply(w, r.err);
     return process(self);
   }
-  // An internal input could not be recorded. Its outbox row or timer is
-  // still pending in the database, so a restart (reload + resume) picks it
-  // up again; crashing hands that to the supervision in the manager.
+  if (transient(r.err)) {
+    // The database is down or busy: not this order's fault, so no crash
+    // (crashes count toward parking). Keep the input and try again later.
+    st.queue.push_front(std::move(w));
+    return pause(self, r.err);
+  }
+  // An internal input that cannot be recorded for another reason (a second
+  // conflict, a refused row). Its outbox row or timer is still pending, so
+  // a restart (reload + resume) picks it up; crashing hands that to the
+  // manager's supervision, which parks the order if it keeps happening.
   log::warn("order {}: {} ({})", st.id, r.err.detail, to_string(r.err.code));
+  fail_queued(self, r.err);
   self->quit(to_caf(r.err));
 }
 
 void on_loaded(order_actor* self, load_result& r) {
   auto& st = self->state;
+  if (r.err && transient(r.err)) {
+    st.loading = false;
+    st.busy = true; // nothing runs until the retry reloads
+    return pause(self, r.err, true);
+  }
   if (r.err) {
     for (auto& w : st.queue)
       reply(w, r.err);
     for (auto& rp : st.inspections)
       rp.deliver(to_caf(r.err));
+    st.queue.clear();
     log::warn("order {}: cannot rebuild: {}", st.id, r.err.detail);
     return self->quit(to_caf(r.err));
   }
@@ -319,6 +376,7 @@ void on_loaded(order_actor* self, load_result& r) {
     return self->quit();
   }
   bool first = !st.snap.has_value();
+  st.backoff = std::chrono::milliseconds{0};
   st.snap = std::move(r.snap);
   st.tpl = std::move(r.tpl);
   st.loading = false;
@@ -362,9 +420,10 @@ caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
       w.timer = std::move(t);
       enqueue(std::move(w));
     },
-    [enqueue](resume_atom) {
+    [enqueue](resume_atom, bool force) {
       work w;
       w.kind = work::on_resume;
+      w.force = force;
       enqueue(std::move(w));
     },
     [self](inspect_atom) -> caf::result<order_inspection> {
@@ -377,12 +436,19 @@ caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
       return inspect(self);
     },
     [self](stop_atom) { self->quit(); },
+    [self](wake_atom, bool reload) {
+      self->state.busy = false;
+      if (reload)
+        return load(self);
+      process(self);
+    },
     [self](loaded_atom, load_result& r) { on_loaded(self, r); },
     [self](commit_atom, commit_result& r) { on_committed(self, r); },
     [self](parked_atom, commit_result& r) {
       self->state.busy = false;
       if (r.err) {
         log::warn("order {}: cannot park: {}", self->state.id, r.err.detail);
+        fail_queued(self, r.err);
         return self->quit(to_caf(r.err));
       }
       self->state.in_flight.clear();
@@ -415,8 +481,8 @@ caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
 
 } // namespace
 
-caf::actor spawn_order(caf::actor_system& sys, context_ptr ctx,
-                       std::string id, caf::actor manager) {
+caf::actor spawn_order(caf::actor_system& sys, context_ptr ctx, std::string id,
+                       caf::actor manager) {
   return sys.spawn(order, std::move(ctx), std::move(id), std::move(manager));
 }
 

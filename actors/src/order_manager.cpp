@@ -109,8 +109,7 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
     for (auto& [id, entry] : *live)
       entry.handle->enqueue(
         nullptr, caf::make_message_id(),
-        caf::make_message(caf::exit_msg{entry.handle.address(), why}),
-        nullptr);
+        caf::make_message(caf::exit_msg{entry.handle.address(), why}), nullptr);
     live->clear();
   });
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -152,7 +151,7 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
     },
     [self](resume_atom a, std::string& id) {
       if (!cooling(self, id))
-        self->send(forward(self, id), a);
+        self->send(forward(self, id), a, false);
     },
     [self](idle_atom, std::string& id, uint64_t received) {
       // Passivate only if every message sent to the actor has reached it:
@@ -171,7 +170,9 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
       auto i = st.crashes.find(id);
       if (i != st.crashes.end())
         i->second.cooling = false;
-      self->send(forward(self, id), resume_atom::value);
+      // This node's own actor for the order crashed: its step's lease is
+      // ours to take over at once.
+      self->send(forward(self, id), resume_atom::value, true);
     },
     [self](parked_atom, std::string& id, commit_result& r) {
       auto& st = self->state;

@@ -80,8 +80,8 @@ void on_crash(supervisor_actor* self, size_t index, const caf::error& reason) {
                   slot.status.last_error);
     return;
   }
-  auto delay = st.policy.jittered(n, std::uniform_real_distribution<double>{
-                                       0.0, 1.0}(st.rng));
+  auto delay = st.policy.jittered(
+    n, std::uniform_real_distribution<double>{0.0, 1.0}(st.rng));
   st.board->update(slot.status);
   log::warn("supervisor: {} stopped ({}); restart {} in {}ms", slot.spec.name,
             slot.status.last_error, n, delay.count());
@@ -165,11 +165,11 @@ std::chrono::milliseconds restart_policy::delay(uint32_t n) const {
 }
 
 std::chrono::milliseconds restart_policy::jittered(uint32_t n,
-                                                  double sample) const {
+                                                   double sample) const {
   auto j = std::clamp(jitter, 0.0, 1.0);
   auto scale = 1.0 + j * (2.0 * sample - 1.0);
-  return std::chrono::milliseconds{static_cast<int64_t>(
-    static_cast<double>(delay(n).count()) * scale)};
+  return std::chrono::milliseconds{
+    static_cast<int64_t>(static_cast<double>(delay(n).count()) * scale)};
 }
 
 void supervision_board::update(const child_status& x) {

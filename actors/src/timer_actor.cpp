@@ -74,9 +74,9 @@ caf::behavior timers(timer_actor* self, context_ptr shared) {
       auto me = caf::actor{self};
       ctx->post([ctx, after, me] {
         found_rows r;
-        auto ids = persistence::order_repository{*ctx->db}
-                     .orders_needing_resume(to_iso(ctx->now()),
-                                            ctx->opts.batch, after);
+        auto ids
+          = persistence::order_repository{*ctx->db}.orders_needing_resume(
+            to_iso(ctx->now()), ctx->opts.batch, after);
         if (ids)
           r.order_ids = std::move(*ids);
         else

@@ -9,8 +9,8 @@
 #include "souk/accounts/service.hpp"
 #include "souk/actors/engine.hpp"
 #include "souk/actors/heartbeat.hpp"
-#include "souk/actors/services.hpp"
 #include "souk/actors/runtime.hpp"
+#include "souk/actors/services.hpp"
 #include "souk/actors/supervisor.hpp"
 #include "souk/catalog/service.hpp"
 #include "souk/core/ids.hpp"
@@ -68,9 +68,9 @@ actors::engine_options engine_options_of(const config::settings& cfg,
   e.timer_lease = o.timer_lease;
   e.batch = o.batch;
   e.sweep_interval = o.sweep_interval;
-  e.restart = actors::restart_policy{o.restart_initial, 2, o.restart_max,
-                                     o.max_crashes, o.crash_window,
-                                     o.jitter_percent / 100.0};
+  e.restart = actors::restart_policy{
+    o.restart_initial,       2, o.restart_max, o.max_crashes, o.crash_window,
+    o.jitter_percent / 100.0};
   return e;
 }
 
@@ -173,9 +173,8 @@ status node::start() {
   d.board = std::make_shared<actors::supervision_board>();
   actors::restart_policy policy{
     d.cfg.supervisor.restart_initial, d.cfg.supervisor.restart_factor,
-    d.cfg.supervisor.restart_max, d.cfg.supervisor.max_restarts,
-    d.cfg.supervisor.restart_window,
-    d.cfg.supervisor.jitter_percent / 100.0};
+    d.cfg.supervisor.restart_max,     d.cfg.supervisor.max_restarts,
+    d.cfg.supervisor.restart_window,  d.cfg.supervisor.jitter_percent / 100.0};
   d.directory = std::make_shared<actors::service_directory>();
   auto engine_opts = engine_options_of(d.cfg, d.id);
   std::vector<actors::child_spec> children{

@@ -15,9 +15,9 @@ flow_library::flow_library(const flows::action_catalog& actions,
                            std::shared_ptr<persistence::database> db)
   : actions_(actions), db_(std::move(db)) {}
 
-status flow_library::add_locked(std::string_view yaml,
-                                std::string_view file_name,
-                                std::map<std::string, entry, std::less<>>& into) {
+status
+flow_library::add_locked(std::string_view yaml, std::string_view file_name,
+                         std::map<std::string, entry, std::less<>>& into) {
   auto tpl = flows::load_template(yaml, file_name, actions_);
   if (!tpl)
     return tpl.err();
@@ -110,8 +110,8 @@ status flow_library::pin(const flows::flow_template& tpl) {
   if (!db_)
     return error{errc::internal, "the flow library has no database"};
   persistence::flow_template_repository repo{*db_};
-  if (auto err = repo.save({tpl.hash, tpl.name,
-                            static_cast<int32_t>(tpl.version), source, {}}))
+  if (auto err = repo.save(
+        {tpl.hash, tpl.name, static_cast<int32_t>(tpl.version), source, {}}))
     return err;
   std::lock_guard guard{mx_};
   saved_.insert(tpl.hash);

@@ -59,8 +59,8 @@ outbox_row step_row(const std::string& order_id, int64_t version,
 // unfinished side effects are cancelled, the new state's timeout armed and
 // its first step enqueued and dispatched.
 void enter(const flows::flow_template& tpl, const order_snapshot& snap,
-           const flows::transition& tr, timestamp now,
-           const plan_options& opts, persistence::transition& tx, plan& out) {
+           const flows::transition& tr, timestamp now, const plan_options& opts,
+           persistence::transition& tx, plan& out) {
   tx.state = tr.to;
   tx.step_index = 0;
   tx.step_attempt = tr.steps.empty() ? 0 : 1;
@@ -68,15 +68,16 @@ void enter(const flows::flow_template& tpl, const order_snapshot& snap,
   tx.parked_from.clear();
   tx.cancel_all_timers = true;
   for (auto& row : snap.outbox) {
-    auto already = std::any_of(tx.update_outbox.begin(),
-                               tx.update_outbox.end(),
+    auto already = std::any_of(tx.update_outbox.begin(), tx.update_outbox.end(),
                                [&](auto& u) { return u.id == row.id; });
     if (!already)
-      tx.update_outbox.push_back(outbox_update{
-        row.id, "failed", false,
-        fmt::format("cancelled: the order left state '{}' on {}",
-                    snap.order.state, tx.event.event),
-        {}});
+      tx.update_outbox.push_back(
+        outbox_update{row.id,
+                      "failed",
+                      false,
+                      fmt::format("cancelled: the order left state '{}' on {}",
+                                  snap.order.state, tx.event.event),
+                      {}});
   }
   if (tr.timeout) {
     timer_row t;
@@ -88,8 +89,8 @@ void enter(const flows::flow_template& tpl, const order_snapshot& snap,
     tx.arm_timers.push_back(std::move(t));
   }
   if (!tr.steps.empty()) {
-    auto row = step_row(snap.order.id, snap.order.version + 1,
-                        *tpl.find(tr.to), 0, now, opts);
+    auto row = step_row(snap.order.id, snap.order.version + 1, *tpl.find(tr.to),
+                        0, now, opts);
     tx.enqueue.push_back(row);
     out.dispatch = std::move(row);
   }
@@ -114,17 +115,19 @@ plan plan_input(const flows::flow_template& tpl, const order_snapshot& snap,
     return out;
   }
   auto tx = stay(snap, in.event, in.actor, in.detail);
-  tx.event.dedup_key = in.dedup_key;
   tx.fire_timer = fire_timer;
   auto decision = flows::on_event(tpl, snap.order.state, in.event);
   if (auto* refused = std::get_if<flows::not_allowed>(&decision)) {
     // Recorded so the timeline shows it arrived, e.g. a payment for an
     // order that expired; the order stays where it is.
     out.result = outcome::ignored;
-    tx.event.detail = fmt::format("ignored: not handled in state '{}'{}{}",
-                                  refused->state, in.detail.empty() ? "" : "; ",
-                                  in.detail);
+    tx.event.detail
+      = fmt::format("ignored: not handled in state '{}'{}{}", refused->state,
+                    in.detail.empty() ? "" : "; ", in.detail);
   } else {
+    // Only an event that acted carries its key: the same event sent again
+    // later, when the state handles it, must not count as a duplicate.
+    tx.event.dedup_key = in.dedup_key;
     enter(tpl, snap, std::get<flows::transition>(decision), now, opts, tx, out);
   }
   out.tx = std::move(tx);
@@ -172,8 +175,7 @@ creation plan_create(const flows::flow_template& tpl,
   c.order.flow_version = static_cast<int32_t>(tpl.version);
   c.order.flow_hash = tpl.hash;
   c.order.version = 0; // entering the initial state makes version 1
-  c.order.state_entered_at = c.order.created_at = c.order.updated_at
-    = now_text;
+  c.order.state_entered_at = c.order.created_at = c.order.updated_at = now_text;
   // Plan the entry into `initial` as a transition from nowhere and take its
   // rows: one code path decides what entering a state means.
   order_snapshot empty;
@@ -188,11 +190,15 @@ creation plan_create(const flows::flow_template& tpl,
   c.order.version = 1;
   c.first_event.event = "order.created";
   c.first_event.actor = "system";
-  c.first_event.detail = fmt::format("flow {} version {}", tpl.name,
-                                     tpl.version);
+  c.first_event.detail
+    = fmt::format("flow {} version {}", tpl.name, tpl.version);
   c.first_event.created_at = now_text;
   c.timers = std::move(tx.arm_timers);
   c.outbox = std::move(tx.enqueue);
+  // Nobody runs these until the engine resumes the new order, which takes
+  // the lease then.
+  for (auto& x : c.outbox)
+    x.claimed_until.clear();
   return c;
 }
 
@@ -210,11 +216,11 @@ plan plan_timer(const flows::flow_template& tpl, const order_snapshot& snap,
   if (timer == snap.timers.end())
     return plan{outcome::stale, {}, {}};
   if (timer->kind == "state_timeout")
-    return plan_input(tpl, snap,
-                      event_input{timer->event, "timer",
-                                  "state timeout (due " + timer->due_at + ")",
-                                  {}},
-                      timer_id, now, opts);
+    return plan_input(
+      tpl, snap,
+      event_input{
+        timer->event, "timer", "state timeout (due " + timer->due_at + ")", {}},
+      timer_id, now, opts);
   // A step retry: run the current step's row again under a fresh lease.
   plan out;
   auto tx = stay(snap, std::string{step_retry_event}, "timer", {});
@@ -224,8 +230,8 @@ plan plan_timer(const flows::flow_template& tpl, const order_snapshot& snap,
     row.claimed_until = to_iso(now + opts.step_lease);
     tx.update_outbox.push_back(
       outbox_update{row.id, "pending", false, {}, row.claimed_until});
-    tx.event.detail = fmt::format("{} attempt {}", row.action,
-                                  snap.order.step_attempt);
+    tx.event.detail
+      = fmt::format("{} attempt {}", row.action, snap.order.step_attempt);
     out.dispatch = std::move(row);
   }
   out.tx = std::move(tx);
@@ -248,6 +254,11 @@ plan plan_step_result(const flows::flow_template& tpl,
     return out;
   out.result = outcome::applied;
   auto tx = stay(snap, {}, "system", {});
+  // Whatever this answer leads to, a retry still armed for the step is
+  // over (it can only be left by a duplicate answer).
+  for (auto& t : snap.timers)
+    if (t.kind == "step_retry")
+      tx.cancel_timers.push_back(t.id);
   if (auto* next = std::get_if<flows::run_step>(&*decision)) {
     tx.event.event = "step.succeeded";
     tx.event.detail = fmt::format("{} attempt {}: ok", row->action, attempt);
@@ -265,10 +276,10 @@ plan plan_step_result(const flows::flow_template& tpl,
       std::max(0.0, static_cast<double>(retry->delay.count()) * scale))};
     auto why = describe(code, detail);
     tx.event.event = "step.failed";
-    tx.event.detail = fmt::format("{} attempt {} failed ({}); attempt {} in "
-                                  "{}ms",
-                                  row->action, attempt, why, retry->attempt,
-                                  delay.count());
+    tx.event.detail
+      = fmt::format("{} attempt {} failed ({}); attempt {} in "
+                    "{}ms",
+                    row->action, attempt, why, retry->attempt, delay.count());
     tx.step_attempt = static_cast<int32_t>(retry->attempt);
     tx.last_error = why;
     timer_row t;
@@ -286,10 +297,10 @@ plan plan_step_result(const flows::flow_template& tpl,
     bool ok = end.event == flows::steps_done;
     auto why = ok ? std::string{} : describe(code, detail);
     tx.event.event = end.event;
-    tx.event.detail
-      = ok ? fmt::format("{} attempt {}: ok", row->action, attempt)
-           : fmt::format("{} attempt {} failed ({}); giving up", row->action,
-                         attempt, why);
+    tx.event.detail = ok
+                        ? fmt::format("{} attempt {}: ok", row->action, attempt)
+                        : fmt::format("{} attempt {} failed ({}); giving up",
+                                      row->action, attempt, why);
     tx.update_outbox.push_back(
       outbox_update{row->id, ok ? "done" : "failed", true, why, {}});
     auto after = flows::on_event(tpl, s->name, end.event);

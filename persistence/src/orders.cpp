@@ -125,6 +125,75 @@ error conflict(const std::string& what) {
   return error{errc::conflict, what};
 }
 
+void read_snapshot(soci::session& sql, const std::string& id,
+                   std::optional<order_snapshot>& out) {
+  {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + order_columns
+                          + " FROM orders WHERE id = :id",
+         soci::use(id));
+    for (auto& r : rows)
+      out = order_snapshot{read_order(r), {}, {}, {}};
+  }
+  if (!out)
+    return;
+  {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << "SELECT id, order_id, seq, event, from_state, "
+                        "to_state, actor, detail, dedup_key, created_at "
+                        "FROM order_events WHERE order_id = :id ORDER BY "
+                        "seq",
+         soci::use(id));
+    for (auto& r : rows) {
+      event_row e;
+      e.id = r.get<std::string>(0);
+      e.order_id = r.get<std::string>(1);
+      e.seq = get_int(r, 2);
+      e.event = r.get<std::string>(3);
+      e.from_state = opt_string(r, 4);
+      e.to_state = opt_string(r, 5);
+      e.actor = r.get<std::string>(6);
+      e.detail = r.get<std::string>(7);
+      e.dedup_key = opt_string(r, 8);
+      e.created_at = r.get<std::string>(9);
+      out->events.push_back(std::move(e));
+    }
+  }
+  {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + timer_columns
+                          + " FROM timers WHERE order_id = :id AND status "
+                            "= 'pending' ORDER BY due_at, id",
+         soci::use(id));
+    for (auto& r : rows)
+      out->timers.push_back(read_timer(r));
+  }
+  {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << "SELECT id, order_id, action, params, "
+                        "idempotency_key, status, attempts, last_error, "
+                        "claimed_until, created_at, done_at FROM outbox "
+                        "WHERE order_id = "
+                        ":id AND status = 'pending' ORDER BY created_at, id",
+         soci::use(id));
+    for (auto& r : rows) {
+      outbox_row x;
+      x.id = r.get<std::string>(0);
+      x.order_id = r.get<std::string>(1);
+      x.action = r.get<std::string>(2);
+      x.params = r.get<std::string>(3);
+      x.idempotency_key = r.get<std::string>(4);
+      x.status = r.get<std::string>(5);
+      x.attempts = static_cast<int32_t>(get_int(r, 6));
+      x.last_error = opt_string(r, 7);
+      x.claimed_until = opt_string(r, 8);
+      x.created_at = r.get<std::string>(9);
+      x.done_at = opt_string(r, 10);
+      out->outbox.push_back(std::move(x));
+    }
+  }
+}
+
 } // namespace
 
 status order_repository::create(const order_row& order,
@@ -172,72 +241,22 @@ status order_repository::create(const order_row& order,
 expected<std::optional<order_snapshot>>
 order_repository::load(const std::string& id) {
   std::optional<order_snapshot> out;
+  const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.run([&](soci::session& sql) {
-    {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << std::string{"SELECT "} + order_columns
-                            + " FROM orders WHERE id = :id",
-           soci::use(id));
-      for (auto& r : rows)
-        out = order_snapshot{read_order(r), {}, {}, {}};
-    }
-    if (!out)
-      return;
-    {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << "SELECT id, order_id, seq, event, from_state, "
-                          "to_state, actor, detail, dedup_key, created_at "
-                          "FROM order_events WHERE order_id = :id ORDER BY "
-                          "seq",
-           soci::use(id));
-      for (auto& r : rows) {
-        event_row e;
-        e.id = r.get<std::string>(0);
-        e.order_id = r.get<std::string>(1);
-        e.seq = get_int(r, 2);
-        e.event = r.get<std::string>(3);
-        e.from_state = opt_string(r, 4);
-        e.to_state = opt_string(r, 5);
-        e.actor = r.get<std::string>(6);
-        e.detail = r.get<std::string>(7);
-        e.dedup_key = opt_string(r, 8);
-        e.created_at = r.get<std::string>(9);
-        out->events.push_back(std::move(e));
+    // One snapshot for the four reads, so the order row, its timers and its
+    // outbox are from the same commit.
+    sql << (pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN");
+    try {
+      read_snapshot(sql, id, out);
+    } catch (...) {
+      try {
+        sql << "ROLLBACK";
+      } catch (...) {
+        // the connection is gone; the server rolls back on its own
       }
+      throw;
     }
-    {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << std::string{"SELECT "} + timer_columns
-                            + " FROM timers WHERE order_id = :id AND status "
-                              "= 'pending' ORDER BY due_at, id",
-           soci::use(id));
-      for (auto& r : rows)
-        out->timers.push_back(read_timer(r));
-    }
-    {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << "SELECT id, order_id, action, params, "
-                          "idempotency_key, status, attempts, last_error, "
-                          "claimed_until, created_at, done_at FROM outbox "
-                          "WHERE order_id = "
-                          ":id AND status = 'pending' ORDER BY created_at, id",
-           soci::use(id));
-      for (auto& r : rows) {
-        outbox_row x;
-        x.id = r.get<std::string>(0);
-        x.order_id = r.get<std::string>(1);
-        x.action = r.get<std::string>(2);
-        x.params = r.get<std::string>(3);
-        x.idempotency_key = r.get<std::string>(4);
-        x.status = r.get<std::string>(5);
-        x.attempts = static_cast<int32_t>(get_int(r, 6));
-        x.last_error = opt_string(r, 7);
-        x.claimed_until = opt_string(r, 8);
-        x.created_at = r.get<std::string>(9);
-        x.done_at = opt_string(r, 10);
-        out->outbox.push_back(std::move(x));
-      }
-    }
+    sql << "COMMIT";
   });
   if (st)
     return st;
@@ -277,8 +296,9 @@ expected<transition_result> order_repository::apply(const transition& t) {
                         "state_entered_at = :se, updated_at = :u WHERE id = "
                         ":id AND version = :v",
          soci::use(t.state), soci::use(t.step_index), soci::use(t.step_attempt),
-         soci::use(t.last_error, error_ind), soci::use(t.parked_from, parked_ind),
-         soci::use(entered_at), soci::use(now_text), soci::use(t.order_id),
+         soci::use(t.last_error, error_ind),
+         soci::use(t.parked_from, parked_ind), soci::use(entered_at),
+         soci::use(now_text), soci::use(t.order_id),
          soci::use(expected_version));
     upd.execute(true);
     if (upd.get_affected_rows() == 0)
@@ -329,8 +349,8 @@ expected<transition_result> order_repository::apply(const transition& t) {
       int attempt = u.count_attempt ? 1 : 0;
       auto why_ind = null_if_empty(u.last_error);
       auto lease_ind = null_if_empty(u.claimed_until);
-      soci::indicator done_ind = u.status == "pending" ? soci::i_null
-                                                       : soci::i_ok;
+      soci::indicator done_ind
+        = u.status == "pending" ? soci::i_null : soci::i_ok;
       soci::statement upd_outbox
         = (sql.prepare << "UPDATE outbox SET status = :s, attempts = "
                           "attempts + :n, last_error = COALESCE(:e, "
@@ -434,15 +454,31 @@ status order_repository::mark_timer_fired(const std::string& timer_id) {
 
 status order_repository::lease_outbox(const std::string& order_id,
                                       const std::string& id,
-                                      const std::string& until) {
+                                      const std::string& until,
+                                      const std::string& expired_by) {
   return db_.transact([&](soci::session& sql) -> status {
-    soci::statement upd
-      = (sql.prepare << "UPDATE outbox SET claimed_until = :l WHERE id = :id "
-                        "AND order_id = :o AND status = 'pending'",
-         soci::use(until), soci::use(id), soci::use(order_id));
-    upd.execute(true);
-    if (upd.get_affected_rows() == 0)
+    std::string lease;
+    soci::indicator lease_ind = soci::i_null;
+    bool found = false;
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << "SELECT claimed_until FROM outbox WHERE id = :id "
+                          "AND order_id = :o AND status = 'pending'",
+           soci::use(id), soci::use(order_id));
+      for (auto& r : rows) {
+        found = true;
+        lease_ind = r.get_indicator(0);
+        if (lease_ind == soci::i_ok)
+          lease = r.get<std::string>(0);
+      }
+    }
+    if (!found)
       return error{errc::not_found, "no pending outbox row " + id};
+    if (!expired_by.empty() && lease_ind == soci::i_ok && lease > expired_by)
+      return error{errc::conflict,
+                   "outbox row " + id + " is leased until " + lease};
+    sql << "UPDATE outbox SET claimed_until = :l WHERE id = :id",
+      soci::use(until), soci::use(id);
     return {};
   });
 }
@@ -467,9 +503,8 @@ status order_repository::park(const std::string& order_id,
     sql << "UPDATE orders SET state = :s, version = version + 1, last_error "
            "= :le, parked_from = :pf, state_entered_at = :se, updated_at = "
            ":u WHERE id = :id",
-      soci::use(parked), soci::use(reason),
-      soci::use(state), soci::use(now_text), soci::use(now_text),
-      soci::use(order_id);
+      soci::use(parked), soci::use(reason), soci::use(state),
+      soci::use(now_text), soci::use(now_text), soci::use(order_id);
     event_row e;
     e.id = new_uuid();
     e.order_id = order_id;
@@ -488,14 +523,16 @@ status order_repository::park(const std::string& order_id,
     sql << "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
            "status = 'pending'",
       soci::use(order_id);
+    const std::string why = "parked: " + reason;
+    sql << "UPDATE outbox SET status = 'failed', last_error = :e, done_at = "
+           ":d WHERE order_id = :o AND status = 'pending'",
+      soci::use(why), soci::use(now_text), soci::use(order_id);
     return {};
   });
 }
 
-expected<std::vector<std::string>>
-order_repository::orders_needing_resume(const std::string& now_text,
-                                        size_t limit,
-                                        const std::string& after) {
+expected<std::vector<std::string>> order_repository::orders_needing_resume(
+  const std::string& now_text, size_t limit, const std::string& after) {
   std::vector<std::string> out;
   long long lim = static_cast<long long>(limit);
   const std::string parked{parked_state};
@@ -506,8 +543,8 @@ order_repository::orders_needing_resume(const std::string& now_text,
                         "AND (x.claimed_until IS NULL OR x.claimed_until <= "
                         ":now) AND o.state <> :parked AND x.order_id > "
                         ":after ORDER BY 1 LIMIT :lim",
-         soci::use(now_text), soci::use(parked),
-         soci::use(after), soci::use(lim));
+         soci::use(now_text), soci::use(parked), soci::use(after),
+         soci::use(lim));
     for (auto& r : rows)
       out.push_back(r.get<std::string>(0));
   });

@@ -29,8 +29,8 @@ struct fixture {
                       : "sqlite://" + (dir.path() / "souk.db").string();
 
   std::vector<std::string> args(bool create) {
-    std::vector<std::string> a{SOUK_FLOW_NODE, "--data-dir", dir.path().string(),
-                               "--database", url};
+    std::vector<std::string> a{SOUK_FLOW_NODE, "--data-dir",
+                               dir.path().string(), "--database", url};
     if (create) {
       a.push_back("--create");
       a.push_back(std::to_string(orders));
@@ -98,8 +98,7 @@ BOOST_AUTO_TEST_CASE(sigkill_in_the_middle_of_flows_then_restart_finishes_all) {
   }
   auto pending_at_kill
     = ids("SELECT id FROM timers WHERE status = 'pending' ORDER BY id");
-  auto done_at_kill
-    = count("SELECT COUNT(*) FROM orders WHERE state = 'done'");
+  auto done_at_kill = count("SELECT COUNT(*) FROM orders WHERE state = 'done'");
   BOOST_TEST_MESSAGE("at the kill: " << pending_at_kill.size()
                                      << " pending timers, " << done_at_kill
                                      << " orders done");

@@ -31,9 +31,8 @@ states:
   failed: { terminal: true }
 )";
 
-const souk::timestamp t0 = [] {
-  return *souk::parse_iso("2030-01-01T00:00:00.000Z");
-}();
+const souk::timestamp t0
+  = [] { return *souk::parse_iso("2030-01-01T00:00:00.000Z"); }();
 
 // Walks one order through plans, committing each as the database would.
 struct fixture {
@@ -79,8 +78,8 @@ struct fixture {
   }
 
   so::plan event(const std::string& name, const std::string& key = {}) {
-    return commit(so::plan_event(tpl, snap, {name, "test", "", key}, now,
-                                 opts));
+    return commit(
+      so::plan_event(tpl, snap, {name, "test", "", key}, now, opts));
   }
 
   so::plan step(errc code, double jitter = 0.5) {
@@ -270,8 +269,8 @@ BOOST_AUTO_TEST_CASE(leaving_a_state_cancels_its_unfinished_step) {
   BOOST_TEST(p.tx->update_outbox[0].status == "failed");
   BOOST_TEST(snap.outbox.empty());
   // Its late answer is stale.
-  auto late = so::plan_step_result(tpl, snap, receipt, errc::ok, "", now, opts,
-                                   0.5);
+  auto late
+    = so::plan_step_result(tpl, snap, receipt, errc::ok, "", now, opts, 0.5);
   BOOST_TEST((late.result == so::outcome::stale));
   BOOST_TEST(!late.tx);
 }
@@ -302,7 +301,36 @@ BOOST_AUTO_TEST_CASE(a_parked_order_records_events_without_moving) {
   BOOST_TEST((p.result == so::outcome::ignored));
   BOOST_TEST(snap.order.state == std::string{sp::parked_state});
   BOOST_TEST(snap.order.parked_from == "pending");
-  BOOST_TEST(snap.events.back().dedup_key == "evt-9");
+  // Not acted on, so its key is not spent.
+  BOOST_TEST(snap.events.back().dedup_key.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_early_event_can_act_when_sent_again_later) {
+  auto early = event("refund.requested", "r-1");
+  BOOST_TEST((early.result == so::outcome::ignored));
+  event("payment.succeeded");
+  step(errc::ok);
+  step(errc::ok);
+  auto later = event("refund.requested", "r-1");
+  BOOST_TEST((later.result == so::outcome::applied));
+  BOOST_TEST(snap.order.state == "refunded");
+  auto again = event("refund.requested", "r-1");
+  BOOST_TEST((again.result == so::outcome::duplicate));
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicate_answer_cannot_leave_a_retry_armed) {
+  event("payment.succeeded");
+  auto first = snap.outbox.front().id;
+  commit(so::plan_step_result(tpl, snap, first, errc::unavailable, "x", now,
+                              opts, 0.5));
+  BOOST_REQUIRE_EQUAL(snap.timers.size(), 1u);
+  // A late "ok" for the same row (e.g. the first attempt's answer after a
+  // timeout) moves on; the retry timer goes with it.
+  auto p = commit(
+    so::plan_step_result(tpl, snap, first, errc::ok, "", now, opts, 0.5));
+  BOOST_TEST(p.tx->cancel_timers.size() == 1u);
+  BOOST_TEST(snap.timers.empty());
+  BOOST_TEST(snap.order.step_index == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -563,7 +563,10 @@ BOOST_AUTO_TEST_CASE(park_records_the_state_and_cancels_timers) {
   BOOST_TEST(s.order.last_error == "crashed 3 times: boom");
   BOOST_TEST(s.order.version == 3);
   BOOST_TEST(s.timers.empty());
-  BOOST_TEST(s.outbox.size() == 1u); // kept for the operator
+  BOOST_TEST(s.outbox.empty()); // failed, kept as evidence
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND "
+                   "last_error = 'parked: crashed 3 times: boom'")
+             == 1);
   BOOST_TEST(s.events.back().event == "order.parked");
   BOOST_TEST(s.events.back().seq == 3);
   BOOST_TEST(s.events.back().from_state == "paid");
@@ -610,6 +613,13 @@ BOOST_AUTO_TEST_CASE(orders_needing_resume_lists_unleased_side_effects) {
   auto row = snapshot(unleased).outbox.at(0);
   BOOST_REQUIRE(!orders.lease_outbox(unleased, row.id, "2030-01-01T03:00:00.000Z"));
   BOOST_TEST(orders.orders_needing_resume(now, 100)->size() == 1u);
+  // Taking it again only if the lease ran out: it has not.
+  BOOST_TEST((orders.lease_outbox(unleased, row.id, "2030-01-01T04:00:00.000Z",
+                                  now)
+                .code
+              == souk::errc::conflict));
+  BOOST_TEST(!orders.lease_outbox(unleased, row.id, "2030-01-01T04:00:00.000Z",
+                                  "2030-01-01T03:00:00.000Z"));
   BOOST_TEST((orders.lease_outbox(idle, row.id, now).code
               == souk::errc::not_found));
 }

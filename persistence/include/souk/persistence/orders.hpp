@@ -183,15 +183,18 @@ public:
                    std::chrono::milliseconds lease, size_t limit);
 
   /// Sets the lease of a pending outbox row of `order_id` to `until`
-  /// (ISO text) before it is run again. `errc::not_found` if there is no
-  /// such pending row.
+  /// (ISO text) before it is run again. If `expired_by` is not empty, only
+  /// a row whose lease is absent or ran out by then is taken. Fails with
+  /// `errc::not_found` if there is no such pending row, `errc::conflict` if
+  /// someone else's lease still runs.
   status lease_outbox(const std::string& order_id, const std::string& id,
-                      const std::string& until);
+                      const std::string& until,
+                      const std::string& expired_by = {});
 
   /// Parks the order: state `needs_attention`, `parked_from` the state it
   /// was in, `reason` as its last error and in an appended `order.parked`
-  /// event (by `actor`), every pending timer cancelled; pending outbox rows
-  /// stay for the operator to see. One transaction, whatever the order's
+  /// event (by `actor`), every pending timer cancelled and every pending
+  /// outbox row failed with "parked: REASON" (the rows stay as evidence). One transaction, whatever the order's
   /// version. `errc::not_found` for no such order; parking a parked order
   /// changes nothing and succeeds.
   status park(const std::string& order_id, const std::string& reason,
