@@ -204,7 +204,11 @@ status node::start() {
   svc->workers = d.workers;
   svc->accounts = std::make_shared<accounts::service>(
     d.db, accounts::policy_of(d.cfg.auth));
-  svc->catalog = std::make_shared<catalog::service>(d.db);
+  catalog::options catalog_opts;
+  catalog_opts.flows.clear();
+  for (auto& tpl : d.flows->list())
+    catalog_opts.flows.push_back(tpl->name);
+  svc->catalog = std::make_shared<catalog::service>(d.db, catalog_opts);
   // A stored file shows in the product's document: drop the cached one.
   svc->on_product_changed
     = [catalog = svc->catalog](const std::string& id) { catalog->forget(id); };

@@ -115,8 +115,8 @@ status check_description(std::string_view text) {
   return {};
 }
 
-status check_flow(const std::string& flow) {
-  auto& known = known_flows();
+status check_flow(const std::string& flow,
+                  const std::vector<std::string>& known) {
   if (std::find(known.begin(), known.end(), flow) != known.end())
     return {};
   std::string names;
@@ -223,11 +223,6 @@ std::optional<std::string> unbase64url(std::string_view in) {
 constexpr std::string_view cursor_prefix = "p1:";
 
 } // namespace
-
-const std::vector<std::string>& known_flows() {
-  static const std::vector<std::string> flows{std::string{default_flow}};
-  return flows;
-}
 
 std::string encode_cursor(const std::string& last_id) {
   return base64url(std::string{cursor_prefix} + last_id);
@@ -359,7 +354,7 @@ expected<product> service::create(const caller& who, const new_product& in) {
     if (auto err = check_min_price(*in.min_price, *in.price, "min_price"))
       return err;
   auto flow = in.flow.value_or(std::string{default_flow});
-  if (auto err = check_flow(flow))
+  if (auto err = check_flow(flow, opts_.flows))
     return err;
   product_row row;
   row.id = new_uuid();
@@ -463,7 +458,7 @@ expected<product> service::update(const caller& who, const std::string& id,
     if (auto err = check_min_price(*min, price, "min_price"))
       return err;
   if (patch.flow) {
-    if (auto err = check_flow(*patch.flow))
+    if (auto err = check_flow(*patch.flow, opts_.flows))
       return err;
     row.flow = *patch.flow;
   }

@@ -86,10 +86,10 @@ BOOST_AUTO_TEST_CASE(amounts_display_in_major_units) {
   BOOST_TEST(sc::to_display({INT64_MIN, "USD"}) == "USD -92233720368547758.08");
 }
 
-BOOST_AUTO_TEST_CASE(the_default_flow_is_known) {
-  auto& flows = sc::known_flows();
-  BOOST_TEST(flows.size() == 1u);
-  BOOST_TEST(flows.front() == sc::default_flow);
+BOOST_AUTO_TEST_CASE(the_default_flow_is_known_by_default) {
+  sc::options o;
+  BOOST_TEST(o.flows.size() == 1u);
+  BOOST_TEST(o.flows.front() == sc::default_flow);
 }
 
 BOOST_AUTO_TEST_CASE(cursors_round_trip_and_refuse_forgeries) {

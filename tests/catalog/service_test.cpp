@@ -232,6 +232,23 @@ BOOST_AUTO_TEST_CASE(bad_fields_are_named_and_create_nothing) {
   BOOST_TEST(f.svc->get(f.creator, p.id)->version == 1); // nothing written
 }
 
+BOOST_AUTO_TEST_CASE(a_product_may_name_any_flow_the_node_knows) {
+  sc::options o;
+  o.flows = {"digital_download", "licence_key"};
+  fixture f{o};
+  auto in = fixture::book();
+  in.flow = "licence_key";
+  auto p = f.svc->create(f.creator, in);
+  BOOST_REQUIRE_MESSAGE(p, (p ? "" : p.err().detail));
+  BOOST_TEST(p->flow == "licence_key");
+  in.flow = "ticket";
+  auto r = f.svc->create(f.creator, in);
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.err().field == "flow");
+  BOOST_TEST(r.err().detail.find("known: digital_download, licence_key")
+             != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_product_is_edited_published_and_archived) {
   fixture f;
   auto p = f.make();

@@ -28,10 +28,6 @@ inline constexpr std::string_view archived = "archived";
 /// The flow template new products run on unless they name another.
 inline constexpr std::string_view default_flow = "digital_download";
 
-/// The flow templates a product may name. A stand-in until flow templates
-/// are loaded from templates/: the one place that knows the set.
-const std::vector<std::string>& known_flows();
-
 /// Limits on what a creator writes.
 inline constexpr size_t title_max = 200;         ///< characters, after trimming
 inline constexpr size_t description_max = 10000; ///< characters
@@ -121,6 +117,9 @@ struct options {
   /// (a page counts every product on it); when full it starts over, so a
   /// stream of distinct queries cannot grow memory without bound.
   size_t cache_max_bytes = 64u << 20;
+  /// The flow templates a product may name; soukd passes the names of its
+  /// flow library (shipped templates plus `flows.directory`).
+  std::vector<std::string> flows{std::string{default_flow}};
 };
 
 /// The product catalog: creating, editing, publishing, archiving, reading
