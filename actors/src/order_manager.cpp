@@ -74,6 +74,12 @@ void on_crash(manager_actor* self, const std::string& id,
   auto& st = self->state;
   auto& policy = st.ctx->opts.restart;
   auto now = st.ctx->now();
+  // Forget orders whose last crash has left the window: their history no
+  // longer counts, and the map stays as small as the recent trouble.
+  std::erase_if(st.crashes, [&](const auto& kv) {
+    return !kv.second.cooling && !kv.second.at.empty()
+           && now - kv.second.at.back() > policy.window;
+  });
   auto& rec = st.crashes[id];
   rec.at.push_back(now);
   while (!rec.at.empty() && now - rec.at.front() > policy.window)

@@ -175,6 +175,7 @@ struct fixture {
     o.restart.jitter = 0;
     o.restart.initial = 500ms;
     o.restart.max_restarts = 3;
+    o.step_timeout = 1h; // held steps stay in flight while time is advanced
     o.services = {"test"};
     o.clock = [this] { return now(); };
     o.executor = [](std::function<void()> job) { job(); };
@@ -457,6 +458,19 @@ BOOST_AUTO_TEST_CASE(an_order_that_keeps_crashing_is_parked) {
   BOOST_REQUIRE(held);
   BOOST_TEST((*held == so::outcome::ignored));
   BOOST_TEST(inspect(id).state == "needs_attention");
+}
+
+BOOST_AUTO_TEST_CASE(crashes_far_apart_do_not_park_an_order) {
+  service->hold = true;
+  auto id = create();
+  deliver(id, "payment.succeeded");
+  // Five crashes, each after the last has left the 10-minute window.
+  for (int i = 0; i < 5; ++i) {
+    kill(id);
+    advance(11min);
+    BOOST_TEST(rows(id).order.state == "paid");
+  }
+  BOOST_TEST(service->calls_of("test.credit") == 6u); // first run + 5 restarts
 }
 
 BOOST_AUTO_TEST_CASE(idle_orders_are_passivated_and_come_back_on_demand) {
