@@ -92,8 +92,8 @@ struct engine_context {
 using context_ptr = std::shared_ptr<const engine_context>;
 
 /// Spawns the actor of order `id`, reporting to `manager`.
-caf::actor spawn_order(caf::actor_system& sys, context_ptr ctx,
-                       std::string id, caf::actor manager);
+caf::actor spawn_order(caf::actor_system& sys, context_ptr ctx, std::string id,
+                       caf::actor manager);
 
 /// Spawns the order manager.
 caf::actor spawn_manager(caf::actor_system& sys, context_ptr ctx);

@@ -27,8 +27,8 @@ struct node_extensions {
   std::map<std::string, std::set<std::string>> actions;
   /// Service actors by name (steps `NAME.x` go to service `NAME`); each is
   /// supervised and restarted with backoff.
-  std::vector<std::pair<std::string,
-                        std::function<caf::actor(caf::actor_system&)>>>
+  std::vector<
+    std::pair<std::string, std::function<caf::actor(caf::actor_system&)>>>
     services;
 };
 

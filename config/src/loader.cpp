@@ -135,9 +135,9 @@ expected<uint32_t> parse_percent(const std::string& text) {
   if (!n)
     return n.err();
   if (*n > 100)
-    return error{errc::invalid_field,
-                 fmt::format("expected a percentage from 0 to 100, got '{}'",
-                             text)};
+    return error{
+      errc::invalid_field,
+      fmt::format("expected a percentage from 0 to 100, got '{}'", text)};
   return static_cast<uint32_t>(*n);
 }
 

@@ -611,17 +611,17 @@ BOOST_AUTO_TEST_CASE(orders_needing_resume_lists_unleased_side_effects) {
   BOOST_TEST(second->size() == 1u);
   // A lease taken now hides the order until it runs out.
   auto row = snapshot(unleased).outbox.at(0);
-  BOOST_REQUIRE(!orders.lease_outbox(unleased, row.id, "2030-01-01T03:00:00.000Z"));
+  BOOST_REQUIRE(
+    !orders.lease_outbox(unleased, row.id, "2030-01-01T03:00:00.000Z"));
   BOOST_TEST(orders.orders_needing_resume(now, 100)->size() == 1u);
   // Taking it again only if the lease ran out: it has not.
-  BOOST_TEST((orders.lease_outbox(unleased, row.id, "2030-01-01T04:00:00.000Z",
-                                  now)
-                .code
-              == souk::errc::conflict));
+  BOOST_TEST(
+    (orders.lease_outbox(unleased, row.id, "2030-01-01T04:00:00.000Z", now).code
+     == souk::errc::conflict));
   BOOST_TEST(!orders.lease_outbox(unleased, row.id, "2030-01-01T04:00:00.000Z",
                                   "2030-01-01T03:00:00.000Z"));
-  BOOST_TEST((orders.lease_outbox(idle, row.id, now).code
-              == souk::errc::not_found));
+  BOOST_TEST(
+    (orders.lease_outbox(idle, row.id, now).code == souk::errc::not_found));
 }
 
 BOOST_AUTO_TEST_CASE(the_database_refuses_bad_kinds_and_statuses) {

@@ -53,8 +53,8 @@ struct engine_options {
   /// Restarts of a crashed order actor: backoff, and more than
   /// `max_restarts` crashes within `window` parks the order in
   /// `needs_attention`.
-  restart_policy restart{std::chrono::milliseconds{500}, 2,
-                         std::chrono::milliseconds{30'000}, 3,
+  restart_policy restart{std::chrono::milliseconds{500},     2,
+                         std::chrono::milliseconds{30'000},  3,
                          std::chrono::milliseconds{600'000}, 0.2};
   /// The services installed on this node (e.g. "wallet", "email"). A step
   /// whose service is not installed parks its order instead of failing it:
@@ -126,11 +126,11 @@ public:
   expected<orders::outcome>
   deliver_wait(std::string order_id, orders::event_input in,
                std::chrono::milliseconds timeout = std::chrono::seconds{10});
-  expected<order_inspection>
-  inspect_wait(std::string order_id,
-               std::chrono::milliseconds timeout = std::chrono::seconds{10});
-  expected<std::vector<std::string>>
-  live_wait(std::chrono::milliseconds timeout = std::chrono::seconds{10});
+  expected<order_inspection> inspect_wait(std::string order_id,
+                                          std::chrono::milliseconds timeout
+                                          = std::chrono::seconds{10});
+  expected<std::vector<std::string>> live_wait(std::chrono::milliseconds timeout
+                                               = std::chrono::seconds{10});
 
 private:
   struct impl;

@@ -47,18 +47,18 @@ struct order_inspection {
   int32_t flow_version = 0;
   std::string flow_hash;
   std::string state;
-  int64_t version = 0;             ///< the order row's version
-  std::string state_entered_at;    ///< ISO UTC
+  int64_t version = 0;          ///< the order row's version
+  std::string state_entered_at; ///< ISO UTC
   int64_t ms_in_state = 0;
-  int32_t step_index = 0;          ///< the current step of the state
-  int32_t step_attempt = 0;        ///< its attempt (0: no step running)
-  std::string step_action;         ///< its action, if any
+  int32_t step_index = 0;   ///< the current step of the state
+  int32_t step_attempt = 0; ///< its attempt (0: no step running)
+  std::string step_action;  ///< its action, if any
   std::string last_error;
-  std::string parked_from;         ///< set when parked
+  std::string parked_from;                    ///< set when parked
   std::vector<persistence::timer_row> timers; ///< pending
-  size_t mailbox_size = 0;         ///< approximate
-  bool step_in_flight = false;     ///< a service is running the step now
-  size_t queued = 0;               ///< inputs waiting inside the actor
+  size_t mailbox_size = 0;                    ///< approximate
+  bool step_in_flight = false; ///< a service is running the step now
+  size_t queued = 0;           ///< inputs waiting inside the actor
 };
 
 } // namespace souk::actors

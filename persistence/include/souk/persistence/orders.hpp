@@ -194,9 +194,9 @@ public:
   /// Parks the order: state `needs_attention`, `parked_from` the state it
   /// was in, `reason` as its last error and in an appended `order.parked`
   /// event (by `actor`), every pending timer cancelled and every pending
-  /// outbox row failed with "parked: REASON" (the rows stay as evidence). One transaction, whatever the order's
-  /// version. `errc::not_found` for no such order; parking a parked order
-  /// changes nothing and succeeds.
+  /// outbox row failed with "parked: REASON" (the rows stay as evidence). One
+  /// transaction, whatever the order's version. `errc::not_found` for no such
+  /// order; parking a parked order changes nothing and succeeds.
   status park(const std::string& order_id, const std::string& reason,
               const std::string& actor);
 
