@@ -18,6 +18,7 @@
 #include <malloc.h>
 #include <string>
 #include <thread>
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -34,6 +35,8 @@
 #include "souk/orders/library.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
+
+#include "rss.hpp"
 
 using namespace std::chrono_literals;
 namespace sa = souk::actors;
@@ -55,11 +58,7 @@ states:
 )";
 
 double rss_mib() {
-  std::ifstream in{"/proc/self/status"};
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("VmRSS:"))
-      return std::stod(line.substr(6)) / 1024.0;
-  return 0;
+  return static_cast<double>(souk::bench::rss_kib(getpid())) / 1024.0;
 }
 
 caf::behavior instant_service(caf::event_based_actor*, int) {

@@ -31,6 +31,8 @@
 #include "souk/core/units.hpp"
 #include "souk/persistence/database.hpp"
 
+#include "rss.hpp"
+
 extern char** environ;
 
 namespace net = boost::asio;
@@ -38,13 +40,7 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-long rss_kib(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("VmRSS:"))
-      return std::stol(line.substr(6));
-  return -1;
-}
+using souk::bench::rss_kib;
 
 uint16_t free_port() {
   net::io_context ioc;

@@ -61,18 +61,18 @@ struct order_engine::impl {
 
 namespace {
 
-template<class T>
-struct waiter {
-  std::promise<expected<T>> promise;
-  expected<T> get(std::chrono::milliseconds timeout) {
-    auto f = promise.get_future();
-    // The request has its own timeout; wait a little longer than it.
-    if (f.wait_for(timeout + std::chrono::seconds{5})
-        != std::future_status::ready)
-      return error{errc::timeout, "no answer from the order engine"};
-    return f.get();
-  }
-};
+// Calls `start` with a callback and blocks until the callback ran (or a
+// little longer than the request's own timeout).
+template<class T, class Start>
+expected<T> wait_for(std::chrono::milliseconds timeout, Start start) {
+  auto promise = std::make_shared<std::promise<expected<T>>>();
+  auto f = promise->get_future();
+  start([promise](expected<T> x) { promise->set_value(std::move(x)); });
+  if (f.wait_for(timeout + std::chrono::seconds{5})
+      != std::future_status::ready)
+    return error{errc::timeout, "no answer from the order engine"};
+  return f.get();
+}
 
 } // namespace
 
@@ -167,29 +167,22 @@ void order_engine::live(
 expected<orders::outcome>
 order_engine::deliver_wait(std::string order_id, orders::event_input in,
                            std::chrono::milliseconds timeout) {
-  auto w = std::make_shared<waiter<orders::outcome>>();
-  deliver(
-    std::move(order_id), std::move(in),
-    [w](expected<orders::outcome> x) { w->promise.set_value(x); }, timeout);
-  return w->get(timeout);
+  return wait_for<orders::outcome>(timeout, [&](auto done) {
+    deliver(std::move(order_id), std::move(in), done, timeout);
+  });
 }
 
 expected<order_inspection>
 order_engine::inspect_wait(std::string order_id,
                            std::chrono::milliseconds timeout) {
-  auto w = std::make_shared<waiter<order_inspection>>();
-  inspect(
-    std::move(order_id),
-    [w](expected<order_inspection> x) { w->promise.set_value(x); }, timeout);
-  return w->get(timeout);
+  return wait_for<order_inspection>(
+    timeout, [&](auto done) { inspect(std::move(order_id), done, timeout); });
 }
 
 expected<std::vector<std::string>>
 order_engine::live_wait(std::chrono::milliseconds timeout) {
-  auto w = std::make_shared<waiter<std::vector<std::string>>>();
-  live([w](expected<std::vector<std::string>> x) { w->promise.set_value(x); },
-       timeout);
-  return w->get(timeout);
+  return wait_for<std::vector<std::string>>(
+    timeout, [&](auto done) { live(done, timeout); });
 }
 
 } // namespace souk::actors

@@ -15,7 +15,7 @@ flow_library::flow_library(const flows::action_catalog& actions,
                            std::shared_ptr<persistence::database> db)
   : actions_(actions), db_(std::move(db)) {}
 
-status
+expected<template_ptr>
 flow_library::add_locked(std::string_view yaml, std::string_view file_name,
                          std::map<std::string, entry, std::less<>>& into) {
   auto tpl = flows::load_template(yaml, file_name, actions_);
@@ -25,15 +25,15 @@ flow_library::add_locked(std::string_view yaml, std::string_view file_name,
   entry e{ptr, std::string{yaml}};
   by_hash_.emplace(ptr->hash, e);
   into[ptr->name] = std::move(e);
-  return {};
+  return ptr;
 }
 
 status flow_library::load(const std::string& dir) {
   std::map<std::string, entry, std::less<>> fresh;
   std::lock_guard guard{mx_};
   for (auto& [file, text] : shipped_templates())
-    if (auto err = add_locked(text, file, fresh))
-      return err;
+    if (auto tpl = add_locked(text, file, fresh); !tpl)
+      return tpl.err();
   if (!dir.empty()) {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -54,18 +54,14 @@ status flow_library::load(const std::string& dir) {
                      path.string() + ": cannot open the flow template"};
       std::ostringstream text;
       text << in.rdbuf();
-      auto tpl = flows::load_template(text.str(), path.string(), actions_);
+      auto tpl = add_locked(text.str(), path.string(), fresh);
       if (!tpl)
         return tpl.err();
-      auto [i, added] = seen.emplace(tpl->name, path.string());
+      auto [i, added] = seen.emplace((*tpl)->name, path.string());
       if (!added)
         return error{errc::invalid_field,
                      fmt::format("{}:1:1: flow '{}' is already defined in {}",
-                                 path.string(), tpl->name, i->second)};
-      auto ptr = std::make_shared<const flows::flow_template>(std::move(*tpl));
-      entry e{ptr, text.str()};
-      by_hash_.emplace(ptr->hash, e);
-      fresh[ptr->name] = std::move(e);
+                                 path.string(), (*tpl)->name, i->second)};
     }
   }
   current_ = std::move(fresh);
@@ -74,7 +70,8 @@ status flow_library::load(const std::string& dir) {
 
 status flow_library::add(std::string_view yaml, std::string_view file_name) {
   std::lock_guard guard{mx_};
-  return add_locked(yaml, file_name, current_);
+  auto tpl = add_locked(yaml, file_name, current_);
+  return tpl ? status{} : tpl.err();
 }
 
 expected<template_ptr> flow_library::current(std::string_view name) const {

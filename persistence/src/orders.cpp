@@ -89,6 +89,24 @@ void insert_event(soci::session& sql, const event_row& e) {
     soci::use(e.created_at);
 }
 
+// Appends `e` as the order's next event and returns its seq. Callers hold
+// the order's row lock (or SQLite's write lock), which serialises appends;
+// UNIQUE (order_id, seq) catches any writer that bypassed it.
+int64_t append_event(soci::session& sql, event_row e) {
+  long long last_seq = 0;
+  sql << "SELECT COALESCE(MAX(seq), 0) FROM order_events WHERE order_id = :id",
+    soci::use(e.order_id), soci::into(last_seq);
+  e.seq = last_seq + 1;
+  insert_event(sql, e);
+  return e.seq;
+}
+
+void cancel_pending_timers(soci::session& sql, const std::string& order_id) {
+  sql << "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
+         "status = 'pending'",
+    soci::use(order_id);
+}
+
 void insert_timers(soci::session& sql, const std::string& order_id,
                    const std::vector<timer_row>& timers,
                    const std::string& now_text) {
@@ -306,21 +324,13 @@ expected<transition_result> order_repository::apply(const transition& t) {
                                      + std::to_string(t.expected_version)};
     result.version = t.expected_version + 1;
 
-    // The row lock (or SQLite's write lock) serialises appends, and
-    // UNIQUE (order_id, seq) catches any writer that bypassed it.
-    long long last_seq = 0;
-    sql << "SELECT COALESCE(MAX(seq), 0) FROM order_events WHERE order_id = "
-           ":id",
-      soci::use(t.order_id), soci::into(last_seq);
     event_row e = t.event;
     e.id = or_new_id(e.id);
     e.order_id = t.order_id;
-    e.seq = last_seq + 1;
     e.from_state = old_state;
     e.to_state = t.state;
     e.created_at = or_time(e.created_at, now_text);
-    insert_event(sql, e);
-    result.event_seq = e.seq;
+    result.event_seq = append_event(sql, e);
 
     // Fire first: a timer this transition fires must still be pending, or
     // another incarnation already acted on it.
@@ -335,9 +345,7 @@ expected<transition_result> order_repository::apply(const transition& t) {
     }
     // Cancel before arming, so a transition can replace its timers.
     if (t.cancel_all_timers) {
-      sql << "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
-             "status = 'pending'",
-        soci::use(t.order_id);
+      cancel_pending_timers(sql, t.order_id);
     } else {
       for (auto& id : t.cancel_timers)
         sql << "UPDATE timers SET status = 'cancelled' WHERE id = :id AND "
@@ -508,21 +516,14 @@ status order_repository::park(const std::string& order_id,
     event_row e;
     e.id = new_uuid();
     e.order_id = order_id;
-    long long last_seq = 0;
-    sql << "SELECT COALESCE(MAX(seq), 0) FROM order_events WHERE order_id = "
-           ":id",
-      soci::use(order_id), soci::into(last_seq);
-    e.seq = last_seq + 1;
     e.event = "order.parked";
     e.from_state = state;
     e.to_state = parked;
     e.actor = actor;
     e.detail = reason;
     e.created_at = now_text;
-    insert_event(sql, e);
-    sql << "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
-           "status = 'pending'",
-      soci::use(order_id);
+    append_event(sql, e);
+    cancel_pending_timers(sql, order_id);
     const std::string why = "parked: " + reason;
     sql << "UPDATE outbox SET status = 'failed', last_error = :e, done_at = "
            ":d WHERE order_id = :o AND status = 'pending'",

@@ -64,8 +64,10 @@ private:
     std::string source;
   };
 
-  status add_locked(std::string_view yaml, std::string_view file_name,
-                    std::map<std::string, entry, std::less<>>& into);
+  // Parses `yaml` and makes it `into[name]` (and known by hash).
+  expected<template_ptr>
+  add_locked(std::string_view yaml, std::string_view file_name,
+             std::map<std::string, entry, std::less<>>& into);
 
   const flows::action_catalog& actions_;
   std::shared_ptr<persistence::database> db_;
