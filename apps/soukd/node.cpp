@@ -7,8 +7,10 @@
 #include <fmt/format.h>
 
 #include "souk/accounts/service.hpp"
+#include "souk/actors/blocking_service.hpp"
 #include "souk/actors/engine.hpp"
 #include "souk/actors/heartbeat.hpp"
+#include "souk/actors/order_messages.hpp"
 #include "souk/actors/runtime.hpp"
 #include "souk/actors/services.hpp"
 #include "souk/actors/supervisor.hpp"
@@ -20,9 +22,13 @@
 #include "souk/http/routes.hpp"
 #include "souk/http/server.hpp"
 #include "souk/orders/library.hpp"
+#include "souk/payments/gateway.hpp"
+#include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/nodes.hpp"
+#include "souk/persistence/orders.hpp"
+#include "souk/sandbox/gateway.hpp"
 #include "souk/storage/blob_store.hpp"
 
 namespace souk {
@@ -74,6 +80,15 @@ actors::engine_options engine_options_of(const config::settings& cfg,
   return e;
 }
 
+// The URL with exactly one trailing slash.
+std::string with_slash(std::string url) {
+  while (url.ends_with('/'))
+    url.pop_back();
+  return url + '/';
+}
+
+constexpr const char* sandbox_default_key = "sk_test_souk_sandbox";
+
 } // namespace
 
 struct node::impl {
@@ -88,6 +103,9 @@ struct node::impl {
   std::shared_ptr<actors::service_directory> directory;
   std::unique_ptr<actors::order_engine> engine;
   std::shared_ptr<worker_pool> workers;
+  std::shared_ptr<worker_pool> gateway_workers;
+  std::shared_ptr<sandbox::gateway> sandbox;
+  std::shared_ptr<payments::service> payments;
   http::router routes;
   std::unique_ptr<http::server> server;
   bool registered = false;
@@ -189,6 +207,67 @@ status node::start() {
         return h;
       }});
   }
+  // Payments: the gateway (the built-in sandbox unless configured
+  // otherwise), the payments service and its supervised actor "payment".
+  d.gateway_workers = std::make_shared<worker_pool>(d.cfg.payments.threads);
+  payments::paystack_options gw_opts;
+  gw_opts.timeout = d.cfg.payments.timeout;
+  gw_opts.secret_key = d.cfg.payments.paystack_secret_key;
+  if (d.cfg.payments.gateway == "sandbox") {
+    if (gw_opts.secret_key.empty())
+      gw_opts.secret_key = sandbox_default_key;
+    sandbox::options sb;
+    sb.secret_key = gw_opts.secret_key;
+    d.sandbox = std::make_shared<sandbox::gateway>(sb);
+    d.sandbox->add_routes(d.routes, "/sandbox");
+    gw_opts.base_url_fn = [this] { return with_slash(url()) + "sandbox"; };
+  } else {
+    if (gw_opts.secret_key.empty())
+      return error{errc::config, "payments.gateway is paystack but "
+                                 "payments.paystack.secret_key is empty (set "
+                                 "SOUK_PAYMENTS_PAYSTACK_SECRET_KEY)"};
+    gw_opts.base_url = d.cfg.payments.paystack_base_url;
+  }
+  payments::service_options pay_opts;
+  pay_opts.reconcile_after = d.cfg.payments.reconcile_after;
+  pay_opts.reconcile_max_interval = d.cfg.payments.reconcile_max_interval;
+  pay_opts.reconcile_for = d.cfg.payments.reconcile_for;
+  pay_opts.retry_initial = d.cfg.payments.retry_initial;
+  pay_opts.retry_max = d.cfg.payments.retry_max;
+  pay_opts.callback_url
+    = [this] { return with_slash(url()) + "api/v1/payments/paystack/return"; };
+  payments::order_port port;
+  port.prepare = [this](persistence::order_row base, std::string_view flow) {
+    return impl_->engine->prepare(std::move(base), flow);
+  };
+  port.started
+    = [this](const orders::creation& c) { impl_->engine->started(c); };
+  port.deliver = [this](const std::string& id, orders::event_input in) {
+    return impl_->engine->deliver_wait(id, std::move(in));
+  };
+  port.park = [db = d.db](const std::string& id, const std::string& reason) {
+    return persistence::order_repository{*db}.park(id, reason, "payments");
+  };
+  catalog::options catalog_opts;
+  catalog_opts.flows.clear();
+  for (auto& tpl : d.flows->list())
+    catalog_opts.flows.push_back(tpl->name);
+  auto products = std::make_shared<catalog::service>(d.db, catalog_opts);
+  d.payments = std::make_shared<payments::service>(
+    d.db, payments::make_paystack(gw_opts), products, std::move(port),
+    pay_opts);
+  engine_opts.services.insert("payment");
+  actors::blocking_service_options pay_actor;
+  pay_actor.name = "payment";
+  pay_actor.run = [svc = d.payments](const actors::action_call& c) {
+    return svc->run_action(c.action, c.order_id, c.params, c.idempotency_key);
+  };
+  pay_actor.round = [svc = d.payments] { return svc->run_due(); };
+  pay_actor.poll = d.cfg.payments.poll;
+  pay_actor.workers = d.gateway_workers;
+  pay_actor.directory = d.directory;
+  children.push_back(actors::blocking_service(std::move(pay_actor)));
+
   d.engine = std::make_unique<actors::order_engine>(
     d.runtime->system(), d.db, d.flows, d.directory, std::move(engine_opts));
   for (auto& child : d.engine->children())
@@ -204,11 +283,7 @@ status node::start() {
   svc->workers = d.workers;
   svc->accounts = std::make_shared<accounts::service>(
     d.db, accounts::policy_of(d.cfg.auth));
-  catalog::options catalog_opts;
-  catalog_opts.flows.clear();
-  for (auto& tpl : d.flows->list())
-    catalog_opts.flows.push_back(tpl->name);
-  svc->catalog = std::make_shared<catalog::service>(d.db, catalog_opts);
+  svc->catalog = products;
   // A stored file shows in the product's document: drop the cached one.
   svc->on_product_changed
     = [catalog = svc->catalog](const std::string& id) { catalog->forget(id); };
@@ -220,9 +295,29 @@ status node::start() {
   svc->max_upload = d.cfg.storage.max_upload;
   svc->node_id = d.id;
   svc->draining = [srv = d.server.get()] { return srv->draining(); };
+  svc->payments = d.payments;
+  svc->gateway_workers = d.gateway_workers;
+  svc->on_gateway_event
+    = [dir = d.directory] { actors::nudge(*dir, "payment"); };
+  svc->deliver_event
+    = [this](const std::string& id, const std::string& event,
+             const std::string& actor,
+             const std::string& detail) -> expected<std::string> {
+    auto out = impl_->engine->deliver_wait(
+      id, orders::event_input{event, actor, detail, ""});
+    if (!out)
+      return out.err();
+    return std::string{orders::to_string(*out)};
+  };
   http::add_routes(d.routes, svc);
   if (auto err = d.server->start())
     return err;
+  if (d.sandbox) {
+    d.sandbox->set_public_url(with_slash(url()) + "sandbox");
+    d.sandbox->set_webhook_url(with_slash(url()) + "api/v1/webhooks/paystack");
+    log::info("payments: the built-in sandbox gateway at {}sandbox",
+              with_slash(url()));
+  }
   log::info("node {} listening on {}", d.id, url());
   return {};
 }
@@ -253,8 +348,12 @@ void node::stop() {
   if (d.stopped)
     return;
   d.stopped = true;
+  if (d.sandbox)
+    d.sandbox->stop();
   if (d.server)
     d.server->shutdown(d.cfg.http.shutdown_grace);
+  if (d.gateway_workers)
+    d.gateway_workers->shutdown();
   if (d.workers)
     d.workers->shutdown();
   if (d.runtime)

@@ -141,6 +141,29 @@ expected<uint32_t> parse_percent(const std::string& text) {
   return static_cast<uint32_t>(*n);
 }
 
+expected<std::string> parse_gateway(const std::string& text) {
+  if (text == "sandbox" || text == "paystack")
+    return text;
+  return error{errc::invalid_field,
+               fmt::format("expected sandbox or paystack, got '{}'", text)};
+}
+
+expected<std::string> parse_base_url(const std::string& text) {
+  if (text.starts_with("http://") || text.starts_with("https://"))
+    return text;
+  return error{
+    errc::invalid_field,
+    fmt::format("expected an http:// or https:// URL, got '{}'", text)};
+}
+
+expected<std::string> parse_secret(const std::string& text) {
+  return text;
+}
+
+std::string show_secret(const std::string& x) {
+  return x.empty() ? "" : "***";
+}
+
 std::string show_string(const std::string& x) {
   return x;
 }
@@ -288,6 +311,39 @@ const std::vector<field>& fields() {
                SOUK_MEMBER(storage.max_upload), parse_size_value, show_size),
     make_field("flows.directory", "extra flow templates (*.yaml); empty: none",
                SOUK_MEMBER(flows.directory), parse_optional_dir, show_string),
+    make_field("payments.gateway", "sandbox (built in) or paystack",
+               SOUK_MEMBER(payments.gateway), parse_gateway, show_string),
+    make_field("payments.paystack.base_url", "Paystack's API URL",
+               SOUK_MEMBER(payments.paystack_base_url), parse_base_url,
+               show_string),
+    make_field("payments.paystack.secret_key",
+               "Paystack secret key (API calls and webhook signatures)",
+               SOUK_MEMBER(payments.paystack_secret_key), parse_secret,
+               show_secret),
+    make_field("payments.timeout", "longest wait for one gateway call",
+               SOUK_MEMBER(payments.timeout), parse_duration_value,
+               show_duration),
+    make_field("payments.threads", "threads for gateway calls",
+               SOUK_MEMBER(payments.threads), parse_count, show_count),
+    make_field("payments.poll", "how often webhooks and checks are looked for",
+               SOUK_MEMBER(payments.poll), parse_duration_value, show_duration),
+    make_field("payments.reconcile_after",
+               "first look at a payment nobody confirmed",
+               SOUK_MEMBER(payments.reconcile_after), parse_duration_value,
+               show_duration),
+    make_field("payments.reconcile_max_interval",
+               "longest pause between looks at one payment",
+               SOUK_MEMBER(payments.reconcile_max_interval),
+               parse_duration_value, show_duration),
+    make_field("payments.reconcile_for", "stop looking (payment failed) after",
+               SOUK_MEMBER(payments.reconcile_for), parse_duration_value,
+               show_duration),
+    make_field(
+      "payments.retry_initial", "first retry of an unprocessed webhook",
+      SOUK_MEMBER(payments.retry_initial), parse_duration_value, show_duration),
+    make_field("payments.retry_max", "longest retry delay of a webhook",
+               SOUK_MEMBER(payments.retry_max), parse_duration_value,
+               show_duration),
     make_field("orders.idle_timeout", "idle order actors leave memory after",
                SOUK_MEMBER(orders.idle_timeout), parse_duration_value,
                show_duration),

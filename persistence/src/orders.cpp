@@ -214,10 +214,12 @@ void read_snapshot(soci::session& sql, const std::string& id,
 
 } // namespace
 
-status order_repository::create(const order_row& order,
-                                const event_row& first_event,
-                                const std::vector<timer_row>& arm_timers,
-                                const std::vector<outbox_row>& enqueue) {
+namespace detail {
+
+void insert_new_order(soci::session& sql, const order_row& order,
+                      const event_row& first_event,
+                      const std::vector<timer_row>& arm_timers,
+                      const std::vector<outbox_row>& enqueue) {
   auto now_text = to_iso(now());
   order_row o = order;
   o.id = or_new_id(o.id);
@@ -232,26 +234,35 @@ status order_repository::create(const order_row& order,
   e.from_state.clear();
   e.to_state = o.state;
   e.created_at = or_time(e.created_at, o.created_at);
+  long long amount = o.amount;
+  int version = 1;
+  auto buyer_ind = null_if_empty(o.buyer_id);
+  auto error_ind = null_if_empty(o.last_error);
+  sql << "INSERT INTO orders (id, product_id, buyer_email, buyer_id, "
+         "amount, currency, flow, flow_version, flow_hash, state, version, "
+         "step_index, step_attempt, last_error, state_entered_at, "
+         "created_at, updated_at) VALUES (:id, :p, :be, :bi, :a, :cur, :f, "
+         ":fv, :fh, :s, :v, :si, :sa, :le, :se, :c, :u)",
+    soci::use(o.id), soci::use(o.product_id), soci::use(o.buyer_email),
+    soci::use(o.buyer_id, buyer_ind), soci::use(amount), soci::use(o.currency),
+    soci::use(o.flow), soci::use(o.flow_version), soci::use(o.flow_hash),
+    soci::use(o.state), soci::use(version), soci::use(o.step_index),
+    soci::use(o.step_attempt), soci::use(o.last_error, error_ind),
+    soci::use(o.state_entered_at), soci::use(o.created_at),
+    soci::use(o.updated_at);
+  insert_event(sql, e);
+  insert_timers(sql, o.id, arm_timers, o.created_at);
+  insert_outbox(sql, o.id, enqueue, o.created_at);
+}
+
+} // namespace detail
+
+status order_repository::create(const order_row& order,
+                                const event_row& first_event,
+                                const std::vector<timer_row>& arm_timers,
+                                const std::vector<outbox_row>& enqueue) {
   return db_.transact([&](soci::session& sql) -> status {
-    long long amount = o.amount;
-    int version = 1;
-    auto buyer_ind = null_if_empty(o.buyer_id);
-    auto error_ind = null_if_empty(o.last_error);
-    sql << "INSERT INTO orders (id, product_id, buyer_email, buyer_id, "
-           "amount, currency, flow, flow_version, flow_hash, state, version, "
-           "step_index, step_attempt, last_error, state_entered_at, "
-           "created_at, updated_at) VALUES (:id, :p, :be, :bi, :a, :cur, :f, "
-           ":fv, :fh, :s, :v, :si, :sa, :le, :se, :c, :u)",
-      soci::use(o.id), soci::use(o.product_id), soci::use(o.buyer_email),
-      soci::use(o.buyer_id, buyer_ind), soci::use(amount),
-      soci::use(o.currency), soci::use(o.flow), soci::use(o.flow_version),
-      soci::use(o.flow_hash), soci::use(o.state), soci::use(version),
-      soci::use(o.step_index), soci::use(o.step_attempt),
-      soci::use(o.last_error, error_ind), soci::use(o.state_entered_at),
-      soci::use(o.created_at), soci::use(o.updated_at);
-    insert_event(sql, e);
-    insert_timers(sql, o.id, arm_timers, o.created_at);
-    insert_outbox(sql, o.id, enqueue, o.created_at);
+    detail::insert_new_order(sql, order, first_event, arm_timers, enqueue);
     return {};
   });
 }

@@ -5,8 +5,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <soci/soci.h>
+
+#include "souk/persistence/orders.hpp"
 
 namespace souk::persistence::rows {
 
@@ -34,3 +37,14 @@ inline std::string opt_string(const soci::row& r, size_t i) {
 }
 
 } // namespace souk::persistence::rows
+
+namespace souk::persistence::detail {
+
+/// Inserts a new order with its first event, timers and outbox rows inside
+/// the caller's transaction (`order_repository::create` and checkouts).
+void insert_new_order(soci::session& sql, const order_row& order,
+                      const event_row& first_event,
+                      const std::vector<timer_row>& arm_timers,
+                      const std::vector<outbox_row>& enqueue);
+
+} // namespace souk::persistence::detail

@@ -20,6 +20,8 @@
 #include "souk/http/routes.hpp"
 #include "souk/http/server.hpp"
 #include "souk/persistence/database.hpp"
+#include "souk/payments/gateway.hpp"
+#include "souk/payments/service.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/storage/blob_store.hpp"
 #include "souk/testing/support.hpp"
@@ -65,6 +67,15 @@ struct app {
     svc->auth_limiter = std::make_shared<http::rate_limiter>(per_minute, burst);
     svc->store = store;
     svc->max_upload = max_upload;
+    // Payments against a gateway nobody answers: enough for access checks,
+    // signatures and validation (tests/payments runs the real thing).
+    souk::payments::paystack_options gw;
+    gw.base_url = "http://127.0.0.1:1";
+    gw.secret_key = "sk_test_http_tests";
+    svc->payments = std::make_shared<souk::payments::service>(
+      db, souk::payments::make_paystack(gw), catalog,
+      souk::payments::order_port{}, souk::payments::service_options{});
+    svc->gateway_workers = workers;
     http::add_routes(routes, svc);
     http::server_options opts;
     opts.listen = "127.0.0.1:0";

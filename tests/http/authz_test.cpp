@@ -292,6 +292,36 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
       {P::creator_key, 404},
       {P::other, 404},
       {P::op, 404}}},
+    // Payments against a gateway nobody answers (tests/payments covers the
+    // rest): checkout is open to all and needs its Idempotency-Key...
+    {"POST",
+     fixed("/api/v1/orders",
+           json{{"product_id", souk::new_uuid()}, {"email", "b@example.com"}}
+             .dump()),
+     all(422)},
+    // ...orders are for the signed in, and invisible unless theirs...
+    {"GET",
+     fixed("/api/v1/orders/" + souk::new_uuid()),
+     {{P::anonymous, 401},
+      {P::customer, 404},
+      {P::creator, 404},
+      {P::creator_key, 404},
+      {P::other, 404},
+      {P::op, 404}}},
+    {"POST",
+     fixed("/api/v1/orders/" + souk::new_uuid() + "/refund"),
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 404},
+      {P::creator_key, 404},
+      {P::other, 404},
+      {P::op, 404}}},
+    // ...the webhook takes only a signature, whoever else calls...
+    {"POST", fixed("/api/v1/webhooks/paystack", R"({"event":"x","data":{}})"),
+     all(401)},
+    // ...and the return page only looks up a reference.
+    {"GET", fixed("/api/v1/payments/paystack/return?reference=nope"),
+     all(404)},
   };
   // Every route the router serves has a row: a route added later without
   // one fails here.

@@ -145,6 +145,36 @@ struct orders_settings {
   milliseconds crash_window{600'000};
 };
 
+/// Payments (`payments:` in the file).
+struct payments_settings {
+  /// `sandbox` (the built-in Paystack-compatible sandbox gateway, served by
+  /// soukd under /sandbox) or `paystack` (Paystack's API).
+  std::string gateway = "sandbox";
+  /// Paystack's API, or another Paystack-compatible gateway (e.g. a
+  /// standalone souk-sandbox).
+  std::string paystack_base_url = "https://api.paystack.co";
+  /// The secret key (sk_live_... / sk_test_...): authenticates API calls
+  /// and signs webhooks. For the sandbox it is the sandbox's key.
+  std::string paystack_secret_key;
+  /// Longest wait for one gateway call.
+  milliseconds timeout{15'000};
+  /// Threads for gateway calls (also the most calls at once).
+  uint32_t threads = 4;
+  /// How often received webhooks and due reconciliation checks are looked
+  /// for (a webhook is processed at once anyway).
+  milliseconds poll{1'000};
+  /// Reconciliation first asks the gateway about a payment this long after
+  /// checkout, then at doubling intervals up to reconcile_max_interval,
+  /// and gives up (payment failed) after reconcile_for.
+  milliseconds reconcile_after{10 * 60'000};
+  milliseconds reconcile_max_interval{60 * 60'000};
+  milliseconds reconcile_for{72ll * 3600'000};
+  /// A webhook that could not be processed (verify failed) is retried after
+  /// retry_initial, doubling up to retry_max.
+  milliseconds retry_initial{1'000};
+  milliseconds retry_max{5 * 60'000};
+};
+
 /// Everything `soukd` reads at start-up.
 struct settings {
   /// `HOST:PORT` to listen on; port 0 picks a free port.
@@ -162,6 +192,7 @@ struct settings {
   storage_settings storage;
   flows_settings flows;
   orders_settings orders;
+  payments_settings payments;
 
   /// The database URL to use: `database.url`, or SQLite under `data_dir`.
   std::string effective_database_url() const;

@@ -26,6 +26,10 @@ namespace souk {
 class worker_pool;
 } // namespace souk
 
+namespace souk::payments {
+class service;
+} // namespace souk::payments
+
 namespace souk::storage {
 class blob_store;
 } // namespace souk::storage
@@ -57,6 +61,19 @@ struct services {
   std::function<bool()> draining;
   /// This process's row in `nodes`.
   std::string node_id;
+  /// Checkout, webhooks and refunds; the order routes answer 503 without it.
+  std::shared_ptr<payments::service> payments;
+  /// Threads for calls to the payment gateway (kept apart from `workers`,
+  /// so a slow gateway never delays logins).
+  std::shared_ptr<worker_pool> gateway_workers;
+  /// Called after a gateway event was stored, so it is processed at once.
+  std::function<void()> on_gateway_event;
+  /// Delivers an event to an order through the order engine and waits for
+  /// the outcome ("applied", "ignored", "duplicate", "stale"). Blocking.
+  std::function<expected<std::string>(
+    const std::string& order_id, const std::string& event,
+    const std::string& actor, const std::string& detail)>
+    deliver_event;
 };
 
 /// Registers every route souk serves. The OpenAPI description in

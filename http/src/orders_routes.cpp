@@ -1,0 +1,383 @@
+// Orders and payments: checkout (`POST /api/v1/orders` with an
+// Idempotency-Key), reading an order with its timeline, asking for a refund,
+// the gateway's webhook, and the buyer's return from the hosted payment page.
+//
+// Who may do what:
+//  * anyone may check out (a guest gives an email; a signed-in user's own
+//    email is the default and the order is linked to the account);
+//  * an order is visible to its signed-in buyer, the product's creator and
+//    operators; to anyone else it does not exist (404);
+//  * refunds are asked by the product's creator or an operator;
+//  * the webhook is authenticated by its signature alone, and the return
+//    page by nothing: it only triggers a verify with the gateway and shows
+//    where the order stands.
+
+#include <fmt/format.h>
+#include <kainjow/mustache.hpp>
+
+#include "souk/accounts/service.hpp"
+#include "souk/catalog/service.hpp"
+#include "souk/core/hash.hpp"
+#include "souk/core/worker_pool.hpp"
+#include "souk/http/access.hpp"
+#include "souk/http/json.hpp"
+#include "souk/http/problem.hpp"
+#include "souk/payments/service.hpp"
+#include "souk/persistence/database.hpp"
+#include "souk/persistence/orders.hpp"
+#include "souk/persistence/payments.hpp"
+
+#include "routes_internal.hpp"
+
+namespace souk::http {
+
+namespace {
+
+using accounts::principal;
+using nlohmann::json;
+
+error no_payments() {
+  error e{errc::unavailable, "payments are not configured on this node"};
+  e.retry_after = std::chrono::seconds{30};
+  return e;
+}
+
+json money_json(int64_t amount, const std::string& currency) {
+  return {{"amount", amount}, {"currency", currency}};
+}
+
+// The order as its buyer, creator or an operator sees it.
+json order_json(const persistence::order_snapshot& s,
+                const std::optional<persistence::payment_row>& payment,
+                const std::vector<persistence::refund_row>& refunds) {
+  auto& o = s.order;
+  auto timeline = json::array();
+  for (auto& e : s.events) {
+    auto detail = json::parse(e.detail, nullptr, false);
+    timeline.push_back(
+      {{"seq", e.seq},
+       {"event", e.event},
+       {"from", e.from_state.empty() ? json(nullptr) : json(e.from_state)},
+       {"to", e.to_state},
+       {"actor", e.actor},
+       {"detail", detail.is_discarded() ? json(e.detail) : detail},
+       {"at", e.created_at}});
+  }
+  json out{{"id", o.id},
+           {"state", o.state},
+           {"product_id", o.product_id},
+           {"buyer_email", o.buyer_email},
+           {"price", money_json(o.amount, o.currency)},
+           {"flow", o.flow},
+           {"flow_version", o.flow_version},
+           {"created_at", o.created_at},
+           {"updated_at", o.updated_at},
+           {"timeline", timeline}};
+  if (!o.last_error.empty())
+    out["last_error"] = o.last_error;
+  if (payment) {
+    auto& p = *payment;
+    out["payment"] = {
+      {"gateway", p.gateway},
+      {"reference", p.reference},
+      {"status", p.status},
+      {"gateway_status", p.gateway_status},
+      {"amount", money_json(p.amount, p.currency)},
+      {"authorization_url", p.authorization_url},
+      {"settled_by", p.settled_by.empty() ? json(nullptr) : json(p.settled_by)},
+      {"settled_at",
+       p.settled_at.empty() ? json(nullptr) : json(p.settled_at)}};
+  } else {
+    out["payment"] = nullptr;
+  }
+  auto list = json::array();
+  for (auto& r : refunds)
+    list.push_back({{"id", r.id},
+                    {"amount", money_json(r.amount, r.currency)},
+                    {"status", r.status},
+                    {"created_at", r.created_at}});
+  out["refunds"] = list;
+  return out;
+}
+
+struct visible_order {
+  persistence::order_snapshot snap;
+  std::string creator_id;
+};
+
+// The order if `who` may see it; not_found otherwise (the same answer as for
+// an order that does not exist). Blocking.
+expected<visible_order> find_visible(const services& svc, const principal& who,
+                                     const std::string& id) {
+  auto snap = persistence::order_repository{*svc.db}.load(id);
+  if (!snap)
+    return snap.err();
+  error missing{errc::not_found, "no order " + id};
+  if (!*snap)
+    return missing;
+  auto product
+    = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);
+  std::string creator = product ? product->creator_id : std::string{};
+  bool allowed = who.who.role == accounts::operator_role
+                 || (!(*snap)->order.buyer_id.empty()
+                     && (*snap)->order.buyer_id == who.who.id)
+                 || (!creator.empty() && creator == who.who.id);
+  if (!allowed)
+    return missing;
+  return visible_order{std::move(**snap), creator};
+}
+
+constexpr const char* return_page = R"(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{title}}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main>
+<h1>{{title}}</h1>
+<p>{{message}}</p>
+{{#order_id}}<p>Order <code>{{order_id}}</code>: <strong id="state">{{state}}</strong></p>{{/order_id}}
+</main></body></html>
+)";
+
+response return_response(const request& req, unsigned status,
+                         const std::string& title, const std::string& message,
+                         const std::string& order_id,
+                         const std::string& state) {
+  auto accept = req.header("accept").value_or("");
+  if (accept.find("application/json") != std::string_view::npos)
+    return json_response(status, {{"title", title},
+                                  {"message", message},
+                                  {"order_id", order_id},
+                                  {"state", state}});
+  kainjow::mustache::mustache page{return_page};
+  kainjow::mustache::data data;
+  data.set("title", title);
+  data.set("message", message);
+  if (!order_id.empty()) {
+    data.set("order_id", order_id);
+    data.set("state", state);
+  }
+  response res;
+  res.status = status;
+  res.content_type = "text/html; charset=utf-8";
+  res.body = page.render(data);
+  return res;
+}
+
+} // namespace
+
+void add_order_routes(router& r, std::shared_ptr<const services> svc) {
+  r.add(
+    "POST", "/api/v1/orders",
+    guard(
+      svc, access::anyone(),
+      [svc](const request& req, const principal* who, reply_fn reply) {
+        if (!svc->payments)
+          return reply(problem(no_payments(), req.request_id));
+        auto body = json_body(req, reply, {"product_id", "email", "amount"});
+        if (!body)
+          return;
+        payments::checkout_request in;
+        auto product = string_field(*body, "product_id", {}, 100);
+        if (!product)
+          return reply(problem(product.err(), req.request_id));
+        in.product_id = *product;
+        auto email = string_field(
+          *body, "email",
+          who ? std::optional<std::string>{who->who.email} : std::nullopt, 320);
+        if (!email)
+          return reply(problem(email.err(), req.request_id));
+        in.email = *email;
+        if (auto a = body->find("amount"); a != body->end() && !a->is_null()) {
+          if (!a->is_number_integer())
+            return reply(
+              problem(error{errc::invalid_field,
+                            "amount must be a whole number of minor units "
+                            "(kobo, cents) written as a JSON integer",
+                            "amount"},
+                      req.request_id));
+          in.amount = a->get<int64_t>();
+        }
+        in.buyer_id = who ? who->who.id : std::string{};
+        in.idempotency_key
+          = std::string{req.header("idempotency-key").value_or("")};
+        in.scope = "orders:" + (who ? who->who.id : std::string{"guest"});
+        // The request as the service will act on it: the same key with
+        // other values is a different request.
+        in.request_hash = sha256_hex(
+          json{{"product_id", in.product_id},
+               {"email", in.email},
+               {"amount", in.amount ? json(*in.amount) : json(nullptr)}}
+            .dump());
+        svc->gateway_workers->post(
+          [svc, &req, in = std::move(in), reply = std::move(reply)] {
+            auto out = svc->payments->checkout(in);
+            if (!out)
+              return reply(problem(out.err(), req.request_id));
+            response res;
+            res.status = out->status;
+            res.body = out->body;
+            if (!out->order_id.empty())
+              res.header("Location", "/api/v1/orders/" + out->order_id);
+            if (out->replayed)
+              res.header("Idempotent-Replayed", "true");
+            else
+              req.log.info("checkout: order {}", out->order_id);
+            reply(std::move(res));
+          });
+      }));
+
+  r.add("GET", "/api/v1/orders/{id}",
+        guard(svc, access::signed_in(),
+              [svc](const request& req, const principal* who, reply_fn reply) {
+                auto found = find_visible(*svc, *who, req.param("id"));
+                if (!found)
+                  return reply(problem(found.err(), req.request_id));
+                persistence::payment_repository repo{*svc->db};
+                auto payment = repo.find_by_order(found->snap.order.id);
+                if (!payment)
+                  return reply(problem(payment.err(), req.request_id));
+                std::vector<persistence::refund_row> refunds;
+                if (*payment) {
+                  auto list = repo.refunds_of((*payment)->id);
+                  if (!list)
+                    return reply(problem(list.err(), req.request_id));
+                  refunds = std::move(*list);
+                }
+                reply(json_response(
+                  200, order_json(found->snap, *payment, refunds)));
+              }));
+
+  r.add(
+    "POST", "/api/v1/orders/{id}/refund",
+    guard(
+      svc,
+      access::only(
+        {std::string{accounts::creator}, std::string{accounts::operator_role}}),
+      [svc](const request& req, const principal* who, reply_fn reply) {
+        // No body at all asks for a full refund.
+        std::optional<json> body = json::object();
+        if (!req.body.empty())
+          body = json_body(req, reply, {"amount", "reason"});
+        if (!body)
+          return;
+        auto found = find_visible(*svc, *who, req.param("id"));
+        if (!found)
+          return reply(problem(found.err(), req.request_id));
+        auto& o = found->snap.order;
+        if (who->who.role != accounts::operator_role
+            && found->creator_id != who->who.id)
+          return reply(problem(errc::forbidden,
+                               "only the product's creator or an "
+                               "operator may refund this order",
+                               req.request_id));
+        if (!svc->payments || !svc->deliver_event)
+          return reply(problem(no_payments(), req.request_id));
+        auto reason = string_field(*body, "reason", std::string{}, 500);
+        if (!reason)
+          return reply(problem(reason.err(), req.request_id));
+        json detail{{"requested_by", who->who.id}, {"reason", *reason}};
+        if (auto a = body->find("amount"); a != body->end() && !a->is_null()) {
+          if (!a->is_number_integer() || a->get<int64_t>() <= 0
+              || a->get<int64_t>() > o.amount)
+            return reply(problem(
+              error{errc::invalid_field,
+                    fmt::format("amount must be a whole number of minor "
+                                "units from 1 to {} (the order's price)",
+                                o.amount),
+                    "amount"},
+              req.request_id));
+          detail["amount"] = a->get<int64_t>();
+        }
+        auto actor = (who->who.role == accounts::operator_role ? "operator:"
+                                                               : "creator:")
+                     + who->who.id;
+        auto id = o.id;
+        auto state = o.state;
+        svc->gateway_workers->post([svc, &req, id, state, actor,
+                                    detail = detail.dump(),
+                                    reply = std::move(reply)] {
+          auto outcome
+            = svc->deliver_event(id, "refund.requested", actor, detail);
+          if (!outcome)
+            return reply(problem(outcome.err(), req.request_id));
+          if (*outcome != "applied")
+            return reply(problem(
+              errc::conflict,
+              fmt::format("order {} is {}; only a delivered order can be "
+                          "refunded",
+                          id, state),
+              req.request_id));
+          req.log.info("refund of order {} requested by {}", id, actor);
+          reply(json_response(202, {{"order_id", id}, {"state", "refunding"}}));
+        });
+      }));
+
+  r.add("POST", "/api/v1/webhooks/paystack",
+        [svc](const request& req, reply_fn reply) {
+          if (!svc->payments)
+            return reply(problem(no_payments(), req.request_id));
+          svc->db->post([svc, &req, reply = std::move(reply)] {
+            auto sig = req.header("x-paystack-signature").value_or("");
+            auto got = svc->payments->receive_webhook(req.body, sig);
+            if (!got) {
+              if (got.err().code == errc::unauthorized)
+                req.log.warn("webhook refused from {}: {}", req.remote,
+                             got.err().detail);
+              return reply(problem(got.err(), req.request_id));
+            }
+            if (*got == payments::intake::accepted && svc->on_gateway_event)
+              svc->on_gateway_event();
+            reply(json_response(
+              200, {{"received", true},
+                    {"duplicate", *got == payments::intake::duplicate}}));
+          });
+        });
+
+  r.add(
+    "GET", "/api/v1/payments/paystack/return",
+    [svc](const request& req, reply_fn reply) {
+      if (!svc->payments)
+        return reply(problem(no_payments(), req.request_id));
+      auto ref = req.query_param("reference");
+      if (!ref || ref->empty())
+        ref = req.query_param("trxref");
+      if (!ref || ref->empty())
+        return reply(problem(error{errc::invalid_field,
+                                   "reference is required (the gateway adds "
+                                   "?reference= when it sends the buyer back)",
+                                   "reference"},
+                             req.request_id));
+      svc->gateway_workers->post([svc, &req, ref = std::string{*ref},
+                                  reply = std::move(reply)] {
+        auto s = svc->payments->settle(ref, "callback");
+        if (!s) {
+          if (s.err().code == errc::not_found)
+            return reply(problem(s.err(), req.request_id));
+          req.log.warn("return from the gateway for {}: {}", ref,
+                       s.err().detail);
+          return reply(return_response(
+            req, 202, "Confirming your payment",
+            "We could not reach the payment gateway just now. Your order "
+            "completes as soon as the payment is confirmed; you will get an "
+            "email.",
+            "", ""));
+        }
+        if (s->payment_status == "succeeded")
+          return reply(return_response(req, 200, "Thank you",
+                                       "Your payment is confirmed.",
+                                       s->order_id, s->order_state));
+        if (s->payment_status == "mismatch")
+          return reply(return_response(
+            req, 200, "We are checking your payment",
+            "Something about this payment needs a person to look at it; "
+            "nothing is lost, and we will be in touch.",
+            s->order_id, s->order_state));
+        return reply(return_response(req, 200, "Payment not completed",
+                                     "The gateway reports this payment as "
+                                       + s->gateway_status
+                                       + ". You have not been charged for it.",
+                                     s->order_id, s->order_state));
+      });
+    });
+}
+
+} // namespace souk::http

@@ -1,0 +1,164 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "souk/core/error.hpp"
+#include "souk/orders/planner.hpp"
+
+namespace souk::persistence {
+class database;
+} // namespace souk::persistence
+
+namespace souk::catalog {
+class service;
+} // namespace souk::catalog
+
+namespace souk::payments {
+
+class gateway;
+
+/// How payments reach the order engine (soukd wires these to
+/// `actors::order_engine`). Blocking: called from worker threads only.
+struct order_port {
+  /// Plans a new order on `flow` (see `order_engine::prepare`).
+  std::function<expected<orders::creation>(persistence::order_row,
+                                           std::string_view flow)>
+    prepare;
+  /// Tells the engine a prepared order was committed.
+  std::function<void(const orders::creation&)> started;
+  /// Delivers an event and waits until it is committed.
+  std::function<expected<orders::outcome>(const std::string& order_id,
+                                          orders::event_input)>
+    deliver;
+  /// Parks an order in `needs_attention` for an operator.
+  std::function<status(const std::string& order_id, const std::string& reason)>
+    park;
+};
+
+/// Tunables (`payments:` in the config file).
+struct service_options {
+  /// Where the buyer's browser returns after paying (souk's callback);
+  /// asked at each checkout (soukd's URL is known once it listens).
+  std::function<std::string()> callback_url;
+  /// Reconciliation first asks the gateway about a payment this long after
+  /// checkout (Paystack sends no webhook for failed or abandoned charges)...
+  std::chrono::milliseconds reconcile_after{10 * 60'000};
+  /// ...then again at doubling intervals up to this...
+  std::chrono::milliseconds reconcile_max_interval{60 * 60'000};
+  /// ...and stops this long after checkout, settling it as failed.
+  std::chrono::milliseconds reconcile_for{72ll * 3600'000};
+  /// A gateway event that could not be processed (the gateway's verify
+  /// failed, the database was down) is retried after this, doubling...
+  std::chrono::milliseconds retry_initial{1'000};
+  /// ...up to this.
+  std::chrono::milliseconds retry_max{5 * 60'000};
+  /// How long a node's claim on an event or a check lasts.
+  std::chrono::milliseconds lease{60'000};
+  /// Rows taken per round.
+  size_t batch = 50;
+  /// How long a checkout holds its Idempotency-Key before another request
+  /// with the key may take it over (the first one died).
+  std::chrono::milliseconds key_lock{60'000};
+};
+
+/// A checkout as the HTTP layer hands it over (fields already checked for
+/// type; the service checks the values).
+struct checkout_request {
+  std::string product_id;
+  std::string email;
+  std::string buyer_id; ///< empty for a guest
+  /// Pay what you want: what the buyer offers (same currency as the price).
+  std::optional<int64_t> amount;
+  /// The Idempotency-Key, the caller's scope for it, and a hash of the
+  /// request (same key + other hash = `errc::idempotency_mismatch`).
+  std::string idempotency_key;
+  std::string scope;
+  std::string request_hash;
+};
+
+/// The answer to a checkout: status and JSON body, as first given.
+struct checkout_answer {
+  unsigned status = 201;
+  std::string body;
+  std::string order_id;
+  bool replayed = false;
+};
+
+/// Where one payment stands after `settle`.
+struct settlement {
+  std::string order_id;
+  std::string reference;
+  std::string payment_status; ///< initialized, succeeded, failed, mismatch
+  std::string gateway_status; ///< the gateway's word, e.g. "abandoned"
+  std::string order_state;    ///< after settling
+};
+
+/// What a webhook delivery amounted to.
+enum class intake {
+  accepted,  ///< stored; it is processed next
+  duplicate, ///< seen before: nothing stored
+};
+
+/// The payments service: checkout, webhooks into the inbox, settling a
+/// payment (verify with the gateway, compare, then move the order exactly
+/// once), reconciliation, and the `payment.*` flow actions.
+///
+/// Thread-safe. Every call blocks (database, gateway): call from worker
+/// threads, never from an event loop or a CAF scheduler thread.
+class service {
+public:
+  service(std::shared_ptr<persistence::database> db,
+          std::shared_ptr<gateway> gw,
+          std::shared_ptr<catalog::service> catalog, order_port orders,
+          service_options opts);
+  ~service();
+
+  /// Starts a purchase: the order (pending) with its payment row and the
+  /// stored answer of the Idempotency-Key, in one transaction, after the
+  /// gateway issued the checkout. Errors: `invalid_field`, `not_found`
+  /// (product), `idempotency_mismatch`, `conflict` (the key is in use by a
+  /// request in flight), `unavailable` (gateway).
+  expected<checkout_answer> checkout(const checkout_request& r);
+
+  /// Takes a webhook: `errc::unauthorized` unless `signature` signs `body`
+  /// (nothing is stored then); else stores it in the inbox once.
+  expected<intake> receive_webhook(std::string_view body,
+                                   std::string_view signature);
+
+  /// Asks the gateway about the payment `reference` and acts on the answer:
+  /// a successful charge whose amount and currency match moves the order on
+  /// with `payment.succeeded` (deduplicated on the reference, so webhook,
+  /// browser and reconciliation complete it exactly once); a mismatch parks
+  /// the order with the evidence; anything else is recorded. `via` says
+  /// who asked ("webhook", "callback", "reconciliation").
+  expected<settlement> settle(const std::string& reference,
+                              std::string_view via);
+
+  /// One round of background work: processes due inbox events, then due
+  /// reconciliation checks. Returns how many rows it handled.
+  size_t run_due();
+
+  /// Runs the flow action `action` (e.g. "payment.refund") for an order;
+  /// idempotent on `idempotency_key`.
+  status run_action(const std::string& action, const std::string& order_id,
+                    const std::string& params,
+                    const std::string& idempotency_key);
+
+  /// The gateway's name ("paystack").
+  std::string_view gateway_name() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// The flow actions this service runs, with their parameters.
+const std::vector<std::string>& actions();
+
+} // namespace souk::payments

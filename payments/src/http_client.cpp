@@ -1,0 +1,81 @@
+#include "souk/payments/http_client.hpp"
+
+#include <mutex>
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+namespace souk::payments {
+
+namespace {
+
+void init_curl() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+// Gateway answers are small; a runaway body is cut off rather than held.
+constexpr size_t max_body = 8 << 20;
+
+size_t on_body_bounded(char* data, size_t size, size_t count, void* user) {
+  auto* out = static_cast<std::string*>(user);
+  if (out->size() + size * count > max_body)
+    return 0; // makes curl fail the transfer
+  return on_body(data, size, count, user);
+}
+
+} // namespace
+
+expected<http_answer> send(const http_call& call) {
+  init_curl();
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h{curl_easy_init(),
+                                                        &curl_easy_cleanup};
+  if (!h)
+    return error{errc::internal, "curl_easy_init failed"};
+  http_answer out;
+  curl_slist* list = nullptr;
+  for (auto& [name, value] : call.headers)
+    list = curl_slist_append(list, (name + ": " + value).c_str());
+  // curl adds "Expect: 100-continue" to larger POSTs; gateways do not need it.
+  list = curl_slist_append(list, "Expect:");
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers{
+    list, &curl_slist_free_all};
+  char why[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(h.get(), CURLOPT_URL, call.url.c_str());
+  curl_easy_setopt(h.get(), CURLOPT_CUSTOMREQUEST, call.method.c_str());
+  curl_easy_setopt(h.get(), CURLOPT_HTTPHEADER, headers.get());
+  if (!call.body.empty() || call.method == "POST" || call.method == "PUT") {
+    curl_easy_setopt(h.get(), CURLOPT_POSTFIELDS, call.body.data());
+    curl_easy_setopt(h.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(call.body.size()));
+  }
+  curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(call.timeout.count()));
+  curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, on_body_bounded);
+  curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &out.body);
+  curl_easy_setopt(h.get(), CURLOPT_ERRORBUFFER, why);
+  curl_easy_setopt(h.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h.get(), CURLOPT_FOLLOWLOCATION, 0L);
+  auto rc = curl_easy_perform(h.get());
+  if (rc != CURLE_OK) {
+    auto text = fmt::format("{} {}: {}", call.method, call.url,
+                            why[0] ? why : curl_easy_strerror(rc));
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+      return error{errc::timeout, std::move(text)};
+    return error{errc::unavailable, std::move(text)};
+  }
+  curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &out.status);
+  char* type = nullptr;
+  curl_easy_getinfo(h.get(), CURLINFO_CONTENT_TYPE, &type);
+  if (type)
+    out.content_type = type;
+  return out;
+}
+
+} // namespace souk::payments

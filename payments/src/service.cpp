@@ -1,0 +1,634 @@
+// The payments service. Principle 4 of DESIGN.md in code: nothing the
+// gateway sends moves an order by itself; every path (webhook, returning
+// browser, reconciliation) ends in `settle`, which asks the gateway's verify
+// API, compares amount and currency with what we recorded, and only then
+// delivers `payment.succeeded`, deduplicated on the payment reference so the
+// order moves once whoever arrives first.
+
+#include "souk/payments/service.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "souk/accounts/credentials.hpp"
+#include "souk/catalog/service.hpp"
+#include "souk/core/hash.hpp"
+#include "souk/core/log.hpp"
+#include "souk/core/time.hpp"
+#include "souk/payments/gateway.hpp"
+#include "souk/persistence/database.hpp"
+#include "souk/persistence/orders.hpp"
+#include "souk/persistence/payments.hpp"
+
+namespace souk::payments {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+const std::vector<std::string>& actions() {
+  static const std::vector<std::string> all{"payment.refund"};
+  return all;
+}
+
+namespace {
+
+json money_json(int64_t amount, const std::string& currency) {
+  return {{"amount", amount}, {"currency", currency}};
+}
+
+double jitter() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>{0.8, 1.2}(rng);
+}
+
+milliseconds doubled(milliseconds first, int32_t times, milliseconds cap) {
+  auto d = first;
+  for (int32_t i = 0; i < times && d < cap; ++i)
+    d *= 2;
+  return std::min(d, cap);
+}
+
+} // namespace
+
+struct service::impl {
+  std::shared_ptr<persistence::database> db;
+  std::shared_ptr<gateway> gw;
+  std::shared_ptr<catalog::service> catalog;
+  order_port orders;
+  service_options opts;
+
+  persistence::payment_repository repo() {
+    return persistence::payment_repository{*db};
+  }
+
+  expected<checkout_answer> checkout_owned(const checkout_request& r);
+  expected<settlement> deliver_paid(const persistence::payment_row& p,
+                                    std::string_view via);
+  std::string order_state(const std::string& order_id);
+  expected<settlement> settle(const std::string& reference,
+                              std::string_view via);
+  status process_event(const persistence::inbox_row& e);
+  status refund_event(const webhook_event& ev);
+  void reconcile(const persistence::payment_row& p);
+  status refund(const std::string& order_id, const std::string& key);
+};
+
+service::service(std::shared_ptr<persistence::database> db,
+                 std::shared_ptr<gateway> gw,
+                 std::shared_ptr<catalog::service> catalog, order_port orders,
+                 service_options opts)
+  : impl_(std::make_unique<impl>()) {
+  impl_->db = std::move(db);
+  impl_->gw = std::move(gw);
+  impl_->catalog = std::move(catalog);
+  impl_->orders = std::move(orders);
+  impl_->opts = std::move(opts);
+}
+
+service::~service() = default;
+
+std::string_view service::gateway_name() const {
+  return impl_->gw->name();
+}
+
+// -- checkout
+
+expected<checkout_answer> service::checkout(const checkout_request& r) {
+  if (r.idempotency_key.empty() || r.idempotency_key.size() > 255)
+    return error{errc::invalid_field,
+                 "the Idempotency-Key header is required (1-255 characters, "
+                 "e.g. a UUID), so that retrying a checkout never buys twice",
+                 "Idempotency-Key"};
+  auto repo = impl_->repo();
+  auto lock = to_iso(now() + impl_->opts.key_lock);
+  auto claim = repo.claim_key(r.scope, r.idempotency_key, r.request_hash, lock);
+  if (!claim)
+    return claim.err();
+  switch (claim->kind) {
+  case persistence::idempotency_claim::replay: {
+    checkout_answer out;
+    out.status = static_cast<unsigned>(claim->status);
+    out.body = claim->body;
+    out.replayed = true;
+    auto doc = json::parse(out.body, nullptr, false);
+    if (doc.is_object() && doc.contains("order"))
+      out.order_id = doc["order"].value("id", "");
+    return out;
+  }
+  case persistence::idempotency_claim::mismatch:
+    return error{errc::idempotency_mismatch,
+                 "this Idempotency-Key was used for a different request; use "
+                 "a new key for a new checkout",
+                 "Idempotency-Key"};
+  case persistence::idempotency_claim::in_progress: {
+    error busy{errc::conflict,
+               "a request with this Idempotency-Key is still running; try "
+               "again in a moment"};
+    busy.retry_after = std::chrono::seconds{1};
+    return busy;
+  }
+  case persistence::idempotency_claim::owned:
+    break;
+  }
+  auto out = impl_->checkout_owned(r);
+  if (!out) {
+    // Nothing was written: let a retry with the same key run again.
+    if (auto err = repo.release_key(r.scope, r.idempotency_key))
+      log::warn("checkout: cannot release Idempotency-Key: {}", err.detail);
+  }
+  return out;
+}
+
+expected<checkout_answer>
+service::impl::checkout_owned(const checkout_request& r) {
+  auto email = accounts::normalize_email(r.email);
+  if (!email)
+    return email.err();
+  auto product = catalog->get(catalog::caller::anonymous(), r.product_id);
+  if (!product) {
+    if (product.err().code == errc::not_found)
+      return error{errc::not_found,
+                   "no published product " + r.product_id + " to buy",
+                   "product_id"};
+    return product.err();
+  }
+  int64_t amount = product->price.amount;
+  if (r.amount) {
+    if (!product->min_price)
+      return error{errc::invalid_field,
+                   fmt::format("amount: this product has a fixed price of {}; "
+                               "leave amount out",
+                               catalog::to_display(product->price)),
+                   "amount"};
+    if (*r.amount < product->min_price->amount)
+      return error{errc::invalid_field,
+                   fmt::format("amount must be at least {} for this product",
+                               catalog::to_display(*product->min_price)),
+                   "amount"};
+    if (*r.amount > 1'000'000'000'000)
+      return error{errc::invalid_field, "amount is too large", "amount"};
+    amount = *r.amount;
+  }
+  persistence::order_row base;
+  base.product_id = product->id;
+  base.buyer_email = *email;
+  base.buyer_id = r.buyer_id;
+  base.amount = amount;
+  base.currency = product->price.currency;
+  auto creation = orders.prepare(base, product->flow);
+  if (!creation)
+    return creation.err();
+  auto& order = creation->order;
+
+  charge_request charge;
+  charge.email = *email;
+  charge.amount = amount;
+  charge.currency = base.currency;
+  charge.reference = "souk-" + order.id;
+  charge.callback_url = opts.callback_url ? opts.callback_url() : "";
+  charge.metadata
+    = json{{"order_id", order.id}, {"product_id", product->id}}.dump();
+  auto session = gw->initialize(charge);
+  if (!session) {
+    log::warn("checkout for product {}: gateway refused: {}", product->id,
+              session.err().detail);
+    auto code = session.err().code;
+    if (code == errc::timeout || code == errc::unavailable
+        || code == errc::config || code == errc::conflict) {
+      error down{errc::unavailable,
+                 "the payment gateway is not answering; try again shortly"};
+      down.retry_after = std::chrono::seconds{5};
+      return down;
+    }
+    return error{errc::invalid_field,
+                 "the payment gateway refused the checkout: "
+                   + session.err().detail};
+  }
+
+  persistence::checkout_rows rows;
+  rows.order = order;
+  rows.first_event = creation->first_event;
+  rows.timers = creation->timers;
+  rows.outbox = creation->outbox;
+  auto& p = rows.payment;
+  p.gateway = std::string{gw->name()};
+  p.reference = charge.reference;
+  p.amount = amount;
+  p.currency = base.currency;
+  p.email = *email;
+  p.authorization_url = session->authorization_url;
+  p.access_code = session->access_code;
+  p.gateway_status = "initialized";
+  p.next_check_at = to_iso(now() + opts.reconcile_after);
+
+  json body{{"order",
+             {{"id", order.id},
+              {"state", order.state},
+              {"product_id", order.product_id},
+              {"buyer_email", order.buyer_email},
+              {"price", money_json(order.amount, order.currency)},
+              {"flow", order.flow},
+              {"flow_version", order.flow_version},
+              {"created_at", order.created_at}}},
+            {"payment",
+             {{"gateway", p.gateway},
+              {"reference", p.reference},
+              {"authorization_url", p.authorization_url},
+              {"access_code", p.access_code},
+              {"status", p.status}}}};
+  rows.answer = {r.scope, r.idempotency_key, 201, body.dump()};
+  if (auto err = repo().create_checkout(rows))
+    return err;
+  orders.started(*creation);
+  log::info("order {} created for product {} ({} {}), payment {}", order.id,
+            product->id, amount, base.currency, p.reference);
+  checkout_answer out;
+  out.status = 201;
+  out.body = rows.answer.body;
+  out.order_id = order.id;
+  return out;
+}
+
+// -- webhooks
+
+expected<intake> service::receive_webhook(std::string_view body,
+                                          std::string_view signature) {
+  auto& gw = *impl_->gw;
+  if (signature.empty())
+    return error{errc::unauthorized, "the x-paystack-signature header is "
+                                     "missing"};
+  if (!gw.check_signature(body, signature))
+    return error{errc::unauthorized,
+                 "the x-paystack-signature does not sign this body"};
+  persistence::inbox_row row;
+  row.gateway = std::string{gw.name()};
+  row.payload = std::string{body};
+  auto ev = gw.parse_webhook(body);
+  if (ev) {
+    row.event = ev->event;
+    row.event_key = ev->key;
+    row.reference = ev->reference;
+  } else {
+    // Signed but unreadable: keep it for an operator, do not retry it.
+    row.event = "unreadable";
+    row.event_key = "unreadable:" + sha256_hex(body);
+    row.status = "ignored";
+    row.last_error = ev.err().detail;
+    row.processed_at = to_iso(now());
+  }
+  auto stored = impl_->repo().store_event(row);
+  if (!stored)
+    return stored.err();
+  return *stored ? intake::accepted : intake::duplicate;
+}
+
+// -- settling a payment
+
+std::string service::impl::order_state(const std::string& order_id) {
+  auto snap = persistence::order_repository{*db}.load(order_id);
+  if (snap && snap->has_value())
+    return (*snap)->order.state;
+  return {};
+}
+
+expected<settlement>
+service::impl::deliver_paid(const persistence::payment_row& p,
+                            std::string_view via) {
+  json detail{{"reference", p.reference},
+              {"gateway", p.gateway},
+              {"gateway_id", p.gateway_id},
+              {"amount", money_json(p.amount, p.currency)},
+              {"via", via}};
+  orders::event_input in{"payment.succeeded", "gateway:" + p.gateway,
+                         detail.dump(), "payment:" + p.reference};
+  auto result = orders.deliver(p.order_id, in);
+  if (!result)
+    return result.err();
+  settlement out{p.order_id, p.reference, p.status, p.gateway_status, ""};
+  out.order_state = order_state(p.order_id);
+  if (*result == orders::outcome::ignored) {
+    // Money arrived for an order that no longer waits for it (it expired
+    // or failed first): an operator refunds or fulfils it by hand.
+    auto why = fmt::format("the gateway confirmed payment {} ({} {}) after "
+                           "the order left pending (state {})",
+                           p.reference, p.amount, p.currency, out.order_state);
+    log::error("order {}: {}", p.order_id, why);
+    if (auto err = orders.park(p.order_id, why))
+      return err;
+    out.order_state = order_state(p.order_id);
+  }
+  return out;
+}
+
+expected<settlement> service::settle(const std::string& reference,
+                                     std::string_view via) {
+  return impl_->settle(reference, via);
+}
+
+expected<settlement> service::impl::settle(const std::string& reference,
+                                           std::string_view via) {
+  auto& d = *this;
+  auto repo = d.repo();
+  auto found = repo.find_by_reference(reference);
+  if (!found)
+    return found.err();
+  if (!*found)
+    return error{errc::not_found, "no payment with reference " + reference};
+  auto p = std::move(**found);
+  if (p.status == "succeeded")
+    return d.deliver_paid(p, via); // again: repairs a crash in between
+  if (p.status != "initialized")
+    return settlement{p.order_id, p.reference, p.status, p.gateway_status,
+                      d.order_state(p.order_id)};
+
+  auto ch = d.gw->verify(reference);
+  if (!ch) {
+    log::warn("payment {}: verify failed ({}): {}", reference, via,
+              ch.err().detail);
+    return ch.err();
+  }
+  if (ch->status != charge_status::success) {
+    auto next = now()
+                + doubled(d.opts.reconcile_after, p.checks,
+                          d.opts.reconcile_max_interval);
+    if (auto err = repo.record_check(p.id, ch->status_text, to_iso(next)))
+      return err;
+    return settlement{p.order_id, p.reference, p.status, ch->status_text,
+                      d.order_state(p.order_id)};
+  }
+  auto gateway_id = ch->id ? std::to_string(ch->id) : std::string{};
+  if (ch->amount != p.amount || ch->currency != p.currency
+      || (!ch->reference.empty() && ch->reference != p.reference)) {
+    json evidence{{"expected", money_json(p.amount, p.currency)},
+                  {"reported", money_json(ch->amount, ch->currency)},
+                  {"reference", ch->reference},
+                  {"via", via},
+                  {"verify", json::parse(ch->raw, nullptr, false)}};
+    auto won = repo.settle(p.id, "mismatch", ch->status_text, gateway_id,
+                           std::string{via}, evidence.dump());
+    if (!won)
+      return won.err();
+    auto why = fmt::format("payment {} does not match the order: the gateway "
+                           "reports {} {}, the order is {} {}; nothing was "
+                           "delivered",
+                           p.reference, ch->amount, ch->currency, p.amount,
+                           p.currency);
+    if (*won) {
+      log::error("order {}: {}", p.order_id, why);
+      if (auto err = d.orders.park(p.order_id, why))
+        return err;
+    }
+    return settlement{p.order_id, p.reference, "mismatch", ch->status_text,
+                      d.order_state(p.order_id)};
+  }
+  auto won = repo.settle(p.id, "succeeded", ch->status_text, gateway_id,
+                         std::string{via}, ch->raw);
+  if (!won)
+    return won.err();
+  if (!*won) {
+    // Someone settled it in between: go on with what they stored.
+    auto again = repo.find_by_reference(reference);
+    if (!again)
+      return again.err();
+    p = std::move(**again);
+    if (p.status != "succeeded")
+      return settlement{p.order_id, p.reference, p.status, p.gateway_status,
+                        d.order_state(p.order_id)};
+  } else {
+    p.status = "succeeded";
+    p.gateway_status = ch->status_text;
+    p.gateway_id = gateway_id;
+    log::info("payment {} verified ({}): {} {}", reference, via, ch->amount,
+              ch->currency);
+  }
+  return d.deliver_paid(p, via);
+}
+
+// -- background work
+
+status service::impl::refund_event(const webhook_event& ev) {
+  auto r = repo();
+  auto payment = r.find_by_reference(ev.reference);
+  if (!payment)
+    return payment.err();
+  if (!*payment)
+    return error{errc::not_found, "no payment with reference " + ev.reference};
+  auto refunds = r.refunds_of((*payment)->id);
+  if (!refunds)
+    return refunds.err();
+  auto data = json::parse(ev.data, nullptr, false);
+  std::string gateway_id;
+  if (data.is_object() && data.contains("id"))
+    gateway_id = data["id"].is_string() ? data["id"].get<std::string>()
+                                        : data["id"].dump();
+  // Ours by the gateway's refund id; else (we crashed before recording it)
+  // the oldest open refund of the same amount.
+  const persistence::refund_row* match = nullptr;
+  for (auto& x : *refunds)
+    if (!gateway_id.empty() && x.gateway_id == gateway_id)
+      match = &x;
+  if (!match)
+    for (auto& x : *refunds)
+      if ((x.status == "requested" || x.status == "pending")
+          && x.amount == ev.amount) {
+        match = &x;
+        break;
+      }
+  if (!match)
+    return error{errc::not_found,
+                 "no refund of ours matches (made outside souk?)"};
+  bool processed = ev.event == "refund.processed";
+  if (processed || ev.event == "refund.failed")
+    if (auto err
+        = r.update_refund(match->id, processed ? "processed" : "failed",
+                          gateway_id, processed ? "" : "the gateway failed it"))
+      return err;
+  json detail{{"refund_id", match->id},
+              {"gateway_id", gateway_id},
+              {"amount", money_json(match->amount, match->currency)}};
+  orders::event_input in{ev.event, "gateway:" + (*payment)->gateway,
+                         detail.dump(), "refund:" + ev.key};
+  auto result = orders.deliver(match->order_id, in);
+  if (!result)
+    return result.err();
+  return {};
+}
+
+status service::impl::process_event(const persistence::inbox_row& e) {
+  auto ev = gw->parse_webhook(e.payload);
+  if (!ev)
+    return repo().finish_event(e.id, "ignored", ev.err().detail);
+  status result;
+  if (ev->event == "charge.success") {
+    auto s = settle(ev->reference, "webhook");
+    if (!s)
+      result = s.err();
+  } else if (ev->event.starts_with("refund.")) {
+    if (ev->event == "refund.processed" || ev->event == "refund.failed")
+      result = refund_event(*ev);
+    else
+      return repo().finish_event(e.id, "ignored", "progress only");
+  } else {
+    return repo().finish_event(e.id, "ignored", "not an event souk acts on");
+  }
+  if (!result)
+    return repo().finish_event(e.id, "processed", "");
+  if (result.code == errc::not_found)
+    return repo().finish_event(e.id, "ignored", result.detail);
+  auto delay = doubled(opts.retry_initial, e.attempts, opts.retry_max);
+  auto next = now()
+              + milliseconds{static_cast<int64_t>(
+                static_cast<double>(delay.count()) * jitter())};
+  log::warn("gateway event {} ({}): {}; trying again in {}ms", e.id, e.event,
+            result.detail, (next - now()).count());
+  return repo().retry_event(e.id, result.detail, to_iso(next));
+}
+
+void service::impl::reconcile(const persistence::payment_row& p) {
+  auto s = settle(p.reference, "reconciliation");
+  auto created = parse_iso(p.created_at);
+  auto age = now() - (created ? *created : now());
+  if (!s) {
+    if (s.err().code == errc::not_found)
+      return;
+    auto next
+      = now()
+        + doubled(opts.reconcile_after, p.checks, opts.reconcile_max_interval);
+    if (auto err = repo().record_check(p.id, p.gateway_status, to_iso(next)))
+      log::warn("payment {}: {}", p.reference, err.detail);
+    return;
+  }
+  if (s->payment_status == "initialized" && age > opts.reconcile_for) {
+    // Asked long enough: the charge was never completed.
+    auto won = repo().settle(
+      p.id, "failed", s->gateway_status, "", "reconciliation",
+      fmt::format("still {} after {}h; stopped asking", s->gateway_status,
+                  std::chrono::duration_cast<std::chrono::hours>(age).count()));
+    if (!won)
+      log::warn("payment {}: {}", p.reference, won.err().detail);
+  }
+}
+
+size_t service::run_due() {
+  auto& d = *impl_;
+  auto repo = d.repo();
+  size_t handled = 0;
+  auto t = now();
+  auto lease = to_iso(t + d.opts.lease);
+  auto events = repo.claim_due_events(to_iso(t), lease, d.opts.batch);
+  if (!events) {
+    log::warn("payments: cannot claim gateway events: {}", events.err().detail);
+  } else {
+    for (auto& e : *events) {
+      if (auto err = d.process_event(e))
+        log::warn("payments: event {}: {}", e.id, err.detail);
+      ++handled;
+    }
+  }
+  auto checks = repo.claim_due_checks(to_iso(t), lease, d.opts.batch);
+  if (!checks) {
+    log::warn("payments: cannot claim payments to reconcile: {}",
+              checks.err().detail);
+  } else {
+    for (auto& p : *checks) {
+      d.reconcile(p);
+      ++handled;
+    }
+  }
+  return handled;
+}
+
+// -- flow actions
+
+status service::impl::refund(const std::string& order_id,
+                             const std::string& key) {
+  auto r = repo();
+  auto snap = persistence::order_repository{*db}.load(order_id);
+  if (!snap)
+    return snap.err();
+  if (!*snap)
+    return error{errc::invalid_field, "no order " + order_id};
+  auto payment = r.find_by_order(order_id);
+  if (!payment)
+    return payment.err();
+  if (!*payment || (*payment)->status != "succeeded")
+    return error{errc::invalid_field,
+                 "the order has no settled payment to refund"};
+  auto& p = **payment;
+  // The amount comes with the request that led here (the latest
+  // refund.requested event); without one, whatever is left.
+  std::optional<int64_t> asked;
+  auto& events = (*snap)->events;
+  for (auto e = events.rbegin(); e != events.rend(); ++e) {
+    if (e->event != "refund.requested")
+      continue;
+    auto detail = json::parse(e->detail, nullptr, false);
+    if (detail.is_object() && detail.contains("amount")
+        && detail["amount"].is_number_integer())
+      asked = detail["amount"].get<int64_t>();
+    break;
+  }
+  auto refunds = r.refunds_of(p.id);
+  if (!refunds)
+    return refunds.err();
+  int64_t taken = 0;
+  for (auto& x : *refunds)
+    if (x.status != "failed" && x.idempotency_key != key)
+      taken += x.amount;
+  auto left = p.amount - taken;
+  auto amount = asked.value_or(left);
+  if (amount <= 0 || amount > left)
+    return error{errc::invalid_field,
+                 fmt::format("cannot refund {} {}: {} {} of the payment is "
+                             "left to refund",
+                             amount, p.currency, left, p.currency)};
+  persistence::refund_row want;
+  want.order_id = order_id;
+  want.payment_id = p.id;
+  want.idempotency_key = key;
+  want.amount = amount;
+  want.currency = p.currency;
+  auto row = r.refund_for(want);
+  if (!row)
+    return row.err();
+  if (row->status == "pending" || row->status == "processed")
+    return {}; // asked before: the gateway has it
+  if (row->status == "failed")
+    return error{errc::invalid_field, "the refund failed: " + row->last_error};
+  refund_request req;
+  req.transaction = p.reference;
+  req.amount = row->amount;
+  req.currency = row->currency;
+  req.merchant_note = "souk refund " + row->id;
+  auto done = gw->start_refund(req);
+  if (!done) {
+    auto code = done.err().code;
+    bool again = code == errc::unavailable || code == errc::timeout;
+    if (auto err = r.update_refund(row->id, again ? "requested" : "failed", "",
+                                   done.err().detail))
+      return err;
+    if (again)
+      return done.err();
+    return error{errc::invalid_field,
+                 "the gateway refused the refund: " + done.err().detail};
+  }
+  auto status_text = done->status == "processed" ? "processed" : "pending";
+  log::info("order {}: refund {} of {} {} asked of the gateway ({})", order_id,
+            row->id, row->amount, row->currency, done->status);
+  return r.update_refund(row->id, status_text, std::to_string(done->id), "");
+}
+
+status service::run_action(const std::string& action,
+                           const std::string& order_id,
+                           const std::string& /*params*/,
+                           const std::string& idempotency_key) {
+  if (action == "payment.refund")
+    return impl_->refund(order_id, idempotency_key);
+  return error{errc::invalid_field,
+               "the payment service has no action " + action};
+}
+
+} // namespace souk::payments

@@ -1,0 +1,496 @@
+#include "souk/persistence/payments.hpp"
+
+#include <soci/soci.h>
+
+#include "souk/core/ids.hpp"
+#include "souk/core/time.hpp"
+
+#include "rows.hpp"
+
+namespace souk::persistence {
+
+namespace {
+
+using rows::get_int;
+using rows::opt_string;
+
+soci::indicator null_if_empty(const std::string& x) {
+  return x.empty() ? soci::i_null : soci::i_ok;
+}
+
+constexpr const char* payment_columns
+  = "id, order_id, gateway, reference, amount, currency, email, status, "
+    "authorization_url, access_code, gateway_status, gateway_id, settled_by, "
+    "evidence, checks, next_check_at, created_at, updated_at, settled_at";
+
+payment_row read_payment(const soci::row& r) {
+  payment_row p;
+  p.id = r.get<std::string>(0);
+  p.order_id = r.get<std::string>(1);
+  p.gateway = r.get<std::string>(2);
+  p.reference = r.get<std::string>(3);
+  p.amount = get_int(r, 4);
+  p.currency = r.get<std::string>(5);
+  p.email = r.get<std::string>(6);
+  p.status = r.get<std::string>(7);
+  p.authorization_url = r.get<std::string>(8);
+  p.access_code = r.get<std::string>(9);
+  p.gateway_status = r.get<std::string>(10);
+  p.gateway_id = opt_string(r, 11);
+  p.settled_by = opt_string(r, 12);
+  p.evidence = opt_string(r, 13);
+  p.checks = static_cast<int32_t>(get_int(r, 14));
+  p.next_check_at = r.get<std::string>(15);
+  p.created_at = r.get<std::string>(16);
+  p.updated_at = r.get<std::string>(17);
+  p.settled_at = opt_string(r, 18);
+  return p;
+}
+
+constexpr const char* inbox_columns
+  = "id, gateway, event_key, event, reference, payload, status, attempts, "
+    "next_attempt_at, last_error, received_at, processed_at";
+
+inbox_row read_inbox(const soci::row& r) {
+  inbox_row x;
+  x.id = r.get<std::string>(0);
+  x.gateway = r.get<std::string>(1);
+  x.event_key = r.get<std::string>(2);
+  x.event = r.get<std::string>(3);
+  x.reference = r.get<std::string>(4);
+  x.payload = r.get<std::string>(5);
+  x.status = r.get<std::string>(6);
+  x.attempts = static_cast<int32_t>(get_int(r, 7));
+  x.next_attempt_at = r.get<std::string>(8);
+  x.last_error = opt_string(r, 9);
+  x.received_at = r.get<std::string>(10);
+  x.processed_at = opt_string(r, 11);
+  return x;
+}
+
+constexpr const char* refund_columns
+  = "id, order_id, payment_id, idempotency_key, amount, currency, status, "
+    "gateway_id, last_error, created_at, updated_at, processed_at";
+
+refund_row read_refund(const soci::row& r) {
+  refund_row x;
+  x.id = r.get<std::string>(0);
+  x.order_id = r.get<std::string>(1);
+  x.payment_id = r.get<std::string>(2);
+  x.idempotency_key = r.get<std::string>(3);
+  x.amount = get_int(r, 4);
+  x.currency = r.get<std::string>(5);
+  x.status = r.get<std::string>(6);
+  x.gateway_id = opt_string(r, 7);
+  x.last_error = opt_string(r, 8);
+  x.created_at = r.get<std::string>(9);
+  x.updated_at = r.get<std::string>(10);
+  x.processed_at = opt_string(r, 11);
+  return x;
+}
+
+template<class Row, class Read>
+expected<std::optional<Row>> find_one(database& db, const std::string& sql_text,
+                                      const std::string& value, Read read) {
+  std::optional<Row> out;
+  auto st = db.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows = (sql.prepare << sql_text, soci::use(value));
+    for (auto& r : rows) {
+      out = read(r);
+      break;
+    }
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+// Claims due rows of `table` portably: pick candidates, then take each with
+// an UPDATE guarded by the lease, so two claimers (nodes) never both win a
+// row; on PostgreSQL the loser's UPDATE waits for the winner and then finds
+// the lease taken.
+template<class Row, class Read>
+expected<std::vector<Row>>
+claim_due(database& db, const std::string& select_due, const std::string& take,
+          const std::string& now, const std::string& lease_until, size_t limit,
+          Read read) {
+  long long lim = static_cast<long long>(limit);
+  std::vector<Row> candidates;
+  auto st = db.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << select_due, soci::use(now, "now1"),
+         soci::use(now, "now2"), soci::use(lim, "lim"));
+    for (auto& r : rows)
+      candidates.push_back(read(r));
+  });
+  if (st)
+    return st;
+  std::vector<Row> out;
+  for (auto& c : candidates) {
+    bool won = false;
+    auto claimed = db.transact([&](soci::session& sql) -> status {
+      soci::statement upd
+        = (sql.prepare << take, soci::use(lease_until, "until"),
+           soci::use(c.id, "id"), soci::use(now, "now"));
+      upd.execute(true);
+      won = upd.get_affected_rows() == 1;
+      return {};
+    });
+    if (claimed)
+      return claimed;
+    if (won)
+      out.push_back(std::move(c));
+  }
+  return out;
+}
+
+} // namespace
+
+// -- idempotency keys
+
+expected<idempotency_claim>
+payment_repository::claim_key(const std::string& scope, const std::string& key,
+                              const std::string& hash,
+                              const std::string& locked_until) {
+  idempotency_claim out;
+  auto now_text = to_iso(now());
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    std::string stored_hash, status_text, body, lock;
+    int response_status = 0;
+    soci::indicator status_ind = soci::i_null, body_ind = soci::i_null;
+    sql << "SELECT request_hash, status, response_status, response_body, "
+           "locked_until FROM idempotency_keys WHERE scope = :s AND idem_key "
+           "= :k",
+      soci::use(scope), soci::use(key), soci::into(stored_hash),
+      soci::into(status_text), soci::into(response_status, status_ind),
+      soci::into(body, body_ind), soci::into(lock);
+    if (!sql.got_data()) {
+      sql << "INSERT INTO idempotency_keys (scope, idem_key, request_hash, "
+             "status, locked_until, created_at) VALUES (:s, :k, :h, "
+             "'started', :l, :c)",
+        soci::use(scope), soci::use(key), soci::use(hash),
+        soci::use(locked_until), soci::use(now_text);
+      out.kind = idempotency_claim::owned;
+      return {};
+    }
+    if (stored_hash != hash) {
+      out.kind = idempotency_claim::mismatch;
+      return {};
+    }
+    if (status_text == "done") {
+      out.kind = idempotency_claim::replay;
+      out.status = response_status;
+      out.body = body_ind == soci::i_ok ? body : std::string{};
+      return {};
+    }
+    if (lock > now_text) {
+      out.kind = idempotency_claim::in_progress;
+      return {};
+    }
+    // Its request died holding it: take it over.
+    sql << "UPDATE idempotency_keys SET locked_until = :l WHERE scope = :s "
+           "AND idem_key = :k",
+      soci::use(locked_until), soci::use(scope), soci::use(key);
+    out.kind = idempotency_claim::owned;
+    return {};
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+status payment_repository::release_key(const std::string& scope,
+                                       const std::string& key) {
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "DELETE FROM idempotency_keys WHERE scope = :s AND idem_key = :k "
+           "AND status = 'started'",
+      soci::use(scope), soci::use(key);
+    return {};
+  });
+}
+
+// -- payments
+
+status payment_repository::create_checkout(const checkout_rows& rows) {
+  auto now_text = to_iso(now());
+  auto p = rows.payment;
+  p.id = p.id.empty() ? new_uuid() : p.id;
+  p.order_id = rows.order.id;
+  p.created_at = p.created_at.empty() ? now_text : p.created_at;
+  p.updated_at = p.created_at;
+  if (p.next_check_at.empty())
+    p.next_check_at = p.created_at;
+  return db_.transact([&](soci::session& sql) -> status {
+    detail::insert_new_order(sql, rows.order, rows.first_event, rows.timers,
+                             rows.outbox);
+    long long amount = p.amount;
+    int checks = 0;
+    sql << "INSERT INTO payments (id, order_id, gateway, reference, amount, "
+           "currency, email, status, authorization_url, access_code, "
+           "gateway_status, checks, next_check_at, created_at, updated_at) "
+           "VALUES (:id, :o, :g, :r, :a, :c, :e, 'initialized', :u, :ac, :gs, "
+           ":n, :nc, :ca, :ua)",
+      soci::use(p.id), soci::use(p.order_id), soci::use(p.gateway),
+      soci::use(p.reference), soci::use(amount), soci::use(p.currency),
+      soci::use(p.email), soci::use(p.authorization_url),
+      soci::use(p.access_code), soci::use(p.gateway_status), soci::use(checks),
+      soci::use(p.next_check_at), soci::use(p.created_at),
+      soci::use(p.updated_at);
+    auto& a = rows.answer;
+    if (!a.key.empty()) {
+      soci::statement upd
+        = (sql.prepare << "UPDATE idempotency_keys SET status = 'done', "
+                          "response_status = :st, response_body = :b WHERE "
+                          "scope = :s AND idem_key = :k AND status = "
+                          "'started'",
+           soci::use(a.status), soci::use(a.body), soci::use(a.scope),
+           soci::use(a.key));
+      upd.execute(true);
+      if (upd.get_affected_rows() != 1)
+        return error{errc::conflict,
+                     "the Idempotency-Key was taken over by another request"};
+    }
+    return {};
+  });
+}
+
+expected<std::optional<payment_row>>
+payment_repository::find_by_reference(const std::string& reference) {
+  return find_one<payment_row>(db_,
+                               std::string{"SELECT "} + payment_columns
+                                 + " FROM payments WHERE reference = :r",
+                               reference, read_payment);
+}
+
+expected<std::optional<payment_row>>
+payment_repository::find_by_order(const std::string& order_id) {
+  return find_one<payment_row>(
+    db_,
+    std::string{"SELECT "} + payment_columns
+      + " FROM payments WHERE order_id = :o ORDER BY created_at DESC, id",
+    order_id, read_payment);
+}
+
+status payment_repository::record_check(const std::string& id,
+                                        const std::string& gateway_status,
+                                        const std::string& next_check_at) {
+  auto now_text = to_iso(now());
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "UPDATE payments SET gateway_status = :gs, checks = checks + 1, "
+           "next_check_at = :n, check_claimed_until = NULL, updated_at = :u "
+           "WHERE id = :id AND status = 'initialized'",
+      soci::use(gateway_status), soci::use(next_check_at), soci::use(now_text),
+      soci::use(id);
+    return {};
+  });
+}
+
+expected<bool> payment_repository::settle(const std::string& id,
+                                          const std::string& status_text,
+                                          const std::string& gateway_status,
+                                          const std::string& gateway_id,
+                                          const std::string& settled_by,
+                                          const std::string& evidence) {
+  auto now_text = to_iso(now());
+  bool won = false;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    auto gid_ind = null_if_empty(gateway_id);
+    soci::statement upd
+      = (sql.prepare << "UPDATE payments SET status = :s, gateway_status = "
+                        ":gs, gateway_id = :gid, settled_by = :by, evidence "
+                        "= :ev, checks = checks + 1, check_claimed_until = "
+                        "NULL, settled_at = :t1, updated_at = :t2 WHERE id = "
+                        ":id AND status = 'initialized'",
+         soci::use(status_text), soci::use(gateway_status),
+         soci::use(gateway_id, gid_ind), soci::use(settled_by),
+         soci::use(evidence), soci::use(now_text), soci::use(now_text),
+         soci::use(id));
+    upd.execute(true);
+    won = upd.get_affected_rows() == 1;
+    return {};
+  });
+  if (st)
+    return st;
+  return won;
+}
+
+expected<std::vector<payment_row>> payment_repository::claim_due_checks(
+  const std::string& now_text, const std::string& lease_until, size_t limit) {
+  return claim_due<payment_row>(
+    db_,
+    std::string{"SELECT "} + payment_columns
+      + " FROM payments WHERE status = 'initialized' AND next_check_at <= "
+        ":now1 AND (check_claimed_until IS NULL OR check_claimed_until <= "
+        ":now2) ORDER BY next_check_at, id LIMIT :lim",
+    "UPDATE payments SET check_claimed_until = :until WHERE id = :id AND "
+    "status = 'initialized' AND (check_claimed_until IS NULL OR "
+    "check_claimed_until <= :now)",
+    now_text, lease_until, limit, read_payment);
+}
+
+// -- inbox
+
+expected<bool> payment_repository::store_event(const inbox_row& row) {
+  auto now_text = to_iso(now());
+  inbox_row x = row;
+  x.id = x.id.empty() ? new_uuid() : x.id;
+  x.received_at = x.received_at.empty() ? now_text : x.received_at;
+  x.next_attempt_at
+    = x.next_attempt_at.empty() ? x.received_at : x.next_attempt_at;
+  bool stored = false;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    int attempts = 0;
+    auto err_ind = null_if_empty(x.last_error);
+    auto done_ind = null_if_empty(x.processed_at);
+    soci::statement ins
+      = (sql.prepare << "INSERT INTO inbox (id, gateway, event_key, event, "
+                        "reference, payload, status, attempts, "
+                        "next_attempt_at, last_error, received_at, "
+                        "processed_at) VALUES (:id, :g, :k, :e, :r, :p, :s, "
+                        ":a, :n, :le, :ra, :pa) ON CONFLICT (gateway, "
+                        "event_key) DO NOTHING",
+         soci::use(x.id), soci::use(x.gateway), soci::use(x.event_key),
+         soci::use(x.event), soci::use(x.reference), soci::use(x.payload),
+         soci::use(x.status), soci::use(attempts), soci::use(x.next_attempt_at),
+         soci::use(x.last_error, err_ind), soci::use(x.received_at),
+         soci::use(x.processed_at, done_ind));
+    ins.execute(true);
+    stored = ins.get_affected_rows() == 1;
+    return {};
+  });
+  if (st)
+    return st;
+  return stored;
+}
+
+expected<std::vector<inbox_row>> payment_repository::claim_due_events(
+  const std::string& now_text, const std::string& lease_until, size_t limit) {
+  return claim_due<inbox_row>(
+    db_,
+    std::string{"SELECT "} + inbox_columns
+      + " FROM inbox WHERE status = 'received' AND next_attempt_at <= :now1 "
+        "AND (claimed_until IS NULL OR claimed_until <= :now2) ORDER BY "
+        "next_attempt_at, id LIMIT :lim",
+    "UPDATE inbox SET claimed_until = :until WHERE id = :id AND status = "
+    "'received' AND (claimed_until IS NULL OR claimed_until <= :now)",
+    now_text, lease_until, limit, read_inbox);
+}
+
+status payment_repository::finish_event(const std::string& id,
+                                        const std::string& status_text,
+                                        const std::string& note) {
+  auto now_text = to_iso(now());
+  return db_.transact([&](soci::session& sql) -> status {
+    auto note_ind = null_if_empty(note);
+    sql << "UPDATE inbox SET status = :s, last_error = :n, processed_at = :t, "
+           "claimed_until = NULL WHERE id = :id AND status = 'received'",
+      soci::use(status_text), soci::use(note, note_ind), soci::use(now_text),
+      soci::use(id);
+    return {};
+  });
+}
+
+status payment_repository::retry_event(const std::string& id,
+                                       const std::string& error_text,
+                                       const std::string& next_attempt_at) {
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "UPDATE inbox SET attempts = attempts + 1, last_error = :e, "
+           "next_attempt_at = :n, claimed_until = NULL WHERE id = :id AND "
+           "status = 'received'",
+      soci::use(error_text), soci::use(next_attempt_at), soci::use(id);
+    return {};
+  });
+}
+
+expected<std::optional<inbox_row>>
+payment_repository::find_event(const std::string& gateway,
+                               const std::string& key) {
+  std::optional<inbox_row> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + inbox_columns
+                          + " FROM inbox WHERE gateway = :g AND event_key = :k",
+         soci::use(gateway), soci::use(key));
+    for (auto& r : rows) {
+      out = read_inbox(r);
+      break;
+    }
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+// -- refunds
+
+expected<refund_row> payment_repository::refund_for(const refund_row& row) {
+  auto now_text = to_iso(now());
+  refund_row x = row;
+  x.id = x.id.empty() ? new_uuid() : x.id;
+  x.created_at = x.created_at.empty() ? now_text : x.created_at;
+  x.updated_at = x.created_at;
+  std::optional<refund_row> out;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    long long amount = x.amount;
+    sql << "INSERT INTO refunds (id, order_id, payment_id, idempotency_key, "
+           "amount, currency, status, created_at, updated_at) VALUES (:id, "
+           ":o, :p, :k, :a, :c, :s, :ca, :ua) ON CONFLICT (idempotency_key) "
+           "DO NOTHING",
+      soci::use(x.id), soci::use(x.order_id), soci::use(x.payment_id),
+      soci::use(x.idempotency_key), soci::use(amount), soci::use(x.currency),
+      soci::use(x.status), soci::use(x.created_at), soci::use(x.updated_at);
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + refund_columns
+                          + " FROM refunds WHERE idempotency_key = :k",
+         soci::use(x.idempotency_key));
+    for (auto& r : rows) {
+      out = read_refund(r);
+      break;
+    }
+    return {};
+  });
+  if (st)
+    return st;
+  if (!out)
+    return error{errc::internal, "refund row vanished"};
+  return *out;
+}
+
+status payment_repository::update_refund(const std::string& id,
+                                         const std::string& status_text,
+                                         const std::string& gateway_id,
+                                         const std::string& last_error) {
+  auto now_text = to_iso(now());
+  return db_.transact([&](soci::session& sql) -> status {
+    auto gid_ind = null_if_empty(gateway_id);
+    auto err_ind = null_if_empty(last_error);
+    std::string processed = status_text == "processed" ? now_text : "";
+    auto done_ind = null_if_empty(processed);
+    sql << "UPDATE refunds SET status = :s, gateway_id = COALESCE(:g, "
+           "gateway_id), last_error = :e, updated_at = :u, processed_at = "
+           "COALESCE(:p, processed_at) WHERE id = :id",
+      soci::use(status_text), soci::use(gateway_id, gid_ind),
+      soci::use(last_error, err_ind), soci::use(now_text),
+      soci::use(processed, done_ind), soci::use(id);
+    return {};
+  });
+}
+
+expected<std::vector<refund_row>>
+payment_repository::refunds_of(const std::string& payment_id) {
+  std::vector<refund_row> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + refund_columns
+                          + " FROM refunds WHERE payment_id = :p ORDER BY "
+                            "created_at, id",
+         soci::use(payment_id));
+    for (auto& r : rows)
+      out.push_back(read_refund(r));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+} // namespace souk::persistence
