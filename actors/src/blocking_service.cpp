@@ -47,15 +47,15 @@ void start_round(blocking_actor_t* self) {
     return;
   }
   st.in_round = true;
-  auto opts = st.opts;
   auto me = caf::actor{self};
-  opts->workers->post([opts, me] {
+  // Jobs hold the work itself, never the options: those hold the pool, and
+  // a job the pool still queues must not keep the pool alive.
+  st.opts->workers->post([round = st.opts->round, name = st.opts->name, me] {
     size_t done = 0;
     try {
-      done = opts->round();
+      done = round();
     } catch (const std::exception& e) {
-      log::error("service {}: background round failed: {}", opts->name,
-                 e.what());
+      log::error("service {}: background round failed: {}", name, e.what());
     }
     caf::anon_send(me, round_atom::value, static_cast<uint64_t>(done));
   });
@@ -72,12 +72,11 @@ caf::behavior blocking(blocking_actor_t* self,
       auto rp = self->make_response_promise();
       auto id = st.next_id++;
       st.waiting.emplace(id, rp);
-      auto o = st.opts;
       auto me = caf::actor{self};
-      o->workers->post([o, me, id, call] {
+      st.opts->workers->post([run = st.opts->run, me, id, call] {
         status result;
         try {
-          result = o->run(call);
+          result = run(call);
         } catch (const std::exception& e) {
           result = error{errc::internal, e.what()};
         }

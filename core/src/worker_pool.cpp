@@ -21,6 +21,10 @@ worker_pool::~worker_pool() {
 }
 
 void worker_pool::post(std::function<void()> job) {
+  // After shutdown nothing runs any more: drop the job (and what it holds)
+  // now rather than keep it queued until the pool is destroyed.
+  if (impl_->stopped.load())
+    return;
   boost::asio::post(impl_->pool, std::move(job));
 }
 

@@ -34,11 +34,10 @@ expected<int64_t> amount_of(const nlohmann::json& value,
                              name, name),
                  name};
   };
+  // Negative integers, fractions, booleans and the rest are all refused.
   uint64_t amount = 0;
   if (value.is_number_unsigned()) {
     amount = value.get<uint64_t>();
-  } else if (value.is_number_integer()) {
-    return bad(); // negative
   } else if (value.is_string()) {
     auto parsed = parse_uint(value.get_ref<const std::string&>());
     if (!parsed)

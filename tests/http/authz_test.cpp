@@ -320,8 +320,7 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
     {"POST", fixed("/api/v1/webhooks/paystack", R"({"event":"x","data":{}})"),
      all(401)},
     // ...and the return page only looks up a reference.
-    {"GET", fixed("/api/v1/payments/paystack/return?reference=nope"),
-     all(404)},
+    {"GET", fixed("/api/v1/payments/paystack/return?reference=nope"), all(404)},
   };
   // Every route the router serves has a row: a route added later without
   // one fails here.

@@ -17,7 +17,7 @@ public:
   worker_pool(const worker_pool&) = delete;
   worker_pool& operator=(const worker_pool&) = delete;
 
-  /// Queues `job`; returns at once.
+  /// Queues `job`; returns at once. After `shutdown` the job is dropped.
   void post(std::function<void()> job);
 
   /// Finishes queued jobs and joins the threads. Idempotent.

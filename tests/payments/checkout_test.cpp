@@ -1,0 +1,135 @@
+// Checkout with an Idempotency-Key, and webhooks that must be refused:
+// forged, truncated, replayed with another body, unsigned. Runs on SQLite
+// and PostgreSQL.
+
+#include "souk/core/hash.hpp"
+
+#include "shop.hpp"
+
+using namespace souk::testing;
+
+BOOST_AUTO_TEST_SUITE(checkout)
+
+BOOST_AUTO_TEST_CASE(idempotency_key_replays_and_refuses) {
+  shop s;
+  auto body
+    = json{{"product_id", s.product}, {"email", "Buyer@Example.com"}}.dump();
+  auto key = souk::new_uuid();
+  auto first = s.checkout_raw(body, key);
+  BOOST_REQUIRE_MESSAGE(first.status == 201u, first.body);
+  BOOST_TEST(!first.header("idempotent-replayed").has_value());
+  auto doc = json::parse(first.body);
+  BOOST_TEST(doc["order"]["buyer_email"] == "buyer@example.com");
+  BOOST_TEST(first.header("location").value_or("")
+             == "/api/v1/orders/" + doc["order"]["id"].get<std::string>());
+
+  auto again = s.checkout_raw(body, key);
+  BOOST_TEST(again.status == 201u);
+  BOOST_TEST(again.body == first.body);
+  BOOST_TEST(again.header("idempotent-replayed").value_or("") == "true");
+
+  auto other = s.checkout_raw(
+    json{{"product_id", s.product}, {"email", "else@example.com"}}.dump(), key);
+  BOOST_TEST(other.status == 422u);
+  BOOST_TEST(json::parse(other.body)["code"] == "idempotency_mismatch");
+
+  auto missing = s.checkout_raw(body, "");
+  BOOST_TEST(missing.status == 422u);
+  BOOST_TEST(json::parse(missing.body)["field"] == "Idempotency-Key");
+
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM orders") == 1);
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM payments") == 1);
+  BOOST_TEST(s.gw->stats().initialize_calls == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_checkouts_leave_nothing_behind) {
+  shop s;
+  auto refused = [&](const json& body, const std::string& field) {
+    auto res = s.checkout_raw(body.dump(), souk::new_uuid());
+    BOOST_TEST_INFO(body.dump() << " -> " << res.body);
+    BOOST_TEST(res.status >= 400u);
+    BOOST_TEST(res.status < 500u);
+    BOOST_TEST(json::parse(res.body)["field"] == field);
+  };
+  refused({{"product_id", souk::new_uuid()}, {"email", "b@example.com"}},
+          "product_id");
+  refused({{"product_id", s.product}, {"email", "not an email"}}, "email");
+  refused({{"product_id", s.product}}, "email");
+  refused(
+    {{"product_id", s.product}, {"email", "b@example.com"}, {"amount", 1}},
+    "amount");
+  refused({{"product_id", s.product}, {"email", "b@example.com"}, {"x", 1}},
+          "x");
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM orders") == 0);
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM idempotency_keys") == 0);
+  BOOST_TEST(s.gw->stats().initialize_calls == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_gateway_that_is_down_changes_nothing) {
+  shop s;
+  s.sandbox_server->shutdown(1s);
+  auto key = souk::new_uuid();
+  auto body
+    = json{{"product_id", s.product}, {"email", "b@example.com"}}.dump();
+  auto res = s.checkout_raw(body, key);
+  BOOST_TEST(res.status == 503u, res.body);
+  BOOST_TEST(res.header("retry-after").has_value());
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM orders") == 0);
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM idempotency_keys") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(webhooks_without_a_valid_signature_change_nothing) {
+  shop s;
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  auto body = json{{"event", "charge.success"},
+                   {"data",
+                    {{"id", 42},
+                     {"reference", ref},
+                     {"status", "success"},
+                     {"amount", 500000},
+                     {"currency", "NGN"}}}}
+                .dump();
+  auto good = souk::hmac_sha512_hex(secret, body);
+  auto post = [&](const std::string& b, const std::string& sig) {
+    std::vector<std::pair<std::string, std::string>> h{
+      {"Content-Type", "application/json"}};
+    if (!sig.empty())
+      h.emplace_back("x-paystack-signature", sig);
+    return http_request(s.port, "POST", "/api/v1/webhooks/paystack", b, h);
+  };
+  auto other = body;
+  other.replace(other.find("500000"), 6, "999999");
+  auto wrong_key = souk::hmac_sha512_hex("sk_test_someone_else", body);
+  for (auto [b, sig, what] :
+       {std::tuple{body, std::string{}, "unsigned"},
+        std::tuple{body, wrong_key, "forged with another key"},
+        std::tuple{body.substr(0, body.size() - 1), good, "truncated"},
+        std::tuple{other, good, "replayed with another body"},
+        std::tuple{body, good.substr(0, 127), "short signature"},
+        std::tuple{body, std::string(128, '0'), "zeros"}}) {
+    auto res = post(b, sig);
+    BOOST_TEST_INFO(what);
+    BOOST_TEST(res.status == 401u);
+    BOOST_TEST(json::parse(res.body)["code"] == "unauthorized");
+  }
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM inbox") == 0);
+  BOOST_TEST(s.gw->verify_calls(ref) == 0u);
+  BOOST_TEST(s.state(id) == "pending");
+
+  // The same bytes, rightly signed, are taken (once) and checked with the
+  // gateway, which says the charge is not paid: the order does not move.
+  auto ok = post(body, good);
+  BOOST_TEST(ok.status == 200u);
+  BOOST_TEST(json::parse(ok.body)["duplicate"] == false);
+  auto dup = post(body, good);
+  BOOST_TEST(json::parse(dup.body)["duplicate"] == true);
+  BOOST_REQUIRE(shop::eventually([&] { return s.inbox_open() == 0; }));
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM inbox") == 1);
+  BOOST_TEST(s.gw->verify_calls(ref) == 1u);
+  BOOST_TEST(s.state(id) == "pending");
+  BOOST_TEST(s.payment(id).gateway_status == "abandoned");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

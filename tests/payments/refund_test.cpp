@@ -1,0 +1,58 @@
+// Refunds through the gateway, driven by the order's flow: refund.requested
+// → refunding (payment.refund asks the gateway) → refunded when the gateway
+// reports refund.processed. Runs on SQLite and PostgreSQL.
+
+#include "shop.hpp"
+
+using namespace souk::testing;
+
+BOOST_AUTO_TEST_SUITE(refund)
+
+BOOST_AUTO_TEST_CASE(partial_refund_through_the_gateway) {
+  shop s;
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+
+  auto ask = [&](const std::string& body) {
+    return http_request(s.port, "POST", "/api/v1/orders/" + id + "/refund",
+                        body,
+                        {{"Authorization", "Bearer " + s.op_token},
+                         {"Content-Type", "application/json"}});
+  };
+  auto too_much = ask(json{{"amount", 600000}}.dump());
+  BOOST_TEST(too_much.status == 422u);
+  BOOST_TEST(json::parse(too_much.body)["field"] == "amount");
+
+  auto res = ask(json{{"amount", 200000}, {"reason", "changed mind"}}.dump());
+  BOOST_REQUIRE_MESSAGE(res.status == 202u, res.body);
+  BOOST_REQUIRE(s.reaches(id, "refunded"));
+  BOOST_TEST(s.gw->stats().refund_calls == 1u);
+  BOOST_TEST(s.events(id, "refund.processed") == 1);
+  auto refunds
+    = souk::persistence::payment_repository{*s.db}.refunds_of(s.payment(id).id);
+  BOOST_REQUIRE(refunds);
+  BOOST_REQUIRE(refunds->size() == 1u);
+  BOOST_TEST((*refunds)[0].amount == 200000);
+  BOOST_TEST((*refunds)[0].status == "processed");
+  BOOST_TEST(!(*refunds)[0].gateway_id.empty());
+
+  // A refunded order takes no second refund.
+  auto again = ask("");
+  BOOST_TEST(again.status == 409u);
+  BOOST_TEST(s.gw->stats().refund_calls == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unpaid_order_cannot_be_refunded) {
+  shop s;
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  auto res = http_request(s.port, "POST", "/api/v1/orders/" + id + "/refund",
+                          {}, {{"Authorization", "Bearer " + s.op_token}});
+  BOOST_TEST(res.status == 409u);
+  BOOST_TEST(s.state(id) == "pending");
+  BOOST_TEST(s.gw->stats().refund_calls == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

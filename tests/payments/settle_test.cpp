@@ -1,0 +1,183 @@
+// A purchase over real HTTP, from checkout to the order moving on: through
+// the webhook, through reconciliation when the webhook never comes, with
+// webhooks duplicated and out of order, with the gateway's verify failing
+// for a while, and with a gateway that reports another amount than was
+// charged. Runs on SQLite and PostgreSQL (--backend).
+
+#include <algorithm>
+
+#include "shop.hpp"
+
+using namespace souk::testing;
+
+BOOST_AUTO_TEST_SUITE(settle)
+
+BOOST_AUTO_TEST_CASE(webhook_completes_a_purchase) {
+  shop s;
+  auto o = s.checkout();
+  std::string id = o["order"]["id"];
+  std::string ref = o["payment"]["reference"];
+  BOOST_TEST(o["order"]["state"] == "pending");
+  BOOST_TEST(o["order"]["price"]["amount"] == 500000);
+  BOOST_TEST(s.state(id) == "pending");
+  BOOST_TEST(s.payment(id).status == "initialized");
+
+  auto paid = s.press(o, "pay");
+  BOOST_TEST(paid.status == 303u);
+  BOOST_TEST(paid.header("location").value_or("").find("reference=" + ref)
+             != std::string::npos);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  auto p = s.payment(id);
+  BOOST_TEST(p.status == "succeeded");
+  BOOST_TEST(p.settled_by == "webhook");
+  BOOST_TEST(p.gateway_status == "success");
+  BOOST_TEST(!p.gateway_id.empty());
+  BOOST_TEST(s.events(id, "payment.succeeded") == 1);
+  BOOST_TEST(s.fx->of(id) == 1);
+  BOOST_TEST(s.inbox_rows(ref) == 1);
+  BOOST_TEST(s.inbox_open() == 0);
+  // Paid means verified: the gateway was asked before the order moved.
+  BOOST_TEST(s.gw->verify_calls(ref) >= 1u);
+
+  // The buyer, signed in or not, sees the timeline through the API as an
+  // operator does.
+  auto res = http_request(s.port, "GET", "/api/v1/orders/" + id, {},
+                          {{"Authorization", "Bearer " + s.op_token}});
+  BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+  auto doc = json::parse(res.body);
+  BOOST_TEST(doc["state"] == "delivered");
+  BOOST_TEST(doc["payment"]["status"] == "succeeded");
+  std::vector<std::string> path;
+  for (auto& e : doc["timeline"])
+    path.push_back(e["to"]);
+  BOOST_REQUIRE(!path.empty());
+  BOOST_TEST(path.front() == "pending");
+  BOOST_TEST(std::count(path.begin(), path.end(), "paid") >= 1);
+  BOOST_TEST(path.back() == "delivered");
+}
+
+BOOST_AUTO_TEST_CASE(reconciliation_completes_when_the_webhook_is_dropped) {
+  shop_options o;
+  o.misbehave.drop = true;
+  o.reconcile_after = 500ms;
+  shop s{o};
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  BOOST_TEST(s.gw->stats().webhooks_dropped >= 1u);
+  BOOST_TEST(s.gw->stats().webhooks_delivered == 0u);
+  auto p = s.payment(id);
+  BOOST_TEST(p.status == "succeeded");
+  BOOST_TEST(p.settled_by == "reconciliation");
+  BOOST_TEST(s.inbox_rows(ref) == 0);
+  BOOST_TEST(s.events(id, "payment.succeeded") == 1);
+  BOOST_TEST(s.fx->of(id) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(five_copies_out_of_order_pay_each_order_once) {
+  shop_options o;
+  o.misbehave.copies = 5;
+  o.misbehave.reorder = true;
+  o.misbehave.reorder_window = 300ms;
+  shop s{o};
+  auto first = s.checkout();
+  auto second = s.checkout();
+  BOOST_REQUIRE(s.press(first, "pay").status == 303u);
+  BOOST_REQUIRE(s.press(second, "pay").status == 303u);
+  for (auto* order : {&first, &second}) {
+    std::string id = (*order)["order"]["id"];
+    BOOST_REQUIRE(s.reaches(id, "delivered"));
+  }
+  // Every copy arrives (and is acknowledged)...
+  BOOST_REQUIRE(
+    shop::eventually([&] { return s.gw->stats().webhooks_delivered == 10u; }));
+  // ...newest first: the second order's event came before the first's.
+  auto attempts = s.gw->attempts();
+  BOOST_REQUIRE(!attempts.empty());
+  BOOST_TEST(attempts.front().reference == second["payment"]["reference"]);
+  BOOST_REQUIRE(shop::eventually([&] { return s.inbox_open() == 0; }));
+  for (auto* order : {&first, &second}) {
+    std::string id = (*order)["order"]["id"];
+    std::string ref = (*order)["payment"]["reference"];
+    BOOST_TEST(s.inbox_rows(ref) == 1); // the rest were duplicates
+    BOOST_TEST(s.events(id, "payment.succeeded") == 1);
+    BOOST_TEST(s.fx->of(id) == 1);
+    BOOST_TEST(s.state(id) == "delivered");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_amount_mismatch_never_reaches_paid) {
+  shop_options o;
+  o.misbehave.amount_delta = -100; // the gateway says 100 kobo less
+  shop s{o};
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "needs_attention"));
+  auto snap = s.snapshot(id);
+  BOOST_TEST(snap.order.parked_from == "pending");
+  BOOST_TEST(snap.order.last_error.find("499900") != std::string::npos,
+             snap.order.last_error);
+  BOOST_TEST(!s.ever_in(id, "paid"));
+  BOOST_TEST(s.events(id, "payment.succeeded") == 0);
+  BOOST_TEST(s.fx->of(id) == 0);
+  auto p = s.payment(id);
+  BOOST_TEST(p.status == "mismatch");
+  auto evidence = json::parse(p.evidence);
+  BOOST_TEST(evidence["expected"]["amount"] == 500000);
+  BOOST_TEST(evidence["reported"]["amount"] == 499900);
+  BOOST_TEST(evidence["verify"]["reference"] == ref);
+  // The buyer coming back later changes nothing.
+  auto back = s.come_back(ref);
+  BOOST_TEST(back.status == 200u);
+  BOOST_TEST(json::parse(back.body)["state"] == "needs_attention");
+  BOOST_TEST(s.payment(id).status == "mismatch");
+  BOOST_TEST(s.fx->of(id) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(verify_failing_is_retried_with_backoff) {
+  shop_options o;
+  o.misbehave.verify_errors = 2; // 500, 500, then the answer
+  shop s{o};
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  auto t0 = std::chrono::steady_clock::now();
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(s.gw->verify_calls(ref) == 3u);
+  BOOST_TEST(s.gw->stats().verify_errors == 2u);
+  // Two failed attempts, 150ms then 300ms apart (±20%): the order could
+  // not have moved sooner.
+  BOOST_TEST(took >= 360ms);
+  BOOST_TEST(
+    s.count("SELECT attempts FROM inbox WHERE reference = '" + ref + "'") == 2);
+  BOOST_TEST(s.payment(id).settled_by == "webhook");
+  BOOST_TEST(s.fx->of(id) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_declined_payment_fails_when_the_wait_is_over) {
+  shop_options o;
+  o.reconcile_after = 200ms;
+  shop s{o};
+  auto order = s.checkout(s.quick_product);
+  std::string id = order["order"]["id"];
+  auto res = s.press(order, "decline");
+  BOOST_TEST(res.status == 303u);
+  // No webhook for a failed charge; reconciliation learns it, the order's
+  // own timeout ends it.
+  BOOST_REQUIRE(s.reaches(id, "failed"));
+  BOOST_TEST(s.events(id, "payment.expired") == 1);
+  BOOST_TEST(s.gw->stats().webhook_attempts == 0u);
+  auto p = s.payment(id);
+  BOOST_TEST(p.status == "initialized");
+  BOOST_TEST(p.gateway_status == "failed");
+  BOOST_TEST(p.checks >= 1);
+  BOOST_TEST(s.fx->of(id) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
