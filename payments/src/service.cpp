@@ -320,6 +320,10 @@ service::impl::deliver_paid(const persistence::payment_row& p,
       return err;
     out.order_state = order_state(p.order_id);
   }
+  // The order has it: reconciliation need not look again (until now it
+  // would have, in case this delivery never happened).
+  if (auto err = repo().close_checks(p.id))
+    log::warn("payment {}: {}", p.reference, err.detail);
   return out;
 }
 

@@ -319,13 +319,25 @@ expected<std::vector<payment_row>> payment_repository::claim_due_checks(
   return claim_due<payment_row>(
     db_,
     std::string{"SELECT "} + payment_columns
-      + " FROM payments WHERE status = 'initialized' AND next_check_at <= "
+      + " FROM payments WHERE status IN ('initialized', 'succeeded') AND "
+        "next_check_at <= "
         ":now1 AND (check_claimed_until IS NULL OR check_claimed_until <= "
         ":now2) ORDER BY next_check_at, id LIMIT :lim",
     "UPDATE payments SET check_claimed_until = :until WHERE id = :id AND "
-    "status = 'initialized' AND (check_claimed_until IS NULL OR "
+    "status IN ('initialized', 'succeeded') AND (check_claimed_until IS NULL "
+    "OR "
     "check_claimed_until <= :now)",
     now_text, lease_until, limit, read_payment);
+}
+
+status payment_repository::close_checks(const std::string& id) {
+  const std::string never{no_more_checks};
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "UPDATE payments SET next_check_at = :n, check_claimed_until = "
+           "NULL WHERE id = :id",
+      soci::use(never), soci::use(id);
+    return {};
+  });
 }
 
 // -- inbox

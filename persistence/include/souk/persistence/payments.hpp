@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "souk/core/error.hpp"
@@ -144,7 +145,16 @@ public:
                         const std::string& settled_by,
                         const std::string& evidence);
 
-  /// Claims up to `limit` `initialized` payments whose next check is due
+  /// Stops reconciliation looking at a payment: it is settled and its order
+  /// has heard of it.
+  status close_checks(const std::string& id);
+
+  /// `next_check_at` of a payment nobody needs to look at again.
+  static constexpr std::string_view no_more_checks = "9999-12-31T00:00:00.000Z";
+
+  /// Claims up to `limit` payments whose next check is due
+  /// (`initialized` ones, and `succeeded` ones whose order has not
+  /// confirmed it heard of them)
   /// (`next_check_at <= now`) and that nobody else is checking, leasing them
   /// until `lease_until`.
   expected<std::vector<payment_row>>
