@@ -124,6 +124,107 @@ BOOST_AUTO_TEST_CASE(serves_health_and_readiness_with_env_overrides) {
   BOOST_TEST(p.wait(10s).value_or(-1) == 0);
 }
 
+// The embedded default sells with nothing else running: the built-in
+// sandbox gateway serves the hosted payment page and sends the signed
+// webhook back to soukd itself.
+BOOST_AUTO_TEST_CASE(buys_through_the_built_in_sandbox_gateway) {
+  using nlohmann::json;
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  st::child_process p{soukd_args(db), {listen_env(port)}, dir.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(p, port), p.err());
+  const std::vector<std::pair<std::string, std::string>> json_type{
+    {"Content-Type", "application/json"}};
+  auto call = [&](const std::string& method, const std::string& target,
+                  const std::string& body, const std::string& token,
+                  std::vector<std::pair<std::string, std::string>> h = {}) {
+    if (!body.empty())
+      h.emplace_back("Content-Type", "application/json");
+    if (!token.empty())
+      h.emplace_back("Authorization", "Bearer " + token);
+    return st::http_request(port, method, target, body, h);
+  };
+  auto signup = call("POST", "/api/v1/auth/signup",
+                     json{{"email", "maker@example.com"},
+                          {"password", "correct horse battery"},
+                          {"role", "creator"}}
+                       .dump(),
+                     "");
+  BOOST_REQUIRE_MESSAGE(signup.status == 201u, signup.body);
+  auto login = call(
+    "POST", "/api/v1/auth/login",
+    json{{"email", "maker@example.com"}, {"password", "correct horse battery"}}
+      .dump(),
+    "");
+  BOOST_REQUIRE_MESSAGE(login.status == 200u, login.body);
+  std::string token = json::parse(login.body)["token"];
+  auto created = call("POST", "/api/v1/products",
+                      json{{"title", "A book"},
+                           {"price", {{"amount", 250000}, {"currency", "NGN"}}}}
+                        .dump(),
+                      token);
+  BOOST_REQUIRE_MESSAGE(created.status == 201u, created.body);
+  std::string product = json::parse(created.body)["id"];
+  auto file = st::http_request(
+    port, "PUT", "/api/v1/products/" + product + "/files?name=a.pdf",
+    "%PDF-1.4 hello", {{"Authorization", "Bearer " + token}});
+  BOOST_REQUIRE_MESSAGE(file.status == 201u, file.body);
+  auto published
+    = call("POST", "/api/v1/products/" + product + "/publish", "", token);
+  BOOST_REQUIRE_MESSAGE(published.status == 200u, published.body);
+
+  auto order
+    = call("POST", "/api/v1/orders",
+           json{{"product_id", product}, {"email", "b@example.com"}}.dump(), "",
+           {{"Idempotency-Key", "first-purchase"}});
+  BOOST_REQUIRE_MESSAGE(order.status == 201u, order.body);
+  auto doc = json::parse(order.body);
+  std::string id = doc["order"]["id"];
+  std::string url = doc["payment"]["authorization_url"];
+  auto prefix = "http://127.0.0.1:" + std::to_string(port) + "/sandbox/";
+  BOOST_REQUIRE(url.starts_with(prefix));
+  auto path = url.substr(prefix.size() - std::string{"/sandbox/"}.size());
+  auto page = st::http_request(port, "GET", path);
+  BOOST_TEST(page.status == 200u);
+  BOOST_TEST(page.body.find("NGN 2,500.00") != std::string::npos);
+  auto paid
+    = st::http_request(port, "POST", path, "action=pay",
+                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+  BOOST_REQUIRE_EQUAL(paid.status, 303u);
+  auto back = paid.header("location").value_or("");
+  auto own = "http://127.0.0.1:" + std::to_string(port);
+  BOOST_REQUIRE_MESSAGE(
+    back.starts_with(own + "/api/v1/payments/paystack/return"), back);
+  auto returned = st::http_request(port, "GET", back.substr(own.size()), {},
+                                   {{"Accept", "application/json"}});
+  BOOST_TEST(returned.status == 200u);
+  BOOST_TEST(json::parse(returned.body)["title"] == "Thank you");
+
+  // The sandbox's webhook arrives too; the order was paid once. (It then
+  // waits for the wallet and delivery services of later issues: parked.)
+  auto stats = [&] {
+    return json::parse(
+      st::http_request(port, "GET", "/sandbox/_sandbox/stats", {},
+                       {{"Authorization", "Bearer sk_test_souk_sandbox"}})
+        .body)["data"];
+  };
+  for (int i = 0; i < 200 && stats()["webhooks_delivered"] < 1; ++i)
+    std::this_thread::sleep_for(50ms);
+  BOOST_TEST(stats()["webhooks_delivered"] == 1);
+  std::this_thread::sleep_for(300ms);
+  auto seen = call("GET", "/api/v1/orders/" + id, "", token);
+  BOOST_REQUIRE_MESSAGE(seen.status == 200u, seen.body);
+  auto o = json::parse(seen.body);
+  BOOST_TEST(o["payment"]["status"] == "succeeded");
+  int succeeded = 0;
+  for (auto& e : o["timeline"])
+    succeeded += e["event"] == "payment.succeeded";
+  BOOST_TEST(succeeded == 1, seen.body);
+  p.signal(SIGTERM);
+  BOOST_TEST(p.wait(10s).value_or(-1) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_lets_a_slow_request_finish_then_exits_0) {
   st::scratch_database db;
   st::temp_dir dir;
