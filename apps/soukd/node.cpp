@@ -104,6 +104,7 @@ struct node::impl {
   std::unique_ptr<actors::order_engine> engine;
   std::shared_ptr<worker_pool> workers;
   std::shared_ptr<worker_pool> gateway_workers;
+  std::shared_ptr<worker_pool> payment_workers;
   std::shared_ptr<sandbox::gateway> sandbox;
   std::shared_ptr<payments::service> payments;
   http::router routes;
@@ -234,6 +235,7 @@ status node::start() {
   pay_opts.reconcile_for = d.cfg.payments.reconcile_for;
   pay_opts.retry_initial = d.cfg.payments.retry_initial;
   pay_opts.retry_max = d.cfg.payments.retry_max;
+  pay_opts.refund_lease = 2 * d.cfg.payments.timeout + std::chrono::seconds{30};
   pay_opts.callback_url
     = [this] { return with_slash(url()) + "api/v1/payments/paystack/return"; };
   payments::order_port port;
@@ -264,7 +266,10 @@ status node::start() {
   };
   pay_actor.round = [svc = d.payments] { return svc->run_due(); };
   pay_actor.poll = d.cfg.payments.poll;
-  pay_actor.workers = d.gateway_workers;
+  // Its own threads: anonymous HTTP traffic on gateway_workers never
+  // delays webhooks, reconciliation or refunds.
+  d.payment_workers = std::make_shared<worker_pool>(2);
+  pay_actor.workers = d.payment_workers;
   pay_actor.directory = d.directory;
   children.push_back(actors::blocking_service(std::move(pay_actor)));
 
@@ -303,8 +308,9 @@ status node::start() {
     = [this](const std::string& id, const std::string& event,
              const std::string& actor,
              const std::string& detail) -> expected<std::string> {
-    auto out = impl_->engine->deliver_wait(
-      id, orders::event_input{event, actor, detail, ""});
+    orders::event_input in{event, actor, detail, ""};
+    in.record_if_ignored = false; // a refused request leaves nothing behind
+    auto out = impl_->engine->deliver_wait(id, std::move(in));
     if (!out)
       return out.err();
     return std::string{orders::to_string(*out)};
@@ -354,6 +360,8 @@ void node::stop() {
     d.server->shutdown(d.cfg.http.shutdown_grace);
   if (d.gateway_workers)
     d.gateway_workers->shutdown();
+  if (d.payment_workers)
+    d.payment_workers->shutdown();
   if (d.workers)
     d.workers->shutdown();
   if (d.runtime)

@@ -48,6 +48,8 @@ std::string_view to_string(errc x) noexcept {
     return "precondition_required";
   case errc::precondition_failed:
     return "precondition_failed";
+  case errc::payment_refused:
+    return "payment_refused";
   }
   return "internal_error";
 }

@@ -223,7 +223,8 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
               req.log.info("checkout: order {}", out->order_id);
             reply(std::move(res));
           });
-      }));
+      },
+      svc->auth_limiter));
 
   r.add("GET", "/api/v1/orders/{id}",
         guard(svc, access::signed_in(),
@@ -334,50 +335,54 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
 
   r.add(
     "GET", "/api/v1/payments/paystack/return",
-    [svc](const request& req, reply_fn reply) {
-      if (!svc->payments)
-        return reply(problem(no_payments(), req.request_id));
-      auto ref = req.query_param("reference");
-      if (!ref || ref->empty())
-        ref = req.query_param("trxref");
-      if (!ref || ref->empty())
-        return reply(problem(error{errc::invalid_field,
-                                   "reference is required (the gateway adds "
-                                   "?reference= when it sends the buyer back)",
-                                   "reference"},
-                             req.request_id));
-      svc->gateway_workers->post([svc, &req, ref = std::string{*ref},
-                                  reply = std::move(reply)] {
-        auto s = svc->payments->settle(ref, "callback");
-        if (!s) {
-          if (s.err().code == errc::not_found)
-            return reply(problem(s.err(), req.request_id));
-          req.log.warn("return from the gateway for {}: {}", ref,
-                       s.err().detail);
+    guard(
+      svc, access::anyone(),
+      [svc](const request& req, const principal*, reply_fn reply) {
+        if (!svc->payments)
+          return reply(problem(no_payments(), req.request_id));
+        auto ref = req.query_param("reference");
+        if (!ref || ref->empty())
+          ref = req.query_param("trxref");
+        if (!ref || ref->empty())
+          return reply(
+            problem(error{errc::invalid_field,
+                          "reference is required (the gateway adds "
+                          "?reference= when it sends the buyer back)",
+                          "reference"},
+                    req.request_id));
+        svc->gateway_workers->post([svc, &req, ref = std::string{*ref},
+                                    reply = std::move(reply)] {
+          auto s = svc->payments->settle(ref, "callback");
+          if (!s) {
+            if (s.err().code == errc::not_found)
+              return reply(problem(s.err(), req.request_id));
+            req.log.warn("return from the gateway for {}: {}", ref,
+                         s.err().detail);
+            return reply(return_response(
+              req, 202, "Confirming your payment",
+              "We could not reach the payment gateway just now. Your order "
+              "completes as soon as the payment is confirmed; you will get an "
+              "email.",
+              "", ""));
+          }
+          if (s->payment_status == "succeeded")
+            return reply(return_response(req, 200, "Thank you",
+                                         "Your payment is confirmed.",
+                                         s->order_id, s->order_state));
+          if (s->payment_status == "mismatch")
+            return reply(return_response(
+              req, 200, "We are checking your payment",
+              "Something about this payment needs a person to look at it; "
+              "nothing is lost, and we will be in touch.",
+              s->order_id, s->order_state));
           return reply(return_response(
-            req, 202, "Confirming your payment",
-            "We could not reach the payment gateway just now. Your order "
-            "completes as soon as the payment is confirmed; you will get an "
-            "email.",
-            "", ""));
-        }
-        if (s->payment_status == "succeeded")
-          return reply(return_response(req, 200, "Thank you",
-                                       "Your payment is confirmed.",
-                                       s->order_id, s->order_state));
-        if (s->payment_status == "mismatch")
-          return reply(return_response(
-            req, 200, "We are checking your payment",
-            "Something about this payment needs a person to look at it; "
-            "nothing is lost, and we will be in touch.",
+            req, 200, "Payment not completed",
+            "The gateway reports this payment as " + s->gateway_status
+              + ". You have not been charged for it.",
             s->order_id, s->order_state));
-        return reply(return_response(req, 200, "Payment not completed",
-                                     "The gateway reports this payment as "
-                                       + s->gateway_status
-                                       + ". You have not been charged for it.",
-                                     s->order_id, s->order_state));
-      });
-    });
+        });
+      },
+      svc->auth_limiter));
 }
 
 } // namespace souk::http

@@ -49,6 +49,8 @@ mapping map(errc code) noexcept {
     return {428, "Precondition required"};
   case errc::precondition_failed:
     return {412, "Precondition failed"};
+  case errc::payment_refused:
+    return {422, "Payment refused"};
   case errc::config:
   case errc::database:
   case errc::internal:

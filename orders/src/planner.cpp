@@ -121,6 +121,8 @@ plan plan_input(const flows::flow_template& tpl, const order_snapshot& snap,
     // Recorded so the timeline shows it arrived, e.g. a payment for an
     // order that expired; the order stays where it is.
     out.result = outcome::ignored;
+    if (!in.record_if_ignored && fire_timer.empty())
+      return out;
     tx.event.detail
       = fmt::format("ignored: not handled in state '{}'{}{}", refused->state,
                     in.detail.empty() ? "" : "; ", in.detail);

@@ -66,9 +66,19 @@ expected<http_answer> send(const http_call& call) {
   if (rc != CURLE_OK) {
     auto text = fmt::format("{} {}: {}", call.method, call.url,
                             why[0] ? why : curl_easy_strerror(rc));
-    if (rc == CURLE_OPERATION_TIMEDOUT)
+    // Failing before the request left (no connection): it surely did not
+    // arrive. Anything later (a timeout, a reset): it may have.
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      return error{errc::unavailable, std::move(text)};
+    default:
       return error{errc::timeout, std::move(text)};
-    return error{errc::unavailable, std::move(text)};
+    }
   }
   curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &out.status);
   char* type = nullptr;

@@ -67,6 +67,7 @@ struct service::impl {
   expected<checkout_answer> checkout_owned(const checkout_request& r);
   expected<settlement> deliver_paid(const persistence::payment_row& p,
                                     std::string_view via);
+  expected<settlement> park_mismatch(const persistence::payment_row& p);
   std::string order_state(const std::string& order_id);
   expected<settlement> settle(const std::string& reference,
                               std::string_view via);
@@ -193,19 +194,16 @@ service::impl::checkout_owned(const checkout_request& r) {
     = json{{"order_id", order.id}, {"product_id", product->id}}.dump();
   auto session = gw->initialize(charge);
   if (!session) {
-    log::warn("checkout for product {}: gateway refused: {}", product->id,
+    log::warn("checkout for product {}: the gateway refused: {}", product->id,
               session.err().detail);
-    auto code = session.err().code;
-    if (code == errc::timeout || code == errc::unavailable
-        || code == errc::config || code == errc::conflict) {
-      error down{errc::unavailable,
-                 "the payment gateway is not answering; try again shortly"};
-      down.retry_after = std::chrono::seconds{5};
-      return down;
-    }
-    return error{errc::invalid_field,
-                 "the payment gateway refused the checkout: "
-                   + session.err().detail};
+    if (session.err().code == errc::invalid_field)
+      return error{errc::payment_refused,
+                   "the payment gateway refused this checkout; check the "
+                   "email address, or try again later"};
+    error down{errc::unavailable,
+               "the payment gateway is not answering; try again shortly"};
+    down.retry_after = std::chrono::seconds{5};
+    return down;
   }
 
   persistence::checkout_rows rows;
@@ -327,6 +325,29 @@ service::impl::deliver_paid(const persistence::payment_row& p,
   return out;
 }
 
+// Parks the order of a mismatched payment; until that is done the payment
+// stays due for reconciliation, so a crash in between is repaired.
+expected<settlement>
+service::impl::park_mismatch(const persistence::payment_row& p) {
+  auto evidence = json::parse(p.evidence, nullptr, false);
+  auto reported = evidence.is_object() && evidence.contains("reported")
+                    ? evidence["reported"]
+                    : json::object();
+  auto why = fmt::format("payment {} does not match the order: the gateway "
+                         "reports {} {}, the order is {} {}; nothing was "
+                         "delivered",
+                         p.reference, reported.value("amount", int64_t{0}),
+                         reported.value("currency", std::string{}), p.amount,
+                         p.currency);
+  log::error("order {}: {}", p.order_id, why);
+  if (auto err = orders.park(p.order_id, why))
+    return err;
+  if (auto err = repo().close_checks(p.id))
+    log::warn("payment {}: {}", p.reference, err.detail);
+  return settlement{p.order_id, p.reference, p.status, p.gateway_status,
+                    order_state(p.order_id)};
+}
+
 expected<settlement> service::settle(const std::string& reference,
                                      std::string_view via) {
   return impl_->settle(reference, via);
@@ -342,11 +363,16 @@ expected<settlement> service::impl::settle(const std::string& reference,
   if (!*found)
     return error{errc::not_found, "no payment with reference " + reference};
   auto p = std::move(**found);
-  if (p.status == "succeeded")
-    return d.deliver_paid(p, via); // again: repairs a crash in between
-  if (p.status != "initialized")
+  const bool closed
+    = p.next_check_at == persistence::payment_repository::no_more_checks;
+  if (p.status != "initialized" && (closed || p.status == "failed"))
+    // Settled, and the order knows: answer from what is stored.
     return settlement{p.order_id, p.reference, p.status, p.gateway_status,
                       d.order_state(p.order_id)};
+  if (p.status == "succeeded")
+    return d.deliver_paid(p, via); // again: repairs a crash in between
+  if (p.status == "mismatch")
+    return d.park_mismatch(p); // again: repairs a crash in between
 
   auto ch = d.gw->verify(reference);
   if (!ch) {
@@ -375,18 +401,14 @@ expected<settlement> service::impl::settle(const std::string& reference,
                            std::string{via}, evidence.dump());
     if (!won)
       return won.err();
-    auto why = fmt::format("payment {} does not match the order: the gateway "
-                           "reports {} {}, the order is {} {}; nothing was "
-                           "delivered",
-                           p.reference, ch->amount, ch->currency, p.amount,
-                           p.currency);
-    if (*won) {
-      log::error("order {}: {}", p.order_id, why);
-      if (auto err = d.orders.park(p.order_id, why))
-        return err;
-    }
-    return settlement{p.order_id, p.reference, "mismatch", ch->status_text,
-                      d.order_state(p.order_id)};
+    auto again = repo.find_by_reference(reference);
+    if (!again)
+      return again.err();
+    p = std::move(**again);
+    if (p.status != "mismatch") // someone else settled it first
+      return settlement{p.order_id, p.reference, p.status, p.gateway_status,
+                        d.order_state(p.order_id)};
+    return d.park_mismatch(p);
   }
   auto won = repo.settle(p.id, "succeeded", ch->status_text, gateway_id,
                          std::string{via}, ch->raw);
@@ -436,7 +458,8 @@ status service::impl::refund_event(const webhook_event& ev) {
       match = &x;
   if (!match)
     for (auto& x : *refunds)
-      if ((x.status == "requested" || x.status == "pending")
+      if ((x.status == "requested" || x.status == "asking"
+           || x.status == "pending")
           && x.amount == ev.amount) {
         match = &x;
         break;
@@ -445,11 +468,13 @@ status service::impl::refund_event(const webhook_event& ev) {
     return error{errc::not_found,
                  "no refund of ours matches (made outside souk?)"};
   bool processed = ev.event == "refund.processed";
-  if (processed || ev.event == "refund.failed")
-    if (auto err
-        = r.update_refund(match->id, processed ? "processed" : "failed",
-                          gateway_id, processed ? "" : "the gateway failed it"))
-      return err;
+  if (processed || ev.event == "refund.failed") {
+    auto moved
+      = r.update_refund(match->id, processed ? "processed" : "failed",
+                        gateway_id, processed ? "" : "the gateway failed it");
+    if (!moved)
+      return moved.err();
+  }
   json detail{{"refund_id", match->id},
               {"gateway_id", gateway_id},
               {"amount", money_json(match->amount, match->currency)}};
@@ -495,24 +520,31 @@ void service::impl::reconcile(const persistence::payment_row& p) {
   auto s = settle(p.reference, "reconciliation");
   auto created = parse_iso(p.created_at);
   auto age = now() - (created ? *created : now());
-  if (!s) {
-    if (s.err().code == errc::not_found)
-      return;
-    auto next
-      = now()
-        + doubled(opts.reconcile_after, p.checks, opts.reconcile_max_interval);
-    if (auto err = repo().record_check(p.id, p.gateway_status, to_iso(next)))
+  const bool open = !s || s->payment_status == "initialized";
+  if (open && p.status == "initialized" && age > opts.reconcile_for) {
+    // Asked long enough: the charge was never completed.
+    auto why = fmt::format(
+      "still {} after {}h; stopped asking",
+      s ? s->gateway_status : "unanswered (" + s.err().detail + ")",
+      std::chrono::duration_cast<std::chrono::hours>(age).count());
+    auto won
+      = repo().settle(p.id, "failed", s ? s->gateway_status : p.gateway_status,
+                      "", "reconciliation", why);
+    if (!won)
+      log::warn("payment {}: {}", p.reference, won.err().detail);
+    else if (auto err = repo().close_checks(p.id))
       log::warn("payment {}: {}", p.reference, err.detail);
     return;
   }
-  if (s->payment_status == "initialized" && age > opts.reconcile_for) {
-    // Asked long enough: the charge was never completed.
-    auto won = repo().settle(
-      p.id, "failed", s->gateway_status, "", "reconciliation",
-      fmt::format("still {} after {}h; stopped asking", s->gateway_status,
-                  std::chrono::duration_cast<std::chrono::hours>(age).count()));
-    if (!won)
-      log::warn("payment {}: {}", p.reference, won.err().detail);
+  if (!s) {
+    // The gateway or the order engine did not answer: look again later
+    // (settle recorded nothing).
+    log::warn("payment {}: reconciliation: {}", p.reference, s.err().detail);
+    auto next
+      = now()
+        + doubled(opts.reconcile_after, p.checks, opts.reconcile_max_interval);
+    if (auto err = repo().reschedule_check(p.id, to_iso(next)))
+      log::warn("payment {}: {}", p.reference, err.detail);
   }
 }
 
@@ -520,27 +552,32 @@ size_t service::run_due() {
   auto& d = *impl_;
   auto repo = d.repo();
   size_t handled = 0;
-  auto t = now();
-  auto lease = to_iso(t + d.opts.lease);
-  auto events = repo.claim_due_events(to_iso(t), lease, d.opts.batch);
-  if (!events) {
-    log::warn("payments: cannot claim gateway events: {}", events.err().detail);
-  } else {
-    for (auto& e : *events) {
-      if (auto err = d.process_event(e))
-        log::warn("payments: event {}: {}", e.id, err.detail);
-      ++handled;
+  // One row at a time: each is leased just before it is worked on, so a
+  // slow gateway never lets the lease of a row still waiting run out.
+  for (; handled < d.opts.batch; ++handled) {
+    auto t = now();
+    auto events = repo.claim_due_events(to_iso(t), to_iso(t + d.opts.lease), 1);
+    if (!events) {
+      log::warn("payments: cannot claim gateway events: {}",
+                events.err().detail);
+      break;
     }
+    if (events->empty())
+      break;
+    if (auto err = d.process_event(events->front()))
+      log::warn("payments: event {}: {}", events->front().id, err.detail);
   }
-  auto checks = repo.claim_due_checks(to_iso(t), lease, d.opts.batch);
-  if (!checks) {
-    log::warn("payments: cannot claim payments to reconcile: {}",
-              checks.err().detail);
-  } else {
-    for (auto& p : *checks) {
-      d.reconcile(p);
-      ++handled;
+  for (size_t checked = 0; checked < d.opts.batch; ++checked, ++handled) {
+    auto t = now();
+    auto checks = repo.claim_due_checks(to_iso(t), to_iso(t + d.opts.lease), 1);
+    if (!checks) {
+      log::warn("payments: cannot claim payments to reconcile: {}",
+                checks.err().detail);
+      break;
     }
+    if (checks->empty())
+      break;
+    d.reconcile(checks->front());
   }
   return handled;
 }
@@ -567,7 +604,9 @@ status service::impl::refund(const std::string& order_id,
   std::optional<int64_t> asked;
   auto& events = (*snap)->events;
   for (auto e = events.rbegin(); e != events.rend(); ++e) {
-    if (e->event != "refund.requested")
+    // Only the request that moved the order here (one the state refused is
+    // no request at all).
+    if (e->event != "refund.requested" || e->from_state == e->to_state)
       continue;
     auto detail = json::parse(e->detail, nullptr, false);
     if (detail.is_object() && detail.contains("amount")
@@ -602,6 +641,21 @@ status service::impl::refund(const std::string& order_id,
     return {}; // asked before: the gateway has it
   if (row->status == "failed")
     return error{errc::invalid_field, "the refund failed: " + row->last_error};
+  if (row->status == "asking") {
+    if (row->asking_until > to_iso(now()))
+      return error{errc::unavailable, "the gateway is being asked already"};
+    // Whoever asked never heard back: the gateway may have made the
+    // refund. Asking again could refund twice, so a person decides.
+    return error{errc::conflict,
+                 fmt::format("the gateway's answer to refund {} ({} {}) was "
+                             "lost; check the gateway before refunding again",
+                             row->id, row->amount, row->currency)};
+  }
+  auto claimed = r.claim_refund(row->id, to_iso(now() + opts.refund_lease));
+  if (!claimed)
+    return claimed.err();
+  if (!*claimed)
+    return error{errc::unavailable, "the gateway is being asked already"};
   refund_request req;
   req.transaction = p.reference;
   req.amount = row->amount;
@@ -610,10 +664,20 @@ status service::impl::refund(const std::string& order_id,
   auto done = gw->start_refund(req);
   if (!done) {
     auto code = done.err().code;
-    bool again = code == errc::unavailable || code == errc::timeout;
-    if (auto err = r.update_refund(row->id, again ? "requested" : "failed", "",
-                                   done.err().detail))
-      return err;
+    if (code == errc::timeout) {
+      // It may have arrived: leave the row `asking`; the next attempt
+      // finds it so and hands the order to a person.
+      log::error("order {}: refund {}: no answer from the gateway: {}",
+                 order_id, row->id, done.err().detail);
+      return error{errc::conflict,
+                   "the gateway did not answer refund " + row->id
+                     + "; check the gateway before refunding again"};
+    }
+    bool again = code == errc::unavailable;
+    auto moved = r.update_refund(row->id, again ? "requested" : "failed", "",
+                                 done.err().detail);
+    if (!moved)
+      return moved.err();
     if (again)
       return done.err();
     return error{errc::invalid_field,
@@ -622,7 +686,11 @@ status service::impl::refund(const std::string& order_id,
   auto status_text = done->status == "processed" ? "processed" : "pending";
   log::info("order {}: refund {} of {} {} asked of the gateway ({})", order_id,
             row->id, row->amount, row->currency, done->status);
-  return r.update_refund(row->id, status_text, std::to_string(done->id), "");
+  auto moved
+    = r.update_refund(row->id, status_text, std::to_string(done->id), "");
+  if (!moved)
+    return moved.err();
+  return {};
 }
 
 status service::run_action(const std::string& action,

@@ -70,7 +70,8 @@ inbox_row read_inbox(const soci::row& r) {
 
 constexpr const char* refund_columns
   = "id, order_id, payment_id, idempotency_key, amount, currency, status, "
-    "gateway_id, last_error, created_at, updated_at, processed_at";
+    "gateway_id, last_error, created_at, updated_at, processed_at, "
+    "asking_until";
 
 refund_row read_refund(const soci::row& r) {
   refund_row x;
@@ -86,6 +87,7 @@ refund_row read_refund(const soci::row& r) {
   x.created_at = r.get<std::string>(9);
   x.updated_at = r.get<std::string>(10);
   x.processed_at = opt_string(r, 11);
+  x.asking_until = opt_string(r, 12);
   return x;
 }
 
@@ -155,6 +157,20 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
   idempotency_claim out;
   auto now_text = to_iso(now());
   auto st = db_.transact([&](soci::session& sql) -> status {
+    // Insert-or-nothing first: two requests racing with a new key must not
+    // both insert (PostgreSQL would refuse the second with an error).
+    soci::statement ins
+      = (sql.prepare << "INSERT INTO idempotency_keys (scope, idem_key, "
+                        "request_hash, status, locked_until, created_at) "
+                        "VALUES (:s, :k, :h, 'started', :l, :c) ON CONFLICT "
+                        "(scope, idem_key) DO NOTHING",
+         soci::use(scope), soci::use(key), soci::use(hash),
+         soci::use(locked_until), soci::use(now_text));
+    ins.execute(true);
+    if (ins.get_affected_rows() == 1) {
+      out.kind = idempotency_claim::owned;
+      return {};
+    }
     std::string stored_hash, status_text, body, lock;
     int response_status = 0;
     soci::indicator status_ind = soci::i_null, body_ind = soci::i_null;
@@ -165,12 +181,8 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
       soci::into(status_text), soci::into(response_status, status_ind),
       soci::into(body, body_ind), soci::into(lock);
     if (!sql.got_data()) {
-      sql << "INSERT INTO idempotency_keys (scope, idem_key, request_hash, "
-             "status, locked_until, created_at) VALUES (:s, :k, :h, "
-             "'started', :l, :c)",
-        soci::use(scope), soci::use(key), soci::use(hash),
-        soci::use(locked_until), soci::use(now_text);
-      out.kind = idempotency_claim::owned;
+      // Released between our insert and our read: the caller tries again.
+      out.kind = idempotency_claim::in_progress;
       return {};
     }
     if (stored_hash != hash) {
@@ -183,15 +195,17 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
       out.body = body_ind == soci::i_ok ? body : std::string{};
       return {};
     }
-    if (lock > now_text) {
-      out.kind = idempotency_claim::in_progress;
-      return {};
-    }
-    // Its request died holding it: take it over.
-    sql << "UPDATE idempotency_keys SET locked_until = :l WHERE scope = :s "
-           "AND idem_key = :k",
-      soci::use(locked_until), soci::use(scope), soci::use(key);
-    out.kind = idempotency_claim::owned;
+    // Its request died holding it: take it over, unless someone else just
+    // did (the guard makes only one taker win).
+    soci::statement take
+      = (sql.prepare << "UPDATE idempotency_keys SET locked_until = :l WHERE "
+                        "scope = :s AND idem_key = :k AND status = 'started' "
+                        "AND locked_until <= :now",
+         soci::use(locked_until), soci::use(scope), soci::use(key),
+         soci::use(now_text));
+    take.execute(true);
+    out.kind = take.get_affected_rows() == 1 ? idempotency_claim::owned
+                                             : idempotency_claim::in_progress;
     return {};
   });
   if (st)
@@ -328,6 +342,16 @@ expected<std::vector<payment_row>> payment_repository::claim_due_checks(
     "OR "
     "check_claimed_until <= :now)",
     now_text, lease_until, limit, read_payment);
+}
+
+status payment_repository::reschedule_check(const std::string& id,
+                                            const std::string& next_check_at) {
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "UPDATE payments SET next_check_at = :n, check_claimed_until = "
+           "NULL WHERE id = :id",
+      soci::use(next_check_at), soci::use(id);
+    return {};
+  });
 }
 
 status payment_repository::close_checks(const std::string& id) {
@@ -468,24 +492,63 @@ expected<refund_row> payment_repository::refund_for(const refund_row& row) {
   return *out;
 }
 
-status payment_repository::update_refund(const std::string& id,
-                                         const std::string& status_text,
-                                         const std::string& gateway_id,
-                                         const std::string& last_error) {
+expected<bool> payment_repository::claim_refund(const std::string& id,
+                                                const std::string& until) {
+  bool won = false;
   auto now_text = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    soci::statement upd
+      = (sql.prepare << "UPDATE refunds SET status = 'asking', asking_until "
+                        "= :u, updated_at = :t WHERE id = :id AND status = "
+                        "'requested'",
+         soci::use(until), soci::use(now_text), soci::use(id));
+    upd.execute(true);
+    won = upd.get_affected_rows() == 1;
+    return {};
+  });
+  if (st)
+    return st;
+  return won;
+}
+
+expected<bool> payment_repository::update_refund(
+  const std::string& id, const std::string& status_text,
+  const std::string& gateway_id, const std::string& last_error) {
+  // Statuses only move forward: requested -> asking -> pending -> processed
+  // or failed (and asking back to requested when the gateway was never
+  // reached), so a late writer cannot undo what a webhook recorded.
+  std::string from;
+  if (status_text == "requested")
+    from = "'asking'";
+  else if (status_text == "pending")
+    from = "'requested', 'asking'";
+  else if (status_text == "processed" || status_text == "failed")
+    from = "'requested', 'asking', 'pending'";
+  else
+    return error{errc::internal, "no refund status " + status_text};
+  auto now_text = to_iso(now());
+  bool moved = false;
+  auto st = db_.transact([&](soci::session& sql) -> status {
     auto gid_ind = null_if_empty(gateway_id);
     auto err_ind = null_if_empty(last_error);
     std::string processed = status_text == "processed" ? now_text : "";
     auto done_ind = null_if_empty(processed);
-    sql << "UPDATE refunds SET status = :s, gateway_id = COALESCE(:g, "
-           "gateway_id), last_error = :e, updated_at = :u, processed_at = "
-           "COALESCE(:p, processed_at) WHERE id = :id",
-      soci::use(status_text), soci::use(gateway_id, gid_ind),
-      soci::use(last_error, err_ind), soci::use(now_text),
-      soci::use(processed, done_ind), soci::use(id);
+    soci::statement upd
+      = (sql.prepare << "UPDATE refunds SET status = :s, gateway_id = "
+                        "COALESCE(:g, gateway_id), last_error = :e, "
+                        "updated_at = :u, processed_at = COALESCE(:p, "
+                        "processed_at) WHERE id = :id AND status IN ("
+                          + from + ")",
+         soci::use(status_text), soci::use(gateway_id, gid_ind),
+         soci::use(last_error, err_ind), soci::use(now_text),
+         soci::use(processed, done_ind), soci::use(id));
+    upd.execute(true);
+    moved = upd.get_affected_rows() == 1;
     return {};
   });
+  if (st)
+    return st;
+  return moved;
 }
 
 expected<std::vector<refund_row>>

@@ -15,6 +15,7 @@ BOOST_AUTO_TEST_CASE(every_code_maps_to_a_status) {
   BOOST_TEST(souk::http::status_of(errc::not_found) == 404u);
   BOOST_TEST(souk::http::status_of(errc::conflict) == 409u);
   BOOST_TEST(souk::http::status_of(errc::precondition_failed) == 412u);
+  BOOST_TEST(souk::http::status_of(errc::payment_refused) == 422u);
   BOOST_TEST(souk::http::status_of(errc::precondition_required) == 428u);
   BOOST_TEST(souk::http::status_of(errc::payload_too_large) == 413u);
   BOOST_TEST(souk::http::status_of(errc::rate_limited) == 429u);

@@ -27,7 +27,12 @@ BOOST_AUTO_TEST_CASE(partial_refund_through_the_gateway) {
 
   auto res = ask(json{{"amount", 200000}, {"reason", "changed mind"}}.dump());
   BOOST_REQUIRE_MESSAGE(res.status == 202u, res.body);
+  // A double click: refused, and it leaves nothing behind (it must not turn
+  // the partial refund into a full one either).
+  auto twice = ask("");
+  BOOST_TEST(twice.status == 409u);
   BOOST_REQUIRE(s.reaches(id, "refunded"));
+  BOOST_TEST(s.events(id, "refund.requested") == 1);
   BOOST_TEST(s.gw->stats().refund_calls == 1u);
   BOOST_TEST(s.events(id, "refund.processed") == 1);
   auto refunds

@@ -59,7 +59,7 @@ states:
   delivered:
     on: { refund.requested: refunding }
   refunding:
-    steps: [ { call: payment.refund, retry: { initial: 200ms, max_attempts: 5 } } ]
+    steps: [ { call: payment.refund, retry: { initial: 200ms, max_attempts: 5, give_up_on: [invalid_field, conflict] } } ]
     on: { steps.done: refund_pending, steps.failed: needs_attention, refund.processed: refunded, refund.failed: needs_attention }
   refund_pending:
     on: { refund.processed: refunded, refund.failed: needs_attention }
@@ -146,6 +146,8 @@ struct shop {
     cfg.flows.directory = (dir.path() / "flows").string();
     cfg.auth.password_hash_ops = 1;
     cfg.auth.password_hash_memory = 64 << 10;
+    cfg.auth.rate_limit_per_minute = 1'000'000;
+    cfg.auth.rate_limit_burst = 1'000'000;
     cfg.orders.timer_poll = 100ms;
     cfg.orders.step_timeout = 5s;
     cfg.payments.gateway = "paystack";

@@ -58,7 +58,9 @@ CREATE TABLE inbox (
 CREATE INDEX inbox_due ON inbox (status, next_attempt_at);
 
 -- Refunds asked of the gateway. The idempotency key is the flow step's, so
--- a retried step finds its refund instead of asking twice.
+-- a retried step finds its refund instead of asking twice. 'asking' is held
+-- (until asking_until) while one node asks the gateway; a row left 'asking'
+-- means the answer was lost, and it is never asked again automatically.
 CREATE TABLE refunds (
   id              TEXT PRIMARY KEY,
   order_id        TEXT NOT NULL REFERENCES orders (id),
@@ -67,7 +69,8 @@ CREATE TABLE refunds (
   amount          BIGINT NOT NULL CHECK (amount > 0),
   currency        TEXT NOT NULL,
   status          TEXT NOT NULL
-    CHECK (status IN ('requested', 'pending', 'processed', 'failed')),
+    CHECK (status IN ('requested', 'asking', 'pending', 'processed', 'failed')),
+  asking_until    TEXT,
   gateway_id      TEXT,
   last_error      TEXT,
   created_at      TEXT NOT NULL,

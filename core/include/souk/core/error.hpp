@@ -35,6 +35,7 @@ enum class errc : uint8_t {
   request_timeout,       ///< the client was too slow sending its request
   precondition_required, ///< a conditional write came without If-Match
   precondition_failed,   ///< If-Match names a version that is not current
+  payment_refused,       ///< the payment gateway refused the request
 };
 
 /// The stable, snake_case code of `x`, e.g. "invalid_field".

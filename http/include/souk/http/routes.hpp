@@ -69,7 +69,8 @@ struct services {
   /// Called after a gateway event was stored, so it is processed at once.
   std::function<void()> on_gateway_event;
   /// Delivers an event to an order through the order engine and waits for
-  /// the outcome ("applied", "ignored", "duplicate", "stale"). Blocking.
+  /// the outcome ("applied", "ignored", "duplicate", "stale"); an event the
+  /// order's state does not take ("ignored") writes nothing. Blocking.
   std::function<expected<std::string>(
     const std::string& order_id, const std::string& event,
     const std::string& actor, const std::string& detail)>

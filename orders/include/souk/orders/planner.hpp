@@ -34,6 +34,10 @@ struct event_input {
   std::string actor;     ///< "gateway", "operator:<id>", "system", ...
   std::string detail;    ///< free text or JSON for the timeline
   std::string dedup_key; ///< same key twice on one order: a duplicate
+  /// An event the state does not handle is recorded in the timeline (it
+  /// arrived) unless this is false: a request refused to its caller
+  /// (409) leaves nothing behind.
+  bool record_if_ignored = true;
 };
 
 /// What a plan did with its input, as the order actor reports it back.

@@ -6,8 +6,10 @@
 // `sandbox/` serves Paystack's API locally so the same driver runs in tests.
 //
 // Every call is blocking (network): run it on a worker thread. Errors:
-//  * `errc::unavailable` / `errc::timeout` — no usable answer (network, 5xx,
-//    429): safe to retry later, with the same reference;
+//  * `errc::unavailable` — not done: the gateway was not reached, or said
+//    it failed (5xx, 429); safe to retry later, with the same reference;
+//  * `errc::timeout` — no answer: the gateway may or may not have done it
+//    (matters for calls that are not idempotent at the gateway: refunds);
 //  * `errc::conflict` — refused as a duplicate (a reused reference);
 //  * `errc::not_found` — the gateway knows no such reference;
 //  * `errc::invalid_field` — refused for another reason (the gateway's

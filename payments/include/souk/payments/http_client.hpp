@@ -28,8 +28,10 @@ struct http_answer {
 
 /// Sends `call` with libcurl and waits for the answer. Blocking: call it on a
 /// worker thread, never on an event loop or a CAF scheduler thread.
-/// Errors: `errc::timeout` when the deadline passed, `errc::unavailable`
-/// when no answer came (refused, reset, DNS, TLS). Thread-safe.
+/// Errors: `errc::unavailable` when the request cannot have arrived (no
+/// connection: refused, DNS, TLS handshake), `errc::timeout` when it may
+/// have but no answer came (the deadline passed, the connection broke).
+/// Thread-safe.
 expected<http_answer> send(const http_call& call);
 
 } // namespace souk::payments

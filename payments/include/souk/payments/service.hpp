@@ -65,6 +65,11 @@ struct service_options {
   /// How long a checkout holds its Idempotency-Key before another request
   /// with the key may take it over (the first one died).
   std::chrono::milliseconds key_lock{60'000};
+  /// How long one node may take asking the gateway for a refund (longer
+  /// than a gateway call). A refund still being asked after that lost its
+  /// answer: it is never asked again automatically (it may have been
+  /// made), and its order goes to an operator.
+  std::chrono::milliseconds refund_lease{120'000};
 };
 
 /// A checkout as the HTTP layer hands it over (fields already checked for

@@ -60,7 +60,9 @@ struct refund_row {
   std::string idempotency_key;
   int64_t amount = 0;
   std::string currency;
-  std::string status = "requested"; ///< requested, pending, processed, failed
+  /// requested, asking, pending, processed or failed.
+  std::string status = "requested";
+  std::string asking_until; ///< while `asking`: until when
   std::string gateway_id;
   std::string last_error;
   std::string created_at;
@@ -145,6 +147,10 @@ public:
                         const std::string& settled_by,
                         const std::string& evidence);
 
+  /// Sets when reconciliation looks at a payment next (and lets go of it).
+  status reschedule_check(const std::string& id,
+                          const std::string& next_check_at);
+
   /// Stops reconciliation looking at a payment: it is settled and its order
   /// has heard of it.
   status close_checks(const std::string& id);
@@ -189,10 +195,17 @@ public:
   /// The refund with `idempotency_key`, creating `row` if there is none.
   expected<refund_row> refund_for(const refund_row& row);
 
-  /// Sets a refund's status, gateway id and error.
-  status update_refund(const std::string& id, const std::string& status,
-                       const std::string& gateway_id,
-                       const std::string& last_error);
+  /// Takes a `requested` refund to `asking` until `until`, so that one
+  /// caller alone asks the gateway. False if it was not `requested`.
+  expected<bool> claim_refund(const std::string& id, const std::string& until);
+
+  /// Moves a refund forward to `status` (requested only from asking;
+  /// pending from requested or asking; processed and failed from any open
+  /// status), with its gateway id and error. False if it was not in a
+  /// status that may move there.
+  expected<bool> update_refund(const std::string& id, const std::string& status,
+                               const std::string& gateway_id,
+                               const std::string& last_error);
 
   /// Refunds of a payment, oldest first.
   expected<std::vector<refund_row>> refunds_of(const std::string& payment_id);
