@@ -365,7 +365,10 @@ expected<settlement> service::impl::settle(const std::string& reference,
   auto p = std::move(**found);
   const bool closed
     = p.next_check_at == persistence::payment_repository::no_more_checks;
-  if (p.status != "initialized" && (closed || p.status == "failed"))
+  // A webhook about a payment reconciliation gave up on is checked again:
+  // a late payment must reach a person, not vanish.
+  const bool late = p.status == "failed" && via == "webhook";
+  if (p.status != "initialized" && !late && (closed || p.status == "failed"))
     // Settled, and the order knows: answer from what is stored.
     return settlement{p.order_id, p.reference, p.status, p.gateway_status,
                       d.order_state(p.order_id)};
@@ -378,6 +381,9 @@ expected<settlement> service::impl::settle(const std::string& reference,
   if (!ch) {
     log::warn("payment {}: verify failed ({}): {}", reference, via,
               ch.err().detail);
+    if (ch.err().code == errc::not_found) // the gateway's, not ours
+      return error{errc::unavailable,
+                   "the gateway does not know payment " + reference + " (yet)"};
     return ch.err();
   }
   if (ch->status != charge_status::success) {

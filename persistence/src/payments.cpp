@@ -305,6 +305,11 @@ expected<bool> payment_repository::settle(const std::string& id,
                                           const std::string& gateway_id,
                                           const std::string& settled_by,
                                           const std::string& evidence) {
+  // A payment reconciliation gave up on may still be paid late (the
+  // gateway's webhook proves it): it can still become succeeded or
+  // mismatch. Nothing leaves succeeded or mismatch.
+  const std::string from
+    = status_text == "failed" ? "'initialized'" : "'initialized', 'failed'";
   auto now_text = to_iso(now());
   bool won = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
@@ -314,7 +319,8 @@ expected<bool> payment_repository::settle(const std::string& id,
                         ":gs, gateway_id = :gid, settled_by = :by, evidence "
                         "= :ev, checks = checks + 1, check_claimed_until = "
                         "NULL, settled_at = :t1, updated_at = :t2 WHERE id = "
-                        ":id AND status = 'initialized'",
+                        ":id AND status IN ("
+                          + from + ")",
          soci::use(status_text), soci::use(gateway_status),
          soci::use(gateway_id, gid_ind), soci::use(settled_by),
          soci::use(evidence), soci::use(now_text), soci::use(now_text),

@@ -111,13 +111,16 @@ BOOST_AUTO_TEST_CASE(idempotency_keys) {
 
   // A claim whose request died is taken over once its lock ran out, by one
   // taker only.
-  BOOST_TEST((f.repo.claim_key("s", "dead", "h", later(-1s))->kind == k::owned));
-  BOOST_TEST((f.repo.claim_key("s", "dead", "h", later(60s))->kind == k::owned));
+  BOOST_TEST(
+    (f.repo.claim_key("s", "dead", "h", later(-1s))->kind == k::owned));
+  BOOST_TEST(
+    (f.repo.claim_key("s", "dead", "h", later(60s))->kind == k::owned));
   BOOST_TEST(
     (f.repo.claim_key("s", "dead", "h", later(60s))->kind == k::in_progress));
   // Released keys run again.
   BOOST_TEST(!f.repo.release_key("s", "dead"));
-  BOOST_TEST((f.repo.claim_key("s", "dead", "h", later(60s))->kind == k::owned));
+  BOOST_TEST(
+    (f.repo.claim_key("s", "dead", "h", later(60s))->kind == k::owned));
 }
 
 BOOST_AUTO_TEST_CASE(racing_claims_of_a_new_key_have_one_owner) {
@@ -145,7 +148,8 @@ BOOST_AUTO_TEST_CASE(a_payment_settles_once) {
                            "webhook", "{}");
   BOOST_REQUIRE(won);
   BOOST_TEST(*won);
-  auto again = f.repo.settle(p.id, "mismatch", "success", "1", "callback", "{}");
+  auto again
+    = f.repo.settle(p.id, "mismatch", "success", "1", "callback", "{}");
   BOOST_TEST(!*again);
   auto now = f.repo.find_by_reference(p.reference);
   BOOST_TEST((*now)->status == "succeeded");
@@ -158,6 +162,18 @@ BOOST_AUTO_TEST_CASE(a_payment_settles_once) {
   BOOST_TEST(due->size() == 1u);
   BOOST_TEST(!f.repo.close_checks(p.id));
   BOOST_TEST(f.repo.claim_due_checks(later(120s), later(180s), 10)->empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_payment_given_up_on_can_still_be_paid_late) {
+  shop_rows f;
+  auto p = f.checkout();
+  BOOST_TEST(*f.repo.settle(p.id, "failed", "abandoned", "", "reconciliation",
+                            "stopped asking"));
+  BOOST_TEST(!*f.repo.settle(p.id, "failed", "abandoned", "", "x", ""));
+  BOOST_TEST(
+    *f.repo.settle(p.id, "succeeded", "success", "9", "webhook", "{}"));
+  BOOST_TEST(!*f.repo.settle(p.id, "mismatch", "success", "9", "webhook", ""));
+  BOOST_TEST((*f.repo.find_by_reference(p.reference))->status == "succeeded");
 }
 
 BOOST_AUTO_TEST_CASE(leases_give_each_row_to_one_claimer) {
