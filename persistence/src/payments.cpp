@@ -339,12 +339,14 @@ expected<std::vector<payment_row>> payment_repository::claim_due_checks(
   return claim_due<payment_row>(
     db_,
     std::string{"SELECT "} + payment_columns
-      + " FROM payments WHERE status IN ('initialized', 'succeeded') AND "
+      + " FROM payments WHERE status IN ('initialized', 'succeeded', "
+        "'mismatch') AND "
         "next_check_at <= "
         ":now1 AND (check_claimed_until IS NULL OR check_claimed_until <= "
         ":now2) ORDER BY next_check_at, id LIMIT :lim",
     "UPDATE payments SET check_claimed_until = :until WHERE id = :id AND "
-    "status IN ('initialized', 'succeeded') AND (check_claimed_until IS NULL "
+    "status IN ('initialized', 'succeeded', 'mismatch') AND "
+    "(check_claimed_until IS NULL "
     "OR "
     "check_claimed_until <= :now)",
     now_text, lease_until, limit, read_payment);

@@ -176,6 +176,17 @@ BOOST_AUTO_TEST_CASE(a_payment_given_up_on_can_still_be_paid_late) {
   BOOST_TEST((*f.repo.find_by_reference(p.reference))->status == "succeeded");
 }
 
+BOOST_AUTO_TEST_CASE(a_mismatch_stays_due_until_its_order_is_parked) {
+  shop_rows f;
+  auto p = f.checkout();
+  BOOST_TEST(*f.repo.settle(p.id, "mismatch", "success", "9", "webhook", "{}"));
+  auto due = f.repo.claim_due_checks(later(0ms), later(60s), 10);
+  BOOST_REQUIRE(due->size() == 1u);
+  BOOST_TEST((*due)[0].status == "mismatch");
+  BOOST_TEST(!f.repo.close_checks(p.id));
+  BOOST_TEST(f.repo.claim_due_checks(later(120s), later(180s), 10)->empty());
+}
+
 BOOST_AUTO_TEST_CASE(leases_give_each_row_to_one_claimer) {
   shop_rows f;
   for (int i = 0; i < 3; ++i)

@@ -160,8 +160,8 @@ public:
   static constexpr std::string_view no_more_checks = "9999-12-31T00:00:00.000Z";
 
   /// Claims up to `limit` payments whose next check is due
-  /// (`initialized` ones, and `succeeded` ones whose order has not
-  /// confirmed it heard of them)
+  /// (`initialized` ones, and `succeeded` or `mismatch` ones whose order has
+  /// not confirmed it heard of them)
   /// (`next_check_at <= now`) and that nobody else is checking, leasing them
   /// until `lease_until`.
   expected<std::vector<payment_row>>
