@@ -11,6 +11,7 @@
 #include "souk/core/ids.hpp"
 #include "souk/flows/template.hpp"
 #include "souk/persistence/database.hpp"
+#include "souk/persistence/ledger.hpp"
 #include "souk/persistence/migrations.hpp"
 
 namespace {
@@ -27,6 +28,9 @@ constexpr const char* usage
     "  flow graph NAME [--templates DIR]\n"
     "                print flow NAME (DIR/NAME.yaml, DIR defaults to\n"
     "                templates/flows) as a Graphviz digraph\n"
+    "  ledger check  prove the ledger: debits equal credits per currency,\n"
+    "                every balance equals its entries, no protected account\n"
+    "                negative (exit 1 and each problem if not)\n"
     "  migrate       apply pending database migrations\n"
     "  migrations    show applied and pending migrations\n"
     "  version       print the version\n"
@@ -132,6 +136,30 @@ int admin_create(const souk::config::settings& cfg,
   return 0;
 }
 
+// `ledger check`: every problem on its own line, exit 1 if there is one.
+int ledger_check(souk::persistence::database& db, bool json) {
+  auto report = souk::persistence::ledger_repository{db}.check();
+  if (!report)
+    return fail(1, report.err().detail);
+  if (json) {
+    std::cout << nlohmann::json{{"accounts", report->accounts},
+                                {"entries", report->entries},
+                                {"ok", report->problems.empty()},
+                                {"problems", report->problems}}
+                   .dump()
+              << '\n';
+  } else {
+    for (auto& p : report->problems)
+      std::cout << "problem: " << p << '\n';
+    std::cout << fmt::format("ledger {}: {} accounts, {} entries, {} "
+                             "problem(s)\n",
+                             report->problems.empty() ? "ok" : "NOT OK",
+                             report->accounts, report->entries,
+                             report->problems.size());
+  }
+  return report->problems.empty() ? 0 : 1;
+}
+
 // `flow validate FILE` and `flow graph NAME`: template checks that need no
 // config or database, so authors can run them anywhere.
 int flow_command(const souk::config::command_line& cli) {
@@ -184,14 +212,17 @@ int main(int argc, char** argv) {
   if (command == "flow")
     return flow_command(*cli);
   bool admin = command == "admin";
-  if (command != "migrate" && command != "migrations" && !admin)
+  bool ledger = command == "ledger";
+  if (command != "migrate" && command != "migrations" && !admin && !ledger)
     return fail(2, fmt::format("unknown command '{}' (see --help)", command));
   if (admin && (cli->positional.size() != 2 || cli->positional[1] != "create"))
     return fail(2, "usage: soukctl admin create --email EMAIL "
                    "[--password-stdin]");
   if (admin && !cli->values.count("email"))
     return fail(2, "admin create needs --email EMAIL");
-  if (!admin && cli->positional.size() > 1)
+  if (ledger && (cli->positional.size() != 2 || cli->positional[1] != "check"))
+    return fail(2, "usage: soukctl ledger check [--json]");
+  if (!admin && !ledger && cli->positional.size() > 1)
     return fail(2, fmt::format("unexpected argument '{}'", cli->positional[1]));
   auto cfg = souk::config::load(cli->src);
   if (!cfg)
@@ -209,5 +240,7 @@ int main(int argc, char** argv) {
     return admin_create(cfg->values, *db, cli->values.at("email"),
                         cli->switches.count("password-stdin") > 0, json);
   }
+  if (ledger)
+    return ledger_check(**db, json);
   return command == "migrate" ? migrate(**db, json) : migrations(**db, json);
 }

@@ -2,8 +2,10 @@
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
+#include <soci/soci.h>
 
 #include "souk/accounts/service.hpp"
+#include "souk/persistence/ledger.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/testing/support.hpp"
 
@@ -82,6 +84,50 @@ BOOST_AUTO_TEST_CASE(admin_create_makes_the_first_operator) {
     {SOUK_SOUKCTL, "--database", db.url(), "admin", "create"}, {}, dir.path());
   BOOST_TEST(no_email.code == 2);
   BOOST_TEST(no_email.err.find("--email") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(ledger_check_passes_a_sound_ledger_and_names_problems) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto pool = db.open(2);
+  auto m = souk::persistence::migrate(
+    *pool, souk::persistence::shipped_migrations(pool->kind()));
+  BOOST_REQUIRE_MESSAGE(m, (m ? "" : m.err().detail));
+  souk::persistence::ledger_repository ledger{*pool};
+  auto pending = souk::persistence::creator_account("c1", "NGN", "pending");
+  auto posted = ledger.post(
+    {"sale:o1",
+     "NGN",
+     "sale",
+     "o1",
+     "a sale",
+     {{souk::persistence::platform_account("NGN", "gateway"), pending, 500}}});
+  BOOST_REQUIRE(posted);
+  auto ok = st::run_program(
+    {SOUK_SOUKCTL, "--database", db.url(), "ledger", "check"}, {}, dir.path());
+  BOOST_TEST(ok.code == 0, ok.out + ok.err);
+  BOOST_TEST(ok.out.find("ledger ok: 2 accounts, 1 entries")
+               != std::string::npos,
+             ok.out);
+  // Someone edits a balance by hand: named, exit 1.
+  auto st = pool->run([&](soci::session& sql) {
+    sql << "UPDATE ledger_accounts SET balance = 400 WHERE id = :id",
+      soci::use(pending);
+  });
+  BOOST_REQUIRE(!st);
+  auto bad = st::run_program(
+    {SOUK_SOUKCTL, "--database", db.url(), "ledger", "check", "--json"}, {},
+    dir.path());
+  BOOST_TEST(bad.code == 1);
+  auto doc = nlohmann::json::parse(bad.out);
+  BOOST_TEST(doc["ok"] == false);
+  BOOST_TEST(doc["problems"].size() == 2u);
+  BOOST_TEST(doc["problems"][1].get<std::string>().find(pending)
+             != std::string::npos);
+  pool->shutdown();
+  auto usage = st::run_program(
+    {SOUK_SOUKCTL, "--database", db.url(), "ledger", "fix"}, {}, dir.path());
+  BOOST_TEST(usage.code == 2);
 }
 
 BOOST_AUTO_TEST_CASE(bad_usage_exits_2_with_a_message) {

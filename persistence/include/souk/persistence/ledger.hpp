@@ -1,0 +1,115 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "souk/core/error.hpp"
+#include "souk/persistence/database.hpp"
+
+namespace souk::persistence {
+
+/// An account's id: `creator:<user id>:<CUR>:<kind>` for a creator's
+/// (`pending`, `available`, `in_transit`, `owed`), `platform:<CUR>:<kind>`
+/// for the platform's (`gateway`: money the gateway holds for us, the only
+/// kind that goes negative as money enters; `fees`; `paid_out`).
+std::string creator_account(std::string_view user_id, std::string_view currency,
+                            std::string_view kind);
+std::string platform_account(std::string_view currency, std::string_view kind);
+
+/// One leg of a posting: `amount` (> 0) leaves `from` and arrives in `to`.
+struct leg {
+  std::string from;
+  std::string to;
+  int64_t amount = 0;
+};
+
+/// Money moving between accounts, all legs at once or none.
+struct posting {
+  /// Unique per posting: posting it again is a no-op that reports
+  /// `already`; the same key with other legs is an error.
+  std::string key;
+  std::string currency;
+  std::string cause_kind; ///< sale, hold_release, refund, payout, ...
+  std::string cause_id;   ///< the order, refund or payout
+  std::string memo;
+  std::vector<leg> legs;
+};
+
+/// What `post` did.
+enum class posted { done, already };
+
+/// One row of `ledger_entries`.
+struct entry_row {
+  std::string id;
+  std::string posting_id;
+  std::string idempotency_key;
+  std::string debit_account;
+  std::string credit_account;
+  int64_t amount = 0;
+  std::string currency;
+  std::string cause_kind;
+  std::string cause_id;
+  std::string memo;
+  std::string created_at;
+};
+
+/// One row of `ledger_accounts`.
+struct account_row {
+  std::string id;
+  std::string owner_kind;
+  std::string owner_id;
+  std::string currency;
+  std::string kind;
+  bool may_go_negative = false;
+  int64_t balance = 0;
+};
+
+/// What `check` found wrong; empty when the ledger is sound.
+struct ledger_report {
+  size_t accounts = 0;
+  size_t entries = 0;
+  std::vector<std::string> problems;
+};
+
+/// The double-entry ledger. Thread-safe; every call blocks on the database.
+class ledger_repository {
+public:
+  explicit ledger_repository(database& db) : db_(db) {}
+
+  /// Writes every leg of `p` in one transaction, creating accounts on first
+  /// use. A leg that would take a protected account below zero fails the
+  /// whole posting with `errc::conflict` naming the account (a guarded
+  /// update: safe under any concurrency). `errc::invalid_field` for a
+  /// posting without legs, a leg of amount <= 0, an account of another
+  /// currency, or a key reused with other legs.
+  expected<posted> post(const posting& p);
+
+  /// An account, if it exists.
+  expected<std::optional<account_row>> account(const std::string& id);
+
+  /// Every account of `owner_id` (a creator), by currency and kind.
+  expected<std::vector<account_row>> accounts_of(const std::string& owner_id);
+
+  /// Entries touching any of `account_ids`, newest first, `limit` of them
+  /// after the cursor `before` (an entry id; empty: the newest).
+  expected<std::vector<entry_row>>
+  entries_of(const std::vector<std::string>& account_ids, size_t limit,
+             const std::string& before = {});
+
+  /// Entries of one posting, by leg.
+  expected<std::vector<entry_row>> posting_entries(const std::string& key);
+
+  /// Proves the ledger: per currency the balances sum to zero (every entry
+  /// debits what it credits), every balance equals its entries' credits
+  /// minus debits, no protected account is negative, and every entry's
+  /// accounts are in its currency.
+  expected<ledger_report> check();
+
+private:
+  database& db_;
+};
+
+} // namespace souk::persistence

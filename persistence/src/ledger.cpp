@@ -1,0 +1,375 @@
+#include "souk/persistence/ledger.hpp"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <soci/soci.h>
+
+#include "souk/core/ids.hpp"
+#include "souk/core/time.hpp"
+
+#include "rows.hpp"
+
+namespace souk::persistence {
+
+namespace {
+
+using rows::get_int;
+
+// What an account id says about the account.
+struct account_key {
+  std::string owner_kind;
+  std::string owner_id;
+  std::string currency;
+  std::string kind;
+};
+
+std::optional<account_key> parse_account(const std::string& id) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    auto colon = id.find(':', start);
+    parts.push_back(id.substr(start, colon - start));
+    if (colon == std::string::npos)
+      break;
+    start = colon + 1;
+  }
+  for (auto& p : parts)
+    if (p.empty())
+      return std::nullopt;
+  if (parts.size() == 4 && parts[0] == "creator")
+    return account_key{"creator", parts[1], parts[2], parts[3]};
+  if (parts.size() == 3 && parts[0] == "platform")
+    return account_key{"platform", "", parts[1], parts[2]};
+  return std::nullopt;
+}
+
+// Only where money enters from outside (the gateway) and a creator's debt
+// may an account go below zero.
+bool may_go_negative(const account_key& k) {
+  return (k.owner_kind == "platform" && k.kind == "gateway")
+         || (k.owner_kind == "creator" && k.kind == "owed");
+}
+
+constexpr const char* entry_columns
+  = "id, posting_id, idempotency_key, debit_account, credit_account, amount, "
+    "currency, cause_kind, cause_id, memo, created_at";
+
+entry_row read_entry(const soci::row& r) {
+  entry_row e;
+  e.id = r.get<std::string>(0);
+  e.posting_id = r.get<std::string>(1);
+  e.idempotency_key = r.get<std::string>(2);
+  e.debit_account = r.get<std::string>(3);
+  e.credit_account = r.get<std::string>(4);
+  e.amount = get_int(r, 5);
+  e.currency = r.get<std::string>(6);
+  e.cause_kind = r.get<std::string>(7);
+  e.cause_id = r.get<std::string>(8);
+  e.memo = r.get<std::string>(9);
+  e.created_at = r.get<std::string>(10);
+  return e;
+}
+
+constexpr const char* account_columns
+  = "id, owner_kind, owner_id, currency, kind, may_go_negative, balance";
+
+account_row read_account(const soci::row& r) {
+  account_row a;
+  a.id = r.get<std::string>(0);
+  a.owner_kind = r.get<std::string>(1);
+  a.owner_id = r.get<std::string>(2);
+  a.currency = r.get<std::string>(3);
+  a.kind = r.get<std::string>(4);
+  a.may_go_negative = get_int(r, 5) != 0;
+  a.balance = get_int(r, 6);
+  return a;
+}
+
+std::vector<entry_row> read_posting(soci::session& sql,
+                                    const std::string& key) {
+  std::vector<entry_row> out;
+  soci::rowset<soci::row> rows
+    = (sql.prepare << std::string{"SELECT "} + entry_columns
+                        + " FROM ledger_entries WHERE posting_id = :k ORDER "
+                          "BY idempotency_key",
+       soci::use(key));
+  for (auto& r : rows)
+    out.push_back(read_entry(r));
+  return out;
+}
+
+// The legs of `p` as `existing` wrote them (ordered by key "#NNNN")?
+bool same_legs(const posting& p, const std::vector<entry_row>& existing) {
+  if (existing.size() != p.legs.size())
+    return false;
+  for (size_t i = 0; i < existing.size(); ++i) {
+    auto& e = existing[i];
+    auto& l = p.legs[i];
+    if (e.debit_account != l.from || e.credit_account != l.to
+        || e.amount != l.amount || e.currency != p.currency)
+      return false;
+  }
+  return true;
+}
+
+std::string leg_key(const std::string& key, size_t i) {
+  return fmt::format("{}#{:04}", key, i);
+}
+
+} // namespace
+
+std::string creator_account(std::string_view user_id, std::string_view currency,
+                            std::string_view kind) {
+  return fmt::format("creator:{}:{}:{}", user_id, currency, kind);
+}
+
+std::string platform_account(std::string_view currency, std::string_view kind) {
+  return fmt::format("platform:{}:{}", currency, kind);
+}
+
+expected<posted> ledger_repository::post(const posting& p) {
+  if (p.key.empty() || p.currency.empty() || p.legs.empty())
+    return error{errc::invalid_field,
+                 "a posting needs a key, a currency and at least one leg"};
+  if (p.legs.size() > 9999)
+    return error{errc::invalid_field, "too many legs in one posting"};
+  std::map<std::string, account_key> accounts;
+  for (auto& l : p.legs) {
+    if (l.amount <= 0)
+      return error{
+        errc::invalid_field,
+        fmt::format("a leg moves a positive amount, not {}", l.amount)};
+    if (l.from == l.to)
+      return error{errc::invalid_field, "a leg moves money between two "
+                                        "different accounts, not "
+                                          + l.from};
+    for (auto* id : {&l.from, &l.to}) {
+      auto k = parse_account(*id);
+      if (!k)
+        return error{errc::invalid_field, "no such account name: " + *id};
+      if (k->currency != p.currency)
+        return error{errc::invalid_field,
+                     fmt::format("account {} is not in {}", *id, p.currency)};
+      accounts.emplace(*id, *k);
+    }
+  }
+  auto now_text = to_iso(now());
+  posted result = posted::done;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    auto existing = read_posting(sql, p.key);
+    if (!existing.empty()) {
+      if (!same_legs(p, existing))
+        return error{errc::invalid_field,
+                     "posting " + p.key + " exists with other legs"};
+      result = posted::already;
+      return {};
+    }
+    for (auto& [id, k] : accounts) {
+      int negative = may_go_negative(k) ? 1 : 0;
+      sql << "INSERT INTO ledger_accounts (id, owner_kind, owner_id, "
+             "currency, kind, may_go_negative, balance, created_at) VALUES "
+             "(:id, :ok, :oi, :c, :k, :n, 0, :t) ON CONFLICT (id) DO NOTHING",
+        soci::use(id), soci::use(k.owner_kind), soci::use(k.owner_id),
+        soci::use(k.currency), soci::use(k.kind), soci::use(negative),
+        soci::use(now_text);
+    }
+    for (size_t i = 0; i < p.legs.size(); ++i) {
+      auto& l = p.legs[i];
+      long long amount = l.amount;
+      // The guard is the rule: a protected account is debited only if it
+      // holds the amount, checked on the row itself (PostgreSQL re-checks
+      // it after waiting for a concurrent writer's lock).
+      soci::statement debit
+        = (sql.prepare << "UPDATE ledger_accounts SET balance = balance - :a1 "
+                          "WHERE id = :id AND (may_go_negative = 1 OR "
+                          "balance >= :a2)",
+           soci::use(amount), soci::use(l.from), soci::use(amount));
+      debit.execute(true);
+      if (debit.get_affected_rows() != 1)
+        return error{errc::conflict, fmt::format("{} does not hold {} {}",
+                                                 l.from, l.amount, p.currency)};
+      sql << "UPDATE ledger_accounts SET balance = balance + :a WHERE id = :id",
+        soci::use(amount), soci::use(l.to);
+      auto id = new_uuid();
+      auto key = leg_key(p.key, i);
+      sql << "INSERT INTO ledger_entries (id, posting_id, idempotency_key, "
+             "debit_account, credit_account, amount, currency, cause_kind, "
+             "cause_id, memo, created_at) VALUES (:id, :p, :k, :d, :c, :a, "
+             ":cur, :ck, :ci, :m, :t)",
+        soci::use(id), soci::use(p.key), soci::use(key), soci::use(l.from),
+        soci::use(l.to), soci::use(amount), soci::use(p.currency),
+        soci::use(p.cause_kind), soci::use(p.cause_id), soci::use(p.memo),
+        soci::use(now_text);
+    }
+    return {};
+  });
+  if (st.code == errc::database) {
+    // A concurrent post of the same key won the race (unique key): ours
+    // rolled back whole; report what is there now.
+    auto there = posting_entries(p.key);
+    if (there && !there->empty())
+      return same_legs(p, *there)
+               ? expected<posted>{posted::already}
+               : expected<posted>{
+                 error{errc::invalid_field,
+                       "posting " + p.key + " exists with other legs"}};
+  }
+  if (st)
+    return st;
+  return result;
+}
+
+expected<std::optional<account_row>>
+ledger_repository::account(const std::string& id) {
+  std::optional<account_row> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + account_columns
+                          + " FROM ledger_accounts WHERE id = :id",
+         soci::use(id));
+    for (auto& r : rows)
+      out = read_account(r);
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::vector<account_row>>
+ledger_repository::accounts_of(const std::string& owner_id) {
+  std::vector<account_row> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + account_columns
+                          + " FROM ledger_accounts WHERE owner_kind = "
+                            "'creator' AND owner_id = :o ORDER BY currency, "
+                            "kind",
+         soci::use(owner_id));
+    for (auto& r : rows)
+      out.push_back(read_account(r));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::vector<entry_row>>
+ledger_repository::entries_of(const std::vector<std::string>& account_ids,
+                              size_t limit, const std::string& before) {
+  std::vector<entry_row> out;
+  if (account_ids.empty())
+    return out;
+  std::string in;
+  for (size_t i = 0; i < account_ids.size(); ++i)
+    in += fmt::format("{}'{}'", i ? ", " : "", [&] {
+      // Account ids are ours (creator:<uuid>:<CUR>:<kind>); quote anyway.
+      std::string q;
+      for (auto c : account_ids[i])
+        q += c == '\'' ? std::string{"''"} : std::string(1, c);
+      return q;
+    }());
+  auto st = db_.run([&](soci::session& sql) {
+    long long lim = static_cast<long long>(limit);
+    std::string cursor_time, cursor_id = before;
+    if (!before.empty()) {
+      soci::indicator ind = soci::i_null;
+      sql << "SELECT created_at FROM ledger_entries WHERE id = :id",
+        soci::use(before), soci::into(cursor_time, ind);
+      if (ind != soci::i_ok)
+        return;
+    }
+    auto query = std::string{"SELECT "} + entry_columns
+                 + " FROM ledger_entries WHERE (debit_account IN (" + in
+                 + ") OR credit_account IN (" + in + "))";
+    if (!before.empty())
+      query += " AND (created_at < :t1 OR (created_at = :t2 AND id < :id))";
+    query += " ORDER BY created_at DESC, id DESC LIMIT :lim";
+    if (before.empty()) {
+      soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(lim));
+      for (auto& r : rows)
+        out.push_back(read_entry(r));
+    } else {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << query, soci::use(cursor_time), soci::use(cursor_time),
+           soci::use(cursor_id), soci::use(lim));
+      for (auto& r : rows)
+        out.push_back(read_entry(r));
+    }
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::vector<entry_row>>
+ledger_repository::posting_entries(const std::string& key) {
+  std::vector<entry_row> out;
+  auto st = db_.run([&](soci::session& sql) { out = read_posting(sql, key); });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<ledger_report> ledger_repository::check() {
+  ledger_report out;
+  auto st = db_.run([&](soci::session& sql) {
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM ledger_accounts", soci::into(n);
+    out.accounts = static_cast<size_t>(n);
+    sql << "SELECT COUNT(*) FROM ledger_entries", soci::into(n);
+    out.entries = static_cast<size_t>(n);
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << "SELECT currency, CAST(SUM(balance) AS BIGINT) FROM "
+                          "ledger_accounts GROUP BY currency ORDER BY "
+                          "currency");
+      for (auto& r : rows)
+        if (auto sum = get_int(r, 1); sum != 0)
+          out.problems.push_back(
+            fmt::format("{}: balances sum to {}, not 0 (money appeared or "
+                        "vanished)",
+                        r.get<std::string>(0), sum));
+    }
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare
+           << "SELECT a.id, a.balance, a.may_go_negative, "
+              "CAST(COALESCE((SELECT SUM(amount) FROM ledger_entries WHERE "
+              "credit_account = a.id), 0) - COALESCE((SELECT SUM(amount) "
+              "FROM ledger_entries WHERE debit_account = a.id), 0) AS BIGINT) "
+              "FROM ledger_accounts a ORDER BY a.id");
+      for (auto& r : rows) {
+        auto id = r.get<std::string>(0);
+        auto balance = get_int(r, 1);
+        auto derived = get_int(r, 3);
+        if (balance != derived)
+          out.problems.push_back(
+            fmt::format("{}: balance {} but its entries add up to {}", id,
+                        balance, derived));
+        if (get_int(r, 2) == 0 && balance < 0)
+          out.problems.push_back(
+            fmt::format("{}: protected account is negative ({})", id, balance));
+      }
+    }
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << "SELECT e.id, e.currency, a.currency, b.currency "
+                          "FROM ledger_entries e JOIN ledger_accounts a ON "
+                          "a.id = e.debit_account JOIN ledger_accounts b ON "
+                          "b.id = e.credit_account WHERE a.currency <> "
+                          "e.currency OR b.currency <> e.currency");
+      for (auto& r : rows)
+        out.problems.push_back(
+          fmt::format("entry {} in {} moves between accounts in {} and {}",
+                      r.get<std::string>(0), r.get<std::string>(1),
+                      r.get<std::string>(2), r.get<std::string>(3)));
+    }
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+} // namespace souk::persistence
