@@ -30,6 +30,7 @@
 #include "souk/persistence/orders.hpp"
 #include "souk/sandbox/gateway.hpp"
 #include "souk/storage/blob_store.hpp"
+#include "souk/wallet/service.hpp"
 
 namespace souk {
 
@@ -107,6 +108,8 @@ struct node::impl {
   std::shared_ptr<worker_pool> payment_workers;
   std::shared_ptr<sandbox::gateway> sandbox;
   std::shared_ptr<payments::service> payments;
+  std::shared_ptr<wallet::service> wallet;
+  std::shared_ptr<worker_pool> wallet_workers;
   http::router routes;
   std::unique_ptr<http::server> server;
   bool registered = false;
@@ -273,6 +276,27 @@ status node::start() {
   pay_actor.directory = d.directory;
   children.push_back(actors::blocking_service(std::move(pay_actor)));
 
+  // The wallet: the ledger's sale and refund rules, and the release of
+  // holds, as the supervised actor "wallet".
+  wallet::options wallet_opts;
+  wallet_opts.fees.basis_points = d.cfg.wallet.fee_basis_points;
+  wallet_opts.fees.fixed = {{"NGN", d.cfg.wallet.fee_fixed_ngn},
+                            {"USD", d.cfg.wallet.fee_fixed_usd}};
+  wallet_opts.hold = d.cfg.wallet.hold;
+  d.wallet = std::make_shared<wallet::service>(d.db, wallet_opts);
+  d.wallet_workers = std::make_shared<worker_pool>(2);
+  engine_opts.services.insert("wallet");
+  actors::blocking_service_options wallet_actor;
+  wallet_actor.name = "wallet";
+  wallet_actor.run = [svc = d.wallet](const actors::action_call& c) {
+    return svc->run_action(c.action, c.order_id, c.idempotency_key);
+  };
+  wallet_actor.round = [svc = d.wallet] { return svc->run_due(); };
+  wallet_actor.poll = d.cfg.wallet.poll;
+  wallet_actor.workers = d.wallet_workers;
+  wallet_actor.directory = d.directory;
+  children.push_back(actors::blocking_service(std::move(wallet_actor)));
+
   d.engine = std::make_unique<actors::order_engine>(
     d.runtime->system(), d.db, d.flows, d.directory, std::move(engine_opts));
   for (auto& child : d.engine->children())
@@ -362,6 +386,8 @@ void node::stop() {
     d.gateway_workers->shutdown();
   if (d.payment_workers)
     d.payment_workers->shutdown();
+  if (d.wallet_workers)
+    d.wallet_workers->shutdown();
   if (d.workers)
     d.workers->shutdown();
   if (d.runtime)

@@ -160,6 +160,30 @@ expected<std::string> parse_secret(const std::string& text) {
   return text;
 }
 
+expected<uint32_t> parse_basis_points(const std::string& text) {
+  auto n = parse_uint(text);
+  if (!n || *n > 10'000)
+    return error{errc::invalid_field,
+                 fmt::format("expected basis points from 0 to 10000 (500 = "
+                             "5%), got '{}'",
+                             text)};
+  return static_cast<uint32_t>(*n);
+}
+
+expected<int64_t> parse_minor_units(const std::string& text) {
+  auto n = parse_uint(text);
+  if (!n || *n > 1'000'000'000)
+    return error{errc::invalid_field,
+                 fmt::format("expected an amount in minor units (kobo, "
+                             "cents), got '{}'",
+                             text)};
+  return static_cast<int64_t>(*n);
+}
+
+std::string show_minor_units(int64_t x) {
+  return std::to_string(x);
+}
+
 std::string show_secret(const std::string& x) {
   return x.empty() ? "" : "***";
 }
@@ -344,6 +368,19 @@ const std::vector<field>& fields() {
     make_field("payments.retry_max", "longest retry delay of a webhook",
                SOUK_MEMBER(payments.retry_max), parse_duration_value,
                show_duration),
+    make_field("wallet.fee_basis_points", "platform fee: basis points",
+               SOUK_MEMBER(wallet.fee_basis_points), parse_basis_points,
+               show_count),
+    make_field("wallet.fee_fixed_ngn", "platform fee: fixed part in kobo",
+               SOUK_MEMBER(wallet.fee_fixed_ngn), parse_minor_units,
+               show_minor_units),
+    make_field("wallet.fee_fixed_usd", "platform fee: fixed part in cents",
+               SOUK_MEMBER(wallet.fee_fixed_usd), parse_minor_units,
+               show_minor_units),
+    make_field("wallet.hold", "how long a sale stays pending",
+               SOUK_MEMBER(wallet.hold), parse_duration_value, show_duration),
+    make_field("wallet.poll", "how often due holds are looked for",
+               SOUK_MEMBER(wallet.poll), parse_duration_value, show_duration),
     make_field("orders.idle_timeout", "idle order actors leave memory after",
                SOUK_MEMBER(orders.idle_timeout), parse_duration_value,
                show_duration),

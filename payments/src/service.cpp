@@ -18,6 +18,7 @@
 #include "souk/core/hash.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/time.hpp"
+#include "souk/orders/requests.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/orders.hpp"
@@ -605,21 +606,8 @@ status service::impl::refund(const std::string& order_id,
     return error{errc::invalid_field,
                  "the order has no settled payment to refund"};
   auto& p = **payment;
-  // The amount comes with the request that led here (the latest
-  // refund.requested event); without one, whatever is left.
-  std::optional<int64_t> asked;
-  auto& events = (*snap)->events;
-  for (auto e = events.rbegin(); e != events.rend(); ++e) {
-    // Only the request that moved the order here (one the state refused is
-    // no request at all).
-    if (e->event != "refund.requested" || e->from_state == e->to_state)
-      continue;
-    auto detail = json::parse(e->detail, nullptr, false);
-    if (detail.is_object() && detail.contains("amount")
-        && detail["amount"].is_number_integer())
-      asked = detail["amount"].get<int64_t>();
-    break;
-  }
+  // The amount comes with the request that moved the order here.
+  auto asked = orders::requested_refund(**snap);
   auto refunds = r.refunds_of(p.id);
   if (!refunds)
     return refunds.err();

@@ -312,6 +312,114 @@ ledger_repository::posting_entries(const std::string& key) {
   return out;
 }
 
+expected<int64_t> ledger_repository::net_of(const std::string& account,
+                                            const std::string& cause_id,
+                                            const std::string& cause_kind) {
+  long long credits = 0, debits = 0;
+  auto st = db_.run([&](soci::session& sql) {
+    auto kind = cause_kind.empty() ? std::string{"%"} : cause_kind;
+    sql << "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = :a1 THEN "
+           "amount ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN "
+           "debit_account = :a2 THEN amount ELSE 0 END), 0) AS BIGINT) FROM "
+           "ledger_entries WHERE cause_id = :c AND cause_kind LIKE :k AND "
+           "(credit_account = :a3 OR debit_account = :a4)",
+      soci::use(account), soci::use(account), soci::use(cause_id),
+      soci::use(kind), soci::use(account), soci::use(account),
+      soci::into(credits), soci::into(debits);
+  });
+  if (st)
+    return st;
+  return static_cast<int64_t>(credits - debits);
+}
+
+status ledger_repository::add_hold(const hold_row& h) {
+  auto now_text = to_iso(now());
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "INSERT INTO wallet_holds (order_id, creator_id, currency, "
+           "release_at, status, created_at) VALUES (:o, :c, :cur, :r, "
+           "'held', :t) ON CONFLICT (order_id) DO NOTHING",
+      soci::use(h.order_id), soci::use(h.creator_id), soci::use(h.currency),
+      soci::use(h.release_at), soci::use(now_text);
+    return {};
+  });
+}
+
+namespace {
+
+constexpr const char* hold_columns
+  = "order_id, creator_id, currency, release_at, status";
+
+hold_row read_hold(const soci::row& r) {
+  return hold_row{r.get<std::string>(0), r.get<std::string>(1),
+                  r.get<std::string>(2), r.get<std::string>(3),
+                  r.get<std::string>(4)};
+}
+
+} // namespace
+
+expected<std::vector<hold_row>> ledger_repository::claim_due_holds(
+  const std::string& now_text, const std::string& lease_until, size_t limit) {
+  long long lim = static_cast<long long>(limit);
+  std::vector<hold_row> candidates, out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + hold_columns
+                          + " FROM wallet_holds WHERE status = 'held' AND "
+                            "release_at <= :n1 AND (claimed_until IS NULL OR "
+                            "claimed_until <= :n2) ORDER BY release_at, "
+                            "order_id LIMIT :lim",
+         soci::use(now_text), soci::use(now_text), soci::use(lim));
+    for (auto& r : rows)
+      candidates.push_back(read_hold(r));
+  });
+  if (st)
+    return st;
+  for (auto& h : candidates) {
+    bool won = false;
+    auto claimed = db_.transact([&](soci::session& sql) -> status {
+      soci::statement upd
+        = (sql.prepare << "UPDATE wallet_holds SET claimed_until = :u WHERE "
+                          "order_id = :o AND status = 'held' AND "
+                          "(claimed_until IS NULL OR claimed_until <= :n)",
+           soci::use(lease_until), soci::use(h.order_id), soci::use(now_text));
+      upd.execute(true);
+      won = upd.get_affected_rows() == 1;
+      return {};
+    });
+    if (claimed)
+      return claimed;
+    if (won)
+      out.push_back(std::move(h));
+  }
+  return out;
+}
+
+status ledger_repository::finish_hold(const std::string& order_id) {
+  auto now_text = to_iso(now());
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "UPDATE wallet_holds SET status = 'released', released_at = :t, "
+           "claimed_until = NULL WHERE order_id = :o",
+      soci::use(now_text), soci::use(order_id);
+    return {};
+  });
+}
+
+expected<std::optional<hold_row>>
+ledger_repository::hold_of(const std::string& order_id) {
+  std::optional<hold_row> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + hold_columns
+                          + " FROM wallet_holds WHERE order_id = :o",
+         soci::use(order_id));
+    for (auto& r : rows)
+      out = read_hold(r);
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 expected<ledger_report> ledger_repository::check() {
   ledger_report out;
   auto st = db_.run([&](soci::session& sql) {

@@ -2,6 +2,8 @@
 // → refunding (payment.refund asks the gateway) → refunded when the gateway
 // reports refund.processed. Runs on SQLite and PostgreSQL.
 
+#include "souk/persistence/ledger.hpp"
+
 #include "shop.hpp"
 
 using namespace souk::testing;
@@ -42,6 +44,19 @@ BOOST_AUTO_TEST_CASE(partial_refund_through_the_gateway) {
   BOOST_TEST((*refunds)[0].amount == 200000);
   BOOST_TEST((*refunds)[0].status == "processed");
   BOOST_TEST(!(*refunds)[0].gateway_id.empty());
+
+  // The wallet gave back 2/5 of the creator's net and of the fee.
+  souk::persistence::ledger_repository ledger{*s.db};
+  auto creator_pending = ledger.account(
+    souk::persistence::creator_account(s.creator_id, "NGN", "pending"));
+  BOOST_REQUIRE(creator_pending && *creator_pending);
+  BOOST_TEST((*creator_pending)->balance == 465'000 - 186'000);
+  auto fees
+    = ledger.account(souk::persistence::platform_account("NGN", "fees"));
+  BOOST_TEST((*fees)->balance == 35'000 - 14'000);
+  auto report = ledger.check();
+  BOOST_REQUIRE(report);
+  BOOST_TEST(report->problems.empty());
 
   // A refunded order takes no second refund.
   auto again = ask("");

@@ -54,12 +54,12 @@ states:
          + wait + R"(, emit: payment.expired }
     on: { payment.succeeded: paid, payment.failed: failed, payment.expired: failed }
   paid:
-    steps: [ { call: test.effect } ]
+    steps: [ { call: wallet.credit_sale }, { call: test.effect } ]
     on: { steps.done: delivered, steps.failed: failed }
   delivered:
     on: { refund.requested: refunding }
   refunding:
-    steps: [ { call: payment.refund, retry: { initial: 200ms, max_attempts: 5, give_up_on: [invalid_field, conflict] } } ]
+    steps: [ { call: wallet.reverse_sale }, { call: payment.refund, retry: { initial: 200ms, max_attempts: 5, give_up_on: [invalid_field, conflict] } } ]
     on: { steps.done: refund_pending, steps.failed: needs_attention, refund.processed: refunded, refund.failed: needs_attention }
   refund_pending:
     on: { refund.processed: refunded, refund.failed: needs_attention }
@@ -111,6 +111,7 @@ struct shop {
   std::string product;       // paid_effect, NGN 5,000.00
   std::string quick_product; // quick_expiry
   std::string op_token;
+  std::string creator_id;
 
   explicit shop(shop_options o = {}) {
     sandbox::options so;
@@ -158,6 +159,7 @@ struct shop {
     cfg.payments.reconcile_max_interval = 1s;
     cfg.payments.retry_initial = 150ms;
     cfg.payments.retry_max = 1s;
+    cfg.wallet.hold = 1h; // sales stay pending in these tests
     souk::node_extensions ext;
     ext.actions["test.effect"] = {};
     ext.services.emplace_back("test", [fx = fx](caf::actor_system& sys) {
@@ -191,6 +193,7 @@ struct shop {
     auto creator = acc.sign_up("c" + random_hex(4) + "@example.com",
                                op_password, "creator");
     BOOST_REQUIRE(creator);
+    creator_id = creator->id;
     auto op_email = "op" + random_hex(4) + "@example.com";
     auto op = acc.create_operator(op_email, op_password);
     BOOST_REQUIRE(op);

@@ -49,3 +49,20 @@ CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
 BEGIN
   SELECT RAISE(ABORT, 'ledger entries are immutable');
 END;
+
+-- When a sale's net leaves `pending` for `available`: one row per sale, a
+-- durable timer the wallet's background round claims with a lease. What is
+-- released is read from the entries at that moment (a refund may have
+-- taken some of it first).
+CREATE TABLE wallet_holds (
+  order_id      TEXT PRIMARY KEY REFERENCES orders (id),
+  creator_id    TEXT NOT NULL,
+  currency      TEXT NOT NULL,
+  release_at    TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('held', 'released')),
+  claimed_until TEXT,
+  created_at    TEXT NOT NULL,
+  released_at   TEXT
+);
+
+CREATE INDEX wallet_holds_due ON wallet_holds (status, release_at);

@@ -175,6 +175,21 @@ struct payments_settings {
   milliseconds retry_max{5 * 60'000};
 };
 
+/// The wallet (`wallet:` in the file). docs/wallet.md has a worked example.
+struct wallet_settings {
+  /// The platform's fee on a sale: this many basis points of the gross
+  /// (500 = 5%)...
+  uint32_t fee_basis_points = 500;
+  /// ...plus a fixed part per currency, in minor units; never more than the
+  /// sale.
+  int64_t fee_fixed_ngn = 10'000; // NGN 100.00
+  int64_t fee_fixed_usd = 30;     // USD 0.30
+  /// How long a sale's net stays pending before it becomes available.
+  milliseconds hold{7ll * 24 * 3600 * 1000};
+  /// How often due holds are looked for.
+  milliseconds poll{5'000};
+};
+
 /// Everything `soukd` reads at start-up.
 struct settings {
   /// `HOST:PORT` to listen on; port 0 picks a free port.
@@ -193,6 +208,7 @@ struct settings {
   flows_settings flows;
   orders_settings orders;
   payments_settings payments;
+  wallet_settings wallet;
 
   /// The database URL to use: `database.url`, or SQLite under `data_dir`.
   std::string effective_database_url() const;

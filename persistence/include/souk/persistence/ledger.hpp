@@ -74,6 +74,15 @@ struct ledger_report {
   std::vector<std::string> problems;
 };
 
+/// One row of `wallet_holds`: when a sale's net becomes available.
+struct hold_row {
+  std::string order_id;
+  std::string creator_id;
+  std::string currency;
+  std::string release_at;
+  std::string status = "held"; ///< held or released
+};
+
 /// The double-entry ledger. Thread-safe; every call blocks on the database.
 class ledger_repository {
 public:
@@ -101,6 +110,26 @@ public:
 
   /// Entries of one posting, by leg.
   expected<std::vector<entry_row>> posting_entries(const std::string& key);
+
+  /// What `account` gained (credits minus debits) through entries caused
+  /// by `cause_id`, optionally only of `cause_kind`.
+  expected<int64_t> net_of(const std::string& account,
+                           const std::string& cause_id,
+                           const std::string& cause_kind = {});
+
+  /// Schedules a sale's release (once per order; again is a no-op).
+  status add_hold(const hold_row& h);
+
+  /// Claims up to `limit` holds due by `now`, leased until `lease_until`.
+  expected<std::vector<hold_row>>
+  claim_due_holds(const std::string& now, const std::string& lease_until,
+                  size_t limit);
+
+  /// Marks a hold released.
+  status finish_hold(const std::string& order_id);
+
+  /// The hold of an order, if any.
+  expected<std::optional<hold_row>> hold_of(const std::string& order_id);
 
   /// Proves the ledger: per currency the balances sum to zero (every entry
   /// debits what it credits), every balance equals its entries' credits

@@ -1,0 +1,277 @@
+// The wallet's rules on the ledger (docs/wallet.md):
+//  * a sale puts the creator's net into `pending` and the fee into the
+//    platform's `fees`, and schedules its release;
+//  * a release moves what is left of the sale in `pending` on: first to
+//    repay what the creator owes, the rest to `available`;
+//  * a refund takes back the creator's share from the sale's `pending`,
+//    then from `available`, and the rest becomes a debt (`owed` below zero)
+//    that later releases repay; the platform gives back its fee share.
+// Every posting's key derives from the order or the flow step, so running
+// an action again after a crash posts nothing twice.
+
+#include "souk/wallet/service.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "souk/core/log.hpp"
+#include "souk/core/time.hpp"
+#include "souk/orders/requests.hpp"
+#include "souk/persistence/database.hpp"
+#include "souk/persistence/ledger.hpp"
+#include "souk/persistence/orders.hpp"
+#include "souk/persistence/products.hpp"
+
+namespace souk::wallet {
+
+namespace sp = souk::persistence;
+
+const std::vector<std::string>& actions() {
+  static const std::vector<std::string> all{"wallet.credit_sale",
+                                            "wallet.reverse_sale"};
+  return all;
+}
+
+split split_sale(int64_t gross, const std::string& currency,
+                 const fee_policy& policy) {
+  if (gross <= 0)
+    return {};
+  auto fixed = policy.fixed.contains(currency) ? policy.fixed.at(currency) : 0;
+  auto fee
+    = (gross * static_cast<int64_t>(policy.basis_points) + 5'000) / 10'000
+      + fixed;
+  fee = std::clamp<int64_t>(fee, 0, gross);
+  return {fee, gross - fee};
+}
+
+split split_refund(int64_t gross, const split& sale, const split& reversed,
+                   int64_t amount) {
+  auto left_net = sale.net - reversed.net;
+  auto left_fee = sale.fee - reversed.fee;
+  amount = std::clamp<int64_t>(amount, 0, left_net + left_fee);
+  if (amount == left_net + left_fee)
+    return {left_fee, left_net};
+  // Proportional; the rounding goes to the creator's side, never past
+  // what is left of either share.
+  auto net = gross > 0 ? (sale.net * amount + gross / 2) / gross : 0;
+  net = std::clamp<int64_t>(net, amount - left_fee, std::min(amount, left_net));
+  return {amount - net, net};
+}
+
+struct service::impl {
+  std::shared_ptr<sp::database> db;
+  options opts;
+
+  sp::ledger_repository ledger() { return sp::ledger_repository{*db}; }
+
+  // The order and its product's creator.
+  struct sale_of {
+    sp::order_snapshot snap;
+    std::string creator;
+  };
+  expected<sale_of> load(const std::string& order_id) {
+    auto snap = sp::order_repository{*db}.load(order_id);
+    if (!snap)
+      return snap.err();
+    if (!*snap)
+      return error{errc::invalid_field, "no order " + order_id};
+    auto product = sp::product_repository{*db}.find((*snap)->order.product_id);
+    if (!product)
+      return product.err();
+    if (!*product)
+      return error{errc::invalid_field,
+                   "order " + order_id + " names no existing product"};
+    return sale_of{std::move(**snap), (*product)->creator_id};
+  }
+
+  status credit_sale(const std::string& order_id);
+  status reverse_sale(const std::string& order_id, const std::string& key);
+  status release(const sp::hold_row& h);
+};
+
+service::service(std::shared_ptr<sp::database> db, options opts)
+  : impl_(std::make_unique<impl>()) {
+  impl_->db = std::move(db);
+  impl_->opts = std::move(opts);
+}
+
+service::~service() = default;
+
+status service::impl::credit_sale(const std::string& order_id) {
+  auto sale = load(order_id);
+  if (!sale)
+    return sale.err();
+  auto& o = sale->snap.order;
+  auto parts = split_sale(o.amount, o.currency, opts.fees);
+  sp::posting p{"sale:" + order_id,
+                o.currency,
+                "sale",
+                order_id,
+                fmt::format("sale of order {}: {} gross, {} fee", order_id,
+                            o.amount, parts.fee),
+                {}};
+  auto gateway = sp::platform_account(o.currency, "gateway");
+  if (parts.net > 0)
+    p.legs.push_back({gateway,
+                      sp::creator_account(sale->creator, o.currency, "pending"),
+                      parts.net});
+  if (parts.fee > 0)
+    p.legs.push_back(
+      {gateway, sp::platform_account(o.currency, "fees"), parts.fee});
+  auto r = ledger().post(p);
+  if (!r)
+    return r.err();
+  // After the posting: a crash in between runs the step again, which finds
+  // the posting made and schedules the release then.
+  return ledger().add_hold(sp::hold_row{order_id, sale->creator, o.currency,
+                                        to_iso(now() + opts.hold), "held"});
+}
+
+status service::impl::release(const sp::hold_row& h) {
+  auto l = ledger();
+  auto pending = sp::creator_account(h.creator_id, h.currency, "pending");
+  auto owed_id = sp::creator_account(h.creator_id, h.currency, "owed");
+  // What is left of this sale in pending (a refund may have taken some).
+  auto left = l.net_of(pending, h.order_id);
+  if (!left)
+    return left.err();
+  if (*left > 0) {
+    auto owed = l.account(owed_id);
+    if (!owed)
+      return owed.err();
+    int64_t debt = *owed && (*owed)->balance < 0 ? -(*owed)->balance : 0;
+    auto repay = std::min(debt, *left);
+    sp::posting p{"release:" + h.order_id,
+                  h.currency,
+                  "hold_release",
+                  h.order_id,
+                  fmt::format("hold of order {} released", h.order_id),
+                  {}};
+    if (repay > 0)
+      p.legs.push_back({pending, owed_id, repay});
+    if (*left - repay > 0)
+      p.legs.push_back(
+        {pending, sp::creator_account(h.creator_id, h.currency, "available"),
+         *left - repay});
+    auto r = l.post(p);
+    if (!r)
+      return r.err();
+  }
+  return l.finish_hold(h.order_id);
+}
+
+status service::impl::reverse_sale(const std::string& order_id,
+                                   const std::string& key) {
+  auto sale = load(order_id);
+  if (!sale)
+    return sale.err();
+  auto& o = sale->snap.order;
+  auto l = ledger();
+  auto gateway = sp::platform_account(o.currency, "gateway");
+  auto fees = sp::platform_account(o.currency, "fees");
+  auto posting_key = "reverse:" + key;
+  if (auto made = l.posting_entries(posting_key); made && !made->empty())
+    return {}; // done before
+  auto sold = l.posting_entries("sale:" + order_id);
+  if (!sold)
+    return sold.err();
+  if (sold->empty()) {
+    // The sale was never credited (its step failed first): nothing to
+    // give back, and no debt to make up.
+    log::info("order {}: no sale credited, nothing to reverse", order_id);
+    return {};
+  }
+  auto parts = split_sale(o.amount, o.currency, opts.fees);
+  // What earlier refunds of this order gave back, per side.
+  auto fee_back = l.net_of(fees, order_id, "refund");
+  auto all_back = l.net_of(gateway, order_id, "refund");
+  if (!fee_back)
+    return fee_back.err();
+  if (!all_back)
+    return all_back.err();
+  split reversed{-*fee_back, *all_back + *fee_back};
+  auto left = o.amount - *all_back;
+  auto asked = orders::requested_refund(sale->snap).value_or(left);
+  if (asked <= 0 || asked > left)
+    return error{errc::invalid_field,
+                 fmt::format("cannot reverse {} {} of order {}: {} is left",
+                             asked, o.currency, order_id, left)};
+  auto back = split_refund(o.amount, parts, reversed, asked);
+  // The creator's share: from what is still pending of this sale, then
+  // from available, and the rest becomes a debt in `owed`.
+  auto pending = sp::creator_account(sale->creator, o.currency, "pending");
+  auto available = sp::creator_account(sale->creator, o.currency, "available");
+  auto owed = sp::creator_account(sale->creator, o.currency, "owed");
+  auto in_pending = l.net_of(pending, order_id);
+  if (!in_pending)
+    return in_pending.err();
+  auto avail = l.account(available);
+  if (!avail)
+    return avail.err();
+  int64_t from_pending = std::min(back.net, std::max<int64_t>(*in_pending, 0));
+  int64_t from_available
+    = std::min(back.net - from_pending,
+               *avail ? std::max<int64_t>((*avail)->balance, 0) : 0);
+  int64_t from_owed = back.net - from_pending - from_available;
+  sp::posting p{
+    posting_key,
+    o.currency,
+    "refund",
+    order_id,
+    fmt::format("refund of {} {} on order {}", asked, o.currency, order_id),
+    {}};
+  if (from_pending > 0)
+    p.legs.push_back({pending, gateway, from_pending});
+  if (from_available > 0)
+    p.legs.push_back({available, gateway, from_available});
+  if (from_owed > 0)
+    p.legs.push_back({owed, gateway, from_owed});
+  if (back.fee > 0)
+    p.legs.push_back({fees, gateway, back.fee});
+  if (p.legs.empty())
+    return {};
+  // A payout racing us may take `available` first: the guard refuses the
+  // posting (conflict) and the step's retry looks again.
+  auto r = l.post(p);
+  if (!r)
+    return r.err().code == errc::conflict
+             ? error{errc::unavailable, r.err().detail}
+             : r.err();
+  if (from_owed > 0)
+    log::warn("order {}: refund leaves creator {} owing {} {}", order_id,
+              sale->creator, from_owed, o.currency);
+  return {};
+}
+
+status service::run_action(const std::string& action,
+                           const std::string& order_id,
+                           const std::string& idempotency_key) {
+  if (action == "wallet.credit_sale")
+    return impl_->credit_sale(order_id);
+  if (action == "wallet.reverse_sale")
+    return impl_->reverse_sale(order_id, idempotency_key);
+  return error{errc::invalid_field, "the wallet has no action " + action};
+}
+
+size_t service::run_due() {
+  auto& d = *impl_;
+  size_t done = 0;
+  for (; done < d.opts.batch; ++done) {
+    auto t = now();
+    auto due
+      = d.ledger().claim_due_holds(to_iso(t), to_iso(t + d.opts.lease), 1);
+    if (!due) {
+      log::warn("wallet: cannot claim holds: {}", due.err().detail);
+      break;
+    }
+    if (due->empty())
+      break;
+    if (auto err = d.release(due->front()))
+      log::warn("wallet: release of order {}: {}", due->front().order_id,
+                err.detail);
+  }
+  return done;
+}
+
+} // namespace souk::wallet
