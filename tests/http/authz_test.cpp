@@ -321,6 +321,23 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
      all(401)},
     // ...and the return page only looks up a reference.
     {"GET", fixed("/api/v1/payments/paystack/return?reference=nope"), all(404)},
+    // The wallet is each creator's own.
+    {"GET",
+     fixed("/api/v1/wallet"),
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 200},
+      {P::op, 403}}},
+    {"GET",
+     fixed("/api/v1/wallet/entries"),
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 200},
+      {P::op, 403}}},
   };
   // Every route the router serves has a row: a route added later without
   // one fails here.

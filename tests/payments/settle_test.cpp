@@ -39,8 +39,27 @@ BOOST_AUTO_TEST_CASE(webhook_completes_a_purchase) {
   // Paid means verified: the gateway was asked before the order moved.
   BOOST_TEST(s.gw->verify_calls(ref) >= 1u);
 
-  // The buyer, signed in or not, sees the timeline through the API as an
-  // operator does.
+  // The sale is in the creator's wallet: the net pending, one entry.
+  auto wallet = http_request(s.port, "GET", "/api/v1/wallet", {},
+                             {{"Authorization", "Bearer " + s.creator_token}});
+  BOOST_REQUIRE_MESSAGE(wallet.status == 200, wallet.body);
+  auto balances = json::parse(wallet.body)["items"];
+  BOOST_REQUIRE(balances.size() == 1u);
+  BOOST_TEST(balances[0]["currency"] == "NGN");
+  BOOST_TEST(balances[0]["pending"] == 465000);
+  BOOST_TEST(balances[0]["available"] == 0);
+  auto statement
+    = http_request(s.port, "GET", "/api/v1/wallet/entries?limit=10", {},
+                   {{"Authorization", "Bearer " + s.creator_token}});
+  BOOST_REQUIRE_MESSAGE(statement.status == 200, statement.body);
+  auto lines = json::parse(statement.body);
+  BOOST_REQUIRE(lines["items"].size() == 1u);
+  BOOST_TEST(lines["items"][0]["to"] == "pending");
+  BOOST_TEST(lines["items"][0]["from"].is_null());
+  BOOST_TEST(lines["items"][0]["cause"]["id"] == id);
+  BOOST_TEST(lines["next_cursor"].is_null());
+
+  // The operator sees the timeline through the API.
   auto res = http_request(s.port, "GET", "/api/v1/orders/" + id, {},
                           {{"Authorization", "Bearer " + s.op_token}});
   BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);

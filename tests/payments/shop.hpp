@@ -112,6 +112,7 @@ struct shop {
   std::string quick_product; // quick_expiry
   std::string op_token;
   std::string creator_id;
+  std::string creator_token;
 
   explicit shop(shop_options o = {}) {
     sandbox::options so;
@@ -190,8 +191,8 @@ struct shop {
     accounts::policy p;
     p.cost = {1, 64 << 10};
     accounts::service acc{db, p};
-    auto creator = acc.sign_up("c" + random_hex(4) + "@example.com",
-                               op_password, "creator");
+    auto creator_email = "c" + random_hex(4) + "@example.com";
+    auto creator = acc.sign_up(creator_email, op_password, "creator");
     BOOST_REQUIRE(creator);
     creator_id = creator->id;
     auto op_email = "op" + random_hex(4) + "@example.com";
@@ -217,6 +218,12 @@ struct shop {
       {{"Content-Type", "application/json"}});
     BOOST_REQUIRE_MESSAGE(login.status == 200, login.body);
     op_token = json::parse(login.body)["token"];
+    auto as_creator = http_request(
+      port, "POST", "/api/v1/auth/login",
+      json{{"email", creator_email}, {"password", op_password}}.dump(),
+      {{"Content-Type", "application/json"}});
+    BOOST_REQUIRE_MESSAGE(as_creator.status == 200, as_creator.body);
+    creator_token = json::parse(as_creator.body)["token"];
   }
 
   // -- buying

@@ -12,9 +12,9 @@
 namespace souk::persistence {
 
 /// An account's id: `creator:<user id>:<CUR>:<kind>` for a creator's
-/// (`pending`, `available`, `in_transit`, `owed`), `platform:<CUR>:<kind>`
-/// for the platform's (`gateway`: money the gateway holds for us, the only
-/// kind that goes negative as money enters; `fees`; `paid_out`).
+/// (`pending`, `available`, `in_transit`, `paid_out`, `owed`),
+/// `platform:<CUR>:<kind>` for the platform's (`gateway`: money the gateway
+/// holds for us, which goes negative as money enters; `fees`).
 std::string creator_account(std::string_view user_id, std::string_view currency,
                             std::string_view kind);
 std::string platform_account(std::string_view currency, std::string_view kind);
