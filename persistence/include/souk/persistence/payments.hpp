@@ -140,8 +140,8 @@ public:
 
   /// Settles an `initialized` payment as `status` (succeeded, failed or
   /// mismatch) with the evidence; a `failed` one (reconciliation gave up)
-  /// may still become succeeded or mismatch. False if it was settled already (by
-  /// someone else: the caller goes on with what is stored).
+  /// may still become succeeded or mismatch. False if it was settled already
+  /// (by someone else: the caller goes on with what is stored).
   expected<bool> settle(const std::string& id, const std::string& status,
                         const std::string& gateway_status,
                         const std::string& gateway_id,
