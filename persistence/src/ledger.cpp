@@ -359,39 +359,16 @@ hold_row read_hold(const soci::row& r) {
 
 expected<std::vector<hold_row>> ledger_repository::claim_due_holds(
   const std::string& now_text, const std::string& lease_until, size_t limit) {
-  long long lim = static_cast<long long>(limit);
-  std::vector<hold_row> candidates, out;
-  auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + hold_columns
-                          + " FROM wallet_holds WHERE status = 'held' AND "
-                            "release_at <= :n1 AND (claimed_until IS NULL OR "
-                            "claimed_until <= :n2) ORDER BY release_at, "
-                            "order_id LIMIT :lim",
-         soci::use(now_text), soci::use(now_text), soci::use(lim));
-    for (auto& r : rows)
-      candidates.push_back(read_hold(r));
-  });
-  if (st)
-    return st;
-  for (auto& h : candidates) {
-    bool won = false;
-    auto claimed = db_.transact([&](soci::session& sql) -> status {
-      soci::statement upd
-        = (sql.prepare << "UPDATE wallet_holds SET claimed_until = :u WHERE "
-                          "order_id = :o AND status = 'held' AND "
-                          "(claimed_until IS NULL OR claimed_until <= :n)",
-           soci::use(lease_until), soci::use(h.order_id), soci::use(now_text));
-      upd.execute(true);
-      won = upd.get_affected_rows() == 1;
-      return {};
-    });
-    if (claimed)
-      return claimed;
-    if (won)
-      out.push_back(std::move(h));
-  }
-  return out;
+  return rows::claim_due<hold_row>(
+    db_,
+    std::string{"SELECT "} + hold_columns
+      + " FROM wallet_holds WHERE status = 'held' AND release_at <= :now1 "
+        "AND (claimed_until IS NULL OR claimed_until <= :now2) ORDER BY "
+        "release_at, order_id LIMIT :lim",
+    "UPDATE wallet_holds SET claimed_until = :until WHERE order_id = :id AND "
+    "status = 'held' AND (claimed_until IS NULL OR claimed_until <= :now)",
+    now_text, lease_until, limit, read_hold,
+    [](const hold_row& h) -> const std::string& { return h.order_id; });
 }
 
 status ledger_repository::finish_hold(const std::string& order_id) {

@@ -15,11 +15,8 @@ namespace souk::persistence {
 namespace {
 
 using rows::get_int;
+using rows::null_if_empty;
 using rows::opt_string;
-
-soci::indicator null_if_empty(const std::string& x) {
-  return x.empty() ? soci::i_null : soci::i_ok;
-}
 
 std::string or_new_id(const std::string& id) {
   return id.empty() ? new_uuid() : id;

@@ -11,12 +11,10 @@ namespace souk::persistence {
 
 namespace {
 
+using rows::claim_due;
 using rows::get_int;
+using rows::null_if_empty;
 using rows::opt_string;
-
-soci::indicator null_if_empty(const std::string& x) {
-  return x.empty() ? soci::i_null : soci::i_ok;
-}
 
 constexpr const char* payment_columns
   = "id, order_id, gateway, reference, amount, currency, email, status, "
@@ -104,45 +102,6 @@ expected<std::optional<Row>> find_one(database& db, const std::string& sql_text,
   });
   if (st)
     return st;
-  return out;
-}
-
-// Claims due rows of `table` portably: pick candidates, then take each with
-// an UPDATE guarded by the lease, so two claimers (nodes) never both win a
-// row; on PostgreSQL the loser's UPDATE waits for the winner and then finds
-// the lease taken.
-template<class Row, class Read>
-expected<std::vector<Row>>
-claim_due(database& db, const std::string& select_due, const std::string& take,
-          const std::string& now, const std::string& lease_until, size_t limit,
-          Read read) {
-  long long lim = static_cast<long long>(limit);
-  std::vector<Row> candidates;
-  auto st = db.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << select_due, soci::use(now, "now1"),
-         soci::use(now, "now2"), soci::use(lim, "lim"));
-    for (auto& r : rows)
-      candidates.push_back(read(r));
-  });
-  if (st)
-    return st;
-  std::vector<Row> out;
-  for (auto& c : candidates) {
-    bool won = false;
-    auto claimed = db.transact([&](soci::session& sql) -> status {
-      soci::statement upd
-        = (sql.prepare << take, soci::use(lease_until, "until"),
-           soci::use(c.id, "id"), soci::use(now, "now"));
-      upd.execute(true);
-      won = upd.get_affected_rows() == 1;
-      return {};
-    });
-    if (claimed)
-      return claimed;
-    if (won)
-      out.push_back(std::move(c));
-  }
   return out;
 }
 
@@ -349,7 +308,8 @@ expected<std::vector<payment_row>> payment_repository::claim_due_checks(
     "(check_claimed_until IS NULL "
     "OR "
     "check_claimed_until <= :now)",
-    now_text, lease_until, limit, read_payment);
+    now_text, lease_until, limit, read_payment,
+    [](const payment_row& r) -> const std::string& { return r.id; });
 }
 
 status payment_repository::reschedule_check(const std::string& id,
@@ -417,7 +377,8 @@ expected<std::vector<inbox_row>> payment_repository::claim_due_events(
         "next_attempt_at, id LIMIT :lim",
     "UPDATE inbox SET claimed_until = :until WHERE id = :id AND status = "
     "'received' AND (claimed_until IS NULL OR claimed_until <= :now)",
-    now_text, lease_until, limit, read_inbox);
+    now_text, lease_until, limit, read_inbox,
+    [](const inbox_row& r) -> const std::string& { return r.id; });
 }
 
 status payment_repository::finish_event(const std::string& id,

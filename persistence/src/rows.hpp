@@ -9,6 +9,8 @@
 
 #include <soci/soci.h>
 
+#include "souk/core/error.hpp"
+#include "souk/persistence/database.hpp"
 #include "souk/persistence/orders.hpp"
 
 namespace souk::persistence::rows {
@@ -30,10 +32,55 @@ inline int64_t get_int(const soci::row& r, size_t i) {
   }
 }
 
+/// NULL for an empty string (optional text columns).
+inline soci::indicator null_if_empty(const std::string& x) {
+  return x.empty() ? soci::i_null : soci::i_ok;
+}
+
 /// A nullable text column; NULL reads as "".
 inline std::string opt_string(const soci::row& r, size_t i) {
   return r.get_indicator(i) == soci::i_ok ? r.get<std::string>(i)
                                           : std::string{};
+}
+
+/// Claims due rows portably: pick candidates, then take each with
+/// an UPDATE guarded by the lease, so two claimers (nodes) never both win a
+/// row; on PostgreSQL the loser's UPDATE waits for the winner and then finds
+/// the lease taken. `select_due` binds :now1, :now2 and :lim; `take` binds
+/// :until, :id (the row's `key`) and :now.
+template<class Row, class Read, class Key>
+expected<std::vector<Row>>
+claim_due(database& db, const std::string& select_due, const std::string& take,
+          const std::string& now, const std::string& lease_until, size_t limit,
+          Read read, Key key) {
+  long long lim = static_cast<long long>(limit);
+  std::vector<Row> candidates;
+  auto st = db.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << select_due, soci::use(now, "now1"),
+         soci::use(now, "now2"), soci::use(lim, "lim"));
+    for (auto& r : rows)
+      candidates.push_back(read(r));
+  });
+  if (st)
+    return st;
+  std::vector<Row> out;
+  for (auto& c : candidates) {
+    bool won = false;
+    auto claimed = db.transact([&](soci::session& sql) -> status {
+      soci::statement upd
+        = (sql.prepare << take, soci::use(lease_until, "until"),
+           soci::use(key(c), "id"), soci::use(now, "now"));
+      upd.execute(true);
+      won = upd.get_affected_rows() == 1;
+      return {};
+    });
+    if (claimed)
+      return claimed;
+    if (won)
+      out.push_back(std::move(c));
+  }
+  return out;
 }
 
 } // namespace souk::persistence::rows
