@@ -6,6 +6,9 @@
 
 #include <algorithm>
 
+#include "souk/payments/gateway.hpp"
+#include "souk/payments/service.hpp"
+
 #include "shop.hpp"
 
 using namespace souk::testing;
@@ -197,6 +200,48 @@ BOOST_AUTO_TEST_CASE(a_declined_payment_fails_when_the_wait_is_over) {
   BOOST_TEST(p.gateway_status == "failed");
   BOOST_TEST(p.checks >= 1);
   BOOST_TEST(s.fx->of(id) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(settle_repair)
+
+// A node settles a payment, then dies before its order hears of it:
+// reconciliation finds the settled payment still due and delivers it.
+BOOST_AUTO_TEST_CASE(a_settled_payment_whose_order_never_heard_is_delivered) {
+  shop_options o;
+  o.misbehave.drop = true; // no webhook: only the two nodes below
+  o.reconcile_after = 1s;  // the shop's own reconciliation, later
+  shop s{o};
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+
+  // The "dying" node: same database and gateway, but its order engine
+  // never answers.
+  souk::payments::paystack_options gw;
+  gw.base_url = s.sandbox_url();
+  gw.secret_key = secret;
+  souk::payments::order_port dead;
+  dead.deliver
+    = [](const std::string&,
+         souk::orders::event_input) -> souk::expected<souk::orders::outcome> {
+    return souk::error{souk::errc::unavailable, "the node died"};
+  };
+  souk::payments::service dying{
+    s.db, souk::payments::make_paystack(gw), nullptr, dead, {}};
+  auto settled = dying.settle(ref, "callback");
+  BOOST_TEST(!settled);
+  BOOST_TEST(s.payment(id).status == "succeeded");
+  BOOST_TEST(s.state(id) == "pending");
+
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  BOOST_TEST(s.payment(id).settled_by == "callback");
+  BOOST_TEST(s.payment(id).next_check_at
+             == souk::persistence::payment_repository::no_more_checks);
+  BOOST_TEST(s.events(id, "payment.succeeded") == 1);
+  BOOST_TEST(s.fx->of(id) == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
