@@ -5,6 +5,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
+#include <fmt/format.h>
 
 #include "souk/actors/error.hpp"
 #include "souk/orders/library.hpp"
@@ -115,6 +116,10 @@ expected<orders::creation> order_engine::prepare(persistence::order_row base,
   auto tpl = ctx.flows->current(flow);
   if (!tpl)
     return tpl.err();
+  if ((*tpl)->kind != base.kind)
+    return error{errc::invalid_field,
+                 fmt::format("flow {} is for a {}, not a {}", flow,
+                             (*tpl)->kind, base.kind)};
   if (auto err = ctx.flows->pin(**tpl))
     return err;
   return orders::plan_create(**tpl, std::move(base), ctx.now(), ctx.opts.plan);

@@ -23,6 +23,7 @@
 #include "souk/http/server.hpp"
 #include "souk/orders/library.hpp"
 #include "souk/payments/gateway.hpp"
+#include "souk/payments/payouts.hpp"
 #include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
@@ -108,6 +109,7 @@ struct node::impl {
   std::shared_ptr<worker_pool> payment_workers;
   std::shared_ptr<sandbox::gateway> sandbox;
   std::shared_ptr<payments::service> payments;
+  std::shared_ptr<payments::payouts> payouts;
   std::shared_ptr<wallet::service> wallet;
   std::shared_ptr<worker_pool> wallet_workers;
   http::router routes;
@@ -256,18 +258,37 @@ status node::start() {
   catalog::options catalog_opts;
   catalog_opts.flows.clear();
   for (auto& tpl : d.flows->list())
-    catalog_opts.flows.push_back(tpl->name);
+    if (tpl->kind == "order") // products cannot be sold on a payout flow
+      catalog_opts.flows.push_back(tpl->name);
   auto products = std::make_shared<catalog::service>(d.db, catalog_opts);
-  d.payments = std::make_shared<payments::service>(
-    d.db, payments::make_paystack(gw_opts), products, std::move(port),
-    pay_opts);
+  auto gateway = payments::make_paystack(gw_opts);
+  // Payouts: payout accounts, payout requests (flow `payout`), transfers.
+  payments::payout_options payout_opts;
+  payout_opts.minimum = {{"NGN", d.cfg.wallet.payout_minimum_ngn},
+                         {"USD", d.cfg.wallet.payout_minimum_usd}};
+  payout_opts.reconcile_after = d.cfg.payments.reconcile_after;
+  payout_opts.reconcile_max_interval = d.cfg.payments.reconcile_max_interval;
+  payout_opts.reconcile_for = d.cfg.payments.reconcile_for;
+  d.payouts
+    = std::make_shared<payments::payouts>(d.db, gateway, port, payout_opts);
+  pay_opts.transfer_events
+    = [po = d.payouts](const payments::webhook_event& ev) {
+        return po->on_event(ev);
+      };
+  d.payments = std::make_shared<payments::service>(d.db, gateway, products,
+                                                   std::move(port), pay_opts);
   engine_opts.services.insert("payment");
   actors::blocking_service_options pay_actor;
   pay_actor.name = "payment";
-  pay_actor.run = [svc = d.payments](const actors::action_call& c) {
+  pay_actor.run = [svc = d.payments,
+                   po = d.payouts](const actors::action_call& c) {
+    if (c.action == "payment.transfer")
+      return po->run_action(c.action, c.order_id, c.idempotency_key);
     return svc->run_action(c.action, c.order_id, c.params, c.idempotency_key);
   };
-  pay_actor.round = [svc = d.payments] { return svc->run_due(); };
+  pay_actor.round = [svc = d.payments, po = d.payouts] {
+    return svc->run_due() + po->run_due();
+  };
   pay_actor.poll = d.cfg.payments.poll;
   // Its own threads: anonymous HTTP traffic on gateway_workers never
   // delays webhooks, reconciliation or refunds.
@@ -325,6 +346,7 @@ status node::start() {
   svc->node_id = d.id;
   svc->draining = [srv = d.server.get()] { return srv->draining(); };
   svc->payments = d.payments;
+  svc->payouts = d.payouts;
   svc->gateway_workers = d.gateway_workers;
   svc->on_gateway_event
     = [dir = d.directory] { actors::nudge(*dir, "payment"); };

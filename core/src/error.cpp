@@ -50,6 +50,10 @@ std::string_view to_string(errc x) noexcept {
     return "precondition_failed";
   case errc::payment_refused:
     return "payment_refused";
+  case errc::insufficient_funds:
+    return "insufficient_funds";
+  case errc::payout_account_missing:
+    return "payout_account_missing";
   }
   return "internal_error";
 }

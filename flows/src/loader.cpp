@@ -39,7 +39,7 @@ bool is_event(std::string_view x) {
 }
 
 std::optional<errc> errc_from_string(std::string_view text) {
-  for (int i = 1; i <= static_cast<int>(errc::precondition_failed); ++i) {
+  for (int i = 1; i <= static_cast<int>(last_errc); ++i) {
     auto code = static_cast<errc>(i);
     if (to_string(code) == text)
       return code;
@@ -161,7 +161,7 @@ expected<std::chrono::milliseconds> parser::duration(const entry& e) const {
 
 expected<flow_template> parser::run(const YAML::Node& root) {
   static const std::vector<std::string> keys{"flow", "version", "description",
-                                             "initial", "states"};
+                                             "kind", "initial", "states"};
   if (root.IsNull())
     return fail(root.Mark(), "empty flow template");
   auto top = entries(root, "the template", &keys);
@@ -195,6 +195,12 @@ expected<flow_template> parser::run(const YAML::Node& root) {
       has_version = true;
     } else if (e.key == "description") {
       tpl.description = *text;
+    } else if (e.key == "kind") {
+      if (*text != "order" && *text != "payout")
+        return fail(
+          e.value.Mark(),
+          fmt::format("bad kind '{}' (expected order or payout)", *text));
+      tpl.kind = *text;
     } else {
       tpl.initial = *text;
       initial_mark_ = e.value.Mark();

@@ -45,6 +45,10 @@ const action_catalog& default_actions() {
     c.add("delivery.revoke_access");
     c.add("email.send", {"template"});
     c.add("payment.refund");
+    c.add("wallet.reserve_payout");
+    c.add("wallet.settle_payout");
+    c.add("wallet.return_payout");
+    c.add("payment.transfer");
     c.add("licence.issue_key", {"pool"});
     return c;
   }();

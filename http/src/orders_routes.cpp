@@ -113,7 +113,8 @@ expected<visible_order> find_visible(const services& svc, const principal& who,
   if (!snap)
     return snap.err();
   error missing{errc::not_found, "no order " + id};
-  if (!*snap)
+  // A payout is an instance of the same engine, not an order.
+  if (!*snap || (*snap)->order.kind != "order")
     return missing;
   auto product
     = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);

@@ -51,6 +51,10 @@ mapping map(errc code) noexcept {
     return {412, "Precondition failed"};
   case errc::payment_refused:
     return {422, "Payment refused"};
+  case errc::insufficient_funds:
+    return {422, "Insufficient funds"};
+  case errc::payout_account_missing:
+    return {409, "No payout account"};
   case errc::config:
   case errc::database:
   case errc::internal:

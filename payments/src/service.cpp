@@ -507,6 +507,11 @@ status service::impl::process_event(const persistence::inbox_row& e) {
       result = refund_event(*ev);
     else
       return repo().finish_event(e.id, "ignored", "progress only");
+  } else if (ev->event == "transfer.success" || ev->event == "transfer.failed"
+             || ev->event == "transfer.reversed") {
+    if (!opts.transfer_events)
+      return repo().finish_event(e.id, "ignored", "payouts are not set up");
+    result = opts.transfer_events(*ev);
   } else {
     return repo().finish_event(e.id, "ignored", "not an event souk acts on");
   }

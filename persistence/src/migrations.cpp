@@ -236,14 +236,24 @@ migrate(database& db, const std::vector<migration>& shipped) {
       if (pg)
         sql << "SELECT pg_advisory_unlock(" + key + ")";
     };
+    // SQLite: foreign keys are off while a migration runs, so a
+    // migration may rebuild a referenced table (SQLite's documented way
+    // to change a column); `foreign_key_check` proves them before commit.
+    auto keys_on = [&](bool on) {
+      if (!pg)
+        sql << (on ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
+    };
+
     try {
       sql << create_table_sql;
       for (auto& m : shipped) {
+        keys_on(false);
         sql << (pg ? "BEGIN" : "BEGIN IMMEDIATE");
         std::map<int, std::string> sums;
         applied_versions(sql, &sums);
         if (auto i = sums.find(m.version); i != sums.end()) {
           sql << "ROLLBACK";
+          keys_on(true);
           if (i->second == m.checksum)
             continue;
           result = error{errc::database,
@@ -257,14 +267,25 @@ migrate(database& db, const std::vector<migration>& shipped) {
         try {
           for (auto& stmt : split_statements(m.sql))
             sql << stmt;
+          if (!pg) {
+            std::string table;
+            soci::indicator ind = soci::i_null;
+            sql << "SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1",
+              soci::into(table, ind);
+            if (sql.got_data())
+              throw soci::soci_error("it leaves rows of " + table
+                                     + " pointing at missing rows");
+          }
           auto at = to_iso(now());
           sql << "INSERT INTO schema_migrations (version, name, checksum, "
                  "applied_at) VALUES (:v, :n, :c, :a)",
             soci::use(m.version), soci::use(m.name), soci::use(m.checksum),
             soci::use(at);
           sql << "COMMIT";
+          keys_on(true);
         } catch (const soci::soci_error& e) {
           sql << "ROLLBACK";
+          keys_on(true);
           result
             = error{errc::database, fmt::format("migration {} failed: {}",
                                                 m.name, e.get_error_message())};
@@ -273,6 +294,12 @@ migrate(database& db, const std::vector<migration>& shipped) {
         applied.push_back(m.name);
       }
     } catch (...) {
+      if (!pg)
+        try {
+          sql << "ROLLBACK";
+        } catch (...) {
+        }
+      keys_on(true);
       unlock();
       throw;
     }

@@ -29,13 +29,13 @@ std::string or_time(const std::string& ts, const std::string& fallback) {
 constexpr const char* order_columns
   = "id, product_id, buyer_email, buyer_id, amount, currency, flow, "
     "flow_version, flow_hash, state, version, step_index, step_attempt, "
-    "last_error, parked_from, state_entered_at, created_at, updated_at";
+    "last_error, parked_from, state_entered_at, created_at, updated_at, kind";
 
 order_row read_order(const soci::row& r) {
   order_row o;
   o.id = r.get<std::string>(0);
-  o.product_id = r.get<std::string>(1);
-  o.buyer_email = r.get<std::string>(2);
+  o.product_id = opt_string(r, 1);
+  o.buyer_email = opt_string(r, 2);
   o.buyer_id = opt_string(r, 3);
   o.amount = get_int(r, 4);
   o.currency = r.get<std::string>(5);
@@ -51,6 +51,7 @@ order_row read_order(const soci::row& r) {
   o.state_entered_at = r.get<std::string>(15);
   o.created_at = r.get<std::string>(16);
   o.updated_at = r.get<std::string>(17);
+  o.kind = r.get<std::string>(18);
   return o;
 }
 
@@ -233,20 +234,22 @@ void insert_new_order(soci::session& sql, const order_row& order,
   e.created_at = or_time(e.created_at, o.created_at);
   long long amount = o.amount;
   int version = 1;
+  auto product_ind = null_if_empty(o.product_id);
+  auto email_ind = null_if_empty(o.buyer_email);
   auto buyer_ind = null_if_empty(o.buyer_id);
   auto error_ind = null_if_empty(o.last_error);
-  sql << "INSERT INTO orders (id, product_id, buyer_email, buyer_id, "
+  sql << "INSERT INTO orders (id, kind, product_id, buyer_email, buyer_id, "
          "amount, currency, flow, flow_version, flow_hash, state, version, "
          "step_index, step_attempt, last_error, state_entered_at, "
-         "created_at, updated_at) VALUES (:id, :p, :be, :bi, :a, :cur, :f, "
-         ":fv, :fh, :s, :v, :si, :sa, :le, :se, :c, :u)",
-    soci::use(o.id), soci::use(o.product_id), soci::use(o.buyer_email),
-    soci::use(o.buyer_id, buyer_ind), soci::use(amount), soci::use(o.currency),
-    soci::use(o.flow), soci::use(o.flow_version), soci::use(o.flow_hash),
-    soci::use(o.state), soci::use(version), soci::use(o.step_index),
-    soci::use(o.step_attempt), soci::use(o.last_error, error_ind),
-    soci::use(o.state_entered_at), soci::use(o.created_at),
-    soci::use(o.updated_at);
+         "created_at, updated_at) VALUES (:id, :k, :p, :be, :bi, :a, :cur, "
+         ":f, :fv, :fh, :s, :v, :si, :sa, :le, :se, :c, :u)",
+    soci::use(o.id), soci::use(o.kind), soci::use(o.product_id, product_ind),
+    soci::use(o.buyer_email, email_ind), soci::use(o.buyer_id, buyer_ind),
+    soci::use(amount), soci::use(o.currency), soci::use(o.flow),
+    soci::use(o.flow_version), soci::use(o.flow_hash), soci::use(o.state),
+    soci::use(version), soci::use(o.step_index), soci::use(o.step_attempt),
+    soci::use(o.last_error, error_ind), soci::use(o.state_entered_at),
+    soci::use(o.created_at), soci::use(o.updated_at);
   insert_event(sql, e);
   insert_timers(sql, o.id, arm_timers, o.created_at);
   insert_outbox(sql, o.id, enqueue, o.created_at);

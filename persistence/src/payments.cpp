@@ -12,6 +12,7 @@ namespace souk::persistence {
 namespace {
 
 using rows::claim_due;
+using rows::find_one;
 using rows::get_int;
 using rows::null_if_empty;
 using rows::opt_string;
@@ -87,22 +88,6 @@ refund_row read_refund(const soci::row& r) {
   x.processed_at = opt_string(r, 11);
   x.asking_until = opt_string(r, 12);
   return x;
-}
-
-template<class Row, class Read>
-expected<std::optional<Row>> find_one(database& db, const std::string& sql_text,
-                                      const std::string& value, Read read) {
-  std::optional<Row> out;
-  auto st = db.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows = (sql.prepare << sql_text, soci::use(value));
-    for (auto& r : rows) {
-      out = read(r);
-      break;
-    }
-  });
-  if (st)
-    return st;
-  return out;
 }
 
 } // namespace
@@ -209,23 +194,30 @@ status payment_repository::create_checkout(const checkout_rows& rows) {
       soci::use(p.access_code), soci::use(p.gateway_status), soci::use(checks),
       soci::use(p.next_check_at), soci::use(p.created_at),
       soci::use(p.updated_at);
-    auto& a = rows.answer;
-    if (!a.key.empty()) {
-      soci::statement upd
-        = (sql.prepare << "UPDATE idempotency_keys SET status = 'done', "
-                          "response_status = :st, response_body = :b WHERE "
-                          "scope = :s AND idem_key = :k AND status = "
-                          "'started'",
-           soci::use(a.status), soci::use(a.body), soci::use(a.scope),
-           soci::use(a.key));
-      upd.execute(true);
-      if (upd.get_affected_rows() != 1)
-        return error{errc::conflict,
-                     "the Idempotency-Key was taken over by another request"};
-    }
-    return {};
+    return detail::finish_key(sql, rows.answer);
   });
 }
+
+namespace detail {
+
+status finish_key(soci::session& sql, const idempotency_answer& a) {
+  if (a.key.empty())
+    return {};
+  soci::statement upd
+    = (sql.prepare << "UPDATE idempotency_keys SET status = 'done', "
+                      "response_status = :st, response_body = :b WHERE "
+                      "scope = :s AND idem_key = :k AND status = "
+                      "'started'",
+       soci::use(a.status), soci::use(a.body), soci::use(a.scope),
+       soci::use(a.key));
+  upd.execute(true);
+  if (upd.get_affected_rows() != 1)
+    return error{errc::conflict,
+                 "the Idempotency-Key was taken over by another request"};
+  return {};
+}
+
+} // namespace detail
 
 expected<std::optional<payment_row>>
 payment_repository::find_by_reference(const std::string& reference) {

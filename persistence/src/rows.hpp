@@ -4,6 +4,7 @@
 // persistence/).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "souk/core/error.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/orders.hpp"
+#include "souk/persistence/payments.hpp"
 
 namespace souk::persistence::rows {
 
@@ -83,6 +85,23 @@ claim_due(database& db, const std::string& select_due, const std::string& take,
   return out;
 }
 
+/// The first row `sql_text` (binding `value`) gives, read by `read`.
+template<class Row, class Read>
+expected<std::optional<Row>> find_one(database& db, const std::string& sql_text,
+                                      const std::string& value, Read read) {
+  std::optional<Row> out;
+  auto st = db.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows = (sql.prepare << sql_text, soci::use(value));
+    for (auto& r : rows) {
+      out = read(r);
+      break;
+    }
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 } // namespace souk::persistence::rows
 
 namespace souk::persistence::detail {
@@ -93,5 +112,10 @@ void insert_new_order(soci::session& sql, const order_row& order,
                       const event_row& first_event,
                       const std::vector<timer_row>& arm_timers,
                       const std::vector<outbox_row>& enqueue);
+
+/// Stores the answer of an idempotent request inside the caller's
+/// transaction (a no-op for an empty key); `errc::conflict` if another
+/// request took the key over meanwhile.
+status finish_key(soci::session& sql, const idempotency_answer& answer);
 
 } // namespace souk::persistence::detail

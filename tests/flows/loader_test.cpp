@@ -203,6 +203,17 @@ BOOST_AUTO_TEST_CASE(version) {
   SOUK_CHECK_ERROR("flow: t\nversion: 1.5\n", "t.yaml:2:10", "bad version");
 }
 
+BOOST_AUTO_TEST_CASE(kind) {
+  SOUK_CHECK_ERROR("flow: t\nversion: 1\nkind: gift\n", "t.yaml:3:7",
+                   "bad kind 'gift' (expected order or payout)");
+  auto order = load(minimal);
+  BOOST_REQUIRE(order);
+  BOOST_TEST(order->kind == "order");
+  auto payout = load("kind: payout\n" + minimal);
+  BOOST_REQUIRE(payout);
+  BOOST_TEST(payout->kind == "payout");
+}
+
 BOOST_AUTO_TEST_CASE(initial) {
   SOUK_CHECK_ERROR("flow: t\nversion: 1\nstates: {}\n", "t.yaml:1:1",
                    "missing 'initial'");

@@ -86,9 +86,38 @@ BOOST_AUTO_TEST_CASE(licence_key) {
   }));
 }
 
+BOOST_AUTO_TEST_CASE(payout) {
+  auto tpl = load_shipped("payout");
+  BOOST_TEST(tpl.kind == "payout");
+  auto t = fl::start(tpl);
+  BOOST_TEST(t.to == "requested");
+  BOOST_REQUIRE(t.steps.size() == 1u);
+  BOOST_TEST(t.steps[0].action == "wallet.reserve_payout");
+  BOOST_TEST(
+    t.steps[0].retry.give_up_on.contains(souk::errc::insufficient_funds));
+  auto to = [&](const char* state, const char* event) {
+    auto d = fl::on_event(tpl, state, event);
+    BOOST_REQUIRE(std::holds_alternative<fl::transition>(d));
+    return std::get<fl::transition>(d).to;
+  };
+  BOOST_TEST(to("requested", "steps.failed") == "rejected");
+  // Money comes back only on the gateway's word, never because a step gave
+  // up (the transfer may have gone through).
+  BOOST_TEST(to("sending", "steps.failed") == "in_transit");
+  BOOST_TEST(to("sending", "transfer.failed") == "returning");
+  BOOST_TEST(to("in_transit", "transfer.success") == "settling");
+  BOOST_TEST(to("in_transit", "transfer.reversed") == "returning");
+  BOOST_TEST(to("paid", "transfer.reversed") == "returning");
+  BOOST_TEST(to("returning", "steps.done") == "returned");
+  for (auto name : {"rejected", "returned", "needs_attention"})
+    BOOST_TEST(tpl.find(name)->terminal);
+  BOOST_TEST(load_shipped("digital_download").kind == "order");
+}
+
 BOOST_AUTO_TEST_CASE(default_actions_list) {
   auto& c = fl::default_actions();
-  BOOST_TEST(c.names().size() == 7u);
+  BOOST_TEST(c.names().size() == 11u);
+  BOOST_TEST(c.contains("payment.transfer"));
   BOOST_TEST(c.contains("licence.issue_key"));
   BOOST_TEST(c.params("delivery.grant_access").size() == 2u);
   BOOST_TEST(c.params("email.send").contains("template"));

@@ -20,6 +20,7 @@
 #include "souk/http/routes.hpp"
 #include "souk/http/server.hpp"
 #include "souk/payments/gateway.hpp"
+#include "souk/payments/payouts.hpp"
 #include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
@@ -72,9 +73,12 @@ struct app {
     souk::payments::paystack_options gw;
     gw.base_url = "http://127.0.0.1:1";
     gw.secret_key = "sk_test_http_tests";
+    auto dead = souk::payments::make_paystack(gw);
     svc->payments = std::make_shared<souk::payments::service>(
-      db, souk::payments::make_paystack(gw), catalog,
-      souk::payments::order_port{}, souk::payments::service_options{});
+      db, dead, catalog, souk::payments::order_port{},
+      souk::payments::service_options{});
+    svc->payouts = std::make_shared<souk::payments::payouts>(
+      db, dead, souk::payments::order_port{}, souk::payments::payout_options{});
     svc->gateway_workers = workers;
     http::add_routes(routes, svc);
     http::server_options opts;

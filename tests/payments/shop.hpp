@@ -95,6 +95,11 @@ struct shop_options {
   /// Reconciliation's first look (long by default: tests of webhooks and
   /// callbacks must not be completed by it instead).
   std::chrono::milliseconds reconcile_after = 60s;
+  /// How long sales stay pending (long: most tests never see them
+  /// released; payout tests want money available at once).
+  std::chrono::milliseconds hold = 1h;
+  /// Reconciliation of payments and transfers gives up after this.
+  std::chrono::milliseconds reconcile_for = 72h;
 };
 
 struct shop {
@@ -121,6 +126,7 @@ struct shop {
     so.retry_later = 400ms;
     so.retry_for = 20s;
     so.refund_delay = 200ms;
+    so.transfer_delay = 150ms;
     so.misbehave = o.misbehave;
     gw = std::make_shared<sandbox::gateway>(so);
     gw->add_routes(sandbox_routes, "");
@@ -160,7 +166,9 @@ struct shop {
     cfg.payments.reconcile_max_interval = 1s;
     cfg.payments.retry_initial = 150ms;
     cfg.payments.retry_max = 1s;
-    cfg.wallet.hold = 1h; // sales stay pending in these tests
+    cfg.payments.reconcile_for = o.reconcile_for;
+    cfg.wallet.hold = o.hold;
+    cfg.wallet.poll = 100ms;
     souk::node_extensions ext;
     ext.actions["test.effect"] = {};
     ext.services.emplace_back("test", [fx = fx](caf::actor_system& sys) {
@@ -320,6 +328,43 @@ struct shop {
     BOOST_REQUIRE(p);
     BOOST_REQUIRE(p->has_value());
     return **p;
+  }
+
+  /// A call as the creator.
+  http_reply as_creator(const std::string& method, const std::string& path,
+                        const std::string& body = {},
+                        const std::string& key = {}) {
+    std::vector<std::pair<std::string, std::string>> h{
+      {"Authorization", "Bearer " + creator_token}};
+    if (!body.empty())
+      h.emplace_back("Content-Type", "application/json");
+    if (!key.empty())
+      h.emplace_back("Idempotency-Key", key);
+    return http_request(port, method, path, body, h);
+  }
+
+  /// Buys and pays for `n` products (a 5,000.00 NGN sale each).
+  void sell(int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      auto order = checkout();
+      auto paid = press(order, "pay");
+      BOOST_REQUIRE_MESSAGE(paid.status < 400, paid.body);
+      ids.push_back(order["order"]["id"]);
+    }
+    for (auto& id : ids)
+      BOOST_REQUIRE(reaches(id, "delivered"));
+  }
+
+  /// The creator's balance of `kind` (pending, available, ...) in NGN.
+  int64_t balance(const std::string& kind) {
+    auto w = as_creator("GET", "/api/v1/wallet");
+    BOOST_REQUIRE_MESSAGE(w.status == 200, w.body);
+    auto doc = json::parse(w.body);
+    for (auto& c : doc["items"])
+      if (c["currency"] == "NGN")
+        return c[kind].get<int64_t>();
+    return 0;
   }
 
   long long count(const std::string& sql_text) {

@@ -21,6 +21,7 @@
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/ledger.hpp"
 #include "souk/persistence/orders.hpp"
+#include "souk/persistence/payouts.hpp"
 #include "souk/persistence/products.hpp"
 
 namespace souk::wallet {
@@ -28,8 +29,9 @@ namespace souk::wallet {
 namespace sp = souk::persistence;
 
 const std::vector<std::string>& actions() {
-  static const std::vector<std::string> all{"wallet.credit_sale",
-                                            "wallet.reverse_sale"};
+  static const std::vector<std::string> all{
+    "wallet.credit_sale", "wallet.reverse_sale", "wallet.reserve_payout",
+    "wallet.settle_payout", "wallet.return_payout"};
   return all;
 }
 
@@ -85,7 +87,19 @@ struct service::impl {
     return sale_of{std::move(**snap), (*product)->creator_id};
   }
 
+  expected<sp::payout_row> payout(const std::string& id) {
+    auto p = sp::payout_repository{*db}.find(id);
+    if (!p)
+      return p.err();
+    if (!*p)
+      return error{errc::invalid_field, "no payout " + id};
+    return std::move(**p);
+  }
+
   status credit_sale(const std::string& order_id);
+  status reserve_payout(const std::string& id);
+  status settle_payout(const std::string& id);
+  status return_payout(const std::string& id);
   status reverse_sale(const std::string& order_id, const std::string& key);
   status release(const sp::hold_row& h);
 };
@@ -244,6 +258,157 @@ status service::impl::reverse_sale(const std::string& order_id,
   return {};
 }
 
+// -- payouts (docs/wallet.md): reserve takes the amount out of available
+// into in transit (guarded: never below zero); then exactly one "out"
+// posting settles it (in transit → paid out) or returns it (in transit →
+// what the creator owes, then available). A paid payout the bank sends back
+// is returned by a "reversal" posting (paid out → owed, then available).
+// The single "out" key decides a race between settling and returning.
+
+namespace {
+
+std::string out_key(const std::string& id) {
+  return "payout:" + id + ":out";
+}
+
+bool credits(const std::vector<sp::entry_row>& entries,
+             const std::string& account) {
+  return std::any_of(entries.begin(), entries.end(),
+                     [&](auto& e) { return e.credit_account == account; });
+}
+
+} // namespace
+
+status service::impl::reserve_payout(const std::string& id) {
+  auto p = payout(id);
+  if (!p)
+    return p.err();
+  auto l = ledger();
+  auto available = sp::creator_account(p->creator_id, p->currency, "available");
+  sp::posting post{
+    "payout:" + id + ":reserve",
+    p->currency,
+    "payout",
+    id,
+    fmt::format("payout {} of {} {} reserved", id, p->amount, p->currency),
+    {{available, sp::creator_account(p->creator_id, p->currency, "in_transit"),
+      p->amount}}};
+  auto r = l.post(post);
+  if (r)
+    return {};
+  if (r.err().code != errc::conflict)
+    return r.err();
+  auto balance = l.account(available);
+  int64_t has = balance && *balance ? (*balance)->balance : 0;
+  return error{errc::insufficient_funds,
+               fmt::format("the available balance ({} {}) does not cover the "
+                           "payout of {} {}",
+                           has, p->currency, p->amount, p->currency)};
+}
+
+status service::impl::settle_payout(const std::string& id) {
+  auto p = payout(id);
+  if (!p)
+    return p.err();
+  auto l = ledger();
+  auto in_transit
+    = sp::creator_account(p->creator_id, p->currency, "in_transit");
+  auto paid_out = sp::creator_account(p->creator_id, p->currency, "paid_out");
+  auto reserved = l.posting_entries("payout:" + id + ":reserve");
+  if (!reserved)
+    return reserved.err();
+  if (reserved->empty())
+    return error{errc::invalid_field,
+                 "payout " + id + " was never reserved: nothing to settle"};
+  sp::posting post{out_key(id),
+                   p->currency,
+                   "payout",
+                   id,
+                   fmt::format("payout {} of {} {} paid out ({})", id,
+                               p->amount, p->currency, p->reference),
+                   {{in_transit, paid_out, p->amount}}};
+  auto r = l.post(post);
+  if (r)
+    return {};
+  auto out = l.posting_entries(out_key(id));
+  if (!out)
+    return out.err();
+  if (out->empty())
+    return r.err();
+  if (credits(*out, paid_out))
+    return {}; // settled by a racing attempt
+  return error{errc::conflict,
+               "payout " + id
+                 + "'s money went back to the creator already, but the "
+                   "gateway reports the transfer paid: check the gateway"};
+}
+
+status service::impl::return_payout(const std::string& id) {
+  auto p = payout(id);
+  if (!p)
+    return p.err();
+  auto l = ledger();
+  auto reserved = l.posting_entries("payout:" + id + ":reserve");
+  if (!reserved)
+    return reserved.err();
+  if (reserved->empty())
+    return {}; // nothing was taken: nothing to give back
+  auto in_transit
+    = sp::creator_account(p->creator_id, p->currency, "in_transit");
+  auto paid_out = sp::creator_account(p->creator_id, p->currency, "paid_out");
+  auto owed_id = sp::creator_account(p->creator_id, p->currency, "owed");
+  auto available = sp::creator_account(p->creator_id, p->currency, "available");
+  auto why = p->reason.empty() ? p->gateway_status : p->reason;
+  // What comes back repays what the creator owes first, as releases do.
+  auto legs_from
+    = [&](const std::string& from) -> expected<std::vector<sp::leg>> {
+    auto owed = l.account(owed_id);
+    if (!owed)
+      return owed.err();
+    int64_t debt = *owed && (*owed)->balance < 0 ? -(*owed)->balance : 0;
+    auto repay = std::min(debt, p->amount);
+    std::vector<sp::leg> legs;
+    if (repay > 0)
+      legs.push_back({from, owed_id, repay});
+    if (p->amount - repay > 0)
+      legs.push_back({from, available, p->amount - repay});
+    return legs;
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto out = l.posting_entries(out_key(id));
+    if (!out)
+      return out.err();
+    std::string key = out_key(id);
+    std::string from = in_transit;
+    std::string memo = fmt::format("payout {} of {} {} returned: {}", id,
+                                   p->amount, p->currency, why);
+    if (!out->empty()) {
+      if (!credits(*out, paid_out))
+        return {}; // returned before
+      // Paid, then sent back by the bank.
+      key = "payout:" + id + ":reversal";
+      from = paid_out;
+      memo = fmt::format("payout {} of {} {} reversed: {}", id, p->amount,
+                         p->currency, why);
+      auto made = l.posting_entries(key);
+      if (!made)
+        return made.err();
+      if (!made->empty())
+        return {};
+    }
+    auto legs = legs_from(from);
+    if (!legs)
+      return legs.err();
+    auto r = l.post(sp::posting{key, p->currency, "payout", id, memo, *legs});
+    if (r)
+      return {};
+    if (round == 1)
+      return r.err();
+    // A racing settle or return posted first: look again.
+  }
+  return {};
+}
+
 status service::run_action(const std::string& action,
                            const std::string& order_id,
                            const std::string& idempotency_key) {
@@ -251,6 +416,12 @@ status service::run_action(const std::string& action,
     return impl_->credit_sale(order_id);
   if (action == "wallet.reverse_sale")
     return impl_->reverse_sale(order_id, idempotency_key);
+  if (action == "wallet.reserve_payout")
+    return impl_->reserve_payout(order_id);
+  if (action == "wallet.settle_payout")
+    return impl_->settle_payout(order_id);
+  if (action == "wallet.return_payout")
+    return impl_->return_payout(order_id);
   return error{errc::invalid_field, "the wallet has no action " + action};
 }
 

@@ -184,6 +184,9 @@ struct wallet_settings {
   /// sale.
   int64_t fee_fixed_ngn = 10'000; // NGN 100.00
   int64_t fee_fixed_usd = 30;     // USD 0.30
+  /// The smallest payout per currency, in minor units.
+  int64_t payout_minimum_ngn = 100'000; // NGN 1,000.00
+  int64_t payout_minimum_usd = 1'000;   // USD 10.00
   /// How long a sale's net stays pending before it becomes available.
   milliseconds hold{7ll * 24 * 3600 * 1000};
   /// How often due holds are looked for.

@@ -15,28 +15,33 @@ namespace souk {
 /// Append new values at the end: the numeric values travel in CAF messages.
 enum class errc : uint8_t {
   ok = 0,
-  invalid_field,         ///< a request or config value failed validation
-  malformed_request,     ///< bytes that are not the request they claim to be
-  unauthorized,          ///< no valid credentials
-  forbidden,             ///< credentials, but not allowed
-  not_found,             ///< no such resource (or not visible to the caller)
-  method_not_allowed,    ///< the path exists, the method does not
-  conflict,              ///< state or version conflict
-  idempotency_mismatch,  ///< same Idempotency-Key, different request
-  payload_too_large,     ///< body over the configured limit
-  unsupported_media,     ///< wrong Content-Type
-  rate_limited,          ///< too many requests
-  unavailable,           ///< a dependency (DB, gateway) is down or not ready
-  timeout,               ///< a dependency did not answer in time
-  config,                ///< bad configuration
-  database,              ///< a database call failed
-  internal,              ///< a bug: something that should not happen did
-  header_too_large,      ///< request header block over the configured limit
-  request_timeout,       ///< the client was too slow sending its request
-  precondition_required, ///< a conditional write came without If-Match
-  precondition_failed,   ///< If-Match names a version that is not current
-  payment_refused,       ///< the payment gateway refused the request
+  invalid_field,          ///< a request or config value failed validation
+  malformed_request,      ///< bytes that are not the request they claim to be
+  unauthorized,           ///< no valid credentials
+  forbidden,              ///< credentials, but not allowed
+  not_found,              ///< no such resource (or not visible to the caller)
+  method_not_allowed,     ///< the path exists, the method does not
+  conflict,               ///< state or version conflict
+  idempotency_mismatch,   ///< same Idempotency-Key, different request
+  payload_too_large,      ///< body over the configured limit
+  unsupported_media,      ///< wrong Content-Type
+  rate_limited,           ///< too many requests
+  unavailable,            ///< a dependency (DB, gateway) is down or not ready
+  timeout,                ///< a dependency did not answer in time
+  config,                 ///< bad configuration
+  database,               ///< a database call failed
+  internal,               ///< a bug: something that should not happen did
+  header_too_large,       ///< request header block over the configured limit
+  request_timeout,        ///< the client was too slow sending its request
+  precondition_required,  ///< a conditional write came without If-Match
+  precondition_failed,    ///< If-Match names a version that is not current
+  payment_refused,        ///< the payment gateway refused the request
+  insufficient_funds,     ///< the balance does not cover the amount
+  payout_account_missing, ///< a payout needs a payout account first
 };
+
+/// The last code, for loops over all of them.
+inline constexpr errc last_errc = errc::payout_account_missing;
 
 /// The stable, snake_case code of `x`, e.g. "invalid_field".
 std::string_view to_string(errc x) noexcept;

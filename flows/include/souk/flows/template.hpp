@@ -60,6 +60,9 @@ struct flow_template {
   std::string name;
   uint32_t version = 0;
   std::string description;
+  /// What the flow's instances are: "order" (a buyer's purchase; products
+  /// name these flows) or "payout" (a creator's payout).
+  std::string kind = "order";
   std::string initial;
   std::vector<state> states; ///< in file order
   /// SHA-256 (lowercase hex) of the template's bytes: an order pins

@@ -27,6 +27,7 @@ class worker_pool;
 } // namespace souk
 
 namespace souk::payments {
+class payouts;
 class service;
 } // namespace souk::payments
 
@@ -63,6 +64,8 @@ struct services {
   std::string node_id;
   /// Checkout, webhooks and refunds; the order routes answer 503 without it.
   std::shared_ptr<payments::service> payments;
+  /// Payout accounts and payouts; their routes answer 503 without it.
+  std::shared_ptr<payments::payouts> payouts;
   /// Threads for calls to the payment gateway (kept apart from `workers`,
   /// so a slow gateway never delays logins).
   std::shared_ptr<worker_pool> gateway_workers;

@@ -22,6 +22,7 @@ class service;
 namespace souk::payments {
 
 class gateway;
+struct webhook_event;
 
 /// How payments reach the order engine (soukd wires these to
 /// `actors::order_engine`). Blocking: called from worker threads only.
@@ -70,6 +71,9 @@ struct service_options {
   /// answer: it is never asked again automatically (it may have been
   /// made), and its order goes to an operator.
   std::chrono::milliseconds refund_lease{120'000};
+  /// Where `transfer.success|failed|reversed` events go (`payouts::on_event`);
+  /// without it they are ignored.
+  std::function<status(const webhook_event&)> transfer_events;
 };
 
 /// A checkout as the HTTP layer hands it over (fields already checked for

@@ -16,13 +16,17 @@ namespace souk::persistence {
 /// The state of an order the engine parked for an operator.
 inline constexpr std::string_view parked_state = "needs_attention";
 
-/// One row of `orders`. Optional columns are empty strings for NULL.
+/// One row of `orders`: a flow instance of the order engine. Optional
+/// columns are empty strings for NULL.
 struct order_row {
   std::string id;
-  std::string product_id;
-  std::string buyer_email;
-  std::string buyer_id; ///< empty for a guest
-  int64_t amount = 0;   ///< minor units
+  /// "order" (a buyer's: product and buyer email are set) or "payout" (a
+  /// creator's; its details are in `payouts`).
+  std::string kind = "order";
+  std::string product_id;  ///< empty for a payout
+  std::string buyer_email; ///< empty for a payout
+  std::string buyer_id;    ///< empty for a guest
+  int64_t amount = 0;      ///< minor units
   std::string currency;
   std::string flow;
   int32_t flow_version = 0;

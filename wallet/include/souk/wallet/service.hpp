@@ -50,16 +50,19 @@ struct options {
   size_t batch = 50;
 };
 
-/// The wallet: the flow actions `wallet.credit_sale` and
-/// `wallet.reverse_sale` on the ledger, and the release of holds.
+/// The wallet: the flow actions on the ledger — `wallet.credit_sale`,
+/// `wallet.reverse_sale` for orders; `wallet.reserve_payout`,
+/// `wallet.settle_payout`, `wallet.return_payout` for payouts — and the
+/// release of holds.
 /// Thread-safe; every call blocks (database).
 class service {
 public:
   service(std::shared_ptr<persistence::database> db, options opts);
   ~service();
 
-  /// Runs `wallet.credit_sale` or `wallet.reverse_sale` for an order;
-  /// idempotent on `idempotency_key`.
+  /// Runs one of `actions()` for an order or a payout (`order_id` is the
+  /// flow instance's id); idempotent on `idempotency_key`. A payout the
+  /// available balance does not cover fails with `insufficient_funds`.
   status run_action(const std::string& action, const std::string& order_id,
                     const std::string& idempotency_key);
 
