@@ -338,6 +338,15 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
       {P::creator_key, 200},
       {P::other, 200},
       {P::op, 403}}},
+    // So is the dashboard: each creator's own sales.
+    {"GET",
+     fixed("/api/v1/dashboard/sales?bucket=week"),
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 200},
+      {P::op, 403}}},
   };
   // Every route the router serves has a row: a route added later without
   // one fails here.
