@@ -17,6 +17,7 @@ void add_file_routes(router& r, std::shared_ptr<const services> svc);
 void add_order_routes(router& r, std::shared_ptr<const services> svc);
 void add_wallet_routes(router& r, std::shared_ptr<const services> svc);
 void add_payout_routes(router& r, std::shared_ptr<const services> svc);
+void add_dashboard_routes(router& r, std::shared_ptr<const services> svc);
 
 /// A file's display name from `?name=`, or an `errc::invalid_field` error
 /// (field "name"): trimmed, 1-255 bytes of UTF-8, no slashes, backslashes or

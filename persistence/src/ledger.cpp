@@ -332,6 +332,55 @@ expected<int64_t> ledger_repository::net_of(const std::string& account,
   return static_cast<int64_t>(credits - debits);
 }
 
+expected<std::vector<sales_day_row>>
+ledger_repository::sales_by_day(const std::string& creator_id, day_point from,
+                                day_point to) {
+  using namespace std::chrono;
+  // Every leg of a posting shares its created_at, so the range picks whole
+  // postings; the day is the first ten characters of created_at.
+  auto first = to_iso(timestamp{from});
+  auto last = to_iso(timestamp{to + days{1}} - milliseconds{1});
+  std::vector<sales_day_row> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare
+           << "SELECT e.currency, SUBSTR(e.created_at, 1, 10), "
+              "COUNT(DISTINCT CASE WHEN e.cause_kind = 'sale' THEN "
+              "e.posting_id END), "
+              "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'sale' AND "
+              "cr.owner_kind = 'creator' AND cr.owner_id = :c1 THEN e.amount "
+              "END), 0) AS BIGINT), "
+              "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'sale' AND "
+              "cr.owner_kind = 'platform' AND cr.kind = 'fees' THEN e.amount "
+              "END), 0) AS BIGINT), "
+              "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'refund' AND "
+              "dr.owner_kind = 'creator' AND dr.owner_id = :c2 THEN e.amount "
+              "END), 0) AS BIGINT) "
+              "FROM ledger_entries e "
+              "JOIN ledger_accounts cr ON cr.id = e.credit_account "
+              "JOIN ledger_accounts dr ON dr.id = e.debit_account "
+              "WHERE e.posting_id IN (SELECT m.posting_id FROM ledger_entries "
+              "m WHERE m.cause_kind IN ('sale', 'refund') AND m.created_at >= "
+              ":first AND m.created_at <= :last AND (m.credit_account IN "
+              "(SELECT id FROM ledger_accounts WHERE owner_kind = 'creator' "
+              "AND owner_id = :c3) OR m.debit_account IN (SELECT id FROM "
+              "ledger_accounts WHERE owner_kind = 'creator' AND owner_id = "
+              ":c4))) "
+              "GROUP BY e.currency, SUBSTR(e.created_at, 1, 10) "
+              "ORDER BY 1, 2",
+         soci::use(creator_id, "c1"), soci::use(creator_id, "c2"),
+         soci::use(first, "first"), soci::use(last, "last"),
+         soci::use(creator_id, "c3"), soci::use(creator_id, "c4"));
+    for (auto& r : rows)
+      out.push_back(sales_day_row{r.get<std::string>(1), r.get<std::string>(0),
+                                  get_int(r, 2), get_int(r, 3), get_int(r, 4),
+                                  get_int(r, 5)});
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 status ledger_repository::add_hold(const hold_row& h) {
   auto now_text = to_iso(now());
   return db_.transact([&](soci::session& sql) -> status {

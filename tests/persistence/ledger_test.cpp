@@ -1,7 +1,8 @@
 // The double-entry ledger on both backends: postings all-or-nothing and
 // idempotent, protected accounts never negative (also under twenty
-// concurrent payouts), entries immutable, and `check` catching a ledger
-// that was tampered with.
+// concurrent payouts), entries immutable, `check` catching a ledger that
+// was tampered with, and a creator's sales summed per day for the
+// dashboard.
 
 #include <atomic>
 #include <set>
@@ -11,6 +12,7 @@
 #include <soci/soci.h>
 
 #include "souk/core/ids.hpp"
+#include "souk/core/time.hpp"
 #include "souk/persistence/ledger.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/testing/support.hpp"
@@ -54,6 +56,45 @@ struct books {
     for (auto& p : report->problems)
       all += p + "\n";
     BOOST_TEST(report->problems.empty(), all);
+  }
+
+  // Rows written straight into the tables, so entries can carry any
+  // created_at (`post` stamps the current time). Balances are left alone:
+  // tests using these do not `check` the ledger.
+  void raw_account(const std::string& id, const std::string& owner_kind,
+                   const std::string& owner_id, const std::string& kind,
+                   int negative) {
+    std::string currency = "NGN", at = "2020-01-01T00:00:00.000Z";
+    auto st = db->run([&](soci::session& sql) {
+      sql << "INSERT INTO ledger_accounts (id, owner_kind, owner_id, "
+             "currency, kind, may_go_negative, balance, created_at) VALUES "
+             "(:id, :ok, :oi, :c, :k, :n, 0, :t) ON CONFLICT (id) DO NOTHING",
+        soci::use(id), soci::use(owner_kind), soci::use(owner_id),
+        soci::use(currency), soci::use(kind), soci::use(negative),
+        soci::use(at);
+    });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  }
+
+  void raw_posting(const std::string& key, const std::string& cause_kind,
+                   const std::vector<sp::leg>& legs, const std::string& at) {
+    std::string currency = "NGN", memo = "test";
+    auto st = db->run([&](soci::session& sql) {
+      for (size_t i = 0; i < legs.size(); ++i) {
+        auto id = souk::new_uuid();
+        auto leg_key = key + "#" + std::to_string(i);
+        long long amount = legs[i].amount;
+        sql << "INSERT INTO ledger_entries (id, posting_id, idempotency_key, "
+               "debit_account, credit_account, amount, currency, cause_kind, "
+               "cause_id, memo, created_at) VALUES (:id, :p, :k, :d, :c, :a, "
+               ":cur, :ck, :ci, :m, :t)",
+          soci::use(id), soci::use(key), soci::use(leg_key),
+          soci::use(legs[i].from), soci::use(legs[i].to), soci::use(amount),
+          soci::use(currency), soci::use(cause_kind), soci::use(key),
+          soci::use(memo), soci::use(at);
+      }
+    });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
   }
 
   long long count(const std::string& q) {
@@ -208,6 +249,120 @@ BOOST_AUTO_TEST_CASE(statements_page_newest_first) {
       amounts.insert(e.amount);
   BOOST_TEST(amounts.size() == 5u);
   BOOST_TEST(b.ledger.entries_of({b.fees}, 10)->empty());
+}
+
+BOOST_AUTO_TEST_CASE(sales_by_day_sums_a_creators_sales_fees_and_refunds) {
+  books b;
+  auto owed = sp::creator_account(b.creator, "NGN", "owed");
+  auto other = souk::new_uuid();
+  auto theirs = sp::creator_account(other, "NGN", "pending");
+  auto usd_pending = sp::creator_account(b.creator, "USD", "pending");
+  std::vector<sp::posting> postings{
+    b.posting("sale:o1",
+              {{b.gateway, b.pending, 9500}, {b.gateway, b.fees, 500}}),
+    b.posting("sale:o2",
+              {{b.gateway, b.pending, 4750}, {b.gateway, b.fees, 250}}),
+    // Not sales or refunds: a release and a payout.
+    b.posting("release:o1", {{b.pending, b.available, 2000}}, "hold_release"),
+    b.posting("payout:p1", {{b.available, b.in_transit, 1000}}, "payout"),
+    // A refund taking the creator's share from pending, available and (the
+    // rest) a debt, and the platform's from its fees.
+    b.posting("reverse:r1",
+              {{b.pending, b.gateway, 1000},
+               {b.available, b.gateway, 500},
+               {owed, b.gateway, 300},
+               {b.fees, b.gateway, 100}},
+              "refund"),
+    // Another creator's sale, and a sale in another currency.
+    b.posting("sale:o3", {{b.gateway, theirs, 1000}, {b.gateway, b.fees, 100}}),
+    sp::posting{"sale:o4",
+                "USD",
+                "sale",
+                "o4",
+                "test",
+                {{sp::platform_account("USD", "gateway"), usd_pending, 920},
+                 {sp::platform_account("USD", "gateway"),
+                  sp::platform_account("USD", "fees"), 80}}},
+  };
+  for (auto& p : postings) {
+    auto r = b.ledger.post(p);
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+  }
+  b.sound();
+  auto today = souk::day_of(souk::now());
+  auto rows = b.ledger.sales_by_day(b.creator, today, today);
+  BOOST_REQUIRE_MESSAGE(rows, (rows ? "" : rows.err().detail));
+  BOOST_REQUIRE(rows->size() == 2u);
+  auto& ngn = (*rows)[0];
+  BOOST_TEST(ngn.currency == "NGN");
+  BOOST_TEST(ngn.day == souk::to_iso_day(today));
+  BOOST_TEST(ngn.sales == 2);
+  BOOST_TEST(ngn.net == 9500 + 4750);
+  BOOST_TEST(ngn.fees == 500 + 250);
+  BOOST_TEST(ngn.refunds == 1000 + 500 + 300);
+  auto& usd = (*rows)[1];
+  BOOST_TEST(usd.currency == "USD");
+  BOOST_TEST(usd.sales == 1);
+  BOOST_TEST(usd.net == 920);
+  BOOST_TEST(usd.fees == 80);
+  BOOST_TEST(usd.refunds == 0);
+  // The other creator sees their sale only.
+  auto others = b.ledger.sales_by_day(other, today, today);
+  BOOST_REQUIRE(others);
+  BOOST_REQUIRE(others->size() == 1u);
+  BOOST_TEST((*others)[0].sales == 1);
+  BOOST_TEST((*others)[0].net == 1000);
+  BOOST_TEST((*others)[0].fees == 100);
+  // Nothing on other days, nothing for a stranger.
+  auto before = b.ledger.sales_by_day(b.creator, today - std::chrono::days{30},
+                                      today - std::chrono::days{1});
+  BOOST_REQUIRE(before);
+  BOOST_TEST(before->empty());
+  auto stranger = b.ledger.sales_by_day(souk::new_uuid(), today, today);
+  BOOST_REQUIRE(stranger);
+  BOOST_TEST(stranger->empty());
+}
+
+BOOST_AUTO_TEST_CASE(sales_by_day_groups_by_the_entries_day_within_the_range) {
+  books b;
+  b.raw_account(b.gateway, "platform", "", "gateway", 1);
+  b.raw_account(b.fees, "platform", "", "fees", 0);
+  b.raw_account(b.pending, "creator", b.creator, "pending", 0);
+  auto sale = [&](const std::string& key, const std::string& at) {
+    b.raw_posting(key, "sale",
+                  {{b.gateway, b.pending, 900}, {b.gateway, b.fees, 100}}, at);
+  };
+  sale("sale:before", "2020-10-31T23:59:59.999Z");
+  sale("sale:a", "2020-11-01T00:00:00.000Z");
+  sale("sale:b", "2020-11-01T23:59:59.999Z");
+  sale("sale:c", "2020-11-02T12:00:00.000Z");
+  b.raw_posting("reverse:c", "refund",
+                {{b.pending, b.gateway, 450}, {b.fees, b.gateway, 50}},
+                "2020-11-03T00:00:00.000Z");
+  sale("sale:after", "2020-11-04T00:00:00.000Z");
+  auto day = [](const char* text) { return *souk::parse_iso_day(text); };
+  auto rows
+    = b.ledger.sales_by_day(b.creator, day("2020-11-01"), day("2020-11-03"));
+  BOOST_REQUIRE_MESSAGE(rows, (rows ? "" : rows.err().detail));
+  BOOST_REQUIRE(rows->size() == 3u);
+  auto& r = *rows;
+  BOOST_TEST(r[0].day == "2020-11-01");
+  BOOST_TEST(r[0].sales == 2);
+  BOOST_TEST(r[0].net == 1800);
+  BOOST_TEST(r[0].fees == 200);
+  BOOST_TEST(r[0].refunds == 0);
+  BOOST_TEST(r[1].day == "2020-11-02");
+  BOOST_TEST(r[1].sales == 1);
+  BOOST_TEST(r[1].net == 900);
+  BOOST_TEST(r[2].day == "2020-11-03");
+  BOOST_TEST(r[2].sales == 0);
+  BOOST_TEST(r[2].net == 0);
+  BOOST_TEST(r[2].fees == 0);
+  BOOST_TEST(r[2].refunds == 450);
+  auto all
+    = b.ledger.sales_by_day(b.creator, day("2020-01-01"), day("2020-12-31"));
+  BOOST_REQUIRE(all);
+  BOOST_TEST(all->size() == 5u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -22,4 +22,18 @@ std::string to_iso(timestamp t);
 /// Parses the form `to_iso` writes.
 expected<timestamp> parse_iso(std::string_view text);
 
+/// A calendar day (UTC).
+using day_point = std::chrono::sys_days;
+
+/// `d` as "YYYY-MM-DD", the first ten characters of `to_iso` on that day.
+std::string to_iso_day(day_point d);
+
+/// Parses "YYYY-MM-DD" (exactly: four-digit year, two-digit month and day)
+/// into a calendar day; `errc::invalid_field` for anything else, including
+/// days that do not exist (2026-02-30).
+expected<day_point> parse_iso_day(std::string_view text);
+
+/// The day `t` falls on (UTC).
+day_point day_of(timestamp t) noexcept;
+
 } // namespace souk

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "souk/core/error.hpp"
+#include "souk/core/time.hpp"
 #include "souk/persistence/database.hpp"
 
 namespace souk::persistence {
@@ -83,6 +84,17 @@ struct hold_row {
   std::string status = "held"; ///< held or released
 };
 
+/// One day of a creator's sales in one currency, from the ledger
+/// (`ledger_repository::sales_by_day`).
+struct sales_day_row {
+  std::string day; ///< YYYY-MM-DD (UTC), of the entries' `created_at`
+  std::string currency;
+  int64_t sales = 0;   ///< sale postings crediting the creator
+  int64_t net = 0;     ///< what those sales credited the creator
+  int64_t fees = 0;    ///< what those sales credited the platform's fees
+  int64_t refunds = 0; ///< what refund postings took back from the creator
+};
+
 /// The double-entry ledger. Thread-safe; every call blocks on the database.
 class ledger_repository {
 public:
@@ -116,6 +128,14 @@ public:
   expected<int64_t> net_of(const std::string& account,
                            const std::string& cause_id,
                            const std::string& cause_kind = {});
+
+  /// The sales and refunds of creator `creator_id`, per currency and day
+  /// from `from` to `to` (both included), ordered by currency and day; days
+  /// without any are left out. A sale is a posting of cause `sale` with a
+  /// leg crediting one of the creator's accounts; a refund, the legs of
+  /// cause `refund` debiting one. One query, grouped in the database.
+  expected<std::vector<sales_day_row>>
+  sales_by_day(const std::string& creator_id, day_point from, day_point to);
 
   /// Schedules a sale's release (once per order; again is a no-op).
   status add_hold(const hold_row& h);
