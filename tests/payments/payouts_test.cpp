@@ -166,6 +166,15 @@ BOOST_AUTO_TEST_CASE(bad_requests_write_nothing) {
   BOOST_TEST(s.count("SELECT COUNT(*) FROM payouts") == 0);
   BOOST_TEST(s.count("SELECT COUNT(*) FROM orders WHERE kind = 'payout'") == 0);
   BOOST_TEST(s.balance("available") == net_per_sale);
+  // No product can be sold on the payout flow.
+  auto product = s.as_creator(
+    "POST", "/api/v1/products",
+    json{{"title", "Payout"},
+         {"price", {{"amount", 250'000}, {"currency", "NGN"}}},
+         {"flow", "payout"}}
+      .dump());
+  BOOST_TEST(product.status == 422);
+  BOOST_TEST(field(product) == "flow");
   // Buyers and operators have no payouts.
   auto as_op = http_request(s.port, "GET", "/api/v1/payouts", {},
                             {{"Authorization", "Bearer " + s.op_token}});
@@ -225,6 +234,52 @@ BOOST_AUTO_TEST_CASE(lost_and_duplicated_webhooks_change_nothing) {
   BOOST_TEST(s.events(second, "transfer.success") == 1);
   BOOST_TEST(s.balance("paid_out") == 200'000);
   BOOST_TEST(s.balance("available") == net_per_sale - 200'000);
+  BOOST_TEST(s.gw->stats().transfer_calls == 2u);
+  ledger_sound(s);
+}
+
+BOOST_AUTO_TEST_CASE(a_node_that_dies_mid_payout_leaves_nothing_undone) {
+  shop_options o = funded();
+  o.reconcile_after = 2s;
+  shop s{o};
+  fund(s, 1);
+  register_account(s);
+  // No webhooks: the payout waits in transit when its node goes down.
+  souk::sandbox::behaviour lost;
+  lost.drop = true;
+  s.gw->set_behaviour(lost);
+  auto res = ask(s, 100'000, souk::new_uuid());
+  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
+  std::string id = json::parse(res.body)["id"];
+  BOOST_REQUIRE(payout_reaches(s, id, "in_transit"));
+  // Another node on the same database asks the gateway, which paid the
+  // transfer meanwhile, and settles it.
+  s.restart([](souk::config::settings&) {});
+  BOOST_REQUIRE(payout_reaches(s, id, "paid"));
+  BOOST_TEST(s.events(id, "transfer.success") == 1);
+  BOOST_TEST(s.balance("paid_out") == 100'000);
+  BOOST_TEST(s.gw->stats().transfer_calls == 1u);
+
+  // A crash between recording the gateway's word and telling the flow:
+  // the payout's row says success, its flow still waits in transit.
+  // Reconciliation tells it, once, and stops looking.
+  res = ask(s, 100'000, souk::new_uuid());
+  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
+  std::string second = json::parse(res.body)["id"];
+  BOOST_REQUIRE(payout_reaches(s, second, "in_transit"));
+  auto st = s.db->run([&](soci::session& sql) {
+    sql << "UPDATE payouts SET transfer_status = 'success', gateway_status = "
+           "'success', next_check_at = '2020-01-01T00:00:00.000Z' WHERE id = "
+           ":id",
+      soci::use(second);
+  });
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  BOOST_REQUIRE(payout_reaches(s, second, "paid"));
+  BOOST_TEST(s.events(second, "transfer.success") == 1);
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM payouts WHERE id = '" + second
+                     + "' AND next_check_at LIKE '9999%'")
+             == 1);
+  BOOST_TEST(s.balance("paid_out") == 200'000);
   BOOST_TEST(s.gw->stats().transfer_calls == 2u);
   ledger_sound(s);
 }

@@ -110,6 +110,8 @@ struct shop {
   http::router sandbox_routes;
   std::unique_ptr<http::server> sandbox_server;
   uint16_t sandbox_port = 0;
+  config::settings cfg;
+  souk::node_extensions ext;
   std::unique_ptr<souk::node> node;
   uint16_t port = 0;
   std::shared_ptr<persistence::database> db;
@@ -146,7 +148,6 @@ struct shop {
     std::ofstream{dir.path() / "flows" / "quick_expiry.yaml"}
       << test_flow("quick_expiry", "1500ms");
 
-    config::settings cfg;
     cfg.listen = "127.0.0.1:0";
     cfg.data_dir = (dir.path() / "data").string();
     cfg.database.url = scratch.url();
@@ -169,19 +170,33 @@ struct shop {
     cfg.payments.reconcile_for = o.reconcile_for;
     cfg.wallet.hold = o.hold;
     cfg.wallet.poll = 100ms;
-    souk::node_extensions ext;
     ext.actions["test.effect"] = {};
     ext.services.emplace_back("test", [fx = fx](caf::actor_system& sys) {
       return sys.spawn(effect_service, fx);
     });
+    start_node();
+    db = scratch.open(2);
+    seed();
+  }
+
+  void start_node() {
     node = std::make_unique<souk::node>(cfg, ext);
-    err = node->start();
+    auto err = node->start();
     BOOST_REQUIRE_MESSAGE(!err, err.detail);
     port = static_cast<uint16_t>(
       std::stoi(node->url().substr(node->url().rfind(':') + 1)));
     gw->set_webhook_url(node->url() + "api/v1/webhooks/paystack");
-    db = scratch.open(2);
-    seed();
+  }
+
+  /// Stops the node and starts another on the same database (and data
+  /// directory) with `tweak` applied to its settings: what a node that died
+  /// and came back finds.
+  template<class F>
+  void restart(F tweak) {
+    node->stop();
+    node.reset();
+    tweak(cfg);
+    start_node();
   }
 
   ~shop() {
