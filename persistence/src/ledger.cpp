@@ -129,7 +129,9 @@ std::string platform_account(std::string_view currency, std::string_view kind) {
   return fmt::format("platform:{}:{}", currency, kind);
 }
 
-expected<posted> ledger_repository::post(const posting& p) {
+expected<posted>
+ledger_repository::post(const posting& p,
+                        const std::vector<std::string>& per_cause) {
   if (p.key.empty() || p.currency.empty() || p.legs.empty())
     return error{errc::invalid_field,
                  "a posting needs a key, a currency and at least one leg"};
@@ -165,6 +167,32 @@ expected<posted> ledger_repository::post(const posting& p) {
                      "posting " + p.key + " exists with other legs"};
       result = posted::already;
       return {};
+    }
+    if (!per_cause.empty()) {
+      // The lock first (held to commit), then what the cause has.
+      sql << "INSERT INTO ledger_cause_locks (cause_id, touched_at) VALUES "
+             "(:c, :t) ON CONFLICT (cause_id) DO UPDATE SET touched_at = "
+             "excluded.touched_at",
+        soci::use(p.cause_id), soci::use(now_text);
+      for (auto& account : per_cause) {
+        int64_t taking = 0;
+        for (auto& l : p.legs)
+          if (l.from == account)
+            taking += l.amount;
+        if (taking == 0)
+          continue;
+        long long has = 0;
+        sql << "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = :a1 THEN "
+               "amount ELSE 0 - amount END), 0) AS BIGINT) FROM "
+               "ledger_entries WHERE cause_id = :c AND (credit_account = :a2 "
+               "OR debit_account = :a3)",
+          soci::use(account), soci::use(p.cause_id), soci::use(account),
+          soci::use(account), soci::into(has);
+        if (has < taking)
+          return error{errc::conflict,
+                       fmt::format("{} holds {} {} of {}, not {}", account, has,
+                                   p.currency, p.cause_id, taking)};
+      }
     }
     for (auto& [id, k] : accounts) {
       int negative = may_go_negative(k) ? 1 : 0;

@@ -3,6 +3,8 @@
 // reverse proportionally, and a refund after a payout leaves a debt that
 // the next release repays. `check` passes after every step.
 
+#include <thread>
+
 #include <boost/test/unit_test.hpp>
 #include <soci/soci.h>
 
@@ -44,6 +46,7 @@ struct shop {
          + t0 + "', '" + t0 + "')");
     w::options o;
     o.hold = hold;
+    o.lease = 10ms; // a release that lost a race is claimed again at once
     wallet = std::make_unique<w::service>(db, o);
   }
 
@@ -195,6 +198,54 @@ BOOST_AUTO_TEST_CASE(a_refund_after_payout_is_owed_and_repaid_by_releases) {
   s.wallet->run_due();
   BOOST_TEST(s.balance("available") == 465'000);
   s.sound();
+}
+
+BOOST_AUTO_TEST_CASE(a_release_racing_a_refund_takes_each_coin_once) {
+  shop s{1h};
+  // Another sale's money waits in the same pending account: neither the
+  // release nor the refund of the raced order may touch it.
+  auto bystander = s.order();
+  BOOST_REQUIRE(!s.run("wallet.credit_sale", bystander, "k-b"));
+  auto pending = sp::creator_account(s.creator, "NGN", "pending");
+  for (int round = 0; round < 15; ++round) {
+    auto id = s.order();
+    BOOST_REQUIRE(!s.run("wallet.credit_sale", id, "k-" + id));
+    s.exec("UPDATE wallet_holds SET release_at = '2020-01-01T00:00:00.000Z' "
+           "WHERE order_id = '"
+           + id + "'");
+    s.ask_refund(id, std::nullopt);
+    souk::status refunded;
+    std::thread release{[&] { s.wallet->run_due(); }};
+    refunded = s.run("wallet.reverse_sale", id, "r-" + id);
+    release.join();
+    // The loser of the race finds the money moved and tries again.
+    for (int i = 0; refunded && i < 20; ++i) {
+      BOOST_REQUIRE_MESSAGE(refunded.code == souk::errc::unavailable,
+                            refunded.detail);
+      std::this_thread::sleep_for(20ms);
+      refunded = s.run("wallet.reverse_sale", id, "r-" + id);
+    }
+    BOOST_REQUIRE_MESSAGE(!refunded, refunded.detail);
+    BOOST_REQUIRE(sp::ledger_repository{*s.db}.net_of(pending, id));
+    for (int i = 0; i < 50; ++i) {
+      auto h = s.ledger.hold_of(id);
+      BOOST_REQUIRE(h && *h);
+      if ((*h)->status == "released")
+        break;
+      std::this_thread::sleep_for(20ms);
+      s.wallet->run_due();
+    }
+    auto left = s.ledger.net_of(pending, id);
+    auto theirs = s.ledger.net_of(pending, bystander);
+    BOOST_REQUIRE(left && theirs);
+    BOOST_TEST(*left == 0);
+    BOOST_TEST(*theirs == 465'000);
+    s.sound();
+  }
+  // Every raced sale went back in full; only the bystander's is left.
+  BOOST_TEST(s.balance("pending") == 465'000);
+  BOOST_TEST(s.balance("available") == 0);
+  BOOST_TEST(s.balance("owed") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(reversing_a_sale_never_credited_gives_nothing_back) {

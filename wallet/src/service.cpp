@@ -168,7 +168,8 @@ status service::impl::release(const sp::hold_row& h) {
       p.legs.push_back(
         {pending, sp::creator_account(h.creator_id, h.currency, "available"),
          *left - repay});
-    auto r = l.post(p);
+    // A refund of this order racing us cannot take the same money.
+    auto r = l.post(p, {pending});
     if (!r)
       return r.err();
   }
@@ -245,9 +246,10 @@ status service::impl::reverse_sale(const std::string& order_id,
     p.legs.push_back({fees, gateway, back.fee});
   if (p.legs.empty())
     return {};
-  // A payout racing us may take `available` first: the guard refuses the
-  // posting (conflict) and the step's retry looks again.
-  auto r = l.post(p);
+  // Only this sale's pending money, however a release races us; and a
+  // payout racing us may take `available` first. Either way the guard
+  // refuses the posting (conflict) and the step's retry looks again.
+  auto r = l.post(p, {pending});
   if (!r)
     return r.err().code == errc::conflict
              ? error{errc::unavailable, r.err().detail}

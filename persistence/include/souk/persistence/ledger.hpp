@@ -106,7 +106,15 @@ public:
   /// update: safe under any concurrency). `errc::invalid_field` for a
   /// posting without legs, a leg of amount <= 0, an account of another
   /// currency, or a key reused with other legs.
-  expected<posted> post(const posting& p);
+  ///
+  /// `per_cause` names accounts whose money is attributed per cause (a
+  /// creator's `pending` holds many sales): from these the posting may take
+  /// only what `p.cause_id` has there (its credits minus debits), checked
+  /// under a lock on the cause in the same transaction, so two postings
+  /// racing on one cause cannot both take the same money (`errc::conflict`
+  /// for the second).
+  expected<posted> post(const posting& p,
+                        const std::vector<std::string>& per_cause = {});
 
   /// An account, if it exists.
   expected<std::optional<account_row>> account(const std::string& id);
