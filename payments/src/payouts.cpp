@@ -300,6 +300,7 @@ expected<payout_answer> payouts::impl::request_owned(const payout_request& r) {
   p.reference = "payout-" + creation->order.id; // 43 characters
   if (!valid_transfer_reference(p.reference))
     return error{errc::internal, "bad transfer reference " + p.reference};
+  p.created_at = creation->order.created_at; // the answer shows the same
   p.next_check_at = to_iso(now() + opts.reconcile_after);
   sp::payout_view v{p, creation->order.state, "",
                     creation->order.state_entered_at};
@@ -356,7 +357,7 @@ status payouts::impl::apply(const sp::payout_row& p, const transfer& t,
   if (!t.reference.empty() && t.reference != p.reference)
     return error{errc::unavailable, "the gateway answered about transfer "
                                       + t.reference + ", not " + p.reference};
-  if (t.amount != 0 && (t.amount != p.amount || t.currency != p.currency)) {
+  if (t.amount != p.amount || t.currency != p.currency) {
     // Not what we asked: a person looks before any money moves.
     auto why
       = fmt::format("the gateway reports transfer {} as {} {}, the "
@@ -388,9 +389,34 @@ status payouts::impl::apply(const sp::payout_row& p, const transfer& t,
     = repo().record_transfer(p.id, v.status, t.transfer_code, t.status, reason);
   if (!moved)
     return moved.err();
-  if (*moved)
+  if (*moved) {
     log::info("payout {}: transfer {} {} ({})", p.id, p.reference, t.status,
               via);
+    return tell_flow(p.id, via);
+  }
+  auto stored = repo().find(p.id);
+  if (!stored)
+    return stored.err();
+  if (!*stored)
+    return error{errc::not_found, "no payout " + p.id};
+  auto& now_row = **stored;
+  if (event_of(now_row.transfer_status).empty())
+    // Not recorded: a request for the transfer is in flight; its answer
+    // comes first, then this is looked at again.
+    return error{errc::unavailable,
+                 "the transfer is being sent; its outcome is recorded after"};
+  if (now_row.transfer_status != v.status) {
+    // The gateway now says something else than the final word we acted on
+    // (e.g. paid after we gave the money back): a person sorts it out.
+    auto why = fmt::format("the gateway reports transfer {} {} ({}), but "
+                           "souk recorded it {}; check the gateway before "
+                           "moving any money",
+                           p.reference, t.status, via, now_row.transfer_status);
+    log::error("payout {}: {}", p.id, why);
+    if (auto err = orders.park(p.id, why))
+      return err;
+    return repo().close_checks(p.id);
+  }
   return tell_flow(p.id, via);
 }
 
@@ -445,7 +471,8 @@ void payouts::impl::reconcile(const sp::payout_row& p) {
   auto created = parse_iso(p.created_at);
   auto age = now() - (created ? *created : now());
   if (t.err().code == errc::not_found && p.transfer_status == "unsent"
-      && age > opts.reconcile_for && flow_state(p.id) == "in_transit") {
+      && p.checks >= 3 && age > opts.reconcile_for
+      && flow_state(p.id) == "in_transit") {
     // Its step gave up long ago and the gateway never got it: no retry can
     // reach the gateway any more, so the money goes back.
     auto why = fmt::format(
@@ -495,34 +522,64 @@ status payouts::impl::transfer_step(const std::string& id) {
     return event_of(p.transfer_status).empty() ? status{}
                                                : tell_flow(id, "transfer");
   }
-  transfer_request req;
-  req.amount = p.amount;
-  req.currency = p.currency;
-  req.recipient = p.recipient_code;
-  req.reference = p.reference;
-  req.reason = "souk payout " + p.id;
-  auto t = gw->start_transfer(req);
-  if (!t && t.err().code == errc::conflict) {
-    // A used reference: ours, from an attempt whose answer was lost.
-    t = gw->verify_transfer(p.reference);
+  // One sender at a time; while it asks, no failure is recorded.
+  auto t0 = now();
+  auto claimed = repo().claim_send(id, to_iso(t0), to_iso(t0 + 2 * opts.lease));
+  if (!claimed)
+    return claimed.err();
+  if (!*claimed)
+    return error{errc::unavailable, "the transfer is being sent already"};
+  auto give_back = [&] {
+    if (auto err = repo().release_send(id))
+      log::warn("payout {}: {}", id, err.detail);
+  };
+  // Ask first whether the gateway has it (an earlier attempt whose answer
+  // was lost): then it is never asked for again.
+  auto t = gw->verify_transfer(p.reference);
+  if (!t && t.err().code != errc::not_found) {
+    give_back();
+    return error{errc::unavailable, t.err().detail};
   }
+  bool refused = false;
+  std::string refusal;
+  if (!t) {
+    transfer_request req;
+    req.amount = p.amount;
+    req.currency = p.currency;
+    req.recipient = p.recipient_code;
+    req.reference = p.reference;
+    req.reason = "souk payout " + p.id;
+    t = gw->start_transfer(req);
+    if (!t
+        && (t.err().code == errc::conflict
+            || t.err().code == errc::invalid_field)) {
+      // Refused — or a reused reference, or a 4xx that is neither: only a
+      // gateway that then knows no such transfer has truly refused it.
+      auto why = t.err().detail;
+      t = gw->verify_transfer(p.reference);
+      if (!t && t.err().code == errc::not_found) {
+        refused = true;
+        refusal = why;
+      }
+    }
+  }
+  give_back();
   if (t)
     return apply(p, *t, "transfer");
-  auto& err = t.err();
-  if (err.code == errc::invalid_field) {
-    // Refused outright: no transfer exists, the money goes back.
-    log::warn("payout {}: the gateway refused the transfer: {}", id,
-              err.detail);
-    auto moved = repo().record_transfer(id, "failed", "", "refused",
-                                        "the gateway refused the transfer: "
-                                          + err.detail);
+  if (refused) {
+    log::warn("payout {}: the gateway refused the transfer: {}", id, refusal);
+    auto moved
+      = repo().record_transfer(id, "failed", "", "refused",
+                               "the gateway refused the transfer: " + refusal);
     if (!moved)
       return moved.err();
     return tell_flow(id, "transfer");
   }
-  // Not done, or no answer (then a retry with the same reference is safe).
-  return err.code == errc::not_found ? error{errc::unavailable, err.detail}
-                                     : err;
+  // Not done, or no answer: the next attempt asks the gateway first.
+  auto& err = t.err();
+  return err.code == errc::not_found || err.code == errc::invalid_field
+           ? error{errc::unavailable, err.detail}
+           : err;
 }
 
 status payouts::run_action(const std::string& action,

@@ -218,8 +218,17 @@ ledger_repository::post(const posting& p,
       if (debit.get_affected_rows() != 1)
         return error{errc::conflict, fmt::format("{} does not hold {} {}",
                                                  l.from, l.amount, p.currency)};
-      sql << "UPDATE ledger_accounts SET balance = balance + :a WHERE id = :id",
-        soci::use(amount), soci::use(l.to);
+      // A debt is only ever repaid, never overpaid: `owed` stays at or
+      // below zero, whoever repays at the same time.
+      soci::statement credit
+        = (sql.prepare << "UPDATE ledger_accounts SET balance = balance + "
+                          ":a1 WHERE id = :id AND (kind <> 'owed' OR balance "
+                          "+ :a2 <= 0)",
+           soci::use(amount), soci::use(l.to), soci::use(amount));
+      credit.execute(true);
+      if (credit.get_affected_rows() != 1)
+        return error{errc::conflict, fmt::format("{} owes less than {} {}",
+                                                 l.to, l.amount, p.currency)};
       auto id = new_uuid();
       auto key = leg_key(p.key, i);
       sql << "INSERT INTO ledger_entries (id, posting_id, idempotency_key, "
@@ -513,6 +522,9 @@ expected<ledger_report> ledger_repository::check() {
         if (get_int(r, 2) == 0 && balance < 0)
           out.problems.push_back(
             fmt::format("{}: protected account is negative ({})", id, balance));
+        if (id.ends_with(":owed") && balance > 0)
+          out.problems.push_back(
+            fmt::format("{}: a debt repaid beyond zero ({})", id, balance));
       }
     }
     {

@@ -232,6 +232,7 @@ payout_repository::record_transfer(const std::string& id, const std::string& to,
   if (from.empty())
     return error{errc::internal, "no transfer status " + to};
   auto now_text = to_iso(now());
+  int guarded = to == "failed" ? 1 : 0;
   bool moved = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
     soci::statement upd
@@ -241,9 +242,12 @@ payout_repository::record_transfer(const std::string& id, const std::string& to,
                         "COALESCE(NULLIF(:gs, ''), gateway_status), reason = "
                         "COALESCE(NULLIF(:r, ''), reason), updated_at = :u "
                         "WHERE id = :id AND transfer_status IN ("
-                          + from + ")",
+                          + from
+                          + ") AND (:f = 0 OR sending_until IS NULL OR "
+                            "sending_until <= :now)",
          soci::use(to), soci::use(transfer_code), soci::use(gateway_status),
-         soci::use(reason), soci::use(now_text), soci::use(id));
+         soci::use(reason), soci::use(now_text), soci::use(id),
+         soci::use(guarded), soci::use(now_text));
     upd.execute(true);
     moved = upd.get_affected_rows() == 1;
     return {};
@@ -251,6 +255,44 @@ payout_repository::record_transfer(const std::string& id, const std::string& to,
   if (st)
     return st;
   return moved;
+}
+
+expected<bool> payout_repository::claim_send(const std::string& id,
+                                             const std::string& now_text,
+                                             const std::string& until) {
+  bool won = false;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    soci::statement upd
+      = (sql.prepare << "UPDATE payouts SET sending_until = :u WHERE id = :id "
+                        "AND transfer_status = 'unsent' AND (sending_until IS "
+                        "NULL OR sending_until <= :now)",
+         soci::use(until), soci::use(id), soci::use(now_text));
+    upd.execute(true);
+    won = upd.get_affected_rows() == 1;
+    return {};
+  });
+  if (st)
+    return st;
+  return won;
+}
+
+status payout_repository::set_reason(const std::string& id,
+                                     const std::string& reason) {
+  auto now_text = to_iso(now());
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "UPDATE payouts SET reason = :r, updated_at = :u WHERE id = :id "
+           "AND reason IS NULL",
+      soci::use(reason), soci::use(now_text), soci::use(id);
+    return {};
+  });
+}
+
+status payout_repository::release_send(const std::string& id) {
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "UPDATE payouts SET sending_until = NULL WHERE id = :id",
+      soci::use(id);
+    return {};
+  });
 }
 
 status payout_repository::reschedule(const std::string& id,

@@ -100,7 +100,8 @@ BOOST_AUTO_TEST_CASE(payout) {
     BOOST_REQUIRE(std::holds_alternative<fl::transition>(d));
     return std::get<fl::transition>(d).to;
   };
-  BOOST_TEST(to("requested", "steps.failed") == "rejected");
+  BOOST_TEST(to("requested", "steps.failed") == "rejecting");
+  BOOST_TEST(to("rejecting", "steps.done") == "rejected");
   // Money comes back only on the gateway's word, never because a step gave
   // up (the transfer may have gone through).
   BOOST_TEST(to("sending", "steps.failed") == "in_transit");

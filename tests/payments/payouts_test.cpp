@@ -10,6 +10,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "souk/core/hash.hpp"
 #include "souk/persistence/ledger.hpp"
 
 #include "shop.hpp"
@@ -167,12 +168,12 @@ BOOST_AUTO_TEST_CASE(bad_requests_write_nothing) {
   BOOST_TEST(s.count("SELECT COUNT(*) FROM orders WHERE kind = 'payout'") == 0);
   BOOST_TEST(s.balance("available") == net_per_sale);
   // No product can be sold on the payout flow.
-  auto product = s.as_creator(
-    "POST", "/api/v1/products",
-    json{{"title", "Payout"},
-         {"price", {{"amount", 250'000}, {"currency", "NGN"}}},
-         {"flow", "payout"}}
-      .dump());
+  auto product
+    = s.as_creator("POST", "/api/v1/products",
+                   json{{"title", "Payout"},
+                        {"price", {{"amount", 250'000}, {"currency", "NGN"}}},
+                        {"flow", "payout"}}
+                     .dump());
   BOOST_TEST(product.status == 422);
   BOOST_TEST(field(product) == "flow");
   // Buyers and operators have no payouts.
@@ -281,6 +282,63 @@ BOOST_AUTO_TEST_CASE(a_node_that_dies_mid_payout_leaves_nothing_undone) {
              == 1);
   BOOST_TEST(s.balance("paid_out") == 200'000);
   BOOST_TEST(s.gw->stats().transfer_calls == 2u);
+  ledger_sound(s);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_transfer_returns_the_money_with_the_reason) {
+  shop s{funded()};
+  fund(s, 1);
+  register_account(s);
+  // The gateway no longer knows the recipient: it refuses the transfer,
+  // and its verify then knows no such transfer.
+  auto st = s.db->run([&](soci::session& sql) {
+    sql << "UPDATE payout_accounts SET recipient_code = 'RCP_gone'";
+  });
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  auto res = ask(s, 100'000, souk::new_uuid());
+  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
+  std::string id = json::parse(res.body)["id"];
+  BOOST_REQUIRE(payout_reaches(s, id, "returned"));
+  auto done = payout(s, id);
+  BOOST_TEST(done["transfer"]["status"] == "failed");
+  BOOST_TEST(
+    has(done["reason"].get<std::string>(), "Recipient specified is invalid"));
+  BOOST_TEST(s.balance("available") == net_per_sale);
+  ledger_sound(s);
+}
+
+BOOST_AUTO_TEST_CASE(the_gateway_contradicting_a_final_word_parks_the_payout) {
+  shop s{funded()};
+  fund(s, 1);
+  register_account(s);
+  auto res = ask(s, 100'000, souk::new_uuid());
+  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
+  std::string id = json::parse(res.body)["id"];
+  BOOST_REQUIRE(payout_reaches(s, id, "paid"));
+  // Say souk had recorded it failed (and given the money back) when the
+  // gateway's success arrives: nothing moves, a person is asked.
+  auto st = s.db->run([&](soci::session& sql) {
+    sql << "UPDATE payouts SET transfer_status = 'failed' WHERE id = :id",
+      soci::use(id);
+  });
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  auto body = json{{"event", "transfer.success"},
+                   {"data",
+                    {{"id", 987654},
+                     {"reference", "payout-" + id},
+                     {"status", "success"},
+                     {"amount", 100'000},
+                     {"currency", "NGN"}}}}
+                .dump();
+  auto hook = http_request(
+    s.port, "POST", "/api/v1/webhooks/paystack", body,
+    {{"Content-Type", "application/json"},
+     {"x-paystack-signature", souk::hmac_sha512_hex(secret, body)}});
+  BOOST_REQUIRE_MESSAGE(hook.status == 200, hook.body);
+  BOOST_REQUIRE(payout_reaches(s, id, "needs_attention"));
+  BOOST_TEST(
+    has(payout(s, id)["reason"].get<std::string>(), "check the gateway"));
+  BOOST_TEST(s.balance("paid_out") == 100'000); // nothing moved
   ledger_sound(s);
 }
 

@@ -302,10 +302,13 @@ status service::impl::reserve_payout(const std::string& id) {
     return r.err();
   auto balance = l.account(available);
   int64_t has = balance && *balance ? (*balance)->balance : 0;
-  return error{errc::insufficient_funds,
-               fmt::format("the available balance ({} {}) does not cover the "
-                           "payout of {} {}",
-                           has, p->currency, p->amount, p->currency)};
+  auto why = fmt::format("the available balance ({} {}) does not cover the "
+                         "payout of {} {}",
+                         has, p->currency, p->amount, p->currency);
+  // On the payout itself: its flow's last error moves on with it.
+  if (auto err = sp::payout_repository{*db}.set_reason(id, why))
+    return err;
+  return error{errc::insufficient_funds, why};
 }
 
 status service::impl::settle_payout(const std::string& id) {

@@ -49,6 +49,9 @@ CREATE TABLE payouts (
   checks          INTEGER NOT NULL CHECK (checks >= 0),
   next_check_at   TEXT NOT NULL,
   claimed_until   TEXT,
+  -- While a node asks the gateway for the transfer: no failure is recorded
+  -- (and no money returned) until its answer is in.
+  sending_until   TEXT,
   created_at      TEXT NOT NULL,
   updated_at      TEXT NOT NULL
 );

@@ -103,12 +103,24 @@ public:
   /// Records what the gateway said about the transfer. `to` (pending,
   /// success, failed, reversed) only replaces a status before it (unsent →
   /// pending → success → reversed; unsent or pending → failed, reversed):
-  /// false, and nothing written, if the payout is there already or beyond.
+  /// false, and nothing written, if the payout is there already or beyond,
+  /// or (for `failed`) while someone holds the right to send it.
   /// Empty arguments keep what is stored.
   expected<bool> record_transfer(const std::string& id, const std::string& to,
                                  const std::string& transfer_code,
                                  const std::string& gateway_status,
                                  const std::string& reason);
+
+  /// Takes the right to ask the gateway for the transfer until `until`:
+  /// only while it is `unsent` and nobody else holds it. While it is held,
+  /// `record_transfer` refuses `failed`, so no money goes back while a
+  /// request for the transfer may still reach the gateway.
+  expected<bool> claim_send(const std::string& id, const std::string& now,
+                            const std::string& until);
+  status release_send(const std::string& id);
+
+  /// Records why a payout did not go ahead (kept once written).
+  status set_reason(const std::string& id, const std::string& reason);
 
   /// Counts a reconciliation look and sets the next (releasing the claim).
   status reschedule(const std::string& id, const std::string& next_check_at,
