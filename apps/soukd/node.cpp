@@ -240,6 +240,7 @@ status node::start() {
   pay_opts.reconcile_for = d.cfg.payments.reconcile_for;
   pay_opts.retry_initial = d.cfg.payments.retry_initial;
   pay_opts.retry_max = d.cfg.payments.retry_max;
+  pay_opts.retry_for = d.cfg.payments.retry_for;
   pay_opts.refund_lease = 2 * d.cfg.payments.timeout + std::chrono::seconds{30};
   pay_opts.callback_url
     = [this] { return with_slash(url()) + "api/v1/payments/paystack/return"; };

@@ -27,6 +27,8 @@
 #include "souk/persistence/payments.hpp"
 #include "souk/persistence/payouts.hpp"
 
+#include "idempotency.hpp"
+
 namespace souk::payments {
 
 using nlohmann::json;
@@ -208,36 +210,15 @@ payouts::save_account(const account_request& r) {
 // -- asking for a payout
 
 expected<payout_answer> payouts::request(const payout_request& r) {
-  if (r.idempotency_key.empty() || r.idempotency_key.size() > 255)
-    return error{errc::invalid_field,
-                 "the Idempotency-Key header is required (1-255 characters, "
-                 "e.g. a UUID), so that retrying a payout request never asks "
-                 "twice",
-                 "Idempotency-Key"};
   auto keys = sp::payment_repository{*impl_->db};
-  auto lock = to_iso(now() + impl_->opts.key_lock);
-  auto claim = keys.claim_key(r.scope, r.idempotency_key, r.request_hash, lock);
-  if (!claim)
-    return claim.err();
-  switch (claim->kind) {
-  case sp::idempotency_claim::replay:
-    return payout_answer{static_cast<unsigned>(claim->status), claim->body,
-                         true};
-  case sp::idempotency_claim::mismatch:
-    return error{errc::idempotency_mismatch,
-                 "this Idempotency-Key was used for a different request; use "
-                 "a new key for a new payout",
-                 "Idempotency-Key"};
-  case sp::idempotency_claim::in_progress: {
-    error busy{errc::conflict,
-               "a request with this Idempotency-Key is still running; try "
-               "again in a moment"};
-    busy.retry_after = std::chrono::seconds{1};
-    return busy;
-  }
-  case sp::idempotency_claim::owned:
-    break;
-  }
+  auto claimed = detail::claim_key(
+    keys, r.scope, r.idempotency_key, r.request_hash, impl_->opts.key_lock,
+    "retrying a payout request never asks twice");
+  if (!claimed)
+    return claimed.err();
+  if (*claimed)
+    return payout_answer{static_cast<unsigned>((*claimed)->status),
+                         (*claimed)->body, true};
   auto out = impl_->request_owned(r);
   if (!out)
     if (auto err = keys.release_key(r.scope, r.idempotency_key))

@@ -24,6 +24,8 @@
 #include "souk/persistence/orders.hpp"
 #include "souk/persistence/payments.hpp"
 
+#include "idempotency.hpp"
+
 namespace souk::payments {
 
 using nlohmann::json;
@@ -99,41 +101,21 @@ std::string_view service::gateway_name() const {
 // -- checkout
 
 expected<checkout_answer> service::checkout(const checkout_request& r) {
-  if (r.idempotency_key.empty() || r.idempotency_key.size() > 255)
-    return error{errc::invalid_field,
-                 "the Idempotency-Key header is required (1-255 characters, "
-                 "e.g. a UUID), so that retrying a checkout never buys twice",
-                 "Idempotency-Key"};
   auto repo = impl_->repo();
-  auto lock = to_iso(now() + impl_->opts.key_lock);
-  auto claim = repo.claim_key(r.scope, r.idempotency_key, r.request_hash, lock);
-  if (!claim)
-    return claim.err();
-  switch (claim->kind) {
-  case persistence::idempotency_claim::replay: {
+  auto claimed = detail::claim_key(repo, r.scope, r.idempotency_key,
+                                   r.request_hash, impl_->opts.key_lock,
+                                   "retrying a checkout never buys twice");
+  if (!claimed)
+    return claimed.err();
+  if (*claimed) {
     checkout_answer out;
-    out.status = static_cast<unsigned>(claim->status);
-    out.body = claim->body;
+    out.status = static_cast<unsigned>((*claimed)->status);
+    out.body = (*claimed)->body;
     out.replayed = true;
     auto doc = json::parse(out.body, nullptr, false);
     if (doc.is_object() && doc.contains("order"))
       out.order_id = doc["order"].value("id", "");
     return out;
-  }
-  case persistence::idempotency_claim::mismatch:
-    return error{errc::idempotency_mismatch,
-                 "this Idempotency-Key was used for a different request; use "
-                 "a new key for a new checkout",
-                 "Idempotency-Key"};
-  case persistence::idempotency_claim::in_progress: {
-    error busy{errc::conflict,
-               "a request with this Idempotency-Key is still running; try "
-               "again in a moment"};
-    busy.retry_after = std::chrono::seconds{1};
-    return busy;
-  }
-  case persistence::idempotency_claim::owned:
-    break;
   }
   auto out = impl_->checkout_owned(r);
   if (!out) {
@@ -519,6 +501,15 @@ status service::impl::process_event(const persistence::inbox_row& e) {
     return repo().finish_event(e.id, "processed", "");
   if (result.code == errc::not_found)
     return repo().finish_event(e.id, "ignored", result.detail);
+  auto received = parse_iso(e.received_at);
+  if (received && now() - *received > opts.retry_for) {
+    // Long enough: it stops taking a place in every round. An operator
+    // finds it (and the reason) in the inbox.
+    auto why = fmt::format("set aside after {} attempts: {}", e.attempts + 1,
+                           result.detail);
+    log::error("gateway event {} ({} {}): {}", e.id, e.event, e.reference, why);
+    return repo().finish_event(e.id, "ignored", why);
+  }
   auto delay = doubled(opts.retry_initial, e.attempts, opts.retry_max);
   auto next = now()
               + milliseconds{static_cast<int64_t>(

@@ -514,19 +514,11 @@ expected<bool> payment_repository::update_refund(
 
 expected<std::vector<refund_row>>
 payment_repository::refunds_of(const std::string& payment_id) {
-  std::vector<refund_row> out;
-  auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + refund_columns
-                          + " FROM refunds WHERE payment_id = :p ORDER BY "
-                            "created_at, id",
-         soci::use(payment_id));
-    for (auto& r : rows)
-      out.push_back(read_refund(r));
-  });
-  if (st)
-    return st;
-  return out;
+  return rows::find_all<refund_row>(
+    db_,
+    std::string{"SELECT "} + refund_columns
+      + " FROM refunds WHERE payment_id = :p ORDER BY created_at, id",
+    payment_id, read_refund);
 }
 
 } // namespace souk::persistence

@@ -130,19 +130,11 @@ payout_repository::account(const std::string& creator_id,
 
 expected<std::vector<payout_account_row>>
 payout_repository::accounts_of(const std::string& creator_id) {
-  std::vector<payout_account_row> out;
-  auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + account_columns
-                          + " FROM payout_accounts WHERE creator_id = :c "
-                            "ORDER BY currency",
-         soci::use(creator_id));
-    for (auto& r : rows)
-      out.push_back(read_account(r));
-  });
-  if (st)
-    return st;
-  return out;
+  return rows::find_all<payout_account_row>(
+    db_,
+    std::string{"SELECT "} + account_columns
+      + " FROM payout_accounts WHERE creator_id = :c ORDER BY currency",
+    creator_id, read_account);
 }
 
 status payout_repository::create(const payout_rows& rows) {

@@ -102,6 +102,21 @@ expected<std::optional<Row>> find_one(database& db, const std::string& sql_text,
   return out;
 }
 
+/// Every row `sql_text` (binding `value`) gives, read by `read`.
+template<class Row, class Read>
+expected<std::vector<Row>> find_all(database& db, const std::string& sql_text,
+                                    const std::string& value, Read read) {
+  std::vector<Row> out;
+  auto st = db.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows = (sql.prepare << sql_text, soci::use(value));
+    for (auto& r : rows)
+      out.push_back(read(r));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 } // namespace souk::persistence::rows
 
 namespace souk::persistence::detail {

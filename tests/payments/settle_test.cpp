@@ -182,6 +182,32 @@ BOOST_AUTO_TEST_CASE(verify_failing_is_retried_with_backoff) {
   BOOST_TEST(s.fx->of(id) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(an_event_that_keeps_failing_is_set_aside) {
+  shop_options o;
+  o.misbehave.verify_errors = 1000; // verify never answers
+  o.retry_for = 1s;
+  shop s{o};
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(shop::eventually([&] {
+    return s.count("SELECT COUNT(*) FROM inbox WHERE reference = '" + ref
+                   + "' AND status = 'ignored' AND last_error LIKE 'set "
+                     "aside after %'")
+           == 1;
+  }));
+  auto attempts
+    = s.count("SELECT attempts FROM inbox WHERE reference = '" + ref + "'");
+  BOOST_TEST(attempts >= 2);
+  // No longer retried: the count stays.
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(
+    s.count("SELECT attempts FROM inbox WHERE reference = '" + ref + "'")
+    == attempts);
+  BOOST_TEST(s.state(id) == "pending"); // nothing verified, nothing moved
+}
+
 BOOST_AUTO_TEST_CASE(a_declined_payment_fails_when_the_wait_is_over) {
   shop_options o;
   o.reconcile_after = 200ms;

@@ -100,6 +100,8 @@ struct shop_options {
   std::chrono::milliseconds hold = 1h;
   /// Reconciliation of payments and transfers gives up after this.
   std::chrono::milliseconds reconcile_for = 72h;
+  /// A webhook that cannot be processed is set aside after this.
+  std::chrono::milliseconds retry_for = 72h;
 };
 
 struct shop {
@@ -168,6 +170,7 @@ struct shop {
     cfg.payments.retry_initial = 150ms;
     cfg.payments.retry_max = 1s;
     cfg.payments.reconcile_for = o.reconcile_for;
+    cfg.payments.retry_for = o.retry_for;
     cfg.wallet.hold = o.hold;
     cfg.wallet.poll = 100ms;
     ext.actions["test.effect"] = {};

@@ -170,9 +170,11 @@ struct payments_settings {
   milliseconds reconcile_max_interval{60 * 60'000};
   milliseconds reconcile_for{72ll * 3600'000};
   /// A webhook that could not be processed (verify failed) is retried after
-  /// retry_initial, doubling up to retry_max.
+  /// retry_initial, doubling up to retry_max, for retry_for; then it is
+  /// set aside (`ignored`, with the last error) for an operator.
   milliseconds retry_initial{1'000};
   milliseconds retry_max{5 * 60'000};
+  milliseconds retry_for{72ll * 3600'000};
 };
 
 /// The wallet (`wallet:` in the file). docs/wallet.md has a worked example.

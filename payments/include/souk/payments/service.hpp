@@ -57,8 +57,11 @@ struct service_options {
   /// A gateway event that could not be processed (the gateway's verify
   /// failed, the database was down) is retried after this, doubling...
   std::chrono::milliseconds retry_initial{1'000};
-  /// ...up to this.
+  /// ...up to this...
   std::chrono::milliseconds retry_max{5 * 60'000};
+  /// ...for this long after it arrived; then it is set aside (`ignored`,
+  /// with the last error) for an operator.
+  std::chrono::milliseconds retry_for{72ll * 3600'000};
   /// How long a node's claim on an event or a check lasts.
   std::chrono::milliseconds lease{60'000};
   /// Rows taken per round.
