@@ -72,12 +72,19 @@ expected<step_decision> after_attempt(const flow_template& tpl,
 }
 
 std::chrono::milliseconds backoff(const retry_policy& retry, uint32_t attempt) {
+  return backoff(retry.initial, retry.factor, retry.max_interval, attempt);
+}
+
+std::chrono::milliseconds backoff(std::chrono::milliseconds initial,
+                                  double factor,
+                                  std::chrono::milliseconds max_interval,
+                                  uint32_t attempt) {
   // Multiply step by step and stop at the cap, so large attempt numbers
   // cannot overflow.
-  auto cap = static_cast<double>(retry.max_interval.count());
-  auto delay = static_cast<double>(retry.initial.count());
+  auto cap = static_cast<double>(max_interval.count());
+  auto delay = static_cast<double>(initial.count());
   for (uint32_t i = 1; i < attempt && delay < cap; ++i)
-    delay *= retry.factor;
+    delay *= factor;
   return std::chrono::milliseconds{static_cast<int64_t>(std::min(delay, cap))};
 }
 

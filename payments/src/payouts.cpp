@@ -20,6 +20,7 @@
 #include "souk/catalog/money.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/time.hpp"
+#include "souk/flows/interpreter.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/ledger.hpp"
@@ -70,13 +71,6 @@ json describe(const sp::payout_account_row& a) {
 }
 
 namespace {
-
-milliseconds doubled(milliseconds first, int32_t times, milliseconds cap) {
-  auto d = first;
-  for (int32_t i = 0; i < times && d < cap; ++i)
-    d *= 2;
-  return std::min(d, cap);
-}
 
 // souk's word for a transfer status the gateway reports, and the flow
 // event it means; empty for one that is not final.
@@ -359,7 +353,8 @@ status payouts::impl::apply(const sp::payout_row& p, const transfer& t,
     }
     auto next
       = now()
-        + doubled(opts.reconcile_after, p.checks, opts.reconcile_max_interval);
+        + flows::backoff(opts.reconcile_after, 2.0, opts.reconcile_max_interval,
+                         static_cast<uint32_t>(p.checks) + 1);
     return repo().reschedule(p.id, to_iso(next), t.status);
   }
   auto reason
@@ -429,7 +424,8 @@ void payouts::impl::reconcile(const sp::payout_row& p) {
   auto later = [&](const std::string& gateway_status) {
     auto next
       = now()
-        + doubled(opts.reconcile_after, p.checks, opts.reconcile_max_interval);
+        + flows::backoff(opts.reconcile_after, 2.0, opts.reconcile_max_interval,
+                         static_cast<uint32_t>(p.checks) + 1);
     if (auto err = repo().reschedule(p.id, to_iso(next), gateway_status))
       log::warn("payout {}: {}", p.id, err.detail);
   };

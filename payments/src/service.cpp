@@ -18,6 +18,7 @@
 #include "souk/core/hash.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/time.hpp"
+#include "souk/flows/interpreter.hpp"
 #include "souk/orders/requests.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/persistence/database.hpp"
@@ -45,13 +46,6 @@ json money_json(int64_t amount, const std::string& currency) {
 double jitter() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>{0.8, 1.2}(rng);
-}
-
-milliseconds doubled(milliseconds first, int32_t times, milliseconds cap) {
-  auto d = first;
-  for (int32_t i = 0; i < times && d < cap; ++i)
-    d *= 2;
-  return std::min(d, cap);
 }
 
 } // namespace
@@ -371,8 +365,9 @@ expected<settlement> service::impl::settle(const std::string& reference,
   }
   if (ch->status != charge_status::success) {
     auto next = now()
-                + doubled(d.opts.reconcile_after, p.checks,
-                          d.opts.reconcile_max_interval);
+                + flows::backoff(d.opts.reconcile_after, 2.0,
+                                 d.opts.reconcile_max_interval,
+                                 static_cast<uint32_t>(p.checks) + 1);
     if (auto err = repo.record_check(p.id, ch->status_text, to_iso(next)))
       return err;
     return settlement{p.order_id, p.reference, p.status, ch->status_text,
@@ -510,7 +505,8 @@ status service::impl::process_event(const persistence::inbox_row& e) {
     log::error("gateway event {} ({} {}): {}", e.id, e.event, e.reference, why);
     return repo().finish_event(e.id, "ignored", why);
   }
-  auto delay = doubled(opts.retry_initial, e.attempts, opts.retry_max);
+  auto delay = flows::backoff(opts.retry_initial, 2.0, opts.retry_max,
+                              static_cast<uint32_t>(e.attempts) + 1);
   auto next = now()
               + milliseconds{static_cast<int64_t>(
                 static_cast<double>(delay.count()) * jitter())};
@@ -545,7 +541,8 @@ void service::impl::reconcile(const persistence::payment_row& p) {
     log::warn("payment {}: reconciliation: {}", p.reference, s.err().detail);
     auto next
       = now()
-        + doubled(opts.reconcile_after, p.checks, opts.reconcile_max_interval);
+        + flows::backoff(opts.reconcile_after, 2.0, opts.reconcile_max_interval,
+                         static_cast<uint32_t>(p.checks) + 1);
     if (auto err = repo().reschedule_check(p.id, to_iso(next)))
       log::warn("payment {}: {}", p.reference, err.detail);
   }

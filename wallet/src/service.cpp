@@ -96,6 +96,27 @@ struct service::impl {
     return std::move(**p);
   }
 
+  // Legs that give `amount` in `from` back to the creator: first repaying
+  // what they owe (`owed` below zero), the rest to `available`.
+  expected<std::vector<sp::leg>> to_creator(const std::string& creator,
+                                            const std::string& currency,
+                                            const std::string& from,
+                                            int64_t amount) {
+    auto owed_id = sp::creator_account(creator, currency, "owed");
+    auto owed = ledger().account(owed_id);
+    if (!owed)
+      return owed.err();
+    int64_t debt = *owed && (*owed)->balance < 0 ? -(*owed)->balance : 0;
+    auto repay = std::min(debt, amount);
+    std::vector<sp::leg> legs;
+    if (repay > 0)
+      legs.push_back({from, owed_id, repay});
+    if (amount - repay > 0)
+      legs.push_back({from, sp::creator_account(creator, currency, "available"),
+                      amount - repay});
+    return legs;
+  }
+
   status credit_sale(const std::string& order_id);
   status reserve_payout(const std::string& id);
   status settle_payout(const std::string& id);
@@ -145,29 +166,20 @@ status service::impl::credit_sale(const std::string& order_id) {
 status service::impl::release(const sp::hold_row& h) {
   auto l = ledger();
   auto pending = sp::creator_account(h.creator_id, h.currency, "pending");
-  auto owed_id = sp::creator_account(h.creator_id, h.currency, "owed");
   // What is left of this sale in pending (a refund may have taken some).
   auto left = l.net_of(pending, h.order_id);
   if (!left)
     return left.err();
   if (*left > 0) {
-    auto owed = l.account(owed_id);
-    if (!owed)
-      return owed.err();
-    int64_t debt = *owed && (*owed)->balance < 0 ? -(*owed)->balance : 0;
-    auto repay = std::min(debt, *left);
+    auto legs = to_creator(h.creator_id, h.currency, pending, *left);
+    if (!legs)
+      return legs.err();
     sp::posting p{"release:" + h.order_id,
                   h.currency,
                   "hold_release",
                   h.order_id,
                   fmt::format("hold of order {} released", h.order_id),
-                  {}};
-    if (repay > 0)
-      p.legs.push_back({pending, owed_id, repay});
-    if (*left - repay > 0)
-      p.legs.push_back(
-        {pending, sp::creator_account(h.creator_id, h.currency, "available"),
-         *left - repay});
+                  std::move(*legs)};
     // A refund of this order racing us cannot take the same money.
     auto r = l.post(p, {pending});
     if (!r)
@@ -361,24 +373,7 @@ status service::impl::return_payout(const std::string& id) {
   auto in_transit
     = sp::creator_account(p->creator_id, p->currency, "in_transit");
   auto paid_out = sp::creator_account(p->creator_id, p->currency, "paid_out");
-  auto owed_id = sp::creator_account(p->creator_id, p->currency, "owed");
-  auto available = sp::creator_account(p->creator_id, p->currency, "available");
   auto why = p->reason.empty() ? p->gateway_status : p->reason;
-  // What comes back repays what the creator owes first, as releases do.
-  auto legs_from
-    = [&](const std::string& from) -> expected<std::vector<sp::leg>> {
-    auto owed = l.account(owed_id);
-    if (!owed)
-      return owed.err();
-    int64_t debt = *owed && (*owed)->balance < 0 ? -(*owed)->balance : 0;
-    auto repay = std::min(debt, p->amount);
-    std::vector<sp::leg> legs;
-    if (repay > 0)
-      legs.push_back({from, owed_id, repay});
-    if (p->amount - repay > 0)
-      legs.push_back({from, available, p->amount - repay});
-    return legs;
-  };
   for (int round = 0; round < 2; ++round) {
     auto out = l.posting_entries(out_key(id));
     if (!out)
@@ -401,7 +396,8 @@ status service::impl::return_payout(const std::string& id) {
       if (!made->empty())
         return {};
     }
-    auto legs = legs_from(from);
+    // What comes back repays what the creator owes first, as releases do.
+    auto legs = to_creator(p->creator_id, p->currency, from, p->amount);
     if (!legs)
       return legs.err();
     auto r = l.post(sp::posting{key, p->currency, "payout", id, memo, *legs});

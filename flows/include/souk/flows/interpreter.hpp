@@ -90,4 +90,10 @@ expected<step_decision> after_attempt(const flow_template& tpl,
 /// initial * factor^(attempt - 1), capped at max_interval.
 std::chrono::milliseconds backoff(const retry_policy& retry, uint32_t attempt);
 
+/// The same for any growing delay (e.g. reconciliation's looks).
+std::chrono::milliseconds backoff(std::chrono::milliseconds initial,
+                                  double factor,
+                                  std::chrono::milliseconds max_interval,
+                                  uint32_t attempt);
+
 } // namespace souk::flows
