@@ -58,6 +58,13 @@ http_reply ask(shop& s, int64_t amount, const std::string& key) {
                       key);
 }
 
+// A payout that must be accepted; returns its id.
+std::string asked(shop& s, int64_t amount) {
+  auto res = ask(s, amount, souk::new_uuid());
+  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
+  return json::parse(res.body)["id"];
+}
+
 json payout(shop& s, const std::string& id) {
   auto res = s.as_creator("GET", "/api/v1/payouts/" + id);
   BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
@@ -189,9 +196,7 @@ BOOST_AUTO_TEST_CASE(failed_and_reversed_transfers_give_the_money_back) {
   for (std::string outcome : {"failed", "reversed"}) {
     BOOST_TEST_CONTEXT(outcome) {
       BOOST_REQUIRE(!s.gw->set_transfer_outcome(outcome));
-      auto res = ask(s, 300'000, souk::new_uuid());
-      BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
-      std::string id = json::parse(res.body)["id"];
+      std::string id = asked(s, 300'000);
       BOOST_REQUIRE(payout_reaches(s, id, "returned"));
       auto done = payout(s, id);
       BOOST_TEST(done["transfer"]["status"] == outcome);
@@ -218,18 +223,14 @@ BOOST_AUTO_TEST_CASE(lost_and_duplicated_webhooks_change_nothing) {
   souk::sandbox::behaviour lost;
   lost.drop = true;
   s.gw->set_behaviour(lost);
-  auto res = ask(s, 100'000, souk::new_uuid());
-  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
-  std::string first = json::parse(res.body)["id"];
+  std::string first = asked(s, 100'000);
   BOOST_REQUIRE(payout_reaches(s, first, "paid"));
   BOOST_TEST(s.inbox_rows("payout-" + first) == 0);
   // Five copies of each: the payout is settled once.
   souk::sandbox::behaviour echo;
   echo.copies = 5;
   s.gw->set_behaviour(echo);
-  res = ask(s, 100'000, souk::new_uuid());
-  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
-  std::string second = json::parse(res.body)["id"];
+  std::string second = asked(s, 100'000);
   BOOST_REQUIRE(payout_reaches(s, second, "paid"));
   BOOST_REQUIRE(shop::eventually([&] { return s.inbox_open() == 0; }));
   BOOST_TEST(s.events(second, "transfer.success") == 1);
@@ -249,9 +250,7 @@ BOOST_AUTO_TEST_CASE(a_node_that_dies_mid_payout_leaves_nothing_undone) {
   souk::sandbox::behaviour lost;
   lost.drop = true;
   s.gw->set_behaviour(lost);
-  auto res = ask(s, 100'000, souk::new_uuid());
-  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
-  std::string id = json::parse(res.body)["id"];
+  std::string id = asked(s, 100'000);
   BOOST_REQUIRE(payout_reaches(s, id, "in_transit"));
   // Another node on the same database asks the gateway, which paid the
   // transfer meanwhile, and settles it.
@@ -264,9 +263,7 @@ BOOST_AUTO_TEST_CASE(a_node_that_dies_mid_payout_leaves_nothing_undone) {
   // A crash between recording the gateway's word and telling the flow:
   // the payout's row says success, its flow still waits in transit.
   // Reconciliation tells it, once, and stops looking.
-  res = ask(s, 100'000, souk::new_uuid());
-  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
-  std::string second = json::parse(res.body)["id"];
+  std::string second = asked(s, 100'000);
   BOOST_REQUIRE(payout_reaches(s, second, "in_transit"));
   auto st = s.db->run([&](soci::session& sql) {
     sql << "UPDATE payouts SET transfer_status = 'success', gateway_status = "
@@ -295,9 +292,7 @@ BOOST_AUTO_TEST_CASE(a_refused_transfer_returns_the_money_with_the_reason) {
     sql << "UPDATE payout_accounts SET recipient_code = 'RCP_gone'";
   });
   BOOST_REQUIRE_MESSAGE(!st, st.detail);
-  auto res = ask(s, 100'000, souk::new_uuid());
-  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
-  std::string id = json::parse(res.body)["id"];
+  std::string id = asked(s, 100'000);
   BOOST_REQUIRE(payout_reaches(s, id, "returned"));
   auto done = payout(s, id);
   BOOST_TEST(done["transfer"]["status"] == "failed");
@@ -311,9 +306,7 @@ BOOST_AUTO_TEST_CASE(the_gateway_contradicting_a_final_word_parks_the_payout) {
   shop s{funded()};
   fund(s, 1);
   register_account(s);
-  auto res = ask(s, 100'000, souk::new_uuid());
-  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
-  std::string id = json::parse(res.body)["id"];
+  std::string id = asked(s, 100'000);
   BOOST_REQUIRE(payout_reaches(s, id, "paid"));
   // Say souk had recorded it failed (and given the money back) when the
   // gateway's success arrives: nothing moves, a person is asked.
@@ -340,6 +333,46 @@ BOOST_AUTO_TEST_CASE(the_gateway_contradicting_a_final_word_parks_the_payout) {
     has(payout(s, id)["reason"].get<std::string>(), "check the gateway"));
   BOOST_TEST(s.balance("paid_out") == 100'000); // nothing moved
   ledger_sound(s);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_gateway_stores_no_payout_account) {
+  shop s{funded()};
+  s.sandbox_server->shutdown(1s); // the gateway is gone
+  auto res = s.as_creator("PUT", "/api/v1/payout-account",
+                          json{{"currency", "NGN"},
+                               {"name", "Ada Obi"},
+                               {"account_number", "0123456789"},
+                               {"bank_code", "058"}}
+                            .dump());
+  BOOST_TEST(res.status == 503);
+  BOOST_TEST(json::parse(res.body)["code"] == "unavailable");
+  BOOST_TEST(res.header("retry-after").has_value());
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM payout_accounts") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_transfer_event_that_is_not_ours_is_set_aside) {
+  shop s{funded()};
+  auto body = json{{"event", "transfer.success"},
+                   {"data",
+                    {{"id", 4242},
+                     {"reference", "payout-not-one-of-ours-0000"},
+                     {"status", "success"},
+                     {"amount", 100'000},
+                     {"currency", "NGN"}}}}
+                .dump();
+  auto hook = http_request(
+    s.port, "POST", "/api/v1/webhooks/paystack", body,
+    {{"Content-Type", "application/json"},
+     {"x-paystack-signature", souk::hmac_sha512_hex(secret, body)}});
+  BOOST_REQUIRE_MESSAGE(hook.status == 200, hook.body);
+  BOOST_REQUIRE(shop::eventually([&] {
+    return s.count("SELECT COUNT(*) FROM inbox WHERE reference = "
+                   "'payout-not-one-of-ours-0000' AND status = 'ignored' AND "
+                   "last_error LIKE 'no payout%'")
+           == 1;
+  }));
+  BOOST_TEST(s.gw->stats().verify_calls == 0u); // nothing asked of the gateway
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM payouts") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(twenty_payouts_at_once_never_overdraw) {
