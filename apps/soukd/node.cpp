@@ -18,6 +18,11 @@
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/worker_pool.hpp"
+#include "souk/delivery/service.hpp"
+#include "souk/email/message.hpp"
+#include "souk/email/sender.hpp"
+#include "souk/email/templates.hpp"
+#include "souk/email/transport.hpp"
 #include "souk/http/rate_limit.hpp"
 #include "souk/http/routes.hpp"
 #include "souk/http/server.hpp"
@@ -112,6 +117,10 @@ struct node::impl {
   std::shared_ptr<payments::payouts> payouts;
   std::shared_ptr<wallet::service> wallet;
   std::shared_ptr<worker_pool> wallet_workers;
+  std::shared_ptr<delivery::service> delivery;
+  std::shared_ptr<email::sender> mail;
+  std::shared_ptr<worker_pool> delivery_workers;
+  std::shared_ptr<worker_pool> email_workers;
   http::router routes;
   std::unique_ptr<http::server> server;
   bool registered = false;
@@ -319,6 +328,70 @@ status node::start() {
   wallet_actor.directory = d.directory;
   children.push_back(actors::blocking_service(std::move(wallet_actor)));
 
+  // Delivery and email: download grants and links as the supervised actor
+  // "delivery"; the email outbox (email.send queues, the sender sends) as
+  // "email".
+  auto templates = email::templates::load(d.cfg.email.templates);
+  if (!templates)
+    return templates.err();
+  std::shared_ptr<email::transport> mail_transport;
+  if (d.cfg.email.transport == "smtp") {
+    email::smtp_options so;
+    so.url = d.cfg.email.smtp_url;
+    so.username = d.cfg.email.smtp_username;
+    so.password = d.cfg.email.smtp_password;
+    so.tls = d.cfg.email.smtp_tls;
+    so.timeout = d.cfg.email.smtp_timeout;
+    mail_transport = email::make_smtp_transport(std::move(so));
+  } else {
+    mail_transport = email::make_file_transport(
+      std::filesystem::path{d.cfg.data_dir} / "mail");
+  }
+  log::info("email: {}", mail_transport->describe());
+  delivery::options delivery_opts;
+  delivery_opts.expires_in = d.cfg.delivery.expires_in;
+  delivery_opts.max_downloads = d.cfg.delivery.max_downloads;
+  delivery_opts.repeat_window = d.cfg.delivery.repeat_window;
+  delivery_opts.resume_window = d.cfg.delivery.resume_window;
+  delivery_opts.links_per_hour = d.cfg.delivery.links_per_hour;
+  delivery_opts.public_url = [this] { return with_slash(url()); };
+  delivery_opts.from = d.cfg.email.from;
+  delivery_opts.shop_name = d.cfg.email.shop_name;
+  delivery_opts.log_links = d.cfg.email.transport == "files";
+  delivery_opts.on_email_queued
+    = [dir = d.directory] { actors::nudge(*dir, "email"); };
+  d.delivery = std::make_shared<delivery::service>(
+    d.db, std::make_shared<const email::templates>(std::move(*templates)),
+    std::move(delivery_opts));
+  email::sender_options mail_opts;
+  mail_opts.envelope_from = email::address_of(d.cfg.email.from);
+  mail_opts.retry_initial = d.cfg.email.retry_initial;
+  mail_opts.retry_max = d.cfg.email.retry_max;
+  mail_opts.retry_for = d.cfg.email.retry_for;
+  mail_opts.lease = d.cfg.email.smtp_timeout * 2 + std::chrono::seconds{30};
+  mail_opts.after_send = d.ext.email_after_send;
+  d.mail = std::make_shared<email::sender>(d.db, std::move(mail_transport),
+                                           std::move(mail_opts));
+  d.delivery_workers = std::make_shared<worker_pool>(2);
+  d.email_workers = std::make_shared<worker_pool>(1);
+  for (auto name : {"delivery", "email"}) {
+    engine_opts.services.insert(name);
+    actors::blocking_service_options o;
+    o.name = name;
+    o.run = [svc = d.delivery](const actors::action_call& c) {
+      return svc->run_action(c.action, c.order_id, c.params, c.idempotency_key);
+    };
+    if (std::string_view{name} == "email") {
+      o.round = [mail = d.mail] { return mail->run_due(); };
+      o.poll = d.cfg.email.poll;
+      o.workers = d.email_workers;
+    } else {
+      o.workers = d.delivery_workers;
+    }
+    o.directory = d.directory;
+    children.push_back(actors::blocking_service(std::move(o)));
+  }
+
   d.engine = std::make_unique<actors::order_engine>(
     d.runtime->system(), d.db, d.flows, d.directory, std::move(engine_opts));
   for (auto& child : d.engine->children())
@@ -348,6 +421,8 @@ status node::start() {
   svc->draining = [srv = d.server.get()] { return srv->draining(); };
   svc->payments = d.payments;
   svc->payouts = d.payouts;
+  svc->delivery = d.delivery;
+  svc->accel_redirect = d.cfg.delivery.accel_redirect;
   svc->gateway_workers = d.gateway_workers;
   svc->on_gateway_event
     = [dir = d.directory] { actors::nudge(*dir, "payment"); };
@@ -411,6 +486,10 @@ void node::stop() {
     d.payment_workers->shutdown();
   if (d.wallet_workers)
     d.wallet_workers->shutdown();
+  if (d.delivery_workers)
+    d.delivery_workers->shutdown();
+  if (d.email_workers)
+    d.email_workers->shutdown();
   if (d.workers)
     d.workers->shutdown();
   if (d.runtime)

@@ -17,6 +17,10 @@ namespace souk::actors {
 class order_engine;
 } // namespace souk::actors
 
+namespace souk::persistence {
+struct email_row;
+} // namespace souk::persistence
+
 namespace souk {
 
 /// What a program embedding a node adds to it: step actions for flow
@@ -30,6 +34,9 @@ struct node_extensions {
   std::vector<
     std::pair<std::string, std::function<caf::actor(caf::actor_system&)>>>
     services;
+  /// Tests only: see `email::sender_options::after_send` (a node that
+  /// "dies" between handing an email over and recording it).
+  std::function<bool(const persistence::email_row&)> email_after_send;
 };
 
 /// One running soukd: database, actor system and HTTP server, started in

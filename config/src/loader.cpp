@@ -160,6 +160,54 @@ expected<std::string> parse_secret(const std::string& text) {
   return text;
 }
 
+expected<std::string> parse_text(const std::string& text) {
+  for (unsigned char c : text)
+    if (c < 0x20)
+      return error{errc::invalid_field, "must be one line of text"};
+  return text;
+}
+
+expected<std::string> parse_mail_transport(const std::string& text) {
+  if (text != "files" && text != "smtp")
+    return error{errc::invalid_field, "must be files or smtp"};
+  return text;
+}
+
+expected<std::string> parse_smtp_tls(const std::string& text) {
+  if (text != "starttls" && text != "opportunistic" && text != "off")
+    return error{errc::invalid_field, "must be starttls, opportunistic or off"};
+  return text;
+}
+
+expected<std::string> parse_smtp_url(const std::string& text) {
+  if (!text.starts_with("smtp://") && !text.starts_with("smtps://"))
+    return error{errc::invalid_field,
+                 "must be smtp://host:port or smtps://host:port"};
+  return text;
+}
+
+expected<std::string> parse_mailbox(const std::string& text) {
+  auto line = parse_text(text);
+  if (!line)
+    return line;
+  auto open = text.rfind('<');
+  auto addr = open == std::string::npos
+                ? text
+                : text.substr(open + 1, text.rfind('>') - open - 1);
+  if (addr.find('@') == std::string::npos
+      || addr.find(' ') != std::string::npos)
+    return error{errc::invalid_field,
+                 "must be an address, e.g. \"Shop <no-reply@example.com>\""};
+  return text;
+}
+
+expected<std::string> parse_accel_prefix(const std::string& text) {
+  if (!text.empty() && (!text.starts_with('/') || !text.ends_with('/')))
+    return error{errc::invalid_field,
+                 "must be empty or a path starting and ending with /"};
+  return text;
+}
+
 expected<uint32_t> parse_basis_points(const std::string& text) {
   auto n = parse_uint(text);
   if (!n || *n > 10'000)
@@ -390,6 +438,56 @@ const std::vector<field>& fields() {
                SOUK_MEMBER(wallet.hold), parse_duration_value, show_duration),
     make_field("wallet.poll", "how often due holds are looked for",
                SOUK_MEMBER(wallet.poll), parse_duration_value, show_duration),
+    make_field(
+      "delivery.expires_in", "a grant's lifetime when its step gives none",
+      SOUK_MEMBER(delivery.expires_in), parse_duration_value, show_duration),
+    make_field("delivery.max_downloads",
+               "downloads per grant when its step gives none",
+               SOUK_MEMBER(delivery.max_downloads), parse_count, show_count),
+    make_field("delivery.repeat_window",
+               "a repeat from the same client within this is one download",
+               SOUK_MEMBER(delivery.repeat_window), parse_duration_value,
+               show_duration),
+    make_field("delivery.resume_window",
+               "a resume from the same client within this is one download",
+               SOUK_MEMBER(delivery.resume_window), parse_duration_value,
+               show_duration),
+    make_field("delivery.links_per_hour", "fresh links per order per hour",
+               SOUK_MEMBER(delivery.links_per_hour), parse_count, show_count),
+    make_field("delivery.accel_redirect",
+               "X-Accel-Redirect prefix (front web server sends files)",
+               SOUK_MEMBER(delivery.accel_redirect), parse_accel_prefix,
+               show_string),
+    make_field("email.transport", "files or smtp", SOUK_MEMBER(email.transport),
+               parse_mail_transport, show_string),
+    make_field("email.from", "the From header of emails",
+               SOUK_MEMBER(email.from), parse_mailbox, show_string),
+    make_field("email.shop_name", "shown at the foot of emails",
+               SOUK_MEMBER(email.shop_name), parse_text, show_string),
+    make_field("email.templates", "extra email templates; empty: none",
+               SOUK_MEMBER(email.templates), parse_optional_dir, show_string),
+    make_field("email.smtp.url", "smtp://host:port or smtps://host:port",
+               SOUK_MEMBER(email.smtp_url), parse_smtp_url, show_string),
+    make_field("email.smtp.username", "SMTP AUTH user; empty: no AUTH",
+               SOUK_MEMBER(email.smtp_username), parse_text, show_string),
+    make_field("email.smtp.password", "SMTP AUTH password",
+               SOUK_MEMBER(email.smtp_password), parse_secret, show_secret),
+    make_field("email.smtp.tls", "starttls, opportunistic or off",
+               SOUK_MEMBER(email.smtp_tls), parse_smtp_tls, show_string),
+    make_field("email.smtp.timeout", "longest SMTP conversation",
+               SOUK_MEMBER(email.smtp_timeout), parse_duration_value,
+               show_duration),
+    make_field("email.retry_initial", "first retry of a failed send",
+               SOUK_MEMBER(email.retry_initial), parse_duration_value,
+               show_duration),
+    make_field("email.retry_max", "longest pause between sends",
+               SOUK_MEMBER(email.retry_max), parse_duration_value,
+               show_duration),
+    make_field("email.retry_for", "an email is given up after",
+               SOUK_MEMBER(email.retry_for), parse_duration_value,
+               show_duration),
+    make_field("email.poll", "how often the outbox is looked at",
+               SOUK_MEMBER(email.poll), parse_duration_value, show_duration),
     make_field("orders.idle_timeout", "idle order actors leave memory after",
                SOUK_MEMBER(orders.idle_timeout), parse_duration_value,
                show_duration),

@@ -54,6 +54,14 @@ std::string_view to_string(errc x) noexcept {
     return "insufficient_funds";
   case errc::payout_account_missing:
     return "payout_account_missing";
+  case errc::link_expired:
+    return "link_expired";
+  case errc::link_used_up:
+    return "link_used_up";
+  case errc::link_revoked:
+    return "link_revoked";
+  case errc::link_replaced:
+    return "link_replaced";
   }
   return "internal_error";
 }

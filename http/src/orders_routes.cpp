@@ -100,34 +100,6 @@ json order_json(const persistence::order_snapshot& s,
   return out;
 }
 
-struct visible_order {
-  persistence::order_snapshot snap;
-  std::string creator_id;
-};
-
-// The order if `who` may see it; not_found otherwise (the same answer as for
-// an order that does not exist). Blocking.
-expected<visible_order> find_visible(const services& svc, const principal& who,
-                                     const std::string& id) {
-  auto snap = persistence::order_repository{*svc.db}.load(id);
-  if (!snap)
-    return snap.err();
-  error missing{errc::not_found, "no order " + id};
-  // A payout is an instance of the same engine, not an order.
-  if (!*snap || (*snap)->order.kind != "order")
-    return missing;
-  auto product
-    = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);
-  std::string creator = product ? product->creator_id : std::string{};
-  bool allowed = who.who.role == accounts::operator_role
-                 || (!(*snap)->order.buyer_id.empty()
-                     && (*snap)->order.buyer_id == who.who.id)
-                 || (!creator.empty() && creator == who.who.id);
-  if (!allowed)
-    return missing;
-  return visible_order{std::move(**snap), creator};
-}
-
 constexpr const char* return_page = R"(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{title}}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -164,6 +136,29 @@ response return_response(const request& req, unsigned status,
 }
 
 } // namespace
+
+// The order if `who` may see it; not_found otherwise (the same answer as for
+// an order that does not exist). Blocking.
+expected<visible_order> find_visible(const services& svc, const principal& who,
+                                     const std::string& id) {
+  auto snap = persistence::order_repository{*svc.db}.load(id);
+  if (!snap)
+    return snap.err();
+  error missing{errc::not_found, "no order " + id};
+  // A payout is an instance of the same engine, not an order.
+  if (!*snap || (*snap)->order.kind != "order")
+    return missing;
+  auto product
+    = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);
+  std::string creator = product ? product->creator_id : std::string{};
+  bool allowed = who.who.role == accounts::operator_role
+                 || (!(*snap)->order.buyer_id.empty()
+                     && (*snap)->order.buyer_id == who.who.id)
+                 || (!creator.empty() && creator == who.who.id);
+  if (!allowed)
+    return missing;
+  return visible_order{std::move(**snap), creator};
+}
 
 void add_order_routes(router& r, std::shared_ptr<const services> svc) {
   r.add(

@@ -55,6 +55,14 @@ mapping map(errc code) noexcept {
     return {422, "Insufficient funds"};
   case errc::payout_account_missing:
     return {409, "No payout account"};
+  case errc::link_expired:
+    return {410, "Download link expired"};
+  case errc::link_used_up:
+    return {410, "Download link used up"};
+  case errc::link_revoked:
+    return {410, "Download access revoked"};
+  case errc::link_replaced:
+    return {410, "Download link replaced"};
   case errc::config:
   case errc::database:
   case errc::internal:

@@ -6,6 +6,11 @@
 
 #include "souk/core/error.hpp"
 #include "souk/http/routes.hpp"
+#include "souk/persistence/orders.hpp"
+
+namespace souk::accounts {
+struct principal;
+} // namespace souk::accounts
 
 // Each file of handlers registers its own routes; `add_routes` calls them all.
 namespace souk::http {
@@ -18,6 +23,20 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc);
 void add_wallet_routes(router& r, std::shared_ptr<const services> svc);
 void add_payout_routes(router& r, std::shared_ptr<const services> svc);
 void add_dashboard_routes(router& r, std::shared_ptr<const services> svc);
+void add_download_routes(router& r, std::shared_ptr<const services> svc);
+
+/// An order with the creator of its product.
+struct visible_order {
+  persistence::order_snapshot snap;
+  std::string creator_id;
+};
+
+/// The order `id` if `who` may see it (its signed-in buyer, the product's
+/// creator, operators); `not_found` otherwise, the same answer as for an
+/// order that does not exist. Payouts are never orders here. Blocking.
+expected<visible_order> find_visible(const services& svc,
+                                     const accounts::principal& who,
+                                     const std::string& id);
 
 /// A file's display name from `?name=`, or an `errc::invalid_field` error
 /// (field "name"): trimmed, 1-255 bytes of UTF-8, no slashes, backslashes or

@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -469,11 +470,14 @@ private:
     out.set("X-Content-Type-Options", "nosniff");
     for (auto& [name, value] : res.headers)
       out.insert(name, value);
-    auto size = res.body.size();
+    bool streamed = res.stream != nullptr;
+    auto size = streamed ? res.stream_size : res.body.size();
     out.body() = std::move(res.body);
     out.prepare_payload();
     if (head)
       out.body().clear(); // Content-Length still says what GET would send
+    if (streamed)
+      out.content_length(res.stream_size);
     bool keep = keep_alive_ && !res.close && !shutting_down_ && parser_
                 && parser_->is_done() && !streamed_error_ && !server_draining()
                 && served_ < opts().max_requests_per_connection;
@@ -486,6 +490,9 @@ private:
         "{} {} {} {}B {:.1f}ms", method, target, res.status, size, ms);
     }
     phase_ = phase::writing;
+    if (streamed && !head)
+      return write_stream(std::move(out), std::move(res.stream),
+                          res.stream_size, keep);
     stream_.expires_after(opts().write_timeout);
     auto msg
       = std::make_shared<bhttp::response<bhttp::string_body>>(std::move(out));
@@ -493,6 +500,79 @@ private:
       stream_, *msg,
       [self = shared_from_this(), msg, keep](beast::error_code ec, size_t) {
         if (ec || !keep)
+          return self->do_close();
+        self->do_idle();
+      });
+  }
+
+  // A body pulled from a body_source: the header, then one buffer at a time,
+  // each read only once the previous one is written (constant memory; a
+  // slow client slows the reads). The write timeout applies per buffer.
+  struct streamed_response {
+    bhttp::response<bhttp::buffer_body> msg;
+    std::optional<bhttp::response_serializer<bhttp::buffer_body>> sr;
+    std::shared_ptr<body_source> src;
+    uint64_t left = 0;
+    bool keep = false;
+    std::vector<char> buf = std::vector<char>(256 * 1024);
+  };
+
+  void write_stream(bhttp::response<bhttp::string_body> head,
+                    std::shared_ptr<body_source> src, uint64_t size,
+                    bool keep) {
+    auto w = std::make_shared<streamed_response>();
+    w->msg.result(head.result_int());
+    w->msg.version(head.version());
+    for (auto& field : head)
+      w->msg.insert(field.name_string(), field.value());
+    w->msg.keep_alive(keep);
+    w->msg.body().data = nullptr;
+    w->msg.body().more = true;
+    w->src = std::move(src);
+    w->left = size;
+    w->keep = keep;
+    w->sr.emplace(w->msg);
+    stream_.expires_after(opts().write_timeout);
+    bhttp::async_write_header(
+      stream_, *w->sr,
+      [self = shared_from_this(), w](beast::error_code ec, size_t) {
+        if (ec)
+          return self->do_close();
+        self->write_chunk(w);
+      });
+  }
+
+  void write_chunk(const std::shared_ptr<streamed_response>& w) {
+    if (phase_ == phase::closed)
+      return;
+    size_t n = 0;
+    if (w->left > 0) {
+      error err;
+      auto want = static_cast<size_t>(
+        std::min<uint64_t>(w->left, static_cast<uint64_t>(w->buf.size())));
+      n = w->src->read(w->buf.data(), want, err);
+      if (err || n == 0 || n > want) {
+        log::logger{{{"request_id", request_id_}}}.warn(
+          "response body ended {} bytes early: {}", w->left,
+          err ? err.detail : "the source ran dry");
+        return do_close(); // the client sees a short body, never a wrong one
+      }
+      w->left -= n;
+    }
+    w->msg.body().data = w->buf.data();
+    w->msg.body().size = n;
+    w->msg.body().more = w->left > 0;
+    stream_.expires_after(opts().write_timeout);
+    bhttp::async_write(
+      stream_, *w->sr,
+      [self = shared_from_this(), w](beast::error_code ec, size_t) {
+        if (ec == bhttp::error::need_buffer)
+          ec = {};
+        if (ec)
+          return self->do_close();
+        if (!w->sr->is_done())
+          return self->write_chunk(w);
+        if (!w->keep)
           return self->do_close();
         self->do_idle();
       });

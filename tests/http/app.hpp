@@ -16,6 +16,8 @@
 #include "souk/catalog/service.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/worker_pool.hpp"
+#include "souk/delivery/service.hpp"
+#include "souk/email/templates.hpp"
 #include "souk/http/rate_limit.hpp"
 #include "souk/http/routes.hpp"
 #include "souk/http/server.hpp"
@@ -80,6 +82,11 @@ struct app {
     svc->payouts = std::make_shared<souk::payments::payouts>(
       db, dead, souk::payments::order_port{}, souk::payments::payout_options{});
     svc->gateway_workers = workers;
+    svc->delivery = std::make_shared<souk::delivery::service>(
+      db,
+      std::make_shared<const souk::email::templates>(
+        souk::email::templates::load().value()),
+      souk::delivery::options{});
     http::add_routes(routes, svc);
     http::server_options opts;
     opts.listen = "127.0.0.1:0";

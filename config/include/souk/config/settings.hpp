@@ -195,6 +195,54 @@ struct wallet_settings {
   milliseconds poll{5'000};
 };
 
+/// Download links (`delivery:` in the file). docs/delivery.md explains
+/// how downloads are counted.
+struct delivery_settings {
+  /// A grant's lifetime and downloads when its flow step gives none.
+  milliseconds expires_in{24ll * 3600'000};
+  uint32_t max_downloads = 5;
+  /// A request from the client of the last counted download within this
+  /// long of it is the same download (a double click)...
+  milliseconds repeat_window{60'000};
+  /// ...and so is a Range request resuming it within this long.
+  milliseconds resume_window{6ll * 3600'000};
+  /// Fresh links (or re-sent receipts) per order per hour.
+  uint32_t links_per_hour = 5;
+  /// Non-empty: hand files to the front web server with
+  /// `X-Accel-Redirect: <this><storage key>` (e.g. "/protected/" with an
+  /// nginx `internal` location aliasing `<data_dir>/files/blobs/`).
+  std::string accel_redirect;
+};
+
+/// Email (`email:` in the file).
+struct email_settings {
+  /// `files` (each message written to `<data_dir>/mail/*.eml`; the embedded
+  /// default) or `smtp`.
+  std::string transport = "files";
+  /// The From header; its address is also the envelope sender.
+  std::string from = "souk <souk@localhost>";
+  /// Shown at the foot of emails.
+  std::string shop_name = "souk";
+  /// A directory of email templates adding to or replacing the shipped ones
+  /// (templates/email/); empty: the shipped ones.
+  std::string templates;
+  /// smtp://host:port (STARTTLS) or smtps://host:port (TLS).
+  std::string smtp_url = "smtp://127.0.0.1:25";
+  std::string smtp_username;
+  std::string smtp_password;
+  /// For smtp://: starttls (required), opportunistic or off.
+  std::string smtp_tls = "starttls";
+  /// Longest wait for one SMTP conversation.
+  milliseconds smtp_timeout{30'000};
+  /// A failed send is tried again after retry_initial, doubling up to
+  /// retry_max; after retry_for it is given up (logged as an error).
+  milliseconds retry_initial{30'000};
+  milliseconds retry_max{60 * 60'000};
+  milliseconds retry_for{72ll * 3600'000};
+  /// How often the outbox is looked at (a new email is sent at once anyway).
+  milliseconds poll{5'000};
+};
+
 /// Everything `soukd` reads at start-up.
 struct settings {
   /// `HOST:PORT` to listen on; port 0 picks a free port.
@@ -214,6 +262,8 @@ struct settings {
   orders_settings orders;
   payments_settings payments;
   wallet_settings wallet;
+  delivery_settings delivery;
+  email_settings email;
 
   /// The database URL to use: `database.url`, or SQLite under `data_dir`.
   std::string effective_database_url() const;

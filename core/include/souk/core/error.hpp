@@ -38,10 +38,14 @@ enum class errc : uint8_t {
   payment_refused,        ///< the payment gateway refused the request
   insufficient_funds,     ///< the balance does not cover the amount
   payout_account_missing, ///< a payout needs a payout account first
+  link_expired,           ///< a download link past its expiry
+  link_used_up,           ///< a download link with no downloads left
+  link_revoked,           ///< a download link whose access was taken back
+  link_replaced,          ///< a download link superseded by a newer one
 };
 
 /// The last code, for loops over all of them.
-inline constexpr errc last_errc = errc::payout_account_missing;
+inline constexpr errc last_errc = errc::link_replaced;
 
 /// The stable, snake_case code of `x`, e.g. "invalid_field".
 std::string_view to_string(errc x) noexcept;

@@ -41,7 +41,22 @@ struct request {
   }
 };
 
-/// A response: status, headers and a body held in memory.
+/// A response body produced piece by piece (a file download), so that it
+/// is never held in memory whole. The server calls `read` on the
+/// connection's event-loop thread, one call at a time, only while the
+/// client keeps up: keep each call short (a local file read).
+class body_source {
+public:
+  virtual ~body_source() = default;
+
+  /// Copies the next bytes into `buf` (at most `size`) and returns how
+  /// many. Returning 0 before `response::stream_size` bytes were given, or
+  /// setting `err`, aborts the response (the connection is closed).
+  virtual size_t read(char* buf, size_t size, error& err) = 0;
+};
+
+/// A response: status, headers and a body held in memory (`body`) or
+/// pulled from `stream`.
 struct response {
   unsigned status = 200;
   std::string content_type = "application/json";
@@ -50,6 +65,11 @@ struct response {
   /// Close the connection after sending (set by the server on errors that
   /// leave the stream unusable).
   bool close = false;
+  /// When set, the body comes from here instead of `body`: exactly
+  /// `stream_size` bytes (the `Content-Length`). HEAD requests never read
+  /// it.
+  std::shared_ptr<body_source> stream;
+  uint64_t stream_size = 0;
 
   response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

@@ -31,6 +31,10 @@ class payouts;
 class service;
 } // namespace souk::payments
 
+namespace souk::delivery {
+class service;
+} // namespace souk::delivery
+
 namespace souk::storage {
 class blob_store;
 } // namespace souk::storage
@@ -69,6 +73,12 @@ struct services {
   /// Threads for calls to the payment gateway (kept apart from `workers`,
   /// so a slow gateway never delays logins).
   std::shared_ptr<worker_pool> gateway_workers;
+  /// Download grants, links and emails; the download routes answer 503
+  /// without it.
+  std::shared_ptr<delivery::service> delivery;
+  /// Non-empty: `GET /d/{token}` answers with `X-Accel-Redirect: <this><key>`
+  /// and lets the front web server send the file (`delivery.accel_redirect`).
+  std::string accel_redirect;
   /// Called after a gateway event was stored, so it is processed at once.
   std::function<void()> on_gateway_event;
   /// Delivers an event to an order through the order engine and waits for

@@ -36,6 +36,22 @@ public:
   virtual expected<blob_info> commit() = 0;
 };
 
+/// A committed blob opened for reading. Its bytes stay readable while it is
+/// open, even if the blob is removed or replaced meanwhile (a download in
+/// progress finishes with the bytes it started with). Not thread-safe: one
+/// reader per download, used by one thread at a time.
+class blob_reader {
+public:
+  virtual ~blob_reader() = default;
+
+  /// The blob's size in bytes.
+  virtual uint64_t size() const = 0;
+
+  /// Reads up to `n` bytes at `offset` into `buf`; returns how many (0 only
+  /// at or past the end).
+  virtual expected<size_t> read_at(uint64_t offset, char* buf, size_t n) = 0;
+};
+
 /// A store of immutable blobs. Thread-safe.
 class blob_store {
 public:
@@ -46,6 +62,10 @@ public:
 
   /// Removes a blob; removing a missing one succeeds.
   virtual status remove(const std::string& key) = 0;
+
+  /// Opens a committed blob; `errc::not_found` if there is none.
+  virtual expected<std::unique_ptr<blob_reader>> open(const std::string& key)
+    = 0;
 
   /// True if a committed blob has this key.
   virtual bool exists(const std::string& key) const = 0;

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "souk/core/error.hpp"
+#include "souk/persistence/deliveries.hpp"
+
+namespace souk::persistence {
+class database;
+} // namespace souk::persistence
+
+namespace souk::email {
+class templates;
+} // namespace souk::email
+
+/// Delivery: download grants and their links, the receipt and other emails
+/// about an order. docs/delivery.md tells the whole story.
+namespace souk::delivery {
+
+struct options {
+  /// A grant's lifetime and number of downloads when the flow step gives
+  /// none (`delivery.grant_access` with `expires_in`, `max_downloads`).
+  std::chrono::milliseconds expires_in{24ll * 3600'000};
+  int64_t max_downloads = 5;
+  /// A request from the client of the last counted download within this
+  /// long of it is the same download (a double click, a retry)...
+  std::chrono::milliseconds repeat_window{60'000};
+  /// ...and a Range request resuming it (not starting at byte 0) within
+  /// this long.
+  std::chrono::milliseconds resume_window{6ll * 3600'000};
+  /// Fresh links per order per hour (buyers asking, creators re-issuing).
+  uint32_t links_per_hour = 5;
+  /// souk's public URL with a trailing slash (links are `<url>d/<token>`).
+  std::function<std::string()> public_url;
+  /// The From header of emails, e.g. "souk <no-reply@example.com>".
+  std::string from = "souk <souk@localhost>";
+  /// Shown at the foot of emails.
+  std::string shop_name = "souk";
+  /// Log every link issued (the embedded default, whose mail is files: a
+  /// new user can follow the link from the log).
+  bool log_links = false;
+  /// Called after an email was queued (to wake the sender).
+  std::function<void()> on_email_queued;
+};
+
+/// A link just issued: the only time its token exists outside a hash.
+struct issued_link {
+  std::string grant_id;
+  std::string file_id;
+  std::string file_name;
+  int64_t file_size = 0;
+  std::string url;
+  std::string expires_at;
+  int64_t remaining = 0; ///< downloads left
+};
+
+/// Who asks for fresh links, and what they get.
+struct fresh_request {
+  /// Email the links to the buyer (else only return them).
+  bool email = true;
+  /// Set the download counts back to zero (creators and operators).
+  bool reset_downloads = false;
+  /// One request, one set of links: a repeated key writes nothing more.
+  std::string key;
+};
+
+/// A download request that may go ahead.
+struct download {
+  persistence::grant_view grant;
+  bool counted = false; ///< a new download (else the same one continuing)
+};
+
+/// The delivery and email actions of flows, and the download links.
+/// Thread-safe; every call blocks (database).
+class service {
+public:
+  service(std::shared_ptr<persistence::database> db,
+          std::shared_ptr<const email::templates> templates, options opts);
+  ~service();
+
+  /// Runs `delivery.grant_access` (params `expires_in`, `max_downloads`),
+  /// `delivery.revoke_access` or `email.send` (param `template`) for an
+  /// order; idempotent on `key`.
+  status run_action(const std::string& action, const std::string& order_id,
+                    const std::string& params, const std::string& key);
+
+  /// The grant a link's token leads to, counted as a download unless it is
+  /// the same download as the last one (see `options`): `resume` is a Range
+  /// request not starting at byte 0; `count` false only checks (HEAD).
+  /// Errors: not_found (no such link), link_replaced, link_expired,
+  /// link_used_up, link_revoked — each with a detail saying what to do.
+  expected<download> open(const std::string& token, const std::string& client,
+                          bool resume, bool count = true);
+
+  /// The order's grants (with download counts), adding grants for files
+  /// the product gained since (new files reach past buyers).
+  expected<std::vector<persistence::grant_view>>
+  grants(const std::string& order_id);
+
+  /// New links for every file of the order, replacing the older ones and
+  /// renewing expired grants; emailed to the buyer when asked. Errors:
+  /// rate_limited (over `links_per_hour`), link_revoked (refunded),
+  /// conflict (nothing to download yet).
+  expected<std::vector<issued_link>> fresh_links(const std::string& order_id,
+                                                 const fresh_request& req);
+
+  /// Sends the order's receipt again (fresh links in it). Rate-limited
+  /// like `fresh_links`.
+  status resend_receipt(const std::string& order_id, const std::string& key);
+
+  /// The flow actions this service runs.
+  static const std::vector<std::string>& actions();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// A link's token hashed for storage (SHA-256, hex).
+std::string token_hash(const std::string& token);
+
+/// The client of a request as download counting knows it: a hash of its
+/// address and user agent.
+std::string client_key(const std::string& address,
+                       const std::string& user_agent);
+
+} // namespace souk::delivery

@@ -1,0 +1,490 @@
+#include "souk/delivery/service.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "souk/core/hash.hpp"
+#include "souk/core/ids.hpp"
+#include "souk/core/log.hpp"
+#include "souk/core/time.hpp"
+#include "souk/core/units.hpp"
+#include "souk/email/message.hpp"
+#include "souk/email/templates.hpp"
+#include "souk/persistence/database.hpp"
+#include "souk/persistence/orders.hpp"
+#include "souk/persistence/products.hpp"
+
+namespace souk::delivery {
+
+namespace {
+
+using nlohmann::json;
+using persistence::count_outcome;
+using persistence::grant_view;
+
+constexpr size_t token_bytes = 32; // 256 bits
+
+// "NGN 5,000.00": both currencies souk takes have two decimals.
+std::string format_money(int64_t amount, const std::string& currency) {
+  auto major = std::to_string(amount / 100);
+  std::string grouped;
+  for (size_t i = 0; i < major.size(); ++i) {
+    if (i > 0 && (major.size() - i) % 3 == 0)
+      grouped += ',';
+    grouped += major[i];
+  }
+  return fmt::format("{} {}.{:02}", currency, grouped, amount % 100);
+}
+
+// "2026-11-23 10:00" from an ISO timestamp, for people.
+std::string readable_time(const std::string& iso) {
+  if (iso.size() < 16)
+    return iso;
+  return iso.substr(0, 10) + " " + iso.substr(11, 5);
+}
+
+std::string host_of(const std::string& url) {
+  auto start = url.find("://");
+  auto host = start == std::string::npos ? url : url.substr(start + 3);
+  host = host.substr(0, host.find('/'));
+  host = host.substr(0, host.rfind(':') == std::string::npos ? host.size()
+                                                             : host.rfind(':'));
+  if (host.empty() || host.front() == '[')
+    return "souk.localhost";
+  return host;
+}
+
+bool plausible_token(const std::string& token) {
+  if (token.size() != 43)
+    return false;
+  return std::all_of(token.begin(), token.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+expected<std::chrono::milliseconds>
+duration_param(const json& params, const char* name,
+               std::chrono::milliseconds d) {
+  if (!params.contains(name))
+    return d;
+  auto& v = params[name];
+  if (v.is_number_unsigned())
+    return std::chrono::milliseconds{v.get<int64_t>()};
+  if (v.is_string()) {
+    auto parsed = parse_duration(v.get<std::string>());
+    if (parsed && parsed->count() > 0)
+      return *parsed;
+  }
+  return error{errc::invalid_field,
+               fmt::format("{} must be a duration such as 24h", name), name};
+}
+
+expected<int64_t> count_param(const json& params, const char* name, int64_t d) {
+  if (!params.contains(name))
+    return d;
+  auto& v = params[name];
+  int64_t n = 0;
+  if (v.is_number_integer())
+    n = v.get<int64_t>();
+  else if (v.is_string())
+    n = std::atoll(v.get<std::string>().c_str());
+  if (n < 1 || n > 10'000)
+    return error{errc::invalid_field,
+                 fmt::format("{} must be a whole number from 1 to 10000", name),
+                 name};
+  return n;
+}
+
+} // namespace
+
+std::string token_hash(const std::string& token) {
+  return sha256_hex(token);
+}
+
+std::string client_key(const std::string& address,
+                       const std::string& user_agent) {
+  return sha256_hex(address + "\n" + user_agent).substr(0, 32);
+}
+
+struct service::impl {
+  std::shared_ptr<persistence::database> db;
+  std::shared_ptr<const email::templates> templates;
+  options opts;
+
+  persistence::delivery_repository repo() {
+    return persistence::delivery_repository{*db};
+  }
+
+  expected<persistence::order_row> order(const std::string& id) {
+    auto snap = persistence::order_repository{*db}.load(id);
+    if (!snap)
+      return snap.err();
+    if (!*snap || (*snap)->order.kind != "order")
+      return error{errc::not_found, "no order " + id};
+    return std::move((*snap)->order);
+  }
+
+  expected<std::string> product_title(const std::string& product_id) {
+    auto p = persistence::product_repository{*db}.find(product_id);
+    if (!p)
+      return p.err();
+    return *p ? (*p)->title : std::string{"your purchase"};
+  }
+
+  // The order's grants, with grants added for files its product gained
+  // since the first ones (on the same terms).
+  expected<std::vector<grant_view>> grants(const persistence::order_row& o) {
+    auto r = repo();
+    auto list = r.grants_of(o.id);
+    if (!list || list->empty())
+      return list;
+    auto& first = list->front().grant;
+    auto added = r.grant_files(o.id, o.product_id, first.max_downloads,
+                               first.lifetime_ms, to_iso(now()));
+    if (!added)
+      return added.err();
+    if (*added == 0)
+      return list;
+    return r.grants_of(o.id);
+  }
+
+  // Issues links for the order's grants (when `with_links`) and, when
+  // `tpl` is set, queues that email carrying them, all in one transaction.
+  // A `key` used before writes nothing and returns no links.
+  expected<std::vector<issued_link>>
+  issue(const persistence::order_row& o, const std::string& tpl,
+        const std::string& key, bool with_links, bool renew, bool reset) {
+    std::vector<issued_link> out;
+    persistence::link_issue issue;
+    auto t = now();
+    issue.now = to_iso(t);
+    issue.renew = renew;
+    issue.reset_downloads = reset;
+    std::vector<grant_view> active;
+    if (with_links) {
+      auto list = grants(o);
+      if (!list)
+        return list.err();
+      for (auto& g : *list)
+        if (g.grant.revoked_at.empty())
+          active.push_back(g);
+      if (active.empty() && !list->empty())
+        return error{errc::link_revoked,
+                     "access to this order's downloads was revoked ("
+                       + list->front().grant.revoked_reason + ")"};
+    }
+    auto base = opts.public_url ? opts.public_url() : std::string{"/"};
+    auto files = json::array();
+    int64_t max_downloads = 0;
+    std::string expires_at;
+    for (auto& g : active) {
+      auto token = random_token(token_bytes);
+      issued_link l;
+      l.grant_id = g.grant.id;
+      l.file_id = g.grant.file_id;
+      l.file_name = g.file_name;
+      l.file_size = g.file_size;
+      l.url = base + "d/" + token;
+      l.expires_at = g.grant.expires_at;
+      if (renew) {
+        auto renewed
+          = to_iso(t + std::chrono::milliseconds{g.grant.lifetime_ms});
+        l.expires_at = std::max(l.expires_at, renewed);
+      }
+      l.remaining = reset ? g.grant.max_downloads
+                          : g.grant.max_downloads - g.grant.downloads;
+      issue.links.emplace_back(g.grant.id, token_hash(token));
+      files.push_back(
+        {{"name", l.file_name},
+         {"size", format_size(static_cast<uint64_t>(l.file_size))},
+         {"url", l.url},
+         {"remaining", std::to_string(l.remaining)}});
+      max_downloads = std::max(max_downloads, g.grant.max_downloads);
+      expires_at = expires_at.empty() ? l.expires_at
+                                      : std::min(expires_at, l.expires_at);
+      out.push_back(std::move(l));
+    }
+    if (!tpl.empty()) {
+      auto title = product_title(o.product_id);
+      if (!title)
+        return title.err();
+      int64_t fewest = out.empty() ? 0 : out.front().remaining;
+      for (auto& l : out)
+        fewest = std::min(fewest, l.remaining);
+      json model{
+        {"order_id", o.id},
+        {"product_title", *title},
+        {"amount", format_money(o.amount, o.currency)},
+        {"buyer_email", o.buyer_email},
+        {"shop_name", opts.shop_name},
+        {"files", files},
+        {"has_files", !out.empty()},
+        {"many_files", out.size() > 1},
+        {"max_downloads", std::to_string(max_downloads)},
+        {"expires_at", readable_time(expires_at)},
+        {"remaining_note",
+         fewest == 1 ? std::string{"each has one download left."}
+                     : fmt::format("each has {} downloads left.", fewest)},
+      };
+      auto text = templates->render(tpl, model);
+      if (!text)
+        return text.err();
+      persistence::email_row e;
+      e.id = new_uuid();
+      e.dedupe_key = key;
+      e.order_id = o.id;
+      e.template_name = tpl;
+      e.recipient = o.buyer_email;
+      e.message_id = e.id + "@" + host_of(base);
+      e.subject = text->subject;
+      e.message = email::compose({opts.from,
+                                  o.buyer_email,
+                                  text->subject,
+                                  text->text,
+                                  text->html,
+                                  e.message_id,
+                                  {}});
+      e.next_attempt_at = issue.now;
+      e.created_at = issue.now;
+      e.updated_at = issue.now;
+      issue.email = std::move(e);
+    }
+    if (issue.links.empty() && !issue.email)
+      return out;
+    auto written = repo().issue_links(issue);
+    if (!written)
+      return written.err();
+    if (!*written)
+      return std::vector<issued_link>{}; // this key's links went out before
+    log::logger lg{{{"order_id", o.id}}};
+    if (issue.email) {
+      lg.info("email {} ({}) queued for {}", issue.email->message_id, tpl,
+              o.buyer_email);
+      if (opts.on_email_queued)
+        opts.on_email_queued();
+    }
+    for (auto& l : out)
+      if (opts.log_links)
+        lg.info("download link for {} ({} left, until {}): {}", l.file_name,
+                l.remaining, l.expires_at, l.url);
+    return out;
+  }
+
+  status rate_check(const std::string& order_id) {
+    auto since = to_iso(now() - std::chrono::hours{1});
+    auto n = repo().link_sets_since(order_id, since);
+    if (!n)
+      return n.err();
+    if (*n >= static_cast<int64_t>(opts.links_per_hour)) {
+      error e{errc::rate_limited,
+              fmt::format("links for this order were sent {} times in the "
+                          "last hour; try again later",
+                          *n)};
+      e.retry_after = std::chrono::seconds{600};
+      return e;
+    }
+    return {};
+  }
+
+  status grant(const std::string& order_id, const std::string& params) {
+    auto doc = json::parse(params.empty() ? "{}" : params, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+      return error{errc::invalid_field, "the step's parameters are not an "
+                                        "object"};
+    auto life = duration_param(doc, "expires_in", opts.expires_in);
+    if (!life)
+      return life.err();
+    auto max = count_param(doc, "max_downloads", opts.max_downloads);
+    if (!max)
+      return max.err();
+    auto o = order(order_id);
+    if (!o)
+      return o.err();
+    auto added = repo().grant_files(order_id, o->product_id, *max,
+                                    life->count(), to_iso(now()));
+    if (!added)
+      return added.err();
+    log::logger{{{"order_id", order_id}}}.info(
+      "download access granted: {} file(s), {} download(s) each for {}", *added,
+      *max, format_duration(*life));
+    return {};
+  }
+};
+
+service::service(std::shared_ptr<persistence::database> db,
+                 std::shared_ptr<const email::templates> templates,
+                 options opts)
+  : impl_(std::make_unique<impl>()) {
+  impl_->db = std::move(db);
+  impl_->templates = std::move(templates);
+  impl_->opts = std::move(opts);
+}
+
+service::~service() = default;
+
+const std::vector<std::string>& service::actions() {
+  static const std::vector<std::string> names{
+    "delivery.grant_access", "delivery.revoke_access", "email.send"};
+  return names;
+}
+
+status service::run_action(const std::string& action,
+                           const std::string& order_id,
+                           const std::string& params, const std::string& key) {
+  auto& d = *impl_;
+  if (action == "delivery.grant_access")
+    return d.grant(order_id, params);
+  if (action == "delivery.revoke_access") {
+    auto n = d.repo().revoke(order_id, "refunded", to_iso(now()));
+    if (!n)
+      return n.err();
+    if (*n > 0)
+      log::logger{{{"order_id", order_id}}}.info(
+        "download access revoked ({} grant(s))", *n);
+    return {};
+  }
+  if (action == "email.send") {
+    auto doc = json::parse(params.empty() ? "{}" : params, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("template")
+        || !doc["template"].is_string())
+      return error{errc::invalid_field, "email.send needs a template",
+                   "template"};
+    auto tpl = doc["template"].get<std::string>();
+    if (!d.templates->has(tpl))
+      return error{errc::invalid_field, "no email template " + tpl, "template"};
+    auto o = d.order(order_id);
+    if (!o)
+      return o.err();
+    // The receipt carries the download links; other templates the order.
+    auto sent = d.issue(*o, tpl, key, tpl == "receipt", false, false);
+    if (!sent)
+      return sent.err();
+    return {};
+  }
+  return error{errc::invalid_field, "delivery does not run " + action};
+}
+
+expected<download> service::open(const std::string& token,
+                                 const std::string& client, bool resume,
+                                 bool count) {
+  auto& d = *impl_;
+  error unknown{errc::not_found,
+                "this download link is not known: check that it was copied "
+                "whole, or ask for a fresh link from your order"};
+  if (!plausible_token(token))
+    return unknown;
+  auto link = d.repo().find_link(token_hash(token));
+  if (!link)
+    return link.err();
+  if (!*link)
+    return unknown;
+  auto& l = **link;
+  auto& g = l.grant.grant;
+  if (!l.replaced_at.empty())
+    return error{errc::link_replaced,
+                 "a newer link for this file was sent on "
+                   + readable_time(l.replaced_at)
+                   + " UTC and this one no longer works: use the newest "
+                     "email, or ask for a fresh link from your order"};
+  auto t = now();
+  auto since
+    = to_iso(t - (resume ? d.opts.resume_window : d.opts.repeat_window));
+  count_outcome outcome;
+  if (count) {
+    auto counted = d.repo().count_download(g.id, client, to_iso(t), since);
+    if (!counted)
+      return counted.err();
+    outcome = *counted;
+  } else if (!g.revoked_at.empty()) {
+    outcome = count_outcome::revoked;
+  } else if (g.expires_at <= to_iso(t)) {
+    outcome = count_outcome::expired;
+  } else if (g.last_client == client && g.last_counted_at >= since) {
+    outcome = count_outcome::same;
+  } else if (g.downloads >= g.max_downloads) {
+    outcome = count_outcome::used_up;
+  } else {
+    outcome = count_outcome::counted;
+  }
+  switch (outcome) {
+  case count_outcome::counted:
+  case count_outcome::same:
+    break;
+  case count_outcome::expired:
+    return error{errc::link_expired,
+                 "this link expired on " + readable_time(g.expires_at)
+                   + " UTC: ask for a fresh link from your order (it renews "
+                     "the expiry)"};
+  case count_outcome::used_up:
+    return error{errc::link_used_up,
+                 fmt::format("this link has been used for all {} of its "
+                             "downloads: ask the creator of the product to "
+                             "re-issue it",
+                             g.max_downloads)};
+  case count_outcome::revoked:
+    return error{errc::link_revoked,
+                 "access to this download was taken back on "
+                   + readable_time(g.revoked_at) + " UTC (the order was "
+                   + (g.revoked_reason.empty() ? std::string{"refunded"}
+                                               : g.revoked_reason)
+                   + ")"};
+  }
+  download out;
+  out.grant = std::move(l.grant);
+  out.counted = outcome == count_outcome::counted && count;
+  if (out.counted)
+    ++out.grant.grant.downloads;
+  return out;
+}
+
+expected<std::vector<grant_view>> service::grants(const std::string& order_id) {
+  auto o = impl_->order(order_id);
+  if (!o)
+    return o.err();
+  return impl_->grants(*o);
+}
+
+expected<std::vector<issued_link>>
+service::fresh_links(const std::string& order_id, const fresh_request& req) {
+  auto& d = *impl_;
+  auto o = d.order(order_id);
+  if (!o)
+    return o.err();
+  auto list = d.grants(*o);
+  if (!list)
+    return list.err();
+  if (list->empty())
+    return error{errc::conflict,
+                 "this order has nothing to download yet (it is " + o->state
+                   + ")"};
+  if (auto err = d.rate_check(order_id))
+    return err;
+  return d.issue(*o, req.email ? "download_links" : "",
+                 req.key.empty() ? new_uuid() : req.key, true, true,
+                 req.reset_downloads);
+}
+
+status service::resend_receipt(const std::string& order_id,
+                               const std::string& key) {
+  auto& d = *impl_;
+  auto o = d.order(order_id);
+  if (!o)
+    return o.err();
+  auto list = d.grants(*o);
+  if (!list)
+    return list.err();
+  if (list->empty() && o->state != "delivered")
+    return error{errc::conflict,
+                 "this order has no receipt yet (it is " + o->state + ")"};
+  if (auto err = d.rate_check(order_id))
+    return err;
+  auto sent = d.issue(*o, "receipt", key.empty() ? new_uuid() : key,
+                      !list->empty(), true, false);
+  if (!sent)
+    return sent.err();
+  return {};
+}
+
+} // namespace souk::delivery

@@ -1,0 +1,336 @@
+// Delivery end to end over real HTTP: a product on the shipped
+// `digital_download` flow is bought through the sandbox gateway; the order
+// reaches `delivered`; the receipt lands as an .eml file holding a link;
+// the link returns the exact bytes uploaded; the download limit (with
+// repeats and resumes from the same client not counted, and concurrent
+// requests never over the limit), the expiry, fresh links, re-issue and
+// revocation by refund are enforced; Range and If-Range follow RFC 9110.
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "souk/core/hash.hpp"
+#include "souk/core/time.hpp"
+#include "souk/email/message.hpp"
+
+#include "shop.hpp"
+
+namespace st = souk::testing;
+using st::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string bytes_of(size_t n) {
+  std::string out(n, '\0');
+  uint32_t x = 2463534242u;
+  for (auto& c : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x & 0xff);
+  }
+  return out;
+}
+
+struct delivery_shop : st::shop {
+  std::string file = bytes_of(600 * 1024 + 123); // more than two buffers
+  std::string book;                              // digital_download product
+
+  delivery_shop() {
+    auto res
+      = as_creator("POST", "/api/v1/products",
+                   json{{"title", "The Book"},
+                        {"description", "Pages."},
+                        {"price", {{"amount", 500000}, {"currency", "NGN"}}},
+                        {"flow", "digital_download"}}
+                     .dump());
+    BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
+    book = json::parse(res.body)["id"];
+    auto up = st::http_request(
+      port, "PUT",
+      "/api/v1/products/" + book + "/files?name=Th%C3%A9%20Book.bin", file,
+      {{"Authorization", "Bearer " + creator_token},
+       {"Content-Type", "application/octet-stream"}});
+    BOOST_REQUIRE_MESSAGE(up.status == 201, up.body);
+    auto pub = as_creator("POST", "/api/v1/products/" + book + "/publish");
+    BOOST_REQUIRE_MESSAGE(pub.status == 200, pub.body);
+  }
+
+  /// Bought and paid; waits for `delivered`. Returns the order id.
+  std::string buy() {
+    auto order = checkout(book);
+    auto paid = press(order, "pay");
+    BOOST_REQUIRE_MESSAGE(paid.status < 400, paid.body);
+    std::string id = order["order"]["id"];
+    BOOST_REQUIRE(reaches(id, "delivered"));
+    return id;
+  }
+
+  /// The .eml files written so far, oldest first.
+  std::vector<std::string> mails() {
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator{
+           std::filesystem::path{cfg.data_dir} / "mail", ec})
+      if (e.path().extension() == ".eml"
+          && !e.path().filename().string().starts_with("."))
+        files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    std::vector<std::string> out;
+    for (auto& f : files) {
+      std::ifstream in{f, std::ios::binary};
+      std::stringstream buf;
+      buf << in.rdbuf();
+      out.push_back(buf.str());
+    }
+    return out;
+  }
+
+  /// Waits for the `n`th mail and returns the download path in it.
+  std::string link_in_mail(size_t n, const std::string& must_contain = {}) {
+    BOOST_REQUIRE(eventually([&] { return mails().size() >= n; }));
+    auto text = souk::email::decode_quoted_printable(mails()[n - 1]);
+    if (!must_contain.empty())
+      BOOST_TEST(text.find(must_contain) != std::string::npos);
+    std::smatch m;
+    BOOST_REQUIRE(std::regex_search(
+      text, m,
+      std::regex{"http://127\\.0\\.0\\.1:[0-9]+(/d/[A-Za-z0-9_-]{43})"}));
+    return m[1];
+  }
+
+  st::http_reply get(const std::string& path, const std::string& from,
+                     std::vector<std::pair<std::string, std::string>> h = {},
+                     const std::string& method = "GET") {
+    return st::http_request(port, method, path, {}, std::move(h), from);
+  }
+
+  json downloads(const std::string& order) {
+    auto res = as_creator("GET", "/api/v1/orders/" + order + "/downloads");
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+    return json::parse(res.body)["items"][0];
+  }
+};
+
+std::string code_of(const st::http_reply& r) {
+  auto doc = json::parse(r.body, nullptr, false);
+  return doc.is_object() ? doc.value("code", std::string{}) : std::string{};
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(delivery_e2e, delivery_shop)
+
+BOOST_AUTO_TEST_CASE(bought_delivered_mailed_downloaded_limited_expired) {
+  auto order = buy();
+  auto link = link_in_mail(1, "The Book");
+  // The exact bytes, with the headers a download needs.
+  auto first = get(link, "127.0.0.2");
+  BOOST_REQUIRE_EQUAL(first.status, 200u);
+  BOOST_TEST(souk::sha256_hex(first.body) == souk::sha256_hex(file));
+  BOOST_TEST(first.header("content-length").value_or("")
+             == std::to_string(file.size()));
+  BOOST_TEST(first.header("accept-ranges").value_or("") == "bytes");
+  BOOST_TEST(first.header("etag").value_or("")
+             == "\"" + souk::sha256_hex(file) + "\"");
+  auto disposition = first.header("content-disposition").value_or("");
+  BOOST_TEST(disposition.find("filename=\"Th__ Book.bin\"")
+             != std::string::npos);
+  BOOST_TEST(disposition.find("filename*=UTF-8''Th%C3%A9%20Book.bin")
+             != std::string::npos);
+  BOOST_TEST(first.header("cache-control").value_or("") == "private, no-store");
+  // The order's timeline and its email are there to prove delivery.
+  BOOST_TEST(ever_in(order, "delivered"));
+  BOOST_TEST(count("SELECT COUNT(*) FROM email_outbox WHERE order_id = '"
+                   + order + "' AND status = 'sent'")
+             == 1);
+
+  // The same client again at once is the same download (a double click).
+  BOOST_TEST(get(link, "127.0.0.2").status == 200u);
+  BOOST_TEST(downloads(order)["downloads"] == 1);
+  // Four more clients use the five downloads up; a sixth is refused.
+  for (auto from : {"127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"})
+    BOOST_TEST(get(link, from).status == 200u);
+  auto refused = get(link, "127.0.0.7");
+  BOOST_TEST(refused.status == 410u);
+  BOOST_TEST(code_of(refused) == "link_used_up");
+  auto d = downloads(order);
+  BOOST_TEST(d["downloads"] == 5);
+  BOOST_TEST(d["status"] == "used_up");
+  // A browser gets a page saying what happened and what to do.
+  auto page = get(link, "127.0.0.7", {{"Accept", "text/html"}});
+  BOOST_TEST(page.status == 410u);
+  BOOST_TEST(page.body.find("re-issue") != std::string::npos);
+
+  // Expired: 410 link_expired, even for a client that had downloads left.
+  BOOST_REQUIRE_EQUAL(
+    count("SELECT COUNT(*) FROM download_grants WHERE order_id = '" + order
+          + "'"),
+    1);
+  auto st2 = db->run([&](soci::session& sql) {
+    sql
+      << "UPDATE download_grants SET expires_at = '2020-01-01T00:00:00.000Z', "
+         "downloads = 1 WHERE order_id = :o",
+      soci::use(order);
+  });
+  BOOST_REQUIRE(!st2);
+  auto expired = get(link, "127.0.0.8");
+  BOOST_TEST(expired.status == 410u);
+  BOOST_TEST(code_of(expired) == "link_expired");
+
+  // A guest asks for a fresh link with the order's email: it comes by
+  // email (never in the answer), renews the expiry, replaces the old link.
+  auto wrong
+    = st::http_request(port, "POST", "/api/v1/orders/" + order + "/downloads",
+                       json{{"email", "someone@example.com"}}.dump(),
+                       {{"Content-Type", "application/json"}});
+  BOOST_TEST(wrong.status == 404u);
+  auto asked
+    = st::http_request(port, "POST", "/api/v1/orders/" + order + "/downloads",
+                       json{{"email", "Buyer@Example.com"}}.dump(),
+                       {{"Content-Type", "application/json"}});
+  BOOST_REQUIRE_MESSAGE(asked.status == 202u, asked.body);
+  BOOST_TEST(asked.body.find("/d/") == std::string::npos);
+  auto fresh = link_in_mail(2, "fresh download links");
+  BOOST_TEST(fresh != link);
+  auto old = get(link, "127.0.0.9");
+  BOOST_TEST(old.status == 410u);
+  BOOST_TEST(code_of(old) == "link_replaced");
+  auto again = get(fresh, "127.0.0.9");
+  BOOST_REQUIRE_EQUAL(again.status, 200u);
+  BOOST_TEST(souk::sha256_hex(again.body) == souk::sha256_hex(file));
+  BOOST_TEST(downloads(order)["downloads"] == 2);
+
+  // The creator re-issues with the count reset; the buyer is mailed.
+  auto reissued = as_creator("POST", "/api/v1/orders/" + order + "/downloads",
+                             json{{"reset_downloads", true}}.dump());
+  BOOST_REQUIRE_MESSAGE(reissued.status == 202u, reissued.body);
+  auto third = link_in_mail(3);
+  BOOST_TEST(downloads(order)["downloads"] == 0);
+  BOOST_TEST(get(third, "127.0.0.10").status == 200u);
+
+  // The receipt can be sent again (with fresh links in it).
+  auto resent = as_creator("POST", "/api/v1/orders/" + order + "/receipt");
+  BOOST_REQUIRE_MESSAGE(resent.status == 202u, resent.body);
+  auto fourth = link_in_mail(4, "Your receipt");
+  BOOST_TEST(get(fourth, "127.0.0.11").status == 200u);
+
+  // A refund takes access back at once.
+  auto refund = as_creator("POST", "/api/v1/orders/" + order + "/refund");
+  BOOST_REQUIRE_MESSAGE(refund.status < 300, refund.body);
+  BOOST_REQUIRE(
+    eventually([&] { return get(fourth, "127.0.0.12").status == 410u; }));
+  BOOST_TEST(code_of(get(fourth, "127.0.0.12")) == "link_revoked");
+  BOOST_TEST(downloads(order)["status"] == "revoked");
+  auto after
+    = st::http_request(port, "POST", "/api/v1/orders/" + order + "/downloads",
+                       json{{"email", "buyer@example.com"}}.dump(),
+                       {{"Content-Type", "application/json"}});
+  BOOST_TEST(after.status == 410u);
+  // Unknown tokens are 404.
+  BOOST_TEST(get("/d/" + std::string(43, 'A'), "127.0.0.2").status == 404u);
+  BOOST_TEST(get("/d/short", "127.0.0.2").status == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(ranges_follow_rfc_9110_and_resumes_count_once) {
+  auto order = buy();
+  auto link = link_in_mail(1);
+  auto size = file.size();
+  auto range = [&](const std::string& spec,
+                   std::vector<std::pair<std::string, std::string>> h = {}) {
+    h.emplace_back("Range", spec);
+    return get(link, "127.0.0.20", std::move(h));
+  };
+  // First bytes: this counts as the download.
+  auto head = range("bytes=0-99");
+  BOOST_REQUIRE_EQUAL(head.status, 206u);
+  BOOST_TEST(head.body == file.substr(0, 100));
+  BOOST_TEST(head.header("content-range").value_or("")
+             == "bytes 0-99/" + std::to_string(size));
+  BOOST_TEST(head.header("content-length").value_or("") == "100");
+  // The middle, across the server's buffer boundary.
+  auto mid = range("bytes=262000-263999");
+  BOOST_REQUIRE_EQUAL(mid.status, 206u);
+  BOOST_TEST(mid.body == file.substr(262000, 2000));
+  // A suffix.
+  auto tail = range("bytes=-500");
+  BOOST_REQUIRE_EQUAL(tail.status, 206u);
+  BOOST_TEST(tail.body == file.substr(size - 500));
+  // Resuming to the end.
+  auto rest = range("bytes=100-");
+  BOOST_REQUIRE_EQUAL(rest.status, 206u);
+  BOOST_TEST(head.body + rest.body == file);
+  // Invalid: ignored, the whole file.
+  auto invalid = range("bytes=abc");
+  BOOST_TEST(invalid.status == 200u);
+  BOOST_TEST(invalid.body.size() == size);
+  // Unsatisfiable: 416 with the size.
+  auto beyond = range("bytes=" + std::to_string(size) + "-");
+  BOOST_TEST(beyond.status == 416u);
+  BOOST_TEST(beyond.header("content-range").value_or("")
+             == "bytes */" + std::to_string(size));
+  // Several: multipart/byteranges with each part and its Content-Range.
+  auto multi = range("bytes=0-9,20-29,-5");
+  BOOST_REQUIRE_EQUAL(multi.status, 206u);
+  auto type = multi.header("content-type").value_or("");
+  BOOST_REQUIRE(type.starts_with("multipart/byteranges; boundary="));
+  auto boundary = type.substr(type.find('=') + 1);
+  BOOST_TEST(multi.header("content-length").value_or("")
+             == std::to_string(multi.body.size()));
+  for (auto [first, last] :
+       {std::pair<size_t, size_t>{0, 9}, {20, 29}, {size - 5, size - 1}}) {
+    auto part_head
+      = fmt::format("Content-Range: bytes {}-{}/{}\r\n\r\n", first, last, size);
+    auto at = multi.body.find(part_head);
+    BOOST_REQUIRE(at != std::string::npos);
+    BOOST_TEST(multi.body.substr(at + part_head.size(), last - first + 1)
+               == file.substr(first, last - first + 1));
+  }
+  BOOST_TEST(multi.body.ends_with("\r\n--" + boundary + "--\r\n"));
+  // If-Range: the current ETag lets the range through, another does not.
+  auto etag = "\"" + souk::sha256_hex(file) + "\"";
+  BOOST_TEST(range("bytes=0-9", {{"If-Range", etag}}).status == 206u);
+  auto stale = range("bytes=0-9", {{"If-Range", "\"old\""}});
+  BOOST_TEST(stale.status == 200u);
+  BOOST_TEST(stale.body.size() == size);
+  // HEAD says what GET would send and counts nothing.
+  st::raw_client c{port, "127.0.0.21"};
+  c.send("HEAD " + link + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto h = c.read_all(5s);
+  BOOST_TEST(h.starts_with("HTTP/1.1 200"));
+  BOOST_TEST(h.find("Content-Length: " + std::to_string(size) + "\r\n")
+             != std::string::npos);
+  BOOST_TEST(h.ends_with("\r\n\r\n")); // no body
+  // All of that from one client was one download.
+  BOOST_TEST(downloads(order)["downloads"] == 1);
+  // A resume from another client is a new download.
+  auto resumed = get(link, "127.0.0.22", {{"Range", "bytes=100-"}});
+  BOOST_TEST(resumed.status == 206u);
+  BOOST_TEST(downloads(order)["downloads"] == 2);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_downloads_never_pass_the_limit) {
+  auto order = buy();
+  auto link = link_in_mail(1);
+  std::vector<unsigned> statuses(12);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < statuses.size(); ++i)
+    threads.emplace_back([&, i] {
+      statuses[i] = get(link, "127.0.1." + std::to_string(i + 1)).status;
+    });
+  for (auto& t : threads)
+    t.join();
+  auto ok = std::count(statuses.begin(), statuses.end(), 200u);
+  auto gone = std::count(statuses.begin(), statuses.end(), 410u);
+  BOOST_TEST(ok == 5);
+  BOOST_TEST(gone == 7);
+  BOOST_TEST(downloads(order)["downloads"] == 5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""A real SMTP server on loopback for souk's email tests (aiosmtpd, Debian's
+python3-aiosmtpd).
+
+Each accepted message is written to DIR/NNNN.eml (in arrival order) with its
+envelope in DIR/NNNN.env. Options make it misbehave the way real servers do:
+refuse the first N messages with a temporary 451, require STARTTLS (with a
+self-signed certificate it makes) and AUTH. Prints "listening on PORT" when
+ready; runs until killed.
+"""
+import argparse
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Handler:
+    def __init__(self, out_dir, refuse):
+        self.out_dir = out_dir
+        self.refuse = refuse
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse > 0:
+            self.refuse -= 1
+            return "451 4.3.0 Try again later"
+        self.count += 1
+        base = os.path.join(self.out_dir, "%04d" % self.count)
+        with open(base + ".tmp", "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        with open(base + ".env", "w") as f:
+            f.write("from %s\n" % envelope.mail_from)
+            for r in envelope.rcpt_tos:
+                f.write("to %s\n" % r)
+            f.write("tls %s\n" % ("yes" if session.ssl else "no"))
+            f.write("auth %s\n" % (session.authenticated and "yes" or "no"))
+        os.rename(base + ".tmp", base + ".eml")
+        return "250 2.0.0 Accepted"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--dir", required=True)
+    p.add_argument("--refuse", type=int, default=0)
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--user", default="")
+    p.add_argument("--password", default="")
+    a = p.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    kwargs = {}
+    if a.tls:
+        cert = os.path.join(a.dir, "cert.pem")
+        key = os.path.join(a.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                        "-subj", "/CN=localhost"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        kwargs.update(tls_context=ctx, require_starttls=True)
+    if a.user:
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword)
+                  and auth_data.login.decode() == a.user
+                  and auth_data.password.decode() == a.password)
+            return AuthResult(success=ok)
+        kwargs.update(authenticator=authenticator, auth_required=True,
+                      auth_require_tls=a.tls)
+    port = free_port()
+    controller = Controller(Handler(a.dir, a.refuse), hostname="127.0.0.1",
+                            port=port, **kwargs)
+    controller.start()
+    print("listening on %d" % port, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
