@@ -333,4 +333,22 @@ BOOST_AUTO_TEST_CASE(concurrent_downloads_never_pass_the_limit) {
   BOOST_TEST(downloads(order)["downloads"] == 5);
 }
 
+BOOST_AUTO_TEST_CASE(a_front_web_server_can_send_the_file) {
+  auto order = buy();
+  auto link = link_in_mail(1);
+  restart([](souk::config::settings& c) {
+    c.delivery.accel_redirect = "/protected/";
+  });
+  auto res = get(link, "127.0.0.30");
+  BOOST_REQUIRE_EQUAL(res.status, 200u);
+  BOOST_TEST(res.body.empty());
+  auto target = res.header("x-accel-redirect").value_or("");
+  BOOST_TEST(target.starts_with("/protected/"));
+  // The store's key of the file, nothing of the buyer's input.
+  BOOST_TEST(std::filesystem::exists(std::filesystem::path{cfg.data_dir}
+                                     / "files" / "blobs" / target.substr(11)));
+  BOOST_TEST(res.header("content-disposition").has_value());
+  BOOST_TEST(downloads(order)["downloads"] == 1); // souk still counts
+}
+
 BOOST_AUTO_TEST_SUITE_END()
