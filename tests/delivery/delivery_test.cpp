@@ -333,6 +333,68 @@ BOOST_AUTO_TEST_CASE(concurrent_downloads_never_pass_the_limit) {
   BOOST_TEST(downloads(order)["downloads"] == 5);
 }
 
+BOOST_AUTO_TEST_CASE(a_signed_in_buyer_gets_fresh_links_in_the_answer) {
+  auto email = "reader" + souk::random_hex(3) + "@example.com";
+  auto signup = st::http_request(
+    port, "POST", "/api/v1/auth/signup",
+    json{{"email", email}, {"password", st::op_password}, {"role", "customer"}}
+      .dump(),
+    {{"Content-Type", "application/json"}});
+  BOOST_REQUIRE_MESSAGE(signup.status == 201, signup.body);
+  auto login = st::http_request(
+    port, "POST", "/api/v1/auth/login",
+    json{{"email", email}, {"password", st::op_password}}.dump(),
+    {{"Content-Type", "application/json"}});
+  BOOST_REQUIRE_MESSAGE(login.status == 200, login.body);
+  std::string bearer
+    = "Bearer " + json::parse(login.body)["token"].get<std::string>();
+  auto res = st::http_request(port, "POST", "/api/v1/orders",
+                              json{{"product_id", book}}.dump(),
+                              {{"Content-Type", "application/json"},
+                               {"Idempotency-Key", souk::new_uuid()},
+                               {"Authorization", bearer}});
+  BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
+  auto order = json::parse(res.body);
+  BOOST_REQUIRE(press(order, "pay").status < 400);
+  std::string id = order["order"]["id"];
+  BOOST_REQUIRE(reaches(id, "delivered"));
+  auto mailed = link_in_mail(1);
+  // The buyer's own list, and fresh links in the answer (no email).
+  auto list
+    = st::http_request(port, "GET", "/api/v1/orders/" + id + "/downloads", {},
+                       {{"Authorization", bearer}});
+  BOOST_REQUIRE_MESSAGE(list.status == 200, list.body);
+  auto item = json::parse(list.body)["items"][0];
+  BOOST_TEST(item["remaining"] == 5);
+  BOOST_TEST(item["size"] == file.size());
+  auto fresh
+    = st::http_request(port, "POST", "/api/v1/orders/" + id + "/downloads", {},
+                       {{"Authorization", bearer}});
+  BOOST_REQUIRE_MESSAGE(fresh.status == 201, fresh.body);
+  std::string url = json::parse(fresh.body)["items"][0]["url"];
+  auto path = url.substr(url.find("/d/"));
+  auto got = get(path, "127.0.0.40");
+  BOOST_REQUIRE_EQUAL(got.status, 200u);
+  BOOST_TEST(souk::sha256_hex(got.body) == souk::sha256_hex(file));
+  BOOST_TEST(code_of(get(mailed, "127.0.0.40")) == "link_replaced");
+  BOOST_TEST(mails().size() == 1u); // nothing emailed
+  // A buyer cannot reset their own count; the limit per hour holds.
+  auto reset = st::http_request(
+    port, "POST", "/api/v1/orders/" + id + "/downloads",
+    json{{"reset_downloads", true}}.dump(),
+    {{"Authorization", bearer}, {"Content-Type", "application/json"}});
+  BOOST_TEST(reset.status == 403u);
+  unsigned last = 0;
+  for (int i = 0; i < 5; ++i)
+    last = st::http_request(port, "POST", "/api/v1/orders/" + id + "/downloads",
+                            {}, {{"Authorization", bearer}})
+             .status;
+  BOOST_TEST(last == 429u);
+  // The product's creator sees them too.
+  BOOST_TEST(as_creator("GET", "/api/v1/orders/" + id + "/downloads").status
+             == 200u);
+}
+
 BOOST_AUTO_TEST_CASE(a_front_web_server_can_send_the_file) {
   auto order = buy();
   auto link = link_in_mail(1);
