@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <kainjow/mustache.hpp>
 
+#include "souk/core/units.hpp"
+
 #include "fields.hpp"
 #include "routes.hpp"
 

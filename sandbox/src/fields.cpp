@@ -137,22 +137,6 @@ int64_t shifted(int64_t amount, int64_t delta) noexcept {
   return out;
 }
 
-std::string format_money(int64_t amount, std::string_view currency) {
-  auto negative = amount < 0;
-  // Via uint64_t, so that INT64_MIN has a magnitude.
-  auto magnitude = negative ? 0 - static_cast<uint64_t>(amount)
-                            : static_cast<uint64_t>(amount);
-  auto major = std::to_string(magnitude / 100);
-  std::string grouped;
-  for (size_t i = 0; i < major.size(); ++i) {
-    if (i > 0 && (major.size() - i) % 3 == 0)
-      grouped += ',';
-    grouped += major[i];
-  }
-  return fmt::format("{} {}{}.{:02}", currency, negative ? "-" : "", grouped,
-                     magnitude % 100);
-}
-
 std::string query_escape(std::string_view text) {
   std::string out;
   for (char c : text) {

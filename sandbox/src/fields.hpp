@@ -55,10 +55,6 @@ bool valid_url(std::string_view text) noexcept;
 /// `amount + delta`, saturating instead of overflowing.
 int64_t shifted(int64_t amount, int64_t delta) noexcept;
 
-/// `amount` in major units with the currency, e.g. "NGN 5,000.00" (every
-/// supported currency has 100 minor units).
-std::string format_money(int64_t amount, std::string_view currency);
-
 /// `text` percent-encoded for a query value (unreserved characters kept).
 std::string query_escape(std::string_view text);
 

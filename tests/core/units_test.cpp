@@ -1,3 +1,5 @@
+#include <limits>
+
 #include <boost/test/unit_test.hpp>
 
 #include "souk/core/units.hpp"
@@ -66,6 +68,16 @@ BOOST_AUTO_TEST_CASE(uints_refuse_what_atoi_would_accept) {
   for (auto bad :
        {"", " 42", "42 ", "+42", "-1", "4x2", "0x10", "18446744073709551616"})
     BOOST_TEST(!souk::parse_uint(bad));
+}
+
+BOOST_AUTO_TEST_CASE(money_formats_for_people) {
+  BOOST_TEST(souk::format_money(500000, "NGN") == "NGN 5,000.00");
+  BOOST_TEST(souk::format_money(5, "USD") == "USD 0.05");
+  BOOST_TEST(souk::format_money(0, "NGN") == "NGN 0.00");
+  BOOST_TEST(souk::format_money(123456789012, "NGN") == "NGN 1,234,567,890.12");
+  BOOST_TEST(souk::format_money(-150, "USD") == "USD -1.50");
+  BOOST_TEST(souk::format_money(std::numeric_limits<int64_t>::min(), "NGN")
+             == "NGN -92,233,720,368,547,758.08");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -25,6 +25,10 @@ expected<uint64_t> parse_size(std::string_view text);
 /// Formats `bytes` exactly, using the largest binary unit that divides it.
 std::string format_size(uint64_t bytes);
 
+/// `amount` (minor units) in major units with the currency, for people,
+/// e.g. "NGN 5,000.00" (every supported currency has 100 minor units).
+std::string format_money(int64_t amount, std::string_view currency);
+
 /// Parses a non-negative decimal integer that fits in `uint64_t`; no sign,
 /// no spaces, no trailing junk (unlike `atoi`).
 expected<uint64_t> parse_uint(std::string_view text);
