@@ -26,18 +26,6 @@ using persistence::grant_view;
 
 constexpr size_t token_bytes = 32; // 256 bits
 
-// "NGN 5,000.00": both currencies souk takes have two decimals.
-std::string format_money(int64_t amount, const std::string& currency) {
-  auto major = std::to_string(amount / 100);
-  std::string grouped;
-  for (size_t i = 0; i < major.size(); ++i) {
-    if (i > 0 && (major.size() - i) % 3 == 0)
-      grouped += ',';
-    grouped += major[i];
-  }
-  return fmt::format("{} {}.{:02}", currency, grouped, amount % 100);
-}
-
 // "2026-11-23 10:00" from an ISO timestamp, for people.
 std::string readable_time(const std::string& iso) {
   if (iso.size() < 16)
@@ -150,12 +138,13 @@ struct service::impl {
     return r.grants_of(o.id);
   }
 
-  // Issues links for the order's grants (when `with_links`) and, when
-  // `tpl` is set, queues that email carrying them, all in one transaction.
-  // A `key` used before writes nothing and returns no links.
+  // Issues links for `grants` (those not revoked; none at all is fine)
+  // and, when `tpl` is set, queues that email carrying them, all in one
+  // transaction. A `key` used before writes nothing and returns no links.
   expected<std::vector<issued_link>>
-  issue(const persistence::order_row& o, const std::string& tpl,
-        const std::string& key, bool with_links, bool renew, bool reset) {
+  issue(const persistence::order_row& o, const std::vector<grant_view>& grants,
+        const std::string& tpl, const std::string& key, bool renew,
+        bool reset) {
     std::vector<issued_link> out;
     persistence::link_issue issue;
     auto t = now();
@@ -163,18 +152,13 @@ struct service::impl {
     issue.renew = renew;
     issue.reset_downloads = reset;
     std::vector<grant_view> active;
-    if (with_links) {
-      auto list = grants(o);
-      if (!list)
-        return list.err();
-      for (auto& g : *list)
-        if (g.grant.revoked_at.empty())
-          active.push_back(g);
-      if (active.empty() && !list->empty())
-        return error{errc::link_revoked,
-                     "access to this order's downloads was revoked ("
-                       + list->front().grant.revoked_reason + ")"};
-    }
+    for (auto& g : grants)
+      if (g.grant.revoked_at.empty())
+        active.push_back(g);
+    if (active.empty() && !grants.empty())
+      return error{errc::link_revoked,
+                   "access to this order's downloads was revoked ("
+                     + grants.front().grant.revoked_reason + ")"};
     auto base = opts.public_url ? opts.public_url() : std::string{"/"};
     auto files = json::array();
     int64_t max_downloads = 0;
@@ -358,7 +342,14 @@ status service::run_action(const std::string& action,
     if (!o)
       return o.err();
     // The receipt carries the download links; other templates the order.
-    auto sent = d.issue(*o, tpl, key, tpl == "receipt", false, false);
+    std::vector<grant_view> grants;
+    if (tpl == "receipt") {
+      auto list = d.grants(*o);
+      if (!list)
+        return list.err();
+      grants = std::move(*list);
+    }
+    auto sent = d.issue(*o, grants, tpl, key, false, false);
     if (!sent)
       return sent.err();
     return {};
@@ -439,49 +430,42 @@ expected<download> service::open(const std::string& token,
   return out;
 }
 
-expected<std::vector<grant_view>> service::grants(const std::string& order_id) {
-  auto o = impl_->order(order_id);
-  if (!o)
-    return o.err();
-  return impl_->grants(*o);
+expected<std::vector<grant_view>>
+service::grants(const persistence::order_row& order) {
+  return impl_->grants(order);
 }
 
 expected<std::vector<issued_link>>
-service::fresh_links(const std::string& order_id, const fresh_request& req) {
+service::fresh_links(const persistence::order_row& order,
+                     const fresh_request& req) {
   auto& d = *impl_;
-  auto o = d.order(order_id);
-  if (!o)
-    return o.err();
-  auto list = d.grants(*o);
+  auto list = d.grants(order);
   if (!list)
     return list.err();
   if (list->empty())
     return error{errc::conflict,
-                 "this order has nothing to download yet (it is " + o->state
+                 "this order has nothing to download yet (it is " + order.state
                    + ")"};
-  if (auto err = d.rate_check(order_id))
+  if (auto err = d.rate_check(order.id))
     return err;
-  return d.issue(*o, req.email ? "download_links" : "",
-                 req.key.empty() ? new_uuid() : req.key, true, true,
+  return d.issue(order, *list, req.email ? "download_links" : "",
+                 req.key.empty() ? new_uuid() : req.key, true,
                  req.reset_downloads);
 }
 
-status service::resend_receipt(const std::string& order_id,
+status service::resend_receipt(const persistence::order_row& order,
                                const std::string& key) {
   auto& d = *impl_;
-  auto o = d.order(order_id);
-  if (!o)
-    return o.err();
-  auto list = d.grants(*o);
+  auto list = d.grants(order);
   if (!list)
     return list.err();
-  if (list->empty() && o->state != "delivered")
+  if (list->empty() && order.state != "delivered")
     return error{errc::conflict,
-                 "this order has no receipt yet (it is " + o->state + ")"};
-  if (auto err = d.rate_check(order_id))
+                 "this order has no receipt yet (it is " + order.state + ")"};
+  if (auto err = d.rate_check(order.id))
     return err;
-  auto sent = d.issue(*o, "receipt", key.empty() ? new_uuid() : key,
-                      !list->empty(), true, false);
+  auto sent = d.issue(order, *list, "receipt", key.empty() ? new_uuid() : key,
+                      true, false);
   if (!sent)
     return sent.err();
   return {};

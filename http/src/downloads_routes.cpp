@@ -45,16 +45,6 @@ error no_delivery() {
   return e;
 }
 
-// Handlers open to guests run on the event loop when no credentials came:
-// move them to the database's threads like the signed-in ones.
-template<class F>
-void on_db(const std::shared_ptr<const services>& svc, const principal* who,
-           F fn) {
-  if (who != nullptr)
-    return fn();
-  svc->db->post(std::move(fn));
-}
-
 std::string grant_status(const persistence::grant_row& g,
                          const std::string& now_text) {
   if (!g.revoked_at.empty())
@@ -316,7 +306,7 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
                 auto found = find_visible(*svc, *who, req.param("id"));
                 if (!found)
                   return reply(problem(found.err(), req.request_id));
-                auto list = svc->delivery->grants(req.param("id"));
+                auto list = svc->delivery->grants(found->snap.order);
                 if (!list)
                   return reply(problem(list.err(), req.request_id));
                 auto now_text = to_iso(now());
@@ -336,8 +326,8 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
       body = json_body(req, reply, {"email", "reset_downloads"});
     if (!body)
       return;
-    on_db(
-      svc, who,
+    off_loop(
+      *svc, who,
       [svc, &req, who, body = std::move(*body), receipt,
        reply = std::move(reply)]() mutable {
         auto id = req.param("id");
@@ -345,7 +335,7 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
         auto key = std::string{req.header("idempotency-key").value_or("")};
         bool buyer = false;
         bool staff = false;
-        std::string buyer_email;
+        persistence::order_row order;
         if (who == nullptr) {
           auto email = string_field(body, "email", std::nullopt, 320);
           if (!email)
@@ -357,15 +347,14 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
           if (!*snap || (*snap)->order.kind != "order"
               || lower((*snap)->order.buyer_email) != lower(*email))
             return reply(problem(missing, req.request_id));
-          buyer_email = (*snap)->order.buyer_email;
+          order = std::move((*snap)->order);
         } else {
           auto found = find_visible(*svc, *who, id);
           if (!found)
             return reply(problem(found.err(), req.request_id));
-          auto& o = found->snap.order;
-          buyer = !o.buyer_id.empty() && o.buyer_id == who->who.id;
+          order = std::move(found->snap.order);
+          buyer = !order.buyer_id.empty() && order.buyer_id == who->who.id;
           staff = !buyer;
-          buyer_email = o.buyer_email;
         }
         if (body.contains("reset_downloads") && !staff)
           return reply(problem(
@@ -375,9 +364,9 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
                   "reset_downloads"},
             req.request_id));
         if (receipt) {
-          if (auto err = svc->delivery->resend_receipt(id, key))
+          if (auto err = svc->delivery->resend_receipt(order, key))
             return reply(problem(err, req.request_id));
-          return reply(json_response(202, {{"sent_to", buyer_email}}));
+          return reply(json_response(202, {{"sent_to", order.buyer_email}}));
         }
         delivery::fresh_request fr;
         fr.key = key;
@@ -396,11 +385,11 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
           return reply(problem(
             error{errc::invalid_field, "email must be true or false", "email"},
             req.request_id));
-        auto links = svc->delivery->fresh_links(id, fr);
+        auto links = svc->delivery->fresh_links(order, fr);
         if (!links)
           return reply(problem(links.err(), req.request_id));
         if (!buyer)
-          return reply(json_response(202, {{"sent_to", buyer_email}}));
+          return reply(json_response(202, {{"sent_to", order.buyer_email}}));
         auto items = json::array();
         for (auto& l : *links)
           items.push_back({{"grant_id", l.grant_id},
@@ -444,23 +433,17 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
                 && product->creator_id != who->who.id))
           return reply(
             problem(errc::not_found, "no product " + id, req.request_id));
-        uint32_t limit = 50;
-        if (auto l = req.query_param("limit")) {
-          auto n = std::atoi(std::string{*l}.c_str());
-          if (n < 1 || n > 200)
-            return reply(problem(error{errc::invalid_field,
-                                       "limit must be from 1 to 200", "limit"},
-                                 req.request_id));
-          limit = static_cast<uint32_t>(n);
-        }
+        auto limit = page_limit(req, 50, 200);
+        if (!limit)
+          return reply(problem(limit.err(), req.request_id));
         auto before = std::string{req.query_param("cursor").value_or("")};
         persistence::delivery_repository repo{*svc->db};
-        auto list = repo.grants_of_product(id, limit + 1, before);
+        auto list = repo.grants_of_product(id, *limit + 1, before);
         if (!list)
           return reply(problem(list.err(), req.request_id));
         json next = nullptr;
-        if (list->size() > limit) {
-          list->resize(limit);
+        if (list->size() > *limit) {
+          list->resize(*limit);
           next = list->back().grant.id;
         }
         auto now_text = to_iso(now());

@@ -134,41 +134,32 @@ void add_payout_routes(router& r, std::shared_ptr<const services> svc) {
               });
           }));
 
-  r.add(
-    "GET", "/api/v1/payouts",
-    guard(svc, creators,
-          [svc](const request& req, const principal* who, reply_fn reply) {
-            uint32_t limit = 20;
-            if (auto l = req.query_param("limit")) {
-              auto n = parse_uint(*l);
-              if (!n || *n < 1 || *n > max_page)
-                return reply(problem(
-                  error{errc::invalid_field,
-                        fmt::format("limit must be a whole number from 1 to {}",
-                                    max_page),
-                        "limit"},
-                  req.request_id));
-              limit = static_cast<uint32_t>(*n);
-            }
-            std::string cursor{req.query_param("cursor").value_or("")};
-            auto page = persistence::payout_repository{*svc->db}.list(
-              who->who.id, limit + 1, cursor);
-            if (!page)
-              return reply(problem(page.err(), req.request_id));
-            auto items = json::array();
-            std::string next;
-            for (size_t i = 0; i < page->size(); ++i) {
-              if (i == limit) {
-                next = (*page)[i - 1].payout.id;
-                break;
-              }
-              items.push_back(payments::describe((*page)[i]));
-            }
-            reply(json_response(
-              200,
-              {{"items", items},
-               {"next_cursor", next.empty() ? json(nullptr) : json(next)}}));
-          }));
+  r.add("GET", "/api/v1/payouts",
+        guard(svc, creators,
+              [svc](const request& req, const principal* who, reply_fn reply) {
+                auto asked = page_limit(req, 20, max_page);
+                if (!asked)
+                  return reply(problem(asked.err(), req.request_id));
+                uint32_t limit = *asked;
+                std::string cursor{req.query_param("cursor").value_or("")};
+                auto page = persistence::payout_repository{*svc->db}.list(
+                  who->who.id, limit + 1, cursor);
+                if (!page)
+                  return reply(problem(page.err(), req.request_id));
+                auto items = json::array();
+                std::string next;
+                for (size_t i = 0; i < page->size(); ++i) {
+                  if (i == limit) {
+                    next = (*page)[i - 1].payout.id;
+                    break;
+                  }
+                  items.push_back(payments::describe((*page)[i]));
+                }
+                reply(json_response(
+                  200, {{"items", items},
+                        {"next_cursor",
+                         next.empty() ? json(nullptr) : json(next)}}));
+              }));
 
   r.add("GET", "/api/v1/payouts/{id}",
         guard(svc, creators,

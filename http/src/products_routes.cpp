@@ -225,17 +225,6 @@ expected<std::optional<int64_t>> if_match(const request& req) {
   return std::optional<int64_t>{version};
 }
 
-// Authenticated handlers already run on a database thread (the guard looked
-// the credential up there); anonymous ones run on the event loop and must
-// hop off it before calling the service.
-void off_loop(const services& svc, const principal* who,
-              std::function<void()> job) {
-  if (who)
-    job();
-  else
-    svc.db->post(std::move(job));
-}
-
 expected<catalog::list_query> list_query_of(const request& req) {
   catalog::list_query q;
   if (auto mine = req.query_param("mine")) {
@@ -244,14 +233,10 @@ expected<catalog::list_query> list_query_of(const request& req) {
     else if (*mine != "0" && *mine != "false")
       return invalid("mine", "mine must be 1 or 0");
   }
-  if (auto limit = req.query_param("limit")) {
-    auto n = parse_uint(*limit);
-    if (!n || *n < 1 || *n > catalog::max_page)
-      return invalid("limit", fmt::format("limit must be a whole number from "
-                                          "1 to {}",
-                                          catalog::max_page));
-    q.limit = static_cast<uint32_t>(*n);
-  }
+  auto limit = page_limit(req, q.limit, catalog::max_page);
+  if (!limit)
+    return limit.err();
+  q.limit = *limit;
   if (auto cursor = req.query_param("cursor"))
     q.cursor = std::string{*cursor};
   if (auto text = req.query_param("q"))

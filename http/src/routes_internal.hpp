@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +26,17 @@ void add_wallet_routes(router& r, std::shared_ptr<const services> svc);
 void add_payout_routes(router& r, std::shared_ptr<const services> svc);
 void add_dashboard_routes(router& r, std::shared_ptr<const services> svc);
 void add_download_routes(router& r, std::shared_ptr<const services> svc);
+
+/// Runs `job` on a database thread: at once when `who` is set (the access
+/// guard already moved the handler there to look the credential up), else
+/// posted (anonymous callers' handlers run on the event loop).
+void off_loop(const services& svc, const accounts::principal* who,
+              std::function<void()> job);
+
+/// `?limit=` of a list route: `fallback` when absent, else a whole number
+/// from 1 to `max`; an `errc::invalid_field` error naming "limit" otherwise.
+expected<uint32_t> page_limit(const request& req, uint32_t fallback,
+                              uint32_t max);
 
 /// An order with the creator of its product.
 struct visible_order {

@@ -74,19 +74,10 @@ void add_wallet_routes(router& r, std::shared_ptr<const services> svc) {
     "GET", "/api/v1/wallet/entries",
     guard(svc, creators,
           [svc](const request& req, const principal* who, reply_fn reply) {
-            uint32_t limit = 50;
-            if (auto l = req.query_param("limit")) {
-              auto n = parse_uint(*l);
-              if (!n || *n < 1 || *n > max_statement_page)
-                return reply(problem(
-                  error{errc::invalid_field,
-                        fmt::format("limit must be a whole number from 1 to "
-                                    "{}",
-                                    max_statement_page),
-                        "limit"},
-                  req.request_id));
-              limit = static_cast<uint32_t>(*n);
-            }
+            auto asked = page_limit(req, 50, max_statement_page);
+            if (!asked)
+              return reply(problem(asked.err(), req.request_id));
+            uint32_t limit = *asked;
             std::string cursor{req.query_param("cursor").value_or("")};
             persistence::ledger_repository ledger{*svc->db};
             auto accounts = ledger.accounts_of(who->who.id);

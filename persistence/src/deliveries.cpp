@@ -128,9 +128,10 @@ expected<size_t> delivery_repository::grant_files(const std::string& order_id,
                                                   const std::string& now) {
   auto expires
     = to_iso(*parse_iso(now) + std::chrono::milliseconds{lifetime_ms});
-  size_t added = 0;
-  auto st = db_.transact([&](soci::session& sql) -> status {
-    std::vector<std::string> files;
+  // Usually every file has its grant: find that out with a read, and take
+  // the write lock only when there is something to add.
+  std::vector<std::string> files;
+  auto looked = db_.run([&](soci::session& sql) {
     soci::rowset<std::string> rows
       = (sql.prepare << "SELECT f.id FROM product_files f WHERE f.product_id "
                         "= :p AND NOT EXISTS (SELECT 1 FROM download_grants "
@@ -139,6 +140,14 @@ expected<size_t> delivery_repository::grant_files(const std::string& order_id,
          soci::use(product_id, "p"), soci::use(order_id, "o"));
     for (auto& f : rows)
       files.push_back(f);
+  });
+  if (looked)
+    return looked;
+  if (files.empty())
+    return size_t{0};
+  size_t added = 0;
+  // ON CONFLICT: a grant added meanwhile by another request stays as it is.
+  auto st = db_.transact([&](soci::session& sql) -> status {
     long long max = max_downloads;
     long long life = lifetime_ms;
     for (auto& file : files) {

@@ -9,6 +9,7 @@
 
 #include "souk/core/error.hpp"
 #include "souk/persistence/deliveries.hpp"
+#include "souk/persistence/orders.hpp"
 
 namespace souk::persistence {
 class database;
@@ -97,21 +98,23 @@ public:
   expected<download> open(const std::string& token, const std::string& client,
                           bool resume, bool count = true);
 
-  /// The order's grants (with download counts), adding grants for files
-  /// the product gained since (new files reach past buyers).
+  /// The grants (with download counts) of `order`, a row the caller just
+  /// read, adding grants for files the product gained since (new files
+  /// reach past buyers).
   expected<std::vector<persistence::grant_view>>
-  grants(const std::string& order_id);
+  grants(const persistence::order_row& order);
 
-  /// New links for every file of the order, replacing the older ones and
+  /// New links for every file of `order`, replacing the older ones and
   /// renewing expired grants; emailed to the buyer when asked. Errors:
   /// rate_limited (over `links_per_hour`), link_revoked (refunded),
   /// conflict (nothing to download yet).
-  expected<std::vector<issued_link>> fresh_links(const std::string& order_id,
-                                                 const fresh_request& req);
+  expected<std::vector<issued_link>>
+  fresh_links(const persistence::order_row& order, const fresh_request& req);
 
-  /// Sends the order's receipt again (fresh links in it). Rate-limited
+  /// Sends the receipt of `order` again (fresh links in it). Rate-limited
   /// like `fresh_links`.
-  status resend_receipt(const std::string& order_id, const std::string& key);
+  status resend_receipt(const persistence::order_row& order,
+                        const std::string& key);
 
   /// The flow actions this service runs.
   static const std::vector<std::string>& actions();
