@@ -11,12 +11,15 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
 #include "souk/core/hash.hpp"
 #include "souk/core/time.hpp"
+#include "souk/delivery/service.hpp"
 #include "souk/email/message.hpp"
+#include "souk/email/templates.hpp"
 
 #include "shop.hpp"
 
@@ -74,22 +77,7 @@ struct delivery_shop : st::shop {
 
   /// The .eml files written so far, oldest first.
   std::vector<std::string> mails() {
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (auto& e : std::filesystem::directory_iterator{
-           std::filesystem::path{cfg.data_dir} / "mail", ec})
-      if (e.path().extension() == ".eml"
-          && !e.path().filename().string().starts_with("."))
-        files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    std::vector<std::string> out;
-    for (auto& f : files) {
-      std::ifstream in{f, std::ios::binary};
-      std::stringstream buf;
-      buf << in.rdbuf();
-      out.push_back(buf.str());
-    }
-    return out;
+    return st::read_files(std::filesystem::path{cfg.data_dir} / "mail", ".eml");
   }
 
   /// Waits for the `n`th mail and returns the download path in it.
@@ -393,6 +381,60 @@ BOOST_AUTO_TEST_CASE(a_signed_in_buyer_gets_fresh_links_in_the_answer) {
   // The product's creator sees them too.
   BOOST_TEST(as_creator("GET", "/api/v1/orders/" + id + "/downloads").status
              == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(steps_run_again_write_nothing_and_bad_steps_nothing) {
+  auto order = buy();
+  link_in_mail(1);
+  souk::delivery::service svc{db,
+                              std::make_shared<const souk::email::templates>(
+                                souk::email::templates::load().value()),
+                              souk::delivery::options{}};
+  auto rows = [&] {
+    return std::to_string(count("SELECT COUNT(*) FROM download_grants WHERE "
+                                "order_id = '"
+                                + order + "'"))
+           + "/"
+           + std::to_string(count(
+             "SELECT COUNT(*) FROM download_links l JOIN download_grants g ON "
+             "g.id = l.grant_id WHERE g.order_id = '"
+             + order + "'"))
+           + "/"
+           + std::to_string(
+             count("SELECT COUNT(*) FROM email_outbox WHERE order_id = '"
+                   + order + "'"));
+  };
+  BOOST_TEST(rows() == "1/1/1");
+  // A grant step run again (its node died before recording it) keeps the
+  // grant as it is.
+  auto again = svc.run_action("delivery.grant_access", order,
+                              R"({"max_downloads": 3})", "grant-again");
+  BOOST_REQUIRE_MESSAGE(!again, again.detail);
+  BOOST_TEST(rows() == "1/1/1");
+  BOOST_TEST(downloads(order)["max_downloads"] == 5);
+  // An email step run twice with its key: one email, one set of links.
+  for (int i = 0; i < 2; ++i) {
+    auto sent = svc.run_action("email.send", order,
+                               R"({"template": "receipt"})", "receipt-again");
+    BOOST_REQUIRE_MESSAGE(!sent, sent.detail);
+  }
+  BOOST_TEST(rows() == "1/2/2");
+  // Bad steps are refused as invalid (their flow gives up) and write
+  // nothing.
+  for (auto [action, params, field] :
+       {std::tuple{"delivery.grant_access", R"({"max_downloads": 0})",
+                   "max_downloads"},
+        std::tuple{"delivery.grant_access", R"({"expires_in": "soon"})",
+                   "expires_in"},
+        std::tuple{"email.send", R"({"template": "no_such"})", "template"},
+        std::tuple{"email.send", R"({})", "template"},
+        std::tuple{"delivery.nothing", R"({})", ""}}) {
+    auto err = svc.run_action(action, order, params, "bad");
+    BOOST_TEST_INFO(action << " " << params);
+    BOOST_TEST(err.code == souk::errc::invalid_field);
+    BOOST_TEST(err.field == field);
+  }
+  BOOST_TEST(rows() == "1/2/2");
 }
 
 BOOST_AUTO_TEST_CASE(a_front_web_server_can_send_the_file) {

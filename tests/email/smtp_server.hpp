@@ -3,10 +3,7 @@
 // A real SMTP server (tests/email/smtp_server.py, aiosmtpd) on loopback,
 // as a child process, and what it received.
 
-#include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,29 +37,15 @@ public:
   }
 
   /// The messages received, in order.
-  std::vector<std::string> messages() const { return read_all(".eml"); }
+  std::vector<std::string> messages() const {
+    return read_files(dir_.path() / "mail", ".eml");
+  }
   /// Their envelopes ("from ...", "to ...", "tls yes|no", "auth yes|no").
-  std::vector<std::string> envelopes() const { return read_all(".env"); }
-
-private:
-  std::vector<std::string> read_all(const std::string& ext) const {
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (auto& e :
-         std::filesystem::directory_iterator{dir_.path() / "mail", ec})
-      if (e.path().extension() == ext)
-        files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    std::vector<std::string> out;
-    for (auto& f : files) {
-      std::ifstream in{f, std::ios::binary};
-      std::stringstream buf;
-      buf << in.rdbuf();
-      out.push_back(buf.str());
-    }
-    return out;
+  std::vector<std::string> envelopes() const {
+    return read_files(dir_.path() / "mail", ".env");
   }
 
+private:
   temp_dir dir_;
   std::unique_ptr<child_process> proc_;
   uint16_t port_ = 0;

@@ -4,8 +4,9 @@ python3-aiosmtpd).
 
 Each accepted message is written to DIR/NNNN.eml (in arrival order) with its
 envelope in DIR/NNNN.env. Options make it misbehave the way real servers do:
-refuse the first N messages with a temporary 451, require STARTTLS (with a
-self-signed certificate it makes) and AUTH. Prints "listening on PORT" when
+refuse the first N messages with a temporary 451, refuse recipients
+containing a text for good (550), require STARTTLS (with a self-signed
+certificate it makes) and AUTH. Prints "listening on PORT" when
 ready; runs until killed.
 """
 import argparse
@@ -27,10 +28,17 @@ def free_port():
 
 
 class Handler:
-    def __init__(self, out_dir, refuse):
+    def __init__(self, out_dir, refuse, reject_rcpt):
         self.out_dir = out_dir
         self.refuse = refuse
+        self.reject_rcpt = reject_rcpt
         self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if self.reject_rcpt and self.reject_rcpt in address:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse > 0:
@@ -54,6 +62,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dir", required=True)
     p.add_argument("--refuse", type=int, default=0)
+    p.add_argument("--reject-rcpt", default="")
     p.add_argument("--tls", action="store_true")
     p.add_argument("--user", default="")
     p.add_argument("--password", default="")
@@ -79,7 +88,7 @@ def main():
         kwargs.update(authenticator=authenticator, auth_required=True,
                       auth_require_tls=a.tls)
     port = free_port()
-    controller = Controller(Handler(a.dir, a.refuse), hostname="127.0.0.1",
+    controller = Controller(Handler(a.dir, a.refuse, a.reject_rcpt), hostname="127.0.0.1",
                             port=port, **kwargs)
     controller.start()
     print("listening on %d" % port, flush=True)

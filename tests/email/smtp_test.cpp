@@ -150,6 +150,22 @@ BOOST_AUTO_TEST_CASE(a_server_refusing_then_accepting_gets_it_on_a_retry) {
   BOOST_TEST(srv.messages().size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_mailbox_refused_for_good_is_given_up_at_once) {
+  souk::testing::smtp_server srv{{"--reject-rcpt", "nobody"}};
+  auto e = queue("nobody@example.com");
+  auto s = sender_for(smtp_to(srv));
+  s.run_due();
+  auto r = row(e.id);
+  BOOST_TEST(r.status == "failed");
+  BOOST_TEST(r.attempts == 1);
+  BOOST_TEST(r.last_error.find("550") != std::string::npos);
+  BOOST_TEST(r.message.empty()); // its links are not kept
+  BOOST_TEST(srv.messages().empty());
+  // Others still go out.
+  auto ok = queue("buyer@example.com");
+  BOOST_REQUIRE(until(s, [&] { return row(ok.id).status == "sent"; }));
+}
+
 BOOST_AUTO_TEST_CASE(a_crash_between_send_and_record_sends_the_same_message) {
   souk::testing::smtp_server srv;
   auto e = queue();

@@ -1,5 +1,6 @@
 #include "souk/testing/support.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
@@ -413,6 +414,25 @@ run_result run_program(std::vector<std::string> argv,
   child_process p{std::move(argv), std::move(env), cwd};
   auto code = p.wait(timeout);
   return {code.value_or(-1), p.out(), p.err()};
+}
+
+std::vector<std::string> read_files(const std::filesystem::path& dir,
+                                    const std::string& extension) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator{dir, ec})
+    if (e.path().extension() == extension
+        && !e.path().filename().string().starts_with("."))
+      files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> out;
+  for (auto& f : files) {
+    std::ifstream in{f, std::ios::binary};
+    std::stringstream buf;
+    buf << in.rdbuf();
+    out.push_back(buf.str());
+  }
+  return out;
 }
 
 } // namespace souk::testing

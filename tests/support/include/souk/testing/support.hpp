@@ -151,4 +151,10 @@ run_program(std::vector<std::string> argv, std::vector<std::string> env = {},
             const std::filesystem::path& cwd = ".",
             std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+/// The contents of the files in `dir` whose names end in `extension`
+/// (e.g. ".eml"), by file name; hidden files (a writer's temporaries) are
+/// left out. A missing directory has none.
+std::vector<std::string> read_files(const std::filesystem::path& dir,
+                                    const std::string& extension);
+
 } // namespace souk::testing
