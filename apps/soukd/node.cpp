@@ -373,7 +373,10 @@ status node::start() {
   d.mail = std::make_shared<email::sender>(d.db, std::move(mail_transport),
                                            std::move(mail_opts));
   d.delivery_workers = std::make_shared<worker_pool>(2);
-  d.email_workers = std::make_shared<worker_pool>(1);
+  // Two threads: one round of sends at a time (a slow or unreachable SMTP
+  // server can hold it for minutes) never keeps `email.send` steps, which
+  // only queue, waiting past their step timeout.
+  d.email_workers = std::make_shared<worker_pool>(2);
   for (auto name : {"delivery", "email"}) {
     engine_opts.services.insert(name);
     actors::blocking_service_options o;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <tuple>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
 
 #include "souk/core/hash.hpp"
@@ -435,6 +436,33 @@ BOOST_AUTO_TEST_CASE(steps_run_again_write_nothing_and_bad_steps_nothing) {
     BOOST_TEST(err.field == field);
   }
   BOOST_TEST(rows() == "1/2/2");
+}
+
+BOOST_AUTO_TEST_CASE(a_hanging_smtp_server_does_not_hold_up_receipts) {
+  // A server that takes connections and never says a word: each send
+  // hangs until the SMTP timeout.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor silent{
+    ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  auto silent_port = silent.local_endpoint().port();
+  restart([&](souk::config::settings& c) {
+    c.email.transport = "smtp";
+    c.email.smtp_url = "smtp://127.0.0.1:" + std::to_string(silent_port);
+    c.email.smtp_tls = "off";
+    c.email.smtp_timeout = 10s;
+  });
+  auto emails_of = [&](const std::string& order) {
+    return count("SELECT COUNT(*) FROM email_outbox WHERE order_id = '" + order
+                 + "'");
+  };
+  auto first = buy();
+  BOOST_REQUIRE(eventually([&] { return emails_of(first) == 1; }));
+  // The first receipt's send now hangs; the second is still queued at
+  // once (its step only writes the outbox).
+  auto second = buy();
+  BOOST_TEST(eventually([&] { return emails_of(second) == 1; }, 4s));
+  BOOST_TEST(count("SELECT COUNT(*) FROM email_outbox WHERE status = 'sent'")
+             == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_front_web_server_can_send_the_file) {
