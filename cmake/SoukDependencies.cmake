@@ -89,3 +89,16 @@ find_path(MUSTACHE_INCLUDE_DIR kainjow/mustache.hpp)
 if(NOT MUSTACHE_INCLUDE_DIR)
   souk_missing("kainjow-mustache" libkainjow-mustache-dev)
 endif()
+
+# prometheus-cpp's CMake config also looks for its pull and push parts'
+# dependencies (civetweb, zlib); souk only uses the core library.
+find_path(PROMETHEUS_CPP_INCLUDE_DIR prometheus/registry.h)
+find_library(PROMETHEUS_CPP_CORE_LIBRARY prometheus-cpp-core)
+if(NOT PROMETHEUS_CPP_INCLUDE_DIR OR NOT PROMETHEUS_CPP_CORE_LIBRARY)
+  souk_missing("prometheus-cpp (core)" prometheus-cpp-dev)
+endif()
+add_library(souk_prometheus INTERFACE)
+target_include_directories(souk_prometheus SYSTEM INTERFACE
+                           ${PROMETHEUS_CPP_INCLUDE_DIR})
+target_link_libraries(souk_prometheus INTERFACE ${PROMETHEUS_CPP_CORE_LIBRARY}
+                      Threads::Threads)

@@ -162,6 +162,17 @@ void order_engine::inspect(std::string order_id,
     timeout, std::move(done), detail::inspect_atom::value, std::move(order_id));
 }
 
+void order_engine::survey(
+  std::function<void(expected<std::vector<order_inspection>>)> done,
+  std::chrono::milliseconds timeout) {
+  // The manager asks each actor with a shorter timeout, so its answer (with
+  // the slow ones marked) comes back before this request gives up.
+  auto each = std::max(timeout / 2, std::chrono::milliseconds{1});
+  impl_->ask<std::vector<order_inspection>>(
+    timeout, std::move(done), detail::survey_atom::value,
+    static_cast<int64_t>(each.count()));
+}
+
 void order_engine::live(
   std::function<void(expected<std::vector<std::string>>)> done,
   std::chrono::milliseconds timeout) {
@@ -182,6 +193,12 @@ order_engine::inspect_wait(std::string order_id,
                            std::chrono::milliseconds timeout) {
   return wait_for<order_inspection>(
     timeout, [&](auto done) { inspect(std::move(order_id), done, timeout); });
+}
+
+expected<std::vector<order_inspection>>
+order_engine::survey_wait(std::chrono::milliseconds timeout) {
+  return wait_for<std::vector<order_inspection>>(
+    timeout, [&](auto done) { survey(done, timeout); });
 }
 
 expected<std::vector<std::string>>

@@ -17,6 +17,7 @@
 #include "souk/actors/engine.hpp"
 #include "souk/actors/order_messages.hpp"
 #include "souk/actors/services.hpp"
+#include "souk/metrics/registry.hpp"
 #include "souk/orders/library.hpp"
 #include "souk/persistence/database.hpp"
 
@@ -45,6 +46,7 @@ using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using swept_atom = caf::atom_constant<caf::atom("swept")>;
+using survey_atom = caf::atom_constant<caf::atom("survey")>;
 
 /// The result of rebuilding an order from its rows.
 struct load_result {
@@ -81,6 +83,9 @@ struct engine_context {
     else
       db->post(std::move(job));
   }
+
+  /// The metrics registry, or null.
+  metrics::registry* metrics() const { return opts.metrics.get(); }
 
   /// Uniform in [0, 1), for jitter.
   static double sample() {

@@ -164,9 +164,9 @@ void passivate_if_finished(order_actor* self) {
   if (!idle(self) || !st.snap)
     return;
   auto* s = st.tpl->find(st.snap->order.state);
-  bool finished = s == nullptr
-                    ? st.snap->order.state == persistence::parked_state
-                    : s->terminal;
+  // A parked order waits for a person, however long that takes.
+  bool finished = st.snap->order.state == persistence::parked_state
+                  || (s != nullptr && s->terminal);
   if (finished && st.snap->outbox.empty())
     self->send(st.manager, idle_atom::value, st.id, st.received);
 }
@@ -187,6 +187,8 @@ void on_step_done(order_actor* self, const std::string& outbox_id,
 void park(order_actor* self, std::string reason) {
   auto& st = self->state;
   log::warn("order {}: parked in needs_attention: {}", st.id, reason);
+  if (auto* m = st.ctx->metrics())
+    m->parked("engine");
   st.busy = true;
   auto ctx = st.ctx;
   auto id = st.id;
@@ -311,6 +313,29 @@ void process(order_actor* self) {
   passivate_if_finished(self);
 }
 
+// Counts what a committed transition did, before `mirror` applies it.
+void count(order_actor* self, const work& w, const persistence::transition& tx) {
+  auto* m = self->state.ctx->metrics();
+  if (m == nullptr)
+    return;
+  auto& o = self->state.snap->order;
+  if (tx.state != o.state)
+    m->transition(o.flow, o.state, tx.state);
+  if (w.kind != work::on_step)
+    return;
+  auto& outbox = self->state.snap->outbox;
+  auto row = std::find_if(outbox.begin(), outbox.end(),
+                          [&](auto& x) { return x.id == w.outbox_id; });
+  if (row == outbox.end())
+    return;
+  auto retried = std::any_of(tx.arm_timers.begin(), tx.arm_timers.end(),
+                             [](auto& t) { return t.kind == "step_retry"; });
+  m->step(o.flow, row->action,
+          w.result.code == errc::ok ? "succeeded"
+          : retried                 ? "retried"
+                                    : "failed");
+}
+
 void on_committed(order_actor* self, commit_result& r) {
   auto& st = self->state;
   st.busy = false;
@@ -319,6 +344,7 @@ void on_committed(order_actor* self, commit_result& r) {
   st.current.reset();
   st.current_plan.reset();
   if (!r.err) {
+    count(self, w, *p.tx);
     orders::mirror(*st.snap, *p.tx, r.result, st.ctx->now());
     reply(w, p.result);
     if (p.dispatch)

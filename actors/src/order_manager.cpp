@@ -57,6 +57,8 @@ caf::actor forward(manager_actor* self, const std::string& id) {
     self->monitor(h);
     st.ids.emplace(h.address(), id);
     i = st.live->emplace(id, live_order{h, 0}).first;
+    if (auto* m = st.ctx->metrics())
+      m->actor_activated(st.live->size());
   }
   ++i->second.forwarded;
   return i->second.handle;
@@ -91,6 +93,8 @@ void on_crash(manager_actor* self, const std::string& id,
     auto text = "crashed " + std::to_string(n) + " times within "
                 + std::to_string(policy.window.count()) + "ms; last: " + why;
     log::error("order {}: {}; parking it in needs_attention", id, text);
+    if (auto* m = st.ctx->metrics())
+      m->parked("engine");
     auto ctx = st.ctx;
     auto me = caf::actor{self};
     ctx->post([ctx, id, text, me] {
@@ -100,10 +104,68 @@ void on_crash(manager_actor* self, const std::string& id,
     });
     return;
   }
+  if (auto* m = st.ctx->metrics())
+    m->actor_restart("order");
   auto delay = policy.jittered(n, engine_context::sample());
   log::warn("order {}: actor stopped ({}); restart {} in {}ms", id, why, n,
             delay.count());
   self->delayed_send(self, delay, restart_atom::value, id);
+}
+
+uint32_t restarts_of(manager_actor* self, const std::string& id) {
+  auto i = self->state.crashes.find(id);
+  return i == self->state.crashes.end()
+           ? 0
+           : static_cast<uint32_t>(i->second.at.size());
+}
+
+// Asks every live order actor to describe itself; answers once all did or
+// their `each` ran out (those are listed as not responsive).
+caf::response_promise survey(manager_actor* self,
+                             std::chrono::milliseconds each) {
+  struct gathering {
+    std::vector<order_inspection> found;
+    size_t left = 0;
+    caf::response_promise rp;
+    void add(order_inspection x) {
+      found.push_back(std::move(x));
+      if (--left == 0) {
+        std::sort(found.begin(), found.end(), [](auto& a, auto& b) {
+          return a.order_id < b.order_id;
+        });
+        rp.deliver(std::move(found));
+      }
+    }
+  };
+  auto g = std::make_shared<gathering>();
+  g->rp = self->make_response_promise();
+  auto& live = *self->state.live;
+  if (live.empty()) {
+    g->rp.deliver(std::vector<order_inspection>{});
+    return g->rp;
+  }
+  g->left = live.size();
+  for (auto& [id, entry] : live) {
+    // The actor counts this message as received: count it as sent, or it
+    // would never be passivated (see idle_atom).
+    ++entry.forwarded;
+    auto restarts = restarts_of(self, id);
+    self->request(entry.handle, each, inspect_atom::value)
+      .then(
+        [g, restarts](order_inspection& x) {
+          x.restarts = restarts;
+          g->add(std::move(x));
+        },
+        [g, id = id, restarts](caf::error& e) {
+          order_inspection x;
+          x.order_id = id;
+          x.restarts = restarts;
+          x.responsive = false;
+          x.last_error = "no answer to inspect: " + caf::to_string(e);
+          g->add(std::move(x));
+        });
+  }
+  return g->rp;
 }
 
 caf::behavior manager(manager_actor* self, context_ptr ctx) {
@@ -126,8 +188,11 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
     auto id = i->second;
     st.ids.erase(i);
     auto j = st.live->find(id);
-    if (j != st.live->end() && j->second.handle.address() == msg.source)
+    if (j != st.live->end() && j->second.handle.address() == msg.source) {
       st.live->erase(j);
+      if (auto* m = st.ctx->metrics())
+        m->actors_live(st.live->size());
+    }
     if (!msg.reason || msg.reason == caf::exit_reason::normal)
       return;
     on_crash(self, id, msg.reason);
@@ -170,6 +235,8 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
         return;
       self->send(i->second.handle, stop_atom::value);
       st.live->erase(i);
+      if (auto* m = st.ctx->metrics())
+        m->actor_passivated(st.live->size());
     },
     [self](restart_atom, std::string& id) {
       auto& st = self->state;
@@ -199,6 +266,9 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
         out.push_back(id);
       std::sort(out.begin(), out.end());
       return out;
+    },
+    [self](survey_atom, int64_t each_ms) {
+      return survey(self, std::chrono::milliseconds{each_ms});
     },
     [self](lookup_atom, std::string& id) {
       auto i = self->state.live->find(id);

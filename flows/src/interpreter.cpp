@@ -24,6 +24,14 @@ transition start(const flow_template& tpl) {
   return enter(*tpl.find(tpl.initial), {}, {});
 }
 
+expected<transition> reenter(const flow_template& tpl, std::string_view state,
+                             std::string_view event) {
+  auto* s = tpl.find(state);
+  if (s == nullptr)
+    return unknown_state(state);
+  return enter(*s, std::string{state}, std::string{event});
+}
+
 event_result on_event(const flow_template& tpl, std::string_view state,
                       std::string_view event) {
   auto* from = tpl.find(state);

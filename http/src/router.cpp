@@ -95,6 +95,7 @@ router::match_result router::match(std::string_view method,
     hit = find("GET");
   if (hit != nullptr) {
     matches(hit->segments, parts, &result.params);
+    result.pattern = &hit->pattern;
     if (hit->sh) {
       result.stream_target = &hit->sh;
       result.stream_limit = hit->stream_limit;

@@ -197,6 +197,7 @@ private:
     if (ec)
       return fail(ec);
     started_ = steady_clock::now();
+    route_ = "unmatched";
     ++served_;
     auto& msg = parser_->get();
     auto req = std::make_shared<request>();
@@ -250,6 +251,7 @@ private:
       return respond(req, std::move(res));
     }
     req->params = std::move(match.params);
+    route_ = *match.pattern;
     auto limit = match.stream_target ? match.stream_limit : opts().body_limit;
     parser_->body_limit(limit);
     if (auto len = parser_->content_length(); len && *len > limit)
@@ -408,6 +410,7 @@ private:
       return do_close();
     }
     started_ = steady_clock::now();
+    route_ = "unmatched";
     write(std::move(res), "-", "-", 11, false);
   }
 
@@ -482,10 +485,12 @@ private:
                 && parser_->is_done() && !streamed_error_ && !server_draining()
                 && served_ < opts().max_requests_per_connection;
     out.keep_alive(keep);
+    auto ms = std::chrono::duration<double, std::milli>(steady_clock::now()
+                                                        - started_)
+                .count();
+    if (opts().on_response)
+      opts().on_response(method, route_, res.status, ms / 1000.0);
     if (opts().access_log) {
-      auto ms = std::chrono::duration<double, std::milli>(steady_clock::now()
-                                                          - started_)
-                  .count();
       log::logger{{{"request_id", request_id_}, {"remote", remote_}}}.info(
         "{} {} {} {}B {:.1f}ms", method, target, res.status, size, ms);
     }
@@ -623,6 +628,7 @@ private:
   std::string remote_;
   std::string request_id_;
   steady_clock::time_point started_ = steady_clock::now();
+  std::string_view route_ = "unmatched"; // the router's pattern (immutable)
 };
 
 void server::impl::add(const std::shared_ptr<session>& s) {

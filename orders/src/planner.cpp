@@ -75,7 +75,8 @@ void enter(const flows::flow_template& tpl, const order_snapshot& snap,
         outbox_update{row.id,
                       "failed",
                       false,
-                      fmt::format("cancelled: the order left state '{}' on {}",
+                      fmt::format("{} the order left state '{}' on {}",
+                                  persistence::cancelled_prefix,
                                   snap.order.state, tx.event.event),
                       {}});
   }
@@ -131,6 +132,94 @@ plan plan_input(const flows::flow_template& tpl, const order_snapshot& snap,
     // later, when the state handles it, must not count as a duplicate.
     tx.event.dedup_key = in.dedup_key;
     enter(tpl, snap, std::get<flows::transition>(decision), now, opts, tx, out);
+  }
+  out.tx = std::move(tx);
+  return out;
+}
+
+// The state a parked order goes back to: the one it was parked from, or the
+// one whose transition led to `needs_attention`.
+std::string retry_target(const order_snapshot& snap) {
+  auto& o = snap.order;
+  if (!o.parked_from.empty())
+    return o.parked_from;
+  for (auto e = snap.events.rbegin(); e != snap.events.rend(); ++e)
+    if (e->to_state == o.state && e->from_state != o.state)
+      return e->from_state;
+  return {};
+}
+
+// The index of the step `row` ran, from its key "ORDER:VERSION:INDEX".
+std::optional<size_t> step_index_of(const outbox_row& row) {
+  auto colon = row.idempotency_key.rfind(':');
+  if (colon == std::string::npos)
+    return std::nullopt;
+  auto digits = row.idempotency_key.substr(colon + 1);
+  if (digits.empty() || digits.size() > 4
+      || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return static_cast<size_t>(std::stoul(digits));
+}
+
+plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
+                const event_input& in, timestamp now,
+                const plan_options& opts) {
+  plan out;
+  auto& o = snap.order;
+  auto target = retry_target(snap);
+  auto* s = target.empty() ? nullptr : tpl.find(target);
+  if (o.state != persistence::parked_state || s == nullptr || s->terminal) {
+    out.result = outcome::ignored;
+    if (!in.record_if_ignored)
+      return out;
+    auto tx = stay(snap, in.event, in.actor, in.detail);
+    tx.event.detail = fmt::format(
+      "ignored: only an order parked in {} from an unfinished state can be "
+      "retried (state '{}'{}){}{}",
+      persistence::parked_state, o.state,
+      target.empty() ? "" : ", from '" + target + "'",
+      in.detail.empty() ? "" : "; ", in.detail);
+    out.tx = std::move(tx);
+    return out;
+  }
+  auto tx = stay(snap, in.event, in.actor, in.detail);
+  auto& failed = snap.last_failed;
+  auto index = failed ? step_index_of(*failed) : std::nullopt;
+  if (index && *index < s->steps.size()
+      && s->steps[*index].action == failed->action) {
+    // Run the failed step again under its own key; steps before it are
+    // done, and the state's timeout starts again.
+    tx.state = target;
+    tx.step_index = static_cast<int32_t>(*index);
+    tx.step_attempt = 1;
+    tx.last_error.clear();
+    tx.parked_from.clear();
+    tx.cancel_all_timers = true;
+    if (s->timeout) {
+      timer_row t;
+      t.id = new_uuid();
+      t.order_id = o.id;
+      t.kind = "state_timeout";
+      t.event = s->timeout->emit;
+      t.due_at = to_iso(now + s->timeout->after);
+      tx.arm_timers.push_back(std::move(t));
+    }
+    auto row = *failed;
+    row.status = "pending";
+    row.done_at.clear();
+    row.claimed_until = to_iso(now + opts.step_lease);
+    tx.reopen_outbox = row.id;
+    tx.reopen_until = row.claimed_until;
+    out.dispatch = std::move(row);
+  } else {
+    // No step of that state failed (parked while it waited, e.g. for a
+    // payment): enter it again from the start.
+    auto tr = flows::reenter(tpl, target, in.event);
+    if (!tr) {
+      out.result = outcome::ignored;
+      return out;
+    }
+    enter(tpl, snap, *tr, now, opts, tx, out);
   }
   out.tx = std::move(tx);
   return out;
@@ -207,6 +296,8 @@ creation plan_create(const flows::flow_template& tpl,
 plan plan_event(const flows::flow_template& tpl, const order_snapshot& snap,
                 const event_input& in, timestamp now,
                 const plan_options& opts) {
+  if (in.event == retry_event)
+    return plan_retry(tpl, snap, in, now, opts);
   return plan_input(tpl, snap, in, {}, now, opts);
 }
 
@@ -376,6 +467,17 @@ void mirror(order_snapshot& snap, const persistence::transition& tx,
     if (i == snap.outbox.end())
       continue;
     if (u.status != "pending") {
+      if (u.status == "failed"
+          && !std::string_view{u.last_error}.starts_with(
+            persistence::cancelled_prefix)) {
+        auto failed = *i;
+        failed.status = "failed";
+        failed.attempts += u.count_attempt ? 1 : 0;
+        failed.last_error = u.last_error;
+        failed.claimed_until.clear();
+        failed.done_at = now_text;
+        snap.last_failed = std::move(failed);
+      }
       snap.outbox.erase(i);
       continue;
     }
@@ -383,6 +485,15 @@ void mirror(order_snapshot& snap, const persistence::transition& tx,
     if (!u.last_error.empty())
       i->last_error = u.last_error;
     i->claimed_until = u.claimed_until;
+  }
+  if (!tx.reopen_outbox.empty() && snap.last_failed
+      && snap.last_failed->id == tx.reopen_outbox) {
+    auto x = std::move(*snap.last_failed);
+    snap.last_failed.reset();
+    x.status = "pending";
+    x.claimed_until = tx.reopen_until;
+    x.done_at.clear();
+    snap.outbox.push_back(std::move(x));
   }
   for (auto x : tx.enqueue) {
     x.order_id = o.id;

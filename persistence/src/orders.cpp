@@ -141,6 +141,26 @@ error conflict(const std::string& what) {
   return error{errc::conflict, what};
 }
 
+constexpr const char* outbox_columns
+  = "id, order_id, action, params, idempotency_key, status, attempts, "
+    "last_error, claimed_until, created_at, done_at";
+
+outbox_row read_outbox(const soci::row& r) {
+  outbox_row x;
+  x.id = r.get<std::string>(0);
+  x.order_id = r.get<std::string>(1);
+  x.action = r.get<std::string>(2);
+  x.params = r.get<std::string>(3);
+  x.idempotency_key = r.get<std::string>(4);
+  x.status = r.get<std::string>(5);
+  x.attempts = static_cast<int32_t>(get_int(r, 6));
+  x.last_error = opt_string(r, 7);
+  x.claimed_until = opt_string(r, 8);
+  x.created_at = r.get<std::string>(9);
+  x.done_at = opt_string(r, 10);
+  return x;
+}
+
 void read_snapshot(soci::session& sql, const std::string& id,
                    std::optional<order_snapshot>& out) {
   {
@@ -149,7 +169,7 @@ void read_snapshot(soci::session& sql, const std::string& id,
                           + " FROM orders WHERE id = :id",
          soci::use(id));
     for (auto& r : rows)
-      out = order_snapshot{read_order(r), {}, {}, {}};
+      out = order_snapshot{read_order(r), {}, {}, {}, {}};
   }
   if (!out)
     return;
@@ -186,27 +206,24 @@ void read_snapshot(soci::session& sql, const std::string& id,
   }
   {
     soci::rowset<soci::row> rows
-      = (sql.prepare << "SELECT id, order_id, action, params, "
-                        "idempotency_key, status, attempts, last_error, "
-                        "claimed_until, created_at, done_at FROM outbox "
-                        "WHERE order_id = "
-                        ":id AND status = 'pending' ORDER BY created_at, id",
+      = (sql.prepare << std::string{"SELECT "} + outbox_columns
+                          + " FROM outbox WHERE order_id = :id AND status = "
+                            "'pending' ORDER BY created_at, id",
          soci::use(id));
-    for (auto& r : rows) {
-      outbox_row x;
-      x.id = r.get<std::string>(0);
-      x.order_id = r.get<std::string>(1);
-      x.action = r.get<std::string>(2);
-      x.params = r.get<std::string>(3);
-      x.idempotency_key = r.get<std::string>(4);
-      x.status = r.get<std::string>(5);
-      x.attempts = static_cast<int32_t>(get_int(r, 6));
-      x.last_error = opt_string(r, 7);
-      x.claimed_until = opt_string(r, 8);
-      x.created_at = r.get<std::string>(9);
-      x.done_at = opt_string(r, 10);
-      out->outbox.push_back(std::move(x));
-    }
+    for (auto& r : rows)
+      out->outbox.push_back(read_outbox(r));
+  }
+  {
+    const std::string cancelled = std::string{cancelled_prefix} + "%";
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + outbox_columns
+                          + " FROM outbox WHERE order_id = :id AND status = "
+                            "'failed' AND (last_error IS NULL OR last_error "
+                            "NOT LIKE :c) ORDER BY created_at DESC, id DESC "
+                            "LIMIT 1",
+         soci::use(id), soci::use(cancelled));
+    for (auto& r : rows)
+      out->last_failed = read_outbox(r);
   }
 }
 
@@ -384,6 +401,18 @@ expected<transition_result> order_repository::apply(const transition& t) {
       if (upd_outbox.get_affected_rows() == 0)
         return conflict("outbox row " + u.id + " is not pending");
     }
+    if (!t.reopen_outbox.empty()) {
+      auto lease_ind = null_if_empty(t.reopen_until);
+      soci::statement reopen
+        = (sql.prepare << "UPDATE outbox SET status = 'pending', "
+                          "claimed_until = :l, done_at = NULL WHERE id = :id "
+                          "AND order_id = :o AND status = 'failed'",
+           soci::use(t.reopen_until, lease_ind), soci::use(t.reopen_outbox),
+           soci::use(t.order_id));
+      reopen.execute(true);
+      if (reopen.get_affected_rows() == 0)
+        return conflict("outbox row " + t.reopen_outbox + " is not failed");
+    }
     insert_outbox(sql, t.order_id, t.enqueue, now_text);
     return {};
   });
@@ -559,6 +588,150 @@ expected<std::vector<std::string>> order_repository::orders_needing_resume(
          soci::use(lim));
     for (auto& r : rows)
       out.push_back(r.get<std::string>(0));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::optional<order_history>>
+order_repository::history(const std::string& id) {
+  std::optional<order_history> out;
+  const bool pg = db_.kind() == backend::postgresql;
+  auto st = db_.run([&](soci::session& sql) {
+    sql << (pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN");
+    try {
+      std::optional<order_snapshot> snap;
+      read_snapshot(sql, id, snap);
+      if (snap) {
+        out = order_history{std::move(snap->order), std::move(snap->events),
+                            {}, {}};
+        soci::rowset<soci::row> timers
+          = (sql.prepare << std::string{"SELECT "} + timer_columns
+                              + " FROM timers WHERE order_id = :id ORDER BY "
+                                "due_at, id",
+             soci::use(id));
+        for (auto& r : timers)
+          out->timers.push_back(read_timer(r));
+        soci::rowset<soci::row> outbox
+          = (sql.prepare << std::string{"SELECT "} + outbox_columns
+                              + " FROM outbox WHERE order_id = :id ORDER BY "
+                                "created_at, id",
+             soci::use(id));
+        for (auto& r : outbox)
+          out->outbox.push_back(read_outbox(r));
+      }
+    } catch (...) {
+      try {
+        sql << "ROLLBACK";
+      } catch (...) {
+        // the connection is gone; the server rolls back on its own
+      }
+      throw;
+    }
+    sql << "COMMIT";
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::vector<state_count>> order_repository::count_by_state() {
+  std::vector<state_count> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = sql.prepare << "SELECT kind, flow, flow_version, state, COUNT(*) FROM "
+                       "orders GROUP BY kind, flow, flow_version, state "
+                       "ORDER BY kind, flow, flow_version, state";
+    for (auto& r : rows)
+      out.push_back(state_count{r.get<std::string>(0), r.get<std::string>(1),
+                                static_cast<int32_t>(get_int(r, 2)),
+                                r.get<std::string>(3), get_int(r, 4)});
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::vector<order_row>>
+order_repository::list(const order_filter& f, const std::string& after,
+                       size_t limit) {
+  // State names are [a-z0-9_]+ (the flow loader's rule), so they are safe
+  // to write into the statement; anything else is refused.
+  std::string excluded;
+  for (auto& x : f.exclude_states) {
+    if (x.empty()
+        || x.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_")
+             != std::string::npos)
+      return error{errc::invalid_field, "bad state name '" + x + "'", "state"};
+    excluded += (excluded.empty() ? "'" : ", '") + x + "'";
+  }
+  // An empty filter matches all (the casts tell PostgreSQL the type).
+  auto sql_text
+    = std::string{"SELECT "} + order_columns
+      + " FROM orders WHERE (CAST(:k1 AS TEXT) = '' OR kind = :k2) AND "
+        "(CAST(:f1 AS TEXT) = '' OR flow = :f2) AND (CAST(:s1 AS TEXT) = '' "
+        "OR state = :s2) AND id > :after"
+      + (excluded.empty() ? "" : " AND state NOT IN (" + excluded + ")")
+      + " ORDER BY id LIMIT :lim";
+  std::vector<order_row> out;
+  long long lim = static_cast<long long>(limit);
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << sql_text, soci::use(f.kind), soci::use(f.kind),
+         soci::use(f.flow), soci::use(f.flow), soci::use(f.state),
+         soci::use(f.state), soci::use(after), soci::use(lim));
+    for (auto& r : rows)
+      out.push_back(read_order(r));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<backlog> order_repository::backlog_at(timestamp now) {
+  backlog out;
+  auto now_text = to_iso(now);
+  auto age = [&](const std::string& since) {
+    auto t = parse_iso(since);
+    return t ? std::max(0.0, std::chrono::duration<double>(now - *t).count())
+             : 0.0;
+  };
+  auto st = db_.run([&](soci::session& sql) {
+    std::string oldest;
+    soci::indicator ind = soci::i_null;
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+      soci::into(n);
+    out.outbox_pending = n;
+    sql << "SELECT MIN(created_at) FROM outbox WHERE status = 'pending' AND "
+           "(claimed_until IS NULL OR claimed_until < :now)",
+      soci::use(now_text), soci::into(oldest, ind);
+    if (ind == soci::i_ok)
+      out.outbox_unclaimed_seconds = age(oldest);
+    sql << "SELECT COUNT(*) FROM timers WHERE status = 'pending'",
+      soci::into(n);
+    out.timers_pending = n;
+    ind = soci::i_null;
+    sql << "SELECT MIN(due_at) FROM timers WHERE status = 'pending' AND "
+           "due_at <= :now",
+      soci::use(now_text), soci::into(oldest, ind);
+    if (ind == soci::i_ok)
+      out.timers_overdue_seconds = age(oldest);
+    ind = soci::i_null;
+    sql << "SELECT COUNT(*), MIN(created_at) FROM email_outbox WHERE status "
+           "= 'queued'",
+      soci::into(n), soci::into(oldest, ind);
+    out.emails_queued = n;
+    if (ind == soci::i_ok)
+      out.emails_oldest_seconds = age(oldest);
+    ind = soci::i_null;
+    sql << "SELECT COUNT(*), MIN(received_at) FROM inbox WHERE status = "
+           "'received'",
+      soci::into(n), soci::into(oldest, ind);
+    out.inbox_received = n;
+    if (ind == soci::i_ok)
+      out.inbox_oldest_seconds = age(oldest);
   });
   if (st)
     return st;

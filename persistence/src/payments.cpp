@@ -418,6 +418,23 @@ payment_repository::find_event(const std::string& gateway,
   return out;
 }
 
+expected<std::vector<inbox_row>>
+payment_repository::events_with_reference(const std::string& reference) {
+  std::vector<inbox_row> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + inbox_columns
+                          + " FROM inbox WHERE reference = :r ORDER BY "
+                            "received_at, id",
+         soci::use(reference));
+    for (auto& r : rows)
+      out.push_back(read_inbox(r));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 // -- refunds
 
 expected<refund_row> payment_repository::refund_for(const refund_row& row) {

@@ -333,4 +333,127 @@ BOOST_AUTO_TEST_CASE(a_duplicate_answer_cannot_leave_a_retry_armed) {
   BOOST_TEST(snap.order.step_index == 1);
 }
 
+
+namespace {
+
+// What `order_repository::park` does to the rows, applied to the snapshot.
+void park(sp::order_snapshot& snap, const std::string& why) {
+  auto& o = snap.order;
+  o.parked_from = o.state;
+  o.state = std::string{sp::parked_state};
+  o.last_error = why;
+  ++o.version;
+  sp::event_row e;
+  e.seq = static_cast<int64_t>(snap.events.size()) + 1;
+  e.event = "order.parked";
+  e.from_state = o.parked_from;
+  e.to_state = o.state;
+  snap.events.push_back(e);
+  snap.timers.clear();
+  for (auto& x : snap.outbox) {
+    x.status = "failed";
+    x.last_error = "parked: " + why;
+    snap.last_failed = x;
+  }
+  snap.outbox.clear();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_retry_runs_the_parked_step_again_under_its_own_key) {
+  event("payment.succeeded");
+  step(errc::ok);
+  auto row = snap.outbox.front();
+  BOOST_TEST(row.idempotency_key == "o1:3:1");
+  park(snap, "crashed 4 times");
+
+  auto retry = event(std::string{so::retry_event});
+  BOOST_TEST((retry.result == so::outcome::applied));
+  BOOST_TEST(retry.tx->reopen_outbox == row.id);
+  BOOST_TEST(snap.order.state == "paid");
+  BOOST_TEST(snap.order.parked_from.empty());
+  BOOST_TEST(snap.order.last_error.empty());
+  BOOST_TEST(snap.order.step_index == 1);
+  BOOST_TEST(snap.order.step_attempt == 1);
+  BOOST_REQUIRE(retry.dispatch);
+  BOOST_TEST(retry.dispatch->id == row.id);
+  BOOST_TEST(retry.dispatch->idempotency_key == row.idempotency_key);
+  BOOST_TEST(!snap.last_failed);
+  BOOST_REQUIRE_EQUAL(snap.outbox.size(), 1u);
+  BOOST_TEST(snap.outbox.front().status == "pending");
+  BOOST_TEST(snap.events.back().event == "order.retry");
+
+  // The step that failed goes on from where it was: the order finishes.
+  step(errc::ok);
+  BOOST_TEST(snap.order.state == "delivered");
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_without_a_failed_step_enters_the_state_again) {
+  park(snap, "payment mismatch");
+  BOOST_TEST(!snap.last_failed);
+  now += 1h;
+  auto retry = event(std::string{so::retry_event});
+  BOOST_TEST((retry.result == so::outcome::applied));
+  BOOST_TEST(snap.order.state == "pending");
+  BOOST_TEST(!retry.dispatch);
+  BOOST_TEST(retry.tx->reopen_outbox.empty());
+  // Its timeout starts again.
+  BOOST_REQUIRE_EQUAL(snap.timers.size(), 1u);
+  BOOST_TEST(snap.timers[0].due_at == "2030-01-01T01:30:00.000Z");
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_follows_the_template_into_needs_attention) {
+  // A template that gives up into needs_attention: no parked_from, the
+  // state came from the transition.
+  event("payment.succeeded");
+  step(errc::ok);
+  auto row = snap.outbox.front();
+  row.status = "failed";
+  row.last_error = "invalid_field: boom";
+  snap.last_failed = row;
+  snap.outbox.clear();
+  snap.order.state = "needs_attention";
+  sp::event_row e;
+  e.event = "steps.failed";
+  e.from_state = "paid";
+  e.to_state = "needs_attention";
+  snap.events.push_back(e);
+
+  auto retry = event(std::string{so::retry_event});
+  BOOST_TEST((retry.result == so::outcome::applied));
+  BOOST_TEST(snap.order.state == "paid");
+  BOOST_REQUIRE(retry.dispatch);
+  BOOST_TEST(retry.dispatch->action == "svc.second");
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_elsewhere_is_ignored) {
+  auto retry = event(std::string{so::retry_event});
+  BOOST_TEST((retry.result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "pending");
+  // A refused request leaves nothing behind.
+  so::event_input in{std::string{so::retry_event}, "operator:x", "", ""};
+  in.record_if_ignored = false;
+  auto quiet = so::plan_event(tpl, snap, in, now, opts);
+  BOOST_TEST(!quiet.tx);
+  // Parked from a terminal state (a payment after the order failed): a
+  // retry has nowhere to go.
+  event("payment.failed");
+  park(snap, "late payment");
+  BOOST_TEST((event(std::string{so::retry_event}).result
+              == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "needs_attention");
+}
+
+BOOST_AUTO_TEST_CASE(a_step_given_up_is_remembered_as_the_last_failure) {
+  event("payment.succeeded");
+  auto key = snap.outbox.front().idempotency_key;
+  step(errc::ok);
+  step(errc::invalid_field); // give_up_on → steps.failed → failed
+  BOOST_TEST(snap.order.state == "failed");
+  BOOST_REQUIRE(snap.last_failed);
+  BOOST_TEST(snap.last_failed->action == "svc.second");
+  BOOST_TEST(snap.last_failed->last_error == "invalid_field: boom");
+  BOOST_TEST(key == "o1:2:0");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

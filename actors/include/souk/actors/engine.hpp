@@ -23,6 +23,10 @@ namespace souk::persistence {
 class database;
 } // namespace souk::persistence
 
+namespace souk::metrics {
+class registry;
+} // namespace souk::metrics
+
 namespace souk::actors {
 
 class service_directory;
@@ -62,6 +66,9 @@ struct engine_options {
   std::set<std::string> services;
   /// The time (tests drive it); default `souk::now`.
   std::function<timestamp()> clock;
+  /// Where transitions, steps, restarts and activations are counted; none
+  /// if null.
+  std::shared_ptr<metrics::registry> metrics;
   /// Where blocking database work runs; default the database's own threads
   /// (`database::post`). Never CAF's scheduler threads.
   std::function<void(std::function<void()>)> executor;
@@ -117,6 +124,12 @@ public:
                std::function<void(expected<order_inspection>)> done,
                std::chrono::milliseconds timeout = std::chrono::seconds{10});
 
+  /// What every live order actor on this node reports about itself (those
+  /// that do not answer within `timeout` appear with `responsive` false),
+  /// sorted by order id.
+  void survey(std::function<void(expected<std::vector<order_inspection>>)> done,
+              std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
   /// The ids of the orders with a live actor on this node.
   void live(std::function<void(expected<std::vector<std::string>>)> done,
             std::chrono::milliseconds timeout = std::chrono::seconds{10});
@@ -129,6 +142,8 @@ public:
   expected<order_inspection> inspect_wait(std::string order_id,
                                           std::chrono::milliseconds timeout
                                           = std::chrono::seconds{10});
+  expected<std::vector<order_inspection>>
+  survey_wait(std::chrono::milliseconds timeout = std::chrono::seconds{5});
   expected<std::vector<std::string>> live_wait(std::chrono::milliseconds timeout
                                                = std::chrono::seconds{10});
 

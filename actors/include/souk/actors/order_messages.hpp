@@ -59,6 +59,11 @@ struct order_inspection {
   size_t mailbox_size = 0;                    ///< approximate
   bool step_in_flight = false; ///< a service is running the step now
   size_t queued = 0;           ///< inputs waiting inside the actor
+  /// Crashes of this order's actor within the restart window.
+  uint32_t restarts = 0;
+  /// False: the actor did not answer in time (busy or stuck); only the
+  /// order id, `restarts` and `last_error` are set.
+  bool responsive = true;
 };
 
 } // namespace souk::actors
@@ -66,6 +71,7 @@ struct order_inspection {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::actors::action_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::actors::action_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::actors::order_inspection)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<souk::actors::order_inspection>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::orders::event_input)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::orders::outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::persistence::timer_row)

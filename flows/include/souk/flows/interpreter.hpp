@@ -40,6 +40,11 @@ using event_result = std::variant<transition, not_allowed>;
 /// Entering `tpl.initial` when an order is created.
 transition start(const flow_template& tpl);
 
+/// Entering `state` again on `event` (an operator's retry of an order that
+/// was parked there); `errc::not_found` if the flow has no such state.
+expected<transition> reenter(const flow_template& tpl, std::string_view state,
+                             std::string_view event);
+
 /// What `event` does in `state`.
 event_result on_event(const flow_template& tpl, std::string_view state,
                       std::string_view event);

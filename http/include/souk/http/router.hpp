@@ -39,6 +39,8 @@ public:
     /// A streaming route, and its body limit.
     const stream_handler* stream_target = nullptr;
     uint64_t stream_limit = 0;
+    /// The matched route's pattern (for metrics and logs); null if none.
+    const std::string* pattern = nullptr;
     std::map<std::string, std::string> params;
     /// Methods the path does accept when neither target is set (empty: no
     /// such path at all, a 404; else a 405 with this `Allow` list).

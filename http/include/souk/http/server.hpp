@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <string_view>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,6 +24,12 @@ struct server_options {
   uint32_t max_requests_per_connection = 1000;
   uint32_t threads = 2;
   bool access_log = true;
+  /// Called once per response (on an event-loop thread; must not block)
+  /// with the method, the matched route's pattern ("unmatched" if none),
+  /// the status and the seconds since the request's header arrived.
+  std::function<void(std::string_view method, std::string_view route,
+                     int status, double seconds)>
+    on_response;
 };
 
 /// An HTTP/1.1 server (Boost.Beast) dispatching to a `router`.

@@ -40,6 +40,17 @@ struct event_input {
   bool record_if_ignored = true;
 };
 
+/// An operator's retry of a parked order (state `needs_attention`): the
+/// engine handles it, whatever the template says. The order goes back to the
+/// state it was parked from (or that led it to `needs_attention`) and runs
+/// the step that failed again, with the same idempotency key; with no such
+/// step it enters that state afresh. Elsewhere it is `ignored`.
+inline constexpr std::string_view retry_event = "order.retry";
+
+/// An operator's cancellation: an ordinary event the template routes (the
+/// shipped order flows cancel a `pending` order).
+inline constexpr std::string_view cancel_event = "order.cancel";
+
 /// What a plan did with its input, as the order actor reports it back.
 enum class outcome {
   applied,   ///< the order moved (or recorded a step's progress)

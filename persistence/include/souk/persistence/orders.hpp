@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "souk/core/error.hpp"
+#include "souk/core/time.hpp"
 #include "souk/persistence/database.hpp"
 
 namespace souk::persistence {
@@ -104,7 +105,15 @@ struct order_snapshot {
   std::vector<event_row> events;  ///< ordered by seq
   std::vector<timer_row> timers;  ///< pending only, ordered by due_at
   std::vector<outbox_row> outbox; ///< pending only, in creation order
+  /// The newest outbox row that failed (given up, or failed when the order
+  /// was parked), not counting rows cancelled because the order left their
+  /// state: what `order.retry` runs again.
+  std::optional<outbox_row> last_failed;
 };
+
+/// The prefix of `outbox.last_error` for a row cancelled because its order
+/// left the state (not a failure of the step).
+inline constexpr std::string_view cancelled_prefix = "cancelled:";
 
 /// One state-machine step of an order, written by `order_repository::apply`
 /// in a single transaction (DESIGN principle 2).
@@ -141,11 +150,57 @@ struct transition {
   /// Changes to pending outbox rows of this order; a row that is not pending
   /// any more fails the transition with `errc::conflict`.
   std::vector<outbox_update> update_outbox;
+  /// A failed outbox row of this order to run again (an operator's retry):
+  /// it becomes pending with this lease, keeping its idempotency key, so a
+  /// service that did the work before does not do it twice. A row that is
+  /// not failed fails the transition with `errc::conflict`. Empty for none.
+  std::string reopen_outbox;
+  std::string reopen_until;
 };
 
 struct transition_result {
   int64_t version = 0;   ///< the order's new version
   int64_t event_seq = 0; ///< seq of the appended event
+};
+
+/// Everything recorded about one order, for operators.
+struct order_history {
+  order_row order;
+  std::vector<event_row> events;  ///< all, by seq
+  std::vector<timer_row> timers;  ///< all, by due_at
+  std::vector<outbox_row> outbox; ///< all, in creation order
+};
+
+/// How many orders of one flow version sit in one state.
+struct state_count {
+  std::string kind;
+  std::string flow;
+  int32_t flow_version = 0;
+  std::string state;
+  int64_t orders = 0;
+};
+
+/// Which orders `order_repository::list` returns. Empty fields match all.
+struct order_filter {
+  std::string kind;
+  std::string flow;
+  std::string state;
+  /// States to leave out (e.g. the terminal ones); each [a-z0-9_]+.
+  std::vector<std::string> exclude_states;
+};
+
+/// Work the engine and its services have not done yet, for `/metrics`.
+struct backlog {
+  int64_t outbox_pending = 0;
+  /// Age of the oldest pending side effect nobody holds a lease on (0: none).
+  double outbox_unclaimed_seconds = 0;
+  int64_t timers_pending = 0;
+  /// How late the most overdue pending timer is (0: none due).
+  double timers_overdue_seconds = 0;
+  int64_t emails_queued = 0;
+  double emails_oldest_seconds = 0;
+  int64_t inbox_received = 0; ///< gateway events not processed yet
+  double inbox_oldest_seconds = 0;
 };
 
 /// Reads and writes orders, their events, timers and outbox. Blocking: call
@@ -211,6 +266,20 @@ public:
   expected<std::vector<std::string>>
   orders_needing_resume(const std::string& now, size_t limit,
                         const std::string& after = {});
+
+  /// The order with every event, timer and outbox row it ever had; nullopt
+  /// if there is no such order.
+  expected<std::optional<order_history>> history(const std::string& id);
+
+  /// Orders per (kind, flow, version, state).
+  expected<std::vector<state_count>> count_by_state();
+
+  /// Up to `limit` orders matching `f` with ids greater than `after`, by id.
+  expected<std::vector<order_row>>
+  list(const order_filter& f, const std::string& after, size_t limit);
+
+  /// What is waiting at `now`.
+  expected<backlog> backlog_at(timestamp now);
 
   /// Marks a pending timer fired without touching its order: for a timer
   /// whose order is gone or finished. `errc::not_found` if it is not

@@ -191,6 +191,10 @@ public:
   expected<std::optional<inbox_row>> find_event(const std::string& gateway,
                                                 const std::string& key);
 
+  /// Every gateway event about `reference`, oldest first.
+  expected<std::vector<inbox_row>>
+  events_with_reference(const std::string& reference);
+
   // -- refunds
 
   /// The refund with `idempotency_key`, creating `row` if there is none.
