@@ -162,6 +162,20 @@ void order_engine::inspect(std::string order_id,
     timeout, std::move(done), detail::inspect_atom::value, std::move(order_id));
 }
 
+void order_engine::peek(std::string order_id,
+                        std::function<void(expected<order_inspection>)> done,
+                        std::chrono::milliseconds timeout) {
+  impl_->ask<order_inspection>(timeout, std::move(done),
+                               detail::peek_atom::value, std::move(order_id));
+}
+
+expected<order_inspection>
+order_engine::peek_wait(std::string order_id,
+                        std::chrono::milliseconds timeout) {
+  return wait_for<order_inspection>(
+    timeout, [&](auto done) { peek(std::move(order_id), done, timeout); });
+}
+
 void order_engine::survey(
   std::function<void(expected<std::vector<order_inspection>>)> done,
   std::chrono::milliseconds timeout) {

@@ -47,6 +47,7 @@ using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using swept_atom = caf::atom_constant<caf::atom("swept")>;
 using survey_atom = caf::atom_constant<caf::atom("survey")>;
+using peek_atom = caf::atom_constant<caf::atom("peek")>;
 
 /// The result of rebuilding an order from its rows.
 struct load_result {

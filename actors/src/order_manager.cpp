@@ -267,6 +267,34 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
       std::sort(out.begin(), out.end());
       return out;
     },
+    [self](peek_atom, std::string& id) {
+      // Like inspect, but never activates: a passivated order stays so.
+      auto rp = self->make_response_promise();
+      auto i = self->state.live->find(id);
+      if (i == self->state.live->end()) {
+        rp.deliver(to_caf(error{errc::not_found, "order " + id
+                                                   + " has no live actor "
+                                                     "on this node"}));
+      } else {
+        ++i->second.forwarded;
+        auto restarts = restarts_of(self, id);
+        self->request(i->second.handle, std::chrono::seconds{2},
+                      inspect_atom::value)
+          .then(
+            [rp, restarts](order_inspection& x) mutable {
+              x.restarts = restarts;
+              rp.deliver(std::move(x));
+            },
+            [rp, id](caf::error& e) mutable {
+              order_inspection x;
+              x.order_id = id;
+              x.responsive = false;
+              x.last_error = "no answer to inspect: " + caf::to_string(e);
+              rp.deliver(std::move(x));
+            });
+      }
+      return rp;
+    },
     [self](survey_atom, int64_t each_ms) {
       return survey(self, std::chrono::milliseconds{each_ms});
     },

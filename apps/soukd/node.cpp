@@ -26,6 +26,7 @@
 #include "souk/http/rate_limit.hpp"
 #include "souk/http/routes.hpp"
 #include "souk/http/server.hpp"
+#include "souk/metrics/registry.hpp"
 #include "souk/orders/library.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/payments/payouts.hpp"
@@ -103,6 +104,8 @@ struct node::impl {
   node_extensions ext;
   std::string id = new_uuid();
   std::shared_ptr<persistence::database> db;
+  std::shared_ptr<metrics::registry> metrics
+    = std::make_shared<metrics::registry>();
   std::unique_ptr<actors::runtime> runtime;
   std::shared_ptr<actors::supervision_board> board;
   flows::action_catalog actions;
@@ -126,6 +129,113 @@ struct node::impl {
   bool registered = false;
   bool stopped = false;
 };
+
+namespace {
+
+// What /metrics reads at each scrape: the database pool, the backlog of
+// side effects, timers, emails and gateway events, orders per state (and
+// how many wait with no actor), and the supervised service actors.
+void add_collectors(metrics::registry& m,
+                    std::shared_ptr<persistence::database> db,
+                    std::shared_ptr<orders::flow_library> flows,
+                    std::shared_ptr<actors::supervision_board> board) {
+  using metrics::family;
+  m.add_collector([db] {
+    std::vector<family> out;
+    auto pool = static_cast<double>(db->pool_size());
+    out.push_back({"souk_db_connections", "Connections in the pool.", false,
+                   {{{}, pool}}});
+    out.push_back({"souk_db_connections_in_use",
+                   "Connections leased by a job now.", false,
+                   {{{}, static_cast<double>(db->in_use())}}});
+    out.push_back({"souk_db_lease_waits_total",
+                   "Jobs that found no free connection and waited.", true,
+                   {{{}, static_cast<double>(db->lease_waits())}}});
+    out.push_back({"souk_db_lease_timeouts_total",
+                   "Jobs that waited too long for a connection and failed.",
+                   true, {{{}, static_cast<double>(db->lease_timeouts())}}});
+    return out;
+  });
+  m.add_collector([db, flows] {
+    std::vector<family> out;
+    persistence::order_repository repo{*db};
+    family up{"souk_metrics_database_up",
+              "1 if the last scrape could read the database.", false, {}};
+    auto counts = repo.count_by_state();
+    auto backlog = repo.backlog_at(souk::now());
+    up.samples.push_back({{}, counts && backlog ? 1.0 : 0.0});
+    out.push_back(up);
+    if (counts) {
+      family orders{"souk_orders",
+                    "Orders (and payouts) per flow, flow version and state.",
+                    false, {}};
+      double open = 0;
+      for (auto& c : *counts) {
+        orders.samples.push_back({{{"kind", c.kind},
+                                   {"flow", c.flow},
+                                   {"flow_version",
+                                    std::to_string(c.flow_version)},
+                                   {"state", c.state}},
+                                  static_cast<double>(c.orders)});
+        auto tpl = flows->current(c.flow);
+        auto* s = tpl ? (*tpl)->find(c.state) : nullptr;
+        if (s == nullptr || !s->terminal)
+          open += static_cast<double>(c.orders);
+      }
+      out.push_back(std::move(orders));
+      out.push_back({"souk_orders_open",
+                     "Orders not in a terminal state (in flight, or resting "
+                     "where a refund may still come).",
+                     false, {{{}, open}}});
+    }
+    if (backlog) {
+      auto& b = *backlog;
+      auto gauge = [&](const char* name, const char* help, double v) {
+        out.push_back({name, help, false, {{{}, v}}});
+      };
+      gauge("souk_outbox_pending", "Side effects not done yet.",
+            static_cast<double>(b.outbox_pending));
+      gauge("souk_outbox_lag_seconds",
+            "Age of the oldest pending side effect nobody holds a lease on "
+            "(0 when none).",
+            b.outbox_unclaimed_seconds);
+      gauge("souk_timers_pending", "Durable timers not fired yet.",
+            static_cast<double>(b.timers_pending));
+      gauge("souk_timer_lag_seconds",
+            "How late the most overdue pending timer is (0 when none).",
+            b.timers_overdue_seconds);
+      gauge("souk_email_outbox_queued", "Emails waiting to be sent.",
+            static_cast<double>(b.emails_queued));
+      gauge("souk_email_outbox_lag_seconds",
+            "Age of the oldest queued email (0 when none).",
+            b.emails_oldest_seconds);
+      gauge("souk_inbox_unprocessed",
+            "Gateway events stored but not processed yet.",
+            static_cast<double>(b.inbox_received));
+      gauge("souk_inbox_lag_seconds",
+            "Age of the oldest unprocessed gateway event (0 when none).",
+            b.inbox_oldest_seconds);
+    }
+    return out;
+  });
+  m.add_collector([board] {
+    family up{"souk_service_up",
+              "1 if the supervised actor runs, 0 while it restarts or after "
+              "supervision gave up on it.",
+              false, {}};
+    family restarts{"souk_service_restarts_total",
+                    "Restarts of a supervised actor since start-up.", true,
+                    {}};
+    for (auto& c : board->snapshot()) {
+      up.samples.push_back({{{"name", c.name}}, c.running ? 1.0 : 0.0});
+      restarts.samples.push_back(
+        {{{"name", c.name}}, static_cast<double>(c.restarts)});
+    }
+    return std::vector<family>{up, restarts};
+  });
+}
+
+} // namespace
 
 node::node(config::settings cfg, node_extensions ext)
   : impl_(std::make_unique<impl>()) {
@@ -262,8 +372,12 @@ status node::start() {
   port.deliver = [this](const std::string& id, orders::event_input in) {
     return impl_->engine->deliver_wait(id, std::move(in));
   };
-  port.park = [db = d.db](const std::string& id, const std::string& reason) {
-    return persistence::order_repository{*db}.park(id, reason, "payments");
+  port.park = [db = d.db, m = d.metrics](const std::string& id,
+                                         const std::string& reason) {
+    auto err = persistence::order_repository{*db}.park(id, reason, "payments");
+    if (!err)
+      m->parked("payments");
+    return err;
   };
   catalog::options catalog_opts;
   catalog_opts.flows.clear();
@@ -395,6 +509,7 @@ status node::start() {
     children.push_back(actors::blocking_service(std::move(o)));
   }
 
+  engine_opts.metrics = d.metrics;
   d.engine = std::make_unique<actors::order_engine>(
     d.runtime->system(), d.db, d.flows, d.directory, std::move(engine_opts));
   for (auto& child : d.engine->children())
@@ -402,7 +517,14 @@ status node::start() {
   d.runtime->adopt(actors::spawn_supervisor(d.runtime->system(), policy,
                                             std::move(children), d.board));
 
-  d.server = std::make_unique<http::server>(server_options_of(d.cfg), d.routes);
+  add_collectors(*d.metrics, d.db, d.flows, d.board);
+  auto http_opts = server_options_of(d.cfg);
+  http_opts.on_response = [m = d.metrics](std::string_view method,
+                                          std::string_view route, int status,
+                                          double seconds) {
+    m->http_request(method, route, status, seconds);
+  };
+  d.server = std::make_unique<http::server>(std::move(http_opts), d.routes);
   d.workers = std::make_shared<worker_pool>(d.cfg.auth.hash_threads);
   auto svc = std::make_shared<http::services>();
   svc->db = d.db;
@@ -439,6 +561,12 @@ status node::start() {
     if (!out)
       return out.err();
     return std::string{orders::to_string(*out)};
+  };
+  svc->metrics = d.metrics;
+  svc->flows = d.flows;
+  svc->survey = [this] { return impl_->engine->survey_wait(); };
+  svc->peek = [this](const std::string& id) {
+    return impl_->engine->peek_wait(id);
   };
   http::add_routes(d.routes, svc);
   if (auto err = d.server->start())

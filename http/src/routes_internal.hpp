@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "souk/actors/inspection.hpp"
 #include "souk/core/error.hpp"
 #include "souk/http/routes.hpp"
 #include "souk/persistence/orders.hpp"
@@ -26,6 +27,13 @@ void add_wallet_routes(router& r, std::shared_ptr<const services> svc);
 void add_payout_routes(router& r, std::shared_ptr<const services> svc);
 void add_dashboard_routes(router& r, std::shared_ptr<const services> svc);
 void add_download_routes(router& r, std::shared_ptr<const services> svc);
+void add_admin_routes(router& r, std::shared_ptr<const services> svc);
+
+/// `POST .../refund` of an order (`{amount?, reason?}`), for the product's
+/// creator or an operator: delivers `refund.requested` through the order's
+/// actor and answers 202, or 409 if the order's state takes no refund.
+void request_refund(std::shared_ptr<const services> svc, const request& req,
+                    const accounts::principal* who, reply_fn reply);
 
 /// Runs `job` on a database thread: at once when `who` is set (the access
 /// guard already moved the handler there to look the credential up), else

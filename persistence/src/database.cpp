@@ -226,6 +226,10 @@ uint32_t database::in_use() const noexcept {
   return impl_->in_use.load();
 }
 
+uint32_t database::pool_size() const noexcept {
+  return impl_->opts.pool_size;
+}
+
 uint64_t database::lease_waits() const noexcept {
   return impl_->waits.load();
 }

@@ -19,7 +19,10 @@
 #include "souk/delivery/service.hpp"
 #include "souk/email/templates.hpp"
 #include "souk/http/rate_limit.hpp"
+#include "souk/actors/inspection.hpp"
 #include "souk/http/routes.hpp"
+#include "souk/metrics/registry.hpp"
+#include "souk/orders/library.hpp"
 #include "souk/http/server.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/payments/payouts.hpp"
@@ -87,6 +90,18 @@ struct app {
       std::make_shared<const souk::email::templates>(
         souk::email::templates::load().value()),
       souk::delivery::options{});
+    // The operator's routes: a real registry and the shipped flows; no
+    // engine runs here, so no actor is live (tests/apps drive a real one).
+    svc->metrics = std::make_shared<souk::metrics::registry>();
+    auto flows = std::make_shared<souk::orders::flow_library>(
+      souk::flows::default_actions(), db);
+    auto loaded = flows->load("");
+    BOOST_REQUIRE_MESSAGE(!loaded, loaded.detail);
+    svc->flows = flows;
+    svc->survey = [] {
+      return souk::expected<std::vector<souk::actors::order_inspection>>{
+        std::vector<souk::actors::order_inspection>{}};
+    };
     http::add_routes(routes, svc);
     http::server_options opts;
     opts.listen = "127.0.0.1:0";

@@ -90,6 +90,12 @@ std::map<persona, unsigned> all(unsigned s) {
           {persona::other, s},     {persona::op, s}};
 }
 
+std::map<persona, unsigned> operators_only(unsigned s) {
+  return {{persona::anonymous, 401}, {persona::customer, 403},
+          {persona::creator, 403},   {persona::creator_key, 403},
+          {persona::other, 403},     {persona::op, s}};
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(authz)
@@ -423,6 +429,19 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
       {P::creator_key, 404},
       {P::other, 404},
       {P::op, 403}}},
+    // The operator's surface: operators only, everyone else 401/403 (an
+    // unknown order is 404 to operators alone).
+    {"GET", fixed("/metrics"), operators_only(200)},
+    {"GET", fixed("/admin/actors"), operators_only(200)},
+    {"GET", fixed("/admin/actors?status=passivated"), operators_only(200)},
+    {"GET", fixed("/admin/flows"), operators_only(200)},
+    {"GET", fixed("/admin/orders/" + souk::new_uuid()), operators_only(404)},
+    {"POST", fixed("/admin/orders/" + souk::new_uuid() + "/retry"),
+     operators_only(404)},
+    {"POST", fixed("/admin/orders/" + souk::new_uuid() + "/cancel"),
+     operators_only(404)},
+    {"POST", fixed("/admin/orders/" + souk::new_uuid() + "/refund"),
+     operators_only(404)},
   };
   // Every route the router serves has a row: a route added later without
   // one fails here.

@@ -124,6 +124,15 @@ public:
                std::function<void(expected<order_inspection>)> done,
                std::chrono::milliseconds timeout = std::chrono::seconds{10});
 
+  /// The live snapshot of the order's actor if it has one on this node;
+  /// `errc::not_found` if not (it is not activated).
+  void peek(std::string order_id,
+            std::function<void(expected<order_inspection>)> done,
+            std::chrono::milliseconds timeout = std::chrono::seconds{5});
+  expected<order_inspection> peek_wait(std::string order_id,
+                                       std::chrono::milliseconds timeout
+                                       = std::chrono::seconds{5});
+
   /// What every live order actor on this node reports about itself (those
   /// that do not answer within `timeout` appear with `responsive` false),
   /// sorted by order id.

@@ -3,7 +3,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "souk/core/error.hpp"
 #include "souk/http/router.hpp"
 
 namespace souk::persistence {
@@ -12,6 +14,7 @@ class database;
 
 namespace souk::actors {
 class supervision_board;
+struct order_inspection;
 } // namespace souk::actors
 
 namespace souk::accounts {
@@ -30,6 +33,14 @@ namespace souk::payments {
 class payouts;
 class service;
 } // namespace souk::payments
+
+namespace souk::metrics {
+class registry;
+} // namespace souk::metrics
+
+namespace souk::orders {
+class flow_library;
+} // namespace souk::orders
 
 namespace souk::delivery {
 class service;
@@ -88,6 +99,16 @@ struct services {
     const std::string& order_id, const std::string& event,
     const std::string& actor, const std::string& detail)>
     deliver_event;
+  /// Served at `/metrics`; that route answers 503 without it.
+  std::shared_ptr<metrics::registry> metrics;
+  /// The flow templates, for `/admin/flows`.
+  std::shared_ptr<orders::flow_library> flows;
+  /// What every live order actor on this node reports (the order engine's
+  /// `survey`); the admin actor routes answer 503 without it. Blocking.
+  std::function<expected<std::vector<actors::order_inspection>>()> survey;
+  /// The live actor of one order, without activating it (`not_found` if it
+  /// has none here). Blocking.
+  std::function<expected<actors::order_inspection>(const std::string&)> peek;
 };
 
 /// Registers every route souk serves. The OpenAPI description in

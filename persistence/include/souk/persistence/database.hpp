@@ -73,6 +73,9 @@ public:
   /// Connections currently leased.
   uint32_t in_use() const noexcept;
 
+  /// Connections in the pool.
+  uint32_t pool_size() const noexcept;
+
   /// How many leases had to wait, and how many timed out, since start.
   uint64_t lease_waits() const noexcept;
   uint64_t lease_timeouts() const noexcept;
