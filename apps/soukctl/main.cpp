@@ -12,17 +12,40 @@
 #include "souk/flows/template.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/ledger.hpp"
+#include "souk/persistence/accounts.hpp"
 #include "souk/persistence/migrations.hpp"
+
+#include "remote.hpp"
 
 namespace {
 
 constexpr const char* usage
   = "usage: soukctl [options] COMMAND\n"
     "\n"
-    "Commands:\n"
+    "Commands on a running soukd (its admin API; an operator's token in\n"
+    "SOUK_ADMIN_TOKEN or --token, the URL in SOUK_ADMIN_URL or --url):\n"
+    "  actors [--passivated] [--state S] [--flow F] [--kind order|service]\n"
+    "         [--limit N]\n"
+    "                live actors: state, time in state, mailbox, step,\n"
+    "                restarts, last error; --passivated: orders with work\n"
+    "                left and no actor\n"
+    "  order ID [--log FILE|-]\n"
+    "                the order's record and timeline; with --log, the log\n"
+    "                lines naming the order merged in by time\n"
+    "  flows         loaded flow templates with orders per state\n"
+    "  retry ID      resume an order parked in needs_attention\n"
+    "  cancel ID     cancel an order through its flow\n"
+    "  refund ID [--amount MINOR]\n"
+    "                refund an order through its flow\n"
+    "                (retry, cancel and refund take --reason TEXT)\n"
+    "\n"
+    "Commands on the database or files:\n"
     "  admin create --email EMAIL [--password-stdin]\n"
     "                create an operator account; without --password-stdin a\n"
     "                strong password is generated and printed once\n"
+    "  admin key --email EMAIL [--name NAME]\n"
+    "                a new API key for an operator (for soukctl and\n"
+    "                Prometheus), printed once\n"
     "  flow validate FILE\n"
     "                check a flow template (exit 2 with FILE:LINE:COL if bad)\n"
     "  flow graph NAME [--templates DIR]\n"
@@ -35,10 +58,16 @@ constexpr const char* usage
     "  migrations    show applied and pending migrations\n"
     "  version       print the version\n"
     "\n"
+    "Exit codes: 0 ok, 1 failed, 2 bad usage or config, 3 no or bad\n"
+    "operator token, 4 soukd unreachable.\n"
+    "\n"
     "Options (the database comes from the same config as soukd's):\n";
 
 constexpr const char* own_switches
   = "  --json                 machine-readable output\n"
+    "  --url URL              the admin API (default SOUK_ADMIN_URL, else the\n"
+    "                         config's public URL or listen address)\n"
+    "  --token TOKEN          operator token (prefer SOUK_ADMIN_TOKEN)\n"
     "  --templates DIR        flow templates for `flow graph`\n"
     "  --help                 this text\n";
 
@@ -136,6 +165,39 @@ int admin_create(const souk::config::settings& cfg,
   return 0;
 }
 
+// `admin key`: an API key for an existing operator, straight into the
+// database (the bootstrap path, like `admin create`).
+int admin_key(const souk::config::settings& cfg,
+              std::shared_ptr<souk::persistence::database> db,
+              const std::string& email, const std::string& name, bool json) {
+  auto found
+    = souk::persistence::account_repository{*db}.find_user_by_email(email);
+  if (!found)
+    return fail(1, found.err().detail);
+  if (!*found || (*found)->role != souk::accounts::operator_role)
+    return fail(2, "no operator " + email + " (create one with `soukctl admin "
+                                            "create --email EMAIL`)");
+  souk::accounts::principal p;
+  p.who.id = (*found)->id;
+  p.who.email = (*found)->email;
+  p.who.role = (*found)->role;
+  souk::accounts::service svc{db, souk::accounts::policy_of(cfg.auth)};
+  auto made = svc.create_api_key(p, name);
+  if (!made)
+    return fail(made.err().code == souk::errc::invalid_field ? 2 : 1,
+                made.err().detail);
+  if (json)
+    std::cout << nlohmann::json{{"id", made->info.id},
+                                {"name", made->info.name},
+                                {"key", made->key}}
+                   .dump()
+              << '\n';
+  else
+    std::cout << "api key " << made->info.id << " for " << email
+              << " (shown once): " << made->key << '\n';
+  return 0;
+}
+
 // `ledger check`: every problem on its own line, exit 1 if there is one.
 int ledger_check(souk::persistence::database& db, bool json) {
   auto report = souk::persistence::ledger_repository{db}.check();
@@ -197,7 +259,9 @@ int flow_command(const souk::config::command_line& cli) {
 
 int main(int argc, char** argv) {
   auto cli = souk::config::parse_command_line(
-    argc, argv, {"json", "help", "password-stdin"}, {"email", "templates"});
+    argc, argv, {"json", "help", "password-stdin", "passivated"},
+    {"email", "templates", "name", "url", "token", "state", "flow", "kind",
+     "limit", "log", "reason", "amount"});
   if (!cli)
     return fail(2, cli.err().detail);
   if (cli->switches.count("help") || cli->positional.empty()) {
@@ -211,15 +275,26 @@ int main(int argc, char** argv) {
   }
   if (command == "flow")
     return flow_command(*cli);
+  if (soukctl::is_remote(command)) {
+    auto cfg = souk::config::load(cli->src);
+    if (!cfg)
+      return fail(2, cfg.err().detail);
+    return soukctl::run_remote(command, *cli, cfg->values);
+  }
   bool admin = command == "admin";
   bool ledger = command == "ledger";
   if (command != "migrate" && command != "migrations" && !admin && !ledger)
     return fail(2, fmt::format("unknown command '{}' (see --help)", command));
-  if (admin && (cli->positional.size() != 2 || cli->positional[1] != "create"))
+  bool key = admin && cli->positional.size() == 2
+             && cli->positional[1] == "key";
+  if (admin && !key
+      && (cli->positional.size() != 2 || cli->positional[1] != "create"))
     return fail(2, "usage: soukctl admin create --email EMAIL "
-                   "[--password-stdin]");
+                   "[--password-stdin] | soukctl admin key --email EMAIL "
+                   "[--name NAME]");
   if (admin && !cli->values.count("email"))
-    return fail(2, "admin create needs --email EMAIL");
+    return fail(2, fmt::format("admin {} needs --email EMAIL",
+                               cli->positional[1]));
   if (ledger && (cli->positional.size() != 2 || cli->positional[1] != "check"))
     return fail(2, "usage: soukctl ledger check [--json]");
   if (!admin && !ledger && cli->positional.size() > 1)
@@ -237,6 +312,11 @@ int main(int argc, char** argv) {
       **db, souk::persistence::shipped_migrations((*db)->kind()));
     if (!applied)
       return fail(1, applied.err().detail);
+    if (key)
+      return admin_key(cfg->values, *db, cli->values.at("email"),
+                       cli->values.count("name") ? cli->values.at("name")
+                                                 : std::string{"soukctl"},
+                       json);
     return admin_create(cfg->values, *db, cli->values.at("email"),
                         cli->switches.count("password-stdin") > 0, json);
   }

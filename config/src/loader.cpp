@@ -625,8 +625,10 @@ expected<loaded> load(const sources& src) {
       return err;
   }
   for (auto& [name, value] : src.env) {
+    // SOUK_ADMIN_* tell soukctl where the admin API is and how to sign in;
+    // they are not settings of the node.
     if (!name.starts_with("SOUK_") || name == "SOUK_CONFIG"
-        || name.starts_with("SOUK_TEST_"))
+        || name.starts_with("SOUK_TEST_") || name.starts_with("SOUK_ADMIN_"))
       continue;
     auto& all = fields();
     auto f = std::find_if(all.begin(), all.end(), [&](const field& x) {
