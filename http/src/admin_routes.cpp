@@ -116,9 +116,11 @@ json service_json(const actors::child_status& c) {
 }
 
 // States that end an order in every current flow that has them: the
-// passivated listing leaves them out in SQL (and the rest per flow).
+// passivated listing leaves them out in SQL (and the rest per flow). A
+// parked order is never finished: it waits for a person.
 std::vector<std::string> finished_everywhere(const orders::flow_library& lib) {
   std::map<std::string, bool> finished;
+  finished[std::string{persistence::parked_state}] = false;
   for (auto& tpl : lib.list())
     for (auto& s : tpl->states) {
       auto [i, fresh] = finished.emplace(s.name, s.terminal);
@@ -134,6 +136,8 @@ std::vector<std::string> finished_everywhere(const orders::flow_library& lib) {
 
 bool terminal_in(const orders::flow_library& lib, const std::string& flow,
                  const std::string& state) {
+  if (state == persistence::parked_state)
+    return false;
   auto tpl = lib.current(flow);
   if (!tpl)
     return false;
