@@ -182,9 +182,9 @@ void order_engine::survey(
   // The manager asks each actor with a shorter timeout, so its answer (with
   // the slow ones marked) comes back before this request gives up.
   auto each = std::max(timeout / 2, std::chrono::milliseconds{1});
-  impl_->ask<std::vector<order_inspection>>(
-    timeout, std::move(done), detail::survey_atom::value,
-    static_cast<int64_t>(each.count()));
+  impl_->ask<std::vector<order_inspection>>(timeout, std::move(done),
+                                            detail::survey_atom::value,
+                                            static_cast<int64_t>(each.count()));
 }
 
 void order_engine::live(

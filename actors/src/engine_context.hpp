@@ -48,6 +48,7 @@ using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using swept_atom = caf::atom_constant<caf::atom("swept")>;
 using survey_atom = caf::atom_constant<caf::atom("survey")>;
 using peek_atom = caf::atom_constant<caf::atom("peek")>;
+using idle_tick_atom = caf::atom_constant<caf::atom("idletick")>;
 
 /// The result of rebuilding an order from its rows.
 struct load_result {

@@ -8,7 +8,6 @@
 #include <deque>
 
 #include <caf/actor_system.hpp>
-#include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/sec.hpp>
@@ -51,6 +50,10 @@ struct order_state {
   uint64_t received = 0;                // messages the manager forwarded
   std::chrono::milliseconds backoff{0}; // while the database fails
   std::vector<caf::response_promise> inspections; // asked while loading
+  // The last input that was work, not a look (an inspect): idleness is
+  // measured from it, so an operator polling /admin/actors never keeps an
+  // order in memory.
+  timestamp last_active{};
   static inline const char* name = "souk.order";
 };
 
@@ -174,6 +177,7 @@ void passivate_if_finished(order_actor* self) {
 void on_step_done(order_actor* self, const std::string& outbox_id,
                   action_result r) {
   auto& st = self->state;
+  st.last_active = st.ctx->now();
   // `in_flight` stays set until this answer is planned, so a resume queued
   // before it cannot start the same step a second time.
   work w;
@@ -187,8 +191,6 @@ void on_step_done(order_actor* self, const std::string& outbox_id,
 void park(order_actor* self, std::string reason) {
   auto& st = self->state;
   log::warn("order {}: parked in needs_attention: {}", st.id, reason);
-  if (auto* m = st.ctx->metrics())
-    m->parked("engine");
   st.busy = true;
   auto ctx = st.ctx;
   auto id = st.id;
@@ -291,6 +293,17 @@ void process(order_actor* self) {
         load(self);
         return;
       }
+      if (p.result == orders::outcome::ignored && w.kind == work::on_event
+          && !w.reloaded) {
+        // Refused without a trace (an operator's action, a refund asked
+        // in the wrong state): someone may have changed the order behind
+        // this actor (payments park orders in the database), so look
+        // again once before saying no.
+        w.reloaded = true;
+        st.queue.push_front(std::move(w));
+        load(self);
+        return;
+      }
       reply(w, p.result);
       continue;
     }
@@ -314,7 +327,8 @@ void process(order_actor* self) {
 }
 
 // Counts what a committed transition did, before `mirror` applies it.
-void count(order_actor* self, const work& w, const persistence::transition& tx) {
+void count(order_actor* self, const work& w,
+           const persistence::transition& tx) {
   auto* m = self->state.ctx->metrics();
   if (m == nullptr)
     return;
@@ -418,15 +432,23 @@ void on_loaded(order_actor* self, load_result& r) {
   process(self);
 }
 
+// How often an order actor checks whether it has been idle long enough.
+std::chrono::milliseconds idle_tick(const engine_context& ctx) {
+  return std::max(ctx.opts.idle_timeout / 4, std::chrono::milliseconds{10});
+}
+
 caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
                     caf::actor manager) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.id = std::move(id);
   st.manager = std::move(manager);
+  st.last_active = st.ctx->now();
   load(self);
+  self->delayed_send(self, idle_tick(*st.ctx), idle_tick_atom::value);
   auto enqueue = [self](work w) {
     ++self->state.received;
+    self->state.last_active = self->state.ctx->now();
     self->state.queue.push_back(std::move(w));
     process(self);
   };
@@ -459,7 +481,17 @@ caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
         self->state.inspections.push_back(rp);
         return rp;
       }
-      return inspect(self);
+      auto x = inspect(self);
+      // A finished order whose passivation a look raced with leaves now.
+      passivate_if_finished(self);
+      return x;
+    },
+    [self](idle_tick_atom) {
+      auto& s = self->state;
+      auto idle_for = s.ctx->now() - s.last_active;
+      if (idle(self) && idle_for >= s.ctx->opts.idle_timeout)
+        self->send(s.manager, idle_atom::value, s.id, s.received);
+      self->delayed_send(self, idle_tick(*s.ctx), idle_tick_atom::value);
     },
     [self](stop_atom) { self->quit(); },
     [self](wake_atom, bool reload) {
@@ -478,6 +510,8 @@ caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
         return self->quit(to_caf(r.err));
       }
       self->state.in_flight.clear();
+      if (auto* m = self->state.ctx->metrics())
+        m->parked("engine");
       load(self);
     },
     [self](step_atom, std::string& outbox_id, action_result& r) {
@@ -496,12 +530,6 @@ caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
       }
       process(self);
     },
-    caf::after(self->state.ctx->opts.idle_timeout) >>
-      [self] {
-        if (idle(self))
-          self->send(self->state.manager, idle_atom::value, self->state.id,
-                     self->state.received);
-      },
   };
 }
 

@@ -93,8 +93,6 @@ void on_crash(manager_actor* self, const std::string& id,
     auto text = "crashed " + std::to_string(n) + " times within "
                 + std::to_string(policy.window.count()) + "ms; last: " + why;
     log::error("order {}: {}; parking it in needs_attention", id, text);
-    if (auto* m = st.ctx->metrics())
-      m->parked("engine");
     auto ctx = st.ctx;
     auto me = caf::actor{self};
     ctx->post([ctx, id, text, me] {
@@ -130,9 +128,8 @@ caf::response_promise survey(manager_actor* self,
     void add(order_inspection x) {
       found.push_back(std::move(x));
       if (--left == 0) {
-        std::sort(found.begin(), found.end(), [](auto& a, auto& b) {
-          return a.order_id < b.order_id;
-        });
+        std::sort(found.begin(), found.end(),
+                  [](auto& a, auto& b) { return a.order_id < b.order_id; });
         rp.deliver(std::move(found));
       }
     }
@@ -258,6 +255,8 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
         return;
       }
       st.crashes.erase(id);
+      if (auto* m = st.ctx->metrics())
+        m->parked("engine");
     },
     [self](list_atom) {
       std::vector<std::string> out;
@@ -278,8 +277,9 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
       } else {
         ++i->second.forwarded;
         auto restarts = restarts_of(self, id);
-        self->request(i->second.handle, std::chrono::seconds{2},
-                      inspect_atom::value)
+        self
+          ->request(i->second.handle, std::chrono::seconds{2},
+                    inspect_atom::value)
           .then(
             [rp, restarts](order_inspection& x) mutable {
               x.restarts = restarts;

@@ -10,9 +10,9 @@
 #include "souk/config/cli.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/flows/template.hpp"
+#include "souk/persistence/accounts.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/ledger.hpp"
-#include "souk/persistence/accounts.hpp"
 #include "souk/persistence/migrations.hpp"
 
 #include "remote.hpp"
@@ -175,8 +175,9 @@ int admin_key(const souk::config::settings& cfg,
   if (!found)
     return fail(1, found.err().detail);
   if (!*found || (*found)->role != souk::accounts::operator_role)
-    return fail(2, "no operator " + email + " (create one with `soukctl admin "
-                                            "create --email EMAIL`)");
+    return fail(2, "no operator " + email
+                     + " (create one with `soukctl admin "
+                       "create --email EMAIL`)");
   souk::accounts::principal p;
   p.who.id = (*found)->id;
   p.who.email = (*found)->email;
@@ -285,16 +286,16 @@ int main(int argc, char** argv) {
   bool ledger = command == "ledger";
   if (command != "migrate" && command != "migrations" && !admin && !ledger)
     return fail(2, fmt::format("unknown command '{}' (see --help)", command));
-  bool key = admin && cli->positional.size() == 2
-             && cli->positional[1] == "key";
+  bool key
+    = admin && cli->positional.size() == 2 && cli->positional[1] == "key";
   if (admin && !key
       && (cli->positional.size() != 2 || cli->positional[1] != "create"))
     return fail(2, "usage: soukctl admin create --email EMAIL "
                    "[--password-stdin] | soukctl admin key --email EMAIL "
                    "[--name NAME]");
   if (admin && !cli->values.count("email"))
-    return fail(2, fmt::format("admin {} needs --email EMAIL",
-                               cli->positional[1]));
+    return fail(
+      2, fmt::format("admin {} needs --email EMAIL", cli->positional[1]));
   if (ledger && (cli->positional.size() != 2 || cli->positional[1] != "check"))
     return fail(2, "usage: soukctl ledger check [--json]");
   if (!admin && !ledger && cli->positional.size() > 1)

@@ -78,11 +78,14 @@ int problem_exit(const reply& r) {
     return fail(unreachable, r.error);
   auto doc = json::parse(r.body, nullptr, false);
   std::string detail = r.body;
-  if (doc.is_object())
-    detail = doc.value("detail", doc.value("title", r.body))
-             + (doc.contains("code")
-                  ? " (" + doc["code"].get<std::string>() + ")"
-                  : "");
+  auto text = [&](const char* key) {
+    return doc.is_object() && doc.contains(key) && doc[key].is_string()
+             ? doc[key].get<std::string>()
+             : std::string{};
+  };
+  if (!text("detail").empty() || !text("title").empty())
+    detail = (text("detail").empty() ? text("title") : text("detail"))
+             + (text("code").empty() ? "" : " (" + text("code") + ")");
   if (r.status == 401 || r.status == 403)
     return fail(auth, fmt::format("HTTP {}: {} — use an operator's token "
                                   "(--token or SOUK_ADMIN_TOKEN)",
@@ -200,13 +203,17 @@ int actors(const target& t, const souk::config::command_line& cli) {
   for (auto key : {"state", "flow", "kind"})
     if (cli.values.count(key))
       query += fmt::format("&{}={}", key, encode(cli.values.at(key)));
-  size_t limit = 0;
+  // Passivated orders include every order resting in a non-terminal state
+  // (delivered ones, awaiting a possible refund): page, don't dump.
+  size_t limit = 1000;
   if (cli.values.count("limit")) {
     auto& v = cli.values.at("limit");
     if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos
         || v.size() > 7)
       return fail(usage, "--limit must be a whole number");
     limit = std::stoul(v);
+    if (limit == 0)
+      return fail(usage, "--limit must be at least 1");
   }
   json items;
   if (auto rc = get_all(t, query, limit, items); rc != ok)
@@ -229,8 +236,7 @@ int actors(const target& t, const souk::config::command_line& cli) {
       {x.value("kind", ""), x.value("id", ""), x.value("status", ""),
        order ? text_of(x.value("flow", json(nullptr))) : "-",
        order ? text_of(x.value("state", json(nullptr))) : "-",
-       x.contains("ms_in_state") ? span(x["ms_in_state"].get<int64_t>())
-                                 : "-",
+       x.contains("ms_in_state") ? span(x["ms_in_state"].get<int64_t>()) : "-",
        x.contains("mailbox") ? std::to_string(x["mailbox"].get<int64_t>())
                              : "-",
        x.contains("queued") ? std::to_string(x["queued"].get<int64_t>()) : "-",
@@ -240,11 +246,15 @@ int actors(const target& t, const souk::config::command_line& cli) {
   table({"KIND", "ID", "STATUS", "FLOW", "STATE", "IN STATE", "MAILBOX",
          "QUEUED", "STEP", "RESTARTS", "LAST ERROR"},
         rows);
-  std::cout << fmt::format("{} order actor(s), {} service actor(s){}\n",
-                           orders, services,
+  std::cout << fmt::format("{} order actor(s), {} service actor(s){}\n", orders,
+                           services,
                            cli.switches.count("passivated")
                              ? " (passivated: no actor until the next event)"
                              : "");
+  if (items.size() == limit)
+    std::cout << fmt::format("showing the first {}; narrow with --state or "
+                             "--flow, or raise --limit\n",
+                             limit);
   return ok;
 }
 
@@ -253,16 +263,17 @@ int flows(const target& t) {
   if (!r.error.empty() || r.status != 200)
     return problem_exit(r);
   auto doc = json::parse(r.body, nullptr, false);
+  if (!doc.is_object() || !doc["items"].is_array())
+    return fail(failed, "the server's answer is not a list of flows");
   if (t.json) {
     std::cout << doc.dump() << '\n';
     return ok;
   }
   for (auto& f : doc["items"]) {
-    std::cout << fmt::format("{} version {} ({}, hash {}) — {}\n",
-                             f.value("name", ""), f.value("version", 0),
-                             f.value("kind", ""),
-                             f.value("hash", "").substr(0, 12),
-                             f.value("description", ""));
+    std::cout << fmt::format(
+      "{} version {} ({}, hash {}) — {}\n", f.value("name", ""),
+      f.value("version", 0), f.value("kind", ""),
+      f.value("hash", "").substr(0, 12), f.value("description", ""));
     std::vector<std::vector<std::string>> rows;
     for (auto& s : f["states"]) {
       std::string on;
@@ -291,8 +302,7 @@ int flows(const target& t) {
 // The ISO timestamp at the start of a log line (text format) or in its
 // "ts" member (JSON lines), cut to milliseconds like souk's own times.
 std::string stamp_of(const std::string& line) {
-  static const std::regex iso{
-    R"((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z)"};
+  static const std::regex iso{R"((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z)"};
   std::smatch m;
   if (!std::regex_search(line, m, iso))
     return {};
@@ -307,6 +317,8 @@ int order(const target& t, const souk::config::command_line& cli,
   if (!r.error.empty() || r.status != 200)
     return problem_exit(r);
   auto doc = json::parse(r.body, nullptr, false);
+  if (!doc.is_object() || !doc["order"].is_object())
+    return fail(failed, "the server's answer is not an order");
   // Log lines about the order: every line souk writes about an order
   // carries its id (docs/operations.md).
   std::vector<std::pair<std::string, std::string>> logs; // stamp, line
@@ -366,12 +378,12 @@ int order(const target& t, const souk::config::command_line& cli,
   for (auto& e : doc["timeline"]) {
     auto detail = e["detail"].is_string() ? e["detail"].get<std::string>()
                                           : e["detail"].dump();
-    lines.push_back({e.value("at", ""),
-                     0,
-                     {std::to_string(e.value("seq", 0)), e.value("at", ""),
-                      e.value("event", ""),
-                      text_of(e["from"]) + " -> " + e.value("to", ""),
-                      e.value("actor", ""), clip(detail, 70)}});
+    lines.push_back(
+      {e.value("at", ""),
+       0,
+       {std::to_string(e.value("seq", 0)), e.value("at", ""),
+        e.value("event", ""), text_of(e["from"]) + " -> " + e.value("to", ""),
+        e.value("actor", ""), clip(detail, 70)}});
   }
   for (auto& [at, line] : logs)
     lines.push_back({at, 1, {"  | " + line}});
@@ -497,14 +509,20 @@ int run_remote(const std::string& command,
                       "or pass --token");
   curl_global_init(CURL_GLOBAL_DEFAULT);
   int rc = ok;
-  if (command == "actors")
-    rc = actors(t, cli);
-  else if (command == "flows")
-    rc = flows(t);
-  else if (command == "order")
-    rc = order(t, cli, words[1]);
-  else
-    rc = act(t, cli, command, words[1]);
+  try {
+    if (command == "actors")
+      rc = actors(t, cli);
+    else if (command == "flows")
+      rc = flows(t);
+    else if (command == "order")
+      rc = order(t, cli, words[1]);
+    else
+      rc = act(t, cli, command, words[1]);
+  } catch (const json::exception& e) {
+    // A field of another type than this soukctl expects: an older or
+    // newer soukd.
+    rc = fail(failed, std::string{"unexpected answer from soukd: "} + e.what());
+  }
   curl_global_cleanup();
   return rc;
 }

@@ -143,24 +143,29 @@ void add_collectors(metrics::registry& m,
   m.add_collector([db] {
     std::vector<family> out;
     auto pool = static_cast<double>(db->pool_size());
-    out.push_back({"souk_db_connections", "Connections in the pool.", false,
-                   {{{}, pool}}});
+    out.push_back(
+      {"souk_db_connections", "Connections in the pool.", false, {{{}, pool}}});
     out.push_back({"souk_db_connections_in_use",
-                   "Connections leased by a job now.", false,
+                   "Connections leased by a job now.",
+                   false,
                    {{{}, static_cast<double>(db->in_use())}}});
     out.push_back({"souk_db_lease_waits_total",
-                   "Jobs that found no free connection and waited.", true,
+                   "Jobs that found no free connection and waited.",
+                   true,
                    {{{}, static_cast<double>(db->lease_waits())}}});
     out.push_back({"souk_db_lease_timeouts_total",
                    "Jobs that waited too long for a connection and failed.",
-                   true, {{{}, static_cast<double>(db->lease_timeouts())}}});
+                   true,
+                   {{{}, static_cast<double>(db->lease_timeouts())}}});
     return out;
   });
   m.add_collector([db, flows] {
     std::vector<family> out;
     persistence::order_repository repo{*db};
     family up{"souk_metrics_database_up",
-              "1 if the last scrape could read the database.", false, {}};
+              "1 if the last scrape could read the database.",
+              false,
+              {}};
     auto counts = repo.count_by_state();
     auto backlog = repo.backlog_at(souk::now());
     up.samples.push_back({{}, counts && backlog ? 1.0 : 0.0});
@@ -168,15 +173,16 @@ void add_collectors(metrics::registry& m,
     if (counts) {
       family orders{"souk_orders",
                     "Orders (and payouts) per flow, flow version and state.",
-                    false, {}};
+                    false,
+                    {}};
       double open = 0;
       for (auto& c : *counts) {
-        orders.samples.push_back({{{"kind", c.kind},
-                                   {"flow", c.flow},
-                                   {"flow_version",
-                                    std::to_string(c.flow_version)},
-                                   {"state", c.state}},
-                                  static_cast<double>(c.orders)});
+        orders.samples.push_back(
+          {{{"kind", c.kind},
+            {"flow", c.flow},
+            {"flow_version", std::to_string(c.flow_version)},
+            {"state", c.state}},
+           static_cast<double>(c.orders)});
         auto tpl = flows->current(c.flow);
         auto* s = tpl ? (*tpl)->find(c.state) : nullptr;
         if (s == nullptr || !s->terminal)
@@ -186,7 +192,8 @@ void add_collectors(metrics::registry& m,
       out.push_back({"souk_orders_open",
                      "Orders not in a terminal state (in flight, or resting "
                      "where a refund may still come).",
-                     false, {{{}, open}}});
+                     false,
+                     {{{}, open}}});
     }
     if (backlog) {
       auto& b = *backlog;
@@ -222,9 +229,11 @@ void add_collectors(metrics::registry& m,
     family up{"souk_service_up",
               "1 if the supervised actor runs, 0 while it restarts or after "
               "supervision gave up on it.",
-              false, {}};
+              false,
+              {}};
     family restarts{"souk_service_restarts_total",
-                    "Restarts of a supervised actor since start-up.", true,
+                    "Restarts of a supervised actor since start-up.",
+                    true,
                     {}};
     for (auto& c : board->snapshot()) {
       up.samples.push_back({{{"name", c.name}}, c.running ? 1.0 : 0.0});
@@ -519,11 +528,11 @@ status node::start() {
 
   add_collectors(*d.metrics, d.db, d.flows, d.board);
   auto http_opts = server_options_of(d.cfg);
-  http_opts.on_response = [m = d.metrics](std::string_view method,
-                                          std::string_view route, int status,
-                                          double seconds) {
-    m->http_request(method, route, status, seconds);
-  };
+  http_opts.on_response
+    = [m = d.metrics](std::string_view method, std::string_view route,
+                      int status, double seconds) {
+        m->http_request(method, route, status, seconds);
+      };
   d.server = std::make_unique<http::server>(std::move(http_opts), d.routes);
   d.workers = std::make_shared<worker_pool>(d.cfg.auth.hash_threads);
   auto svc = std::make_shared<http::services>();
@@ -565,9 +574,8 @@ status node::start() {
   svc->metrics = d.metrics;
   svc->flows = d.flows;
   svc->survey = [this] { return impl_->engine->survey_wait(); };
-  svc->peek = [this](const std::string& id) {
-    return impl_->engine->peek_wait(id);
-  };
+  svc->peek
+    = [this](const std::string& id) { return impl_->engine->peek_wait(id); };
   http::add_routes(d.routes, svc);
   if (auto err = d.server->start())
     return err;

@@ -47,9 +47,12 @@ json detail_json(const std::string& text) {
 }
 
 json timer_json(const persistence::timer_row& t) {
-  return {{"id", t.id},         {"kind", t.kind},
-          {"event", t.event},   {"due_at", t.due_at},
-          {"status", t.status}, {"claimed_by", or_null(t.claimed_by)},
+  return {{"id", t.id},
+          {"kind", t.kind},
+          {"event", t.event},
+          {"due_at", t.due_at},
+          {"status", t.status},
+          {"claimed_by", or_null(t.claimed_by)},
           {"claimed_until", or_null(t.claimed_until)}};
 }
 
@@ -151,10 +154,9 @@ expected<std::string> filter_param(const request& req, const char* name) {
   if (v.size() > 64
       || v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.-")
            != std::string::npos)
-    return error{errc::invalid_field,
-                 fmt::format("{} must be a name of [a-z0-9_.-] (at most 64)",
-                             name),
-                 name};
+    return error{
+      errc::invalid_field,
+      fmt::format("{} must be a name of [a-z0-9_.-] (at most 64)", name), name};
   return v;
 }
 
@@ -171,19 +173,23 @@ void list_actors(const services& svc, const request& req, reply_fn reply) {
   if (!limit)
     return reply(problem(limit.err(), req.request_id));
   if (!kind->empty() && *kind != "order" && *kind != "service")
-    return reply(problem(error{errc::invalid_field,
-                               "kind must be order or service", "kind"},
-                         req.request_id));
+    return reply(problem(
+      error{errc::invalid_field, "kind must be order or service", "kind"},
+      req.request_id));
   if (!status->empty() && *status != "live" && *status != "passivated")
-    return reply(problem(error{errc::invalid_field,
-                               "status must be live or passivated", "status"},
-                         req.request_id));
+    return reply(problem(
+      error{errc::invalid_field, "status must be live or passivated", "status"},
+      req.request_id));
   if (!svc.survey)
-    return reply(problem(error{errc::unavailable,
-                               "the order engine does not run on this node"},
-                         req.request_id));
+    return reply(problem(
+      error{errc::unavailable, "the order engine does not run on this node"},
+      req.request_id));
   auto cursor = std::string{req.query_param("cursor").value_or("")};
-  auto live = svc.survey();
+  // Services alone need no survey of the orders.
+  auto live = *kind == "service"
+                ? expected<std::vector<actors::order_inspection>>{std::vector<
+                  actors::order_inspection>{}}
+                : svc.survey();
   if (!live)
     return reply(problem(live.err(), req.request_id));
   auto items = json::array();
@@ -194,7 +200,8 @@ void list_actors(const services& svc, const request& req, reply_fn reply) {
     // the next event, timer or admin action activates them.
     if (*kind == "service")
       return reply(json_response(
-        200, {{"items", items}, {"next_cursor", nullptr}, {"node", svc.node_id}}));
+        200,
+        {{"items", items}, {"next_cursor", nullptr}, {"node", svc.node_id}}));
     std::set<std::string> running;
     for (auto& x : *live)
       running.insert(x.order_id);
@@ -248,9 +255,9 @@ void list_actors(const services& svc, const request& req, reply_fn reply) {
       ++taken;
     }
   }
-  reply(json_response(200, {{"items", items},
-                             {"next_cursor", or_null(next)},
-                             {"node", svc.node_id}}));
+  reply(json_response(
+    200,
+    {{"items", items}, {"next_cursor", or_null(next)}, {"node", svc.node_id}}));
 }
 
 // GET /admin/orders/{id}: everything recorded about one order.
@@ -317,28 +324,28 @@ void show_order(const services& svc, const request& req, reply_fn reply) {
   auto inbox = json::array();
   if (*payment) {
     auto& p = **payment;
-    payments.push_back({{"id", p.id},
-                        {"gateway", p.gateway},
-                        {"reference", p.reference},
-                        {"status", p.status},
-                        {"gateway_status", or_null(p.gateway_status)},
-                        {"amount", {{"amount", p.amount},
-                                    {"currency", p.currency}}},
-                        {"settled_by", or_null(p.settled_by)},
-                        {"checks", p.checks},
-                        {"next_check_at", or_null(p.next_check_at)},
-                        {"created_at", p.created_at},
-                        {"settled_at", or_null(p.settled_at)}});
+    payments.push_back(
+      {{"id", p.id},
+       {"gateway", p.gateway},
+       {"reference", p.reference},
+       {"status", p.status},
+       {"gateway_status", or_null(p.gateway_status)},
+       {"amount", {{"amount", p.amount}, {"currency", p.currency}}},
+       {"settled_by", or_null(p.settled_by)},
+       {"checks", p.checks},
+       {"next_check_at", or_null(p.next_check_at)},
+       {"created_at", p.created_at},
+       {"settled_at", or_null(p.settled_at)}});
     auto rs = pay.refunds_of(p.id);
     if (!rs)
       return reply(problem(rs.err(), req.request_id));
     for (auto& r : *rs)
-      refunds.push_back({{"id", r.id},
-                         {"amount", {{"amount", r.amount},
-                                     {"currency", r.currency}}},
-                         {"status", r.status},
-                         {"idempotency_key", r.idempotency_key},
-                         {"created_at", r.created_at}});
+      refunds.push_back(
+        {{"id", r.id},
+         {"amount", {{"amount", r.amount}, {"currency", r.currency}}},
+         {"status", r.status},
+         {"idempotency_key", r.idempotency_key},
+         {"created_at", r.created_at}});
     auto events_in = pay.events_with_reference(p.reference);
     if (!events_in)
       return reply(problem(events_in.err(), req.request_id));
@@ -475,8 +482,8 @@ handler order_action(std::shared_ptr<const services> svc, std::string event,
       if (!snap)
         return reply(problem(snap.err(), req.request_id));
       if (!*snap)
-        return reply(problem(errc::not_found, "no order " + id,
-                             req.request_id));
+        return reply(
+          problem(errc::not_found, "no order " + id, req.request_id));
       if (!svc->deliver_event)
         return reply(problem(error{errc::unavailable,
                                    "the order engine does not run on this "
@@ -503,8 +510,7 @@ handler order_action(std::shared_ptr<const services> svc, std::string event,
                             id, state, event),
             req.request_id));
         auto now_state = state;
-        if (auto s = persistence::order_repository{*svc->db}.load(id);
-            s && *s)
+        if (auto s = persistence::order_repository{*svc->db}.load(id); s && *s)
           now_state = (*s)->order.state;
         req.log.info("order {}: {} by {} ({} -> {})", id, verb, actor, state,
                      now_state);
@@ -539,13 +545,21 @@ void add_admin_routes(router& r, std::shared_ptr<const services> svc) {
   r.add("GET", "/admin/actors",
         guard(svc, operators,
               [svc](const request& req, const principal*, reply_fn reply) {
-                list_actors(*svc, req, std::move(reply));
+                // It waits on the actors: not on a database thread, which
+                // the actors it asks may need to answer.
+                svc->gateway_workers->post(
+                  [svc, &req, reply = std::move(reply)]() mutable {
+                    list_actors(*svc, req, std::move(reply));
+                  });
               }));
 
   r.add("GET", "/admin/orders/{id}",
         guard(svc, operators,
               [svc](const request& req, const principal*, reply_fn reply) {
-                show_order(*svc, req, std::move(reply));
+                svc->gateway_workers->post(
+                  [svc, &req, reply = std::move(reply)]() mutable {
+                    show_order(*svc, req, std::move(reply));
+                  });
               }));
 
   r.add("GET", "/admin/flows",

@@ -163,63 +163,60 @@ expected<visible_order> find_visible(const services& svc, const principal& who,
 
 void request_refund(std::shared_ptr<const services> svc, const request& req,
                     const accounts::principal* who, reply_fn reply) {
-    // No body at all asks for a full refund.
-    std::optional<json> body = json::object();
-    if (!req.body.empty())
-      body = json_body(req, reply, {"amount", "reason"});
-    if (!body)
-      return;
-    auto found = find_visible(*svc, *who, req.param("id"));
-    if (!found)
-      return reply(problem(found.err(), req.request_id));
-    auto& o = found->snap.order;
-    if (who->who.role != accounts::operator_role
-        && found->creator_id != who->who.id)
-      return reply(problem(errc::forbidden,
-                           "only the product's creator or an "
-                           "operator may refund this order",
-                           req.request_id));
-    if (!svc->payments || !svc->deliver_event)
-      return reply(problem(no_payments(), req.request_id));
-    auto reason = string_field(*body, "reason", std::string{}, 500);
-    if (!reason)
-      return reply(problem(reason.err(), req.request_id));
-    json detail{{"requested_by", who->who.id}, {"reason", *reason}};
-    if (auto a = body->find("amount"); a != body->end() && !a->is_null()) {
-      if (!a->is_number_integer() || a->get<int64_t>() <= 0
-          || a->get<int64_t>() > o.amount)
-        return reply(problem(
-          error{errc::invalid_field,
-                fmt::format("amount must be a whole number of minor "
-                            "units from 1 to {} (the order's price)",
-                            o.amount),
-                "amount"},
-          req.request_id));
-      detail["amount"] = a->get<int64_t>();
-    }
-    auto actor = (who->who.role == accounts::operator_role ? "operator:"
-                                                           : "creator:")
-                 + who->who.id;
-    auto id = o.id;
-    auto state = o.state;
-    svc->gateway_workers->post([svc, &req, id, state, actor,
-                                detail = detail.dump(),
-                                reply = std::move(reply)] {
-      auto outcome
-        = svc->deliver_event(id, "refund.requested", actor, detail);
-      if (!outcome)
-        return reply(problem(outcome.err(), req.request_id));
-      if (*outcome != "applied")
-        return reply(problem(
-          errc::conflict,
-          fmt::format("order {} is {}; its flow takes no refund there (a "
-                      "delivered order, or one parked in needs_attention, "
-                      "can be refunded)",
-                      id, state),
-          req.request_id));
-      req.log.info("refund of order {} requested by {}", id, actor);
-      reply(json_response(202, {{"order_id", id}, {"state", "refunding"}}));
-    });
+  // No body at all asks for a full refund.
+  std::optional<json> body = json::object();
+  if (!req.body.empty())
+    body = json_body(req, reply, {"amount", "reason"});
+  if (!body)
+    return;
+  auto found = find_visible(*svc, *who, req.param("id"));
+  if (!found)
+    return reply(problem(found.err(), req.request_id));
+  auto& o = found->snap.order;
+  if (who->who.role != accounts::operator_role
+      && found->creator_id != who->who.id)
+    return reply(problem(errc::forbidden,
+                         "only the product's creator or an "
+                         "operator may refund this order",
+                         req.request_id));
+  if (!svc->payments || !svc->deliver_event)
+    return reply(problem(no_payments(), req.request_id));
+  auto reason = string_field(*body, "reason", std::string{}, 500);
+  if (!reason)
+    return reply(problem(reason.err(), req.request_id));
+  json detail{{"requested_by", who->who.id}, {"reason", *reason}};
+  if (auto a = body->find("amount"); a != body->end() && !a->is_null()) {
+    if (!a->is_number_integer() || a->get<int64_t>() <= 0
+        || a->get<int64_t>() > o.amount)
+      return reply(
+        problem(error{errc::invalid_field,
+                      fmt::format("amount must be a whole number of minor "
+                                  "units from 1 to {} (the order's price)",
+                                  o.amount),
+                      "amount"},
+                req.request_id));
+    detail["amount"] = a->get<int64_t>();
+  }
+  auto actor
+    = (who->who.role == accounts::operator_role ? "operator:" : "creator:")
+      + who->who.id;
+  auto id = o.id;
+  auto state = o.state;
+  svc->gateway_workers->post([svc, &req, id, state, actor,
+                              detail = detail.dump(),
+                              reply = std::move(reply)] {
+    auto outcome = svc->deliver_event(id, "refund.requested", actor, detail);
+    if (!outcome)
+      return reply(problem(outcome.err(), req.request_id));
+    if (*outcome != "applied")
+      return reply(
+        problem(errc::conflict,
+                fmt::format("order {} is {}; its flow takes no refund there",
+                            id, state),
+                req.request_id));
+    req.log.info("refund of order {} requested by {}", id, actor);
+    reply(json_response(202, {{"order_id", id}, {"state", "refunding"}}));
+  });
 }
 
 void add_order_routes(router& r, std::shared_ptr<const services> svc) {
@@ -305,14 +302,13 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
                   200, order_json(found->snap, *payment, refunds)));
               }));
 
-  r.add(
-    "POST", "/api/v1/orders/{id}/refund",
-    guard(
-      svc,
-      access::only(
-        {std::string{accounts::creator}, std::string{accounts::operator_role}}),
-      [svc](const request& req, const principal* who, reply_fn reply) {
-        request_refund(svc, req, who, std::move(reply));      }));
+  r.add("POST", "/api/v1/orders/{id}/refund",
+        guard(svc,
+              access::only({std::string{accounts::creator},
+                            std::string{accounts::operator_role}}),
+              [svc](const request& req, const principal* who, reply_fn reply) {
+                request_refund(svc, req, who, std::move(reply));
+              }));
 
   r.add("POST", "/api/v1/webhooks/paystack",
         [svc](const request& req, reply_fn reply) {
@@ -323,7 +319,7 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
             auto got = svc->payments->receive_webhook(req.body, sig);
             if (svc->metrics)
               svc->metrics->webhook(
-                "paystack", !got ? "rejected"
+                "paystack", !got                                  ? "rejected"
                             : *got == payments::intake::duplicate ? "duplicate"
                                                                   : "accepted");
             if (!got) {

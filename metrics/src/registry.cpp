@@ -1,6 +1,7 @@
 #include "souk/metrics/registry.hpp"
 
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include <prometheus/counter.h>
@@ -20,8 +21,8 @@ namespace pm = prometheus;
 const pm::Histogram::BucketBoundaries latency_buckets{
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
-pm::Labels labels_of(
-  std::initializer_list<std::pair<const char*, std::string_view>> xs) {
+pm::Labels
+labels_of(std::initializer_list<std::pair<const char*, std::string_view>> xs) {
   pm::Labels out;
   for (auto& [k, v] : xs)
     out.emplace(k, std::string{v});
@@ -117,6 +118,12 @@ registry::~registry() = default;
 
 void registry::http_request(std::string_view method, std::string_view route,
                             int status, double seconds) {
+  // Any token is a method to Beast: unknown ones share one series, or a
+  // client could add series without end.
+  static const std::set<std::string_view> known{
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  if (!known.count(method))
+    method = "other";
   auto status_text = std::to_string(status);
   impl_->http_requests
     .Add(labels_of(

@@ -2,8 +2,8 @@
 // is: souk's tests and soukctl read /metrics through it.
 
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 #include <fmt/format.h>

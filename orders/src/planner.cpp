@@ -149,16 +149,36 @@ std::string retry_target(const order_snapshot& snap) {
   return {};
 }
 
-// The index of the step `row` ran, from its key "ORDER:VERSION:INDEX".
-std::optional<size_t> step_index_of(const outbox_row& row) {
-  auto colon = row.idempotency_key.rfind(':');
-  if (colon == std::string::npos)
+// The version and step index in a step row's key "ORDER:VERSION:INDEX"
+// (VERSION: the order version of the transition that enqueued it).
+std::optional<std::pair<int64_t, size_t>> key_parts(const outbox_row& row) {
+  auto& key = row.idempotency_key;
+  auto last = key.rfind(':');
+  if (last == std::string::npos || last == 0)
     return std::nullopt;
-  auto digits = row.idempotency_key.substr(colon + 1);
-  if (digits.empty() || digits.size() > 4
-      || digits.find_first_not_of("0123456789") != std::string::npos)
+  auto mid = key.rfind(':', last - 1);
+  if (mid == std::string::npos)
     return std::nullopt;
-  return static_cast<size_t>(std::stoul(digits));
+  auto version = key.substr(mid + 1, last - mid - 1);
+  auto index = key.substr(last + 1);
+  auto digits = [](const std::string& x) {
+    return !x.empty() && x.size() <= 12
+           && x.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (!digits(version) || !digits(index))
+    return std::nullopt;
+  return std::pair{std::stoll(version),
+                   static_cast<size_t>(std::stoull(index))};
+}
+
+// The order version that created the latest entry into `state` (the seq
+// of the event that entered it: one event per version), 0 if none.
+int64_t entry_version(const order_snapshot& snap, const std::string& state) {
+  auto& events = snap.events;
+  for (auto e = events.rbegin(); e != events.rend(); ++e)
+    if (e->to_state == state && e->from_state != state)
+      return e->seq;
+  return 0;
 }
 
 plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
@@ -168,29 +188,36 @@ plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
   auto& o = snap.order;
   auto target = retry_target(snap);
   auto* s = target.empty() ? nullptr : tpl.find(target);
-  if (o.state != persistence::parked_state || s == nullptr || s->terminal) {
+  auto refuse = [&](const std::string& why) {
     out.result = outcome::ignored;
     if (!in.record_if_ignored)
       return out;
     auto tx = stay(snap, in.event, in.actor, in.detail);
-    tx.event.detail = fmt::format(
-      "ignored: only an order parked in {} from an unfinished state can be "
-      "retried (state '{}'{}){}{}",
-      persistence::parked_state, o.state,
-      target.empty() ? "" : ", from '" + target + "'",
-      in.detail.empty() ? "" : "; ", in.detail);
+    tx.event.detail = fmt::format("ignored: {}{}{}", why,
+                                  in.detail.empty() ? "" : "; ", in.detail);
     out.tx = std::move(tx);
     return out;
-  }
+  };
+  if (o.state != persistence::parked_state || s == nullptr || s->terminal)
+    return refuse(fmt::format(
+      "only an order parked in {} from an unfinished state can be retried "
+      "(state '{}'{})",
+      persistence::parked_state, o.state,
+      target.empty() ? "" : ", from '" + target + "'"));
   auto tx = stay(snap, in.event, in.actor, in.detail);
   auto& failed = snap.last_failed;
-  auto index = failed ? step_index_of(*failed) : std::nullopt;
-  if (index && *index < s->steps.size()
-      && s->steps[*index].action == failed->action) {
+  auto parts = failed ? key_parts(*failed) : std::nullopt;
+  // The failed row must be a step of the latest entry into the state: it
+  // was enqueued at or after the version that entered it.
+  if (parts && parts->first >= entry_version(snap, target)
+      && parts->second < s->steps.size()
+      && s->steps[parts->second].action == failed->action
+      && failed->idempotency_key.starts_with(o.id + ":")) {
+    auto index = parts->second;
     // Run the failed step again under its own key; steps before it are
     // done, and the state's timeout starts again.
     tx.state = target;
-    tx.step_index = static_cast<int32_t>(*index);
+    tx.step_index = static_cast<int32_t>(index);
     tx.step_attempt = 1;
     tx.last_error.clear();
     tx.parked_from.clear();
@@ -211,16 +238,20 @@ plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
     tx.reopen_outbox = row.id;
     tx.reopen_until = row.claimed_until;
     out.dispatch = std::move(row);
-  } else {
-    // No step of that state failed (parked while it waited, e.g. for a
-    // payment): enter it again from the start.
-    auto tr = flows::reenter(tpl, target, in.event);
-    if (!tr) {
-      out.result = outcome::ignored;
-      return out;
-    }
-    enter(tpl, snap, *tr, now, opts, tx, out);
+    out.tx = std::move(tx);
+    return out;
   }
+  if (!s->steps.empty())
+    // Running the state's steps again under new keys could repeat effects
+    // that did happen (a reversal, an email): a person decides.
+    return refuse(fmt::format("no failed step of state '{}' to run again, "
+                              "and its steps are not run twice",
+                              target));
+  // A state that only waits (for a payment, a webhook): enter it again.
+  auto tr = flows::reenter(tpl, target, in.event);
+  if (!tr)
+    return refuse(tr.err().detail);
+  enter(tpl, snap, *tr, now, opts, tx, out);
   out.tx = std::move(tx);
   return out;
 }

@@ -510,8 +510,8 @@ status service::impl::process_event(const persistence::inbox_row& e) {
   auto next = now()
               + milliseconds{static_cast<int64_t>(
                 static_cast<double>(delay.count()) * jitter())};
-  log::warn("gateway event {} ({}): {}; trying again in {}ms", e.id, e.event,
-            result.detail, (next - now()).count());
+  log::warn("gateway event {} ({} {}): {}; trying again in {}ms", e.id, e.event,
+            e.reference, result.detail, (next - now()).count());
   return repo().retry_event(e.id, result.detail, to_iso(next));
 }
 

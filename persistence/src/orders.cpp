@@ -219,8 +219,8 @@ void read_snapshot(soci::session& sql, const std::string& id,
       = (sql.prepare << std::string{"SELECT "} + outbox_columns
                           + " FROM outbox WHERE order_id = :id AND status = "
                             "'failed' AND (last_error IS NULL OR last_error "
-                            "NOT LIKE :c) ORDER BY created_at DESC, id DESC "
-                            "LIMIT 1",
+                            "NOT LIKE :c) ORDER BY done_at DESC, created_at "
+                            "DESC, id DESC LIMIT 1",
          soci::use(id), soci::use(cancelled));
     for (auto& r : rows)
       out->last_failed = read_outbox(r);
@@ -604,8 +604,8 @@ order_repository::history(const std::string& id) {
       std::optional<order_snapshot> snap;
       read_snapshot(sql, id, snap);
       if (snap) {
-        out = order_history{std::move(snap->order), std::move(snap->events),
-                            {}, {}};
+        out = order_history{
+          std::move(snap->order), std::move(snap->events), {}, {}};
         soci::rowset<soci::row> timers
           = (sql.prepare << std::string{"SELECT "} + timer_columns
                               + " FROM timers WHERE order_id = :id ORDER BY "

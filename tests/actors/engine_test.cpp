@@ -525,6 +525,30 @@ BOOST_AUTO_TEST_CASE(idle_orders_are_passivated_and_come_back_on_demand) {
   BOOST_TEST(live().empty());
 }
 
+BOOST_AUTO_TEST_CASE(looking_at_orders_does_not_keep_them_in_memory) {
+  auto id = create();
+  inspect(id); // activates it
+  // An operator's console polls every 20 s; the order still passivates
+  // once it has had no work for the idle timeout (60 s).
+  for (int i = 0; i < 5; ++i) {
+    std::optional<souk::expected<std::vector<sa::order_inspection>>> got;
+    engine->survey([&](auto x) { got = std::move(x); });
+    run();
+    BOOST_REQUIRE(got && *got);
+    if (i < 3)
+      BOOST_TEST((*got)->size() == 1u);
+    advance(20s);
+  }
+  BOOST_TEST(live().empty());
+  // Looking at a passivated order never activates it.
+  std::optional<souk::expected<sa::order_inspection>> peeked;
+  engine->peek(id, [&](auto x) { peeked = std::move(x); });
+  run();
+  BOOST_REQUIRE(peeked);
+  BOOST_TEST(!*peeked);
+  BOOST_TEST(live().empty());
+}
+
 BOOST_AUTO_TEST_CASE(inspection_reports_the_live_snapshot) {
   service->hold = true;
   auto id = create();

@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(every_shipped_template_validates) {
 
 BOOST_AUTO_TEST_CASE(digital_download) {
   auto tpl = load_shipped("digital_download");
-  BOOST_TEST(tpl.version == 1u);
+  BOOST_TEST(tpl.version == 2u);
   auto t = fl::start(tpl);
   BOOST_TEST(t.to == "pending");
   BOOST_REQUIRE(t.timeout.has_value());
@@ -66,8 +66,14 @@ BOOST_AUTO_TEST_CASE(digital_download) {
   auto refunding = fl::on_event(tpl, "delivered", "refund.requested");
   BOOST_REQUIRE(std::holds_alternative<fl::transition>(refunding));
   BOOST_TEST(std::get<fl::transition>(refunding).steps.size() == 3u);
-  for (auto name : {"refunded", "failed", "needs_attention"})
+  for (auto name : {"refunded", "failed", "cancelled", "needs_attention"})
     BOOST_TEST(tpl.find(name)->terminal);
+  // An operator cancels a pending order (POST /admin/orders/{id}/cancel).
+  auto cancel = fl::on_event(tpl, "pending", "order.cancel");
+  BOOST_REQUIRE(std::holds_alternative<fl::transition>(cancel));
+  BOOST_TEST(std::get<fl::transition>(cancel).to == "cancelled");
+  BOOST_TEST(std::holds_alternative<fl::not_allowed>(
+    fl::on_event(tpl, "paid", "order.cancel")));
 }
 
 BOOST_AUTO_TEST_CASE(licence_key) {

@@ -102,9 +102,9 @@ struct fixture {
   uint16_t port = 0;
   std::string product;
   std::string op_id;
-  std::string token;     // an operator's session
-  std::string api_key;   // an operator's API key (soukctl)
-  std::string customer;  // a customer's session
+  std::string token;    // an operator's session
+  std::string api_key;  // an operator's API key (soukctl)
+  std::string customer; // a customer's session
 
   fixture() {
     namespace fs = std::filesystem;
@@ -175,10 +175,10 @@ struct fixture {
   }
 
   std::string login(const std::string& email) {
-    auto r = st::http_request(
-      port, "POST", "/api/v1/auth/login",
-      json{{"email", email}, {"password", password}}.dump(),
-      {{"Content-Type", "application/json"}});
+    auto r
+      = st::http_request(port, "POST", "/api/v1/auth/login",
+                         json{{"email", email}, {"password", password}}.dump(),
+                         {{"Content-Type", "application/json"}});
     BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
     return json::parse(r.body)["token"];
   }
@@ -201,8 +201,9 @@ struct fixture {
   std::string metrics() {
     auto r = as(token, "GET", "/metrics");
     BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
-    BOOST_TEST(r.header("content-type").value_or("").starts_with(
-      "text/plain; version=0.0.4"));
+    BOOST_TEST(r.header("content-type")
+                 .value_or("")
+                 .starts_with("text/plain; version=0.0.4"));
     return r.body;
   }
 
@@ -320,9 +321,9 @@ BOOST_AUTO_TEST_CASE(hundreds_of_orders_in_flight_show_live_with_their_steps) {
 
   auto during = metrics();
   BOOST_TEST(sample(during, "souk_actors_live", {{"kind", "order"}}) >= n);
-  BOOST_TEST(sample(during, "souk_orders",
-                    {{"flow", "held"}, {"state", "working"}})
-             == n);
+  BOOST_TEST(
+    sample(during, "souk_orders", {{"flow", "held"}, {"state", "working"}})
+    == n);
 
   g->set(gate::pass);
   BOOST_REQUIRE(eventually([&] {
@@ -343,10 +344,10 @@ BOOST_AUTO_TEST_CASE(hundreds_of_orders_in_flight_show_live_with_their_steps) {
   BOOST_TEST(moved("souk_order_transitions_total",
                    {{"flow", "held"}, {"from", "working"}, {"to", "done"}})
              == n);
-  BOOST_TEST(moved("souk_order_steps_total", {{"flow", "held"},
-                                              {"action", "test.gate"},
-                                              {"result", "succeeded"}})
-             == n);
+  BOOST_TEST(
+    moved("souk_order_steps_total",
+          {{"flow", "held"}, {"action", "test.gate"}, {"result", "succeeded"}})
+    == n);
   BOOST_TEST(moved("souk_actor_activations_total", {}) >= n);
   BOOST_TEST(moved("souk_http_requests_total",
                    {{"route", "/admin/actors"}, {"status", "200"}})
@@ -368,9 +369,8 @@ BOOST_AUTO_TEST_CASE(a_parked_order_is_retried_through_its_actor) {
   BOOST_REQUIRE(eventually([&] { return state(id) == "needs_attention"; }));
   // Parked: no actor, but listed as waiting for a person.
   BOOST_REQUIRE(eventually([&] {
-    return get("/admin/actors?status=passivated&state=needs_attention")
-             ["items"]
-               .size()
+    return get("/admin/actors?status=passivated&state=needs_attention")["items"]
+             .size()
            == 1;
   }));
   auto record = get("/admin/orders/" + id);
@@ -430,9 +430,9 @@ BOOST_AUTO_TEST_CASE(cancel_goes_through_the_flow_and_is_refused_elsewhere) {
   BOOST_TEST(rc == 1);
   BOOST_TEST(get("/admin/orders/" + id)["timeline"].size() == before + 1);
   // Unknown orders are 404, also to soukctl (exit 1); bad tokens exit 3.
-  BOOST_TEST(as(token, "POST", "/admin/orders/" + souk::new_uuid() + "/cancel")
-               .status
-             == 404u);
+  BOOST_TEST(
+    as(token, "POST", "/admin/orders/" + souk::new_uuid() + "/cancel").status
+    == 404u);
   BOOST_TEST(soukctl({"order", souk::new_uuid()}, api_key).first == 1);
   BOOST_TEST(soukctl({"actors"}, customer).first == 3);
   BOOST_TEST(soukctl({"actors"}, "").first == 3);
@@ -456,17 +456,17 @@ BOOST_AUTO_TEST_CASE(metrics_follow_the_text_format) {
   for (auto name :
        {"souk_http_request_duration_seconds_count", "souk_db_connections",
         "souk_db_connections_in_use", "souk_db_lease_waits_total",
-        "souk_outbox_lag_seconds", "souk_timer_lag_seconds",
-        "souk_orders_open", "souk_service_up", "souk_actors_live"})
+        "souk_outbox_lag_seconds", "souk_timer_lag_seconds", "souk_orders_open",
+        "souk_service_up", "souk_actors_live"})
     BOOST_TEST(souk::metrics::sum_of(text, name).has_value(), name);
   // promtool (Debian's prometheus package, installed by the test setup)
   // agrees.
   auto file = dir.path() / "metrics.txt";
   std::ofstream{file} << text;
-  st::child_process promtool{{"/bin/sh", "-c",
-                              "promtool check metrics < " + file.string()},
-                             {},
-                             dir.path()};
+  st::child_process promtool{
+    {"/bin/sh", "-c", "promtool check metrics < " + file.string()},
+    {},
+    dir.path()};
   auto rc = promtool.wait(60s);
   BOOST_REQUIRE(rc);
   BOOST_TEST(*rc == 0, promtool.out() << promtool.err());

@@ -333,7 +333,6 @@ BOOST_AUTO_TEST_CASE(a_duplicate_answer_cannot_leave_a_retry_armed) {
   BOOST_TEST(snap.order.step_index == 1);
 }
 
-
 namespace {
 
 // What `order_repository::park` does to the rows, applied to the snapshot.
@@ -426,6 +425,27 @@ BOOST_AUTO_TEST_CASE(a_retry_follows_the_template_into_needs_attention) {
   BOOST_TEST(retry.dispatch->action == "svc.second");
 }
 
+BOOST_AUTO_TEST_CASE(a_retry_never_reruns_steps_or_reopens_an_old_row) {
+  event("payment.succeeded");
+  step(errc::ok);
+  auto row = snap.outbox.front();
+  park(snap, "crashed");
+  // A failed row of an earlier entry into the state (its key's version is
+  // older than the entry): not this entry's step.
+  row.idempotency_key = "o1:1:1";
+  snap.last_failed = row;
+  auto stale = event(std::string{so::retry_event});
+  BOOST_TEST((stale.result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "needs_attention");
+  BOOST_TEST(!stale.dispatch);
+  // No failed row at all, in a state with steps: refused too, rather than
+  // running its steps again under new keys.
+  snap.last_failed.reset();
+  BOOST_TEST(
+    (event(std::string{so::retry_event}).result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "needs_attention");
+}
+
 BOOST_AUTO_TEST_CASE(a_retry_elsewhere_is_ignored) {
   auto retry = event(std::string{so::retry_event});
   BOOST_TEST((retry.result == so::outcome::ignored));
@@ -439,8 +459,8 @@ BOOST_AUTO_TEST_CASE(a_retry_elsewhere_is_ignored) {
   // retry has nowhere to go.
   event("payment.failed");
   park(snap, "late payment");
-  BOOST_TEST((event(std::string{so::retry_event}).result
-              == so::outcome::ignored));
+  BOOST_TEST(
+    (event(std::string{so::retry_event}).result == so::outcome::ignored));
   BOOST_TEST(snap.order.state == "needs_attention");
 }
 

@@ -41,7 +41,6 @@ struct action_result {
   std::string detail;
 };
 
-
 } // namespace souk::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::actors::action_call)

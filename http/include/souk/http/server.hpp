@@ -1,11 +1,11 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
-#include <string_view>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "souk/core/error.hpp"
 #include "souk/http/router.hpp"

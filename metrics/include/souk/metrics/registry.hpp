@@ -46,8 +46,8 @@ public:
 
   /// One HTTP request: `route` is the matched pattern ("/d/{token}"), or
   /// "unmatched"; never the raw path, so the series stay few.
-  void http_request(std::string_view method, std::string_view route,
-                    int status, double seconds);
+  void http_request(std::string_view method, std::string_view route, int status,
+                    double seconds);
 
   /// An order (or payout) moved from `from` to `to` on `flow`.
   void transition(std::string_view flow, std::string_view from,

@@ -275,8 +275,8 @@ public:
   expected<std::vector<state_count>> count_by_state();
 
   /// Up to `limit` orders matching `f` with ids greater than `after`, by id.
-  expected<std::vector<order_row>>
-  list(const order_filter& f, const std::string& after, size_t limit);
+  expected<std::vector<order_row>> list(const order_filter& f,
+                                        const std::string& after, size_t limit);
 
   /// What is waiting at `now`.
   expected<backlog> backlog_at(timestamp now);
