@@ -159,7 +159,7 @@ void add_collectors(metrics::registry& m,
                    {{{}, static_cast<double>(db->lease_timeouts())}}});
     return out;
   });
-  m.add_collector([db, flows] {
+  m.add_collector([db, flows, &m] {
     std::vector<family> out;
     persistence::order_repository repo{*db};
     family up{"souk_metrics_database_up",
@@ -194,6 +194,15 @@ void add_collectors(metrics::registry& m,
                      "where a refund may still come).",
                      false,
                      {{{}, open}}});
+      // With one node exact; with several, each counts the others' live
+      // actors as passivated.
+      auto live = static_cast<double>(m.live_orders());
+      out.push_back({"souk_actors_passivated",
+                     "Open orders with no actor on this node (rebuilt from "
+                     "the database by their next event, timer or admin "
+                     "action).",
+                     false,
+                     {{{}, std::max(0.0, open - live)}}});
     }
     if (backlog) {
       auto& b = *backlog;

@@ -170,6 +170,10 @@ void registry::actors_live(size_t live) {
   impl_->live_orders.Set(static_cast<double>(live));
 }
 
+size_t registry::live_orders() const {
+  return static_cast<size_t>(impl_->live_orders.Value());
+}
+
 void registry::webhook(std::string_view gateway, std::string_view result) {
   impl_->webhooks.Add(labels_of({{"gateway", gateway}, {"result", result}}))
     .Increment();

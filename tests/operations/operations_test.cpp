@@ -274,6 +274,7 @@ BOOST_AUTO_TEST_CASE(hundreds_of_orders_in_flight_show_live_with_their_steps) {
   for (int i = 0; i < n; ++i)
     ids.push_back(create());
   // Waiting for `test.go`, they have no actor: passivated.
+  BOOST_TEST(sample(metrics(), "souk_actors_passivated") == n);
   auto passive = get("/admin/actors?status=passivated&flow=held&limit=500");
   BOOST_TEST(passive["items"].size() == static_cast<size_t>(n));
   BOOST_TEST(passive["items"][0]["status"] == "passivated");
@@ -321,6 +322,7 @@ BOOST_AUTO_TEST_CASE(hundreds_of_orders_in_flight_show_live_with_their_steps) {
 
   auto during = metrics();
   BOOST_TEST(sample(during, "souk_actors_live", {{"kind", "order"}}) >= n);
+  BOOST_TEST(sample(during, "souk_actors_passivated") == 0);
   BOOST_TEST(
     sample(during, "souk_orders", {{"flow", "held"}, {"state", "working"}})
     == n);

@@ -64,6 +64,34 @@ BOOST_AUTO_TEST_CASE(partial_refund_through_the_gateway) {
   BOOST_TEST(s.gw->stats().refund_calls == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(an_operator_refunds_through_the_admin_route) {
+  shop s;
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  auto res = http_request(s.port, "POST", "/admin/orders/" + id + "/refund",
+                          json{{"reason", "duplicate purchase"}}.dump(),
+                          {{"Authorization", "Bearer " + s.op_token},
+                           {"Content-Type", "application/json"}});
+  BOOST_REQUIRE_MESSAGE(res.status == 202u, res.body);
+  BOOST_REQUIRE(s.reaches(id, "refunded"));
+  // Through the flow: the request is in the timeline with who asked.
+  auto snap = s.snapshot(id);
+  auto asked
+    = std::find_if(snap.events.begin(), snap.events.end(),
+                   [](auto& e) { return e.event == "refund.requested"; });
+  BOOST_REQUIRE(asked != snap.events.end());
+  BOOST_TEST(asked->actor.starts_with("operator:"));
+  BOOST_TEST(json::parse(asked->detail)["reason"] == "duplicate purchase");
+  BOOST_TEST(s.gw->stats().refund_calls == 1u);
+  // The creator's customer-facing route cannot reach the admin one.
+  auto as_creator
+    = http_request(s.port, "POST", "/admin/orders/" + id + "/refund", {},
+                   {{"Authorization", "Bearer " + s.creator_token}});
+  BOOST_TEST(as_creator.status == 403u);
+}
+
 BOOST_AUTO_TEST_CASE(an_unpaid_order_cannot_be_refunded) {
   shop s;
   auto order = s.checkout();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "souk/metrics/registry.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/payments/service.hpp"
 
@@ -128,6 +129,23 @@ BOOST_AUTO_TEST_CASE(five_copies_out_of_order_pay_each_order_once) {
     BOOST_TEST(s.fx->of(id) == 1);
     BOOST_TEST(s.state(id) == "delivered");
   }
+  // The operator's metrics count the same, and a forged webhook apart.
+  auto forged = http_request(
+    s.port, "POST", "/api/v1/webhooks/paystack",
+    R"({"event":"charge.success","data":{"reference":"x"}})",
+    {{"Content-Type", "application/json"}, {"x-paystack-signature", "00"}});
+  BOOST_TEST(forged.status == 401u);
+  auto m = http_request(s.port, "GET", "/metrics", {},
+                        {{"Authorization", "Bearer " + s.op_token}});
+  BOOST_REQUIRE(m.status == 200u);
+  auto webhooks = [&](const std::string& result) {
+    return souk::metrics::sum_of(m.body, "souk_webhooks_total",
+                                 {{"gateway", "paystack"}, {"result", result}})
+      .value_or(0);
+  };
+  BOOST_TEST(webhooks("accepted") == 2);
+  BOOST_TEST(webhooks("duplicate") == 8);
+  BOOST_TEST(webhooks("rejected") == 1);
 }
 
 BOOST_AUTO_TEST_CASE(an_amount_mismatch_never_reaches_paid) {

@@ -71,6 +71,8 @@ public:
   void actor_passivated(size_t live);
   /// How many order actors run now (after one stopped otherwise).
   void actors_live(size_t live);
+  /// The last count given to the three calls above.
+  size_t live_orders() const;
 
   /// A gateway webhook: `result` is "accepted", "duplicate" or "rejected".
   void webhook(std::string_view gateway, std::string_view result);
