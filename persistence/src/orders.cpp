@@ -284,25 +284,35 @@ status order_repository::create(const order_row& order,
   });
 }
 
+namespace {
+
+// Runs `reads` in one read-only snapshot (PostgreSQL: repeatable read), so
+// rows read one after another are from the same commit.
+template<class F>
+void in_one_snapshot(soci::session& sql, bool pg, F reads) {
+  sql << (pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN");
+  try {
+    reads();
+  } catch (...) {
+    try {
+      sql << "ROLLBACK";
+    } catch (...) {
+      // the connection is gone; the server rolls back on its own
+    }
+    throw;
+  }
+  sql << "COMMIT";
+}
+
+} // namespace
+
 expected<std::optional<order_snapshot>>
 order_repository::load(const std::string& id) {
   std::optional<order_snapshot> out;
   const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.run([&](soci::session& sql) {
-    // One snapshot for the four reads, so the order row, its timers and its
-    // outbox are from the same commit.
-    sql << (pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN");
-    try {
-      read_snapshot(sql, id, out);
-    } catch (...) {
-      try {
-        sql << "ROLLBACK";
-      } catch (...) {
-        // the connection is gone; the server rolls back on its own
-      }
-      throw;
-    }
-    sql << "COMMIT";
+    // The order row, its timers and its outbox from the same commit.
+    in_one_snapshot(sql, pg, [&] { read_snapshot(sql, id, out); });
   });
   if (st)
     return st;
@@ -599,37 +609,28 @@ order_repository::history(const std::string& id) {
   std::optional<order_history> out;
   const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.run([&](soci::session& sql) {
-    sql << (pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN");
-    try {
+    in_one_snapshot(sql, pg, [&] {
       std::optional<order_snapshot> snap;
       read_snapshot(sql, id, snap);
-      if (snap) {
-        out = order_history{
-          std::move(snap->order), std::move(snap->events), {}, {}};
-        soci::rowset<soci::row> timers
-          = (sql.prepare << std::string{"SELECT "} + timer_columns
-                              + " FROM timers WHERE order_id = :id ORDER BY "
-                                "due_at, id",
-             soci::use(id));
-        for (auto& r : timers)
-          out->timers.push_back(read_timer(r));
-        soci::rowset<soci::row> outbox
-          = (sql.prepare << std::string{"SELECT "} + outbox_columns
-                              + " FROM outbox WHERE order_id = :id ORDER BY "
-                                "created_at, id",
-             soci::use(id));
-        for (auto& r : outbox)
-          out->outbox.push_back(read_outbox(r));
-      }
-    } catch (...) {
-      try {
-        sql << "ROLLBACK";
-      } catch (...) {
-        // the connection is gone; the server rolls back on its own
-      }
-      throw;
-    }
-    sql << "COMMIT";
+      if (!snap)
+        return;
+      out = order_history{
+        std::move(snap->order), std::move(snap->events), {}, {}};
+      soci::rowset<soci::row> timers
+        = (sql.prepare << std::string{"SELECT "} + timer_columns
+                            + " FROM timers WHERE order_id = :id ORDER BY "
+                              "due_at, id",
+           soci::use(id));
+      for (auto& r : timers)
+        out->timers.push_back(read_timer(r));
+      soci::rowset<soci::row> outbox
+        = (sql.prepare << std::string{"SELECT "} + outbox_columns
+                            + " FROM outbox WHERE order_id = :id ORDER BY "
+                              "created_at, id",
+           soci::use(id));
+      for (auto& r : outbox)
+        out->outbox.push_back(read_outbox(r));
+    });
   });
   if (st)
     return st;
