@@ -82,19 +82,10 @@ int fail(const std::string& what) {
 } // namespace
 
 int main(int argc, char** argv) {
-  uint64_t size = 1ull << 30;
-  std::string soukd_path = SOUK_SOUKD;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--soukd" && i + 1 < argc)
-      soukd_path = argv[++i];
-    else
-      size = souk::parse_size(arg).value();
-  }
-  souk::bench::soukd_process soukd{
-    soukd_path,
-    {"--set", "storage.max_upload=" + souk::format_size(size), "--set",
-     "http.read_timeout=5m"}};
+  souk::bench::file_bench_args args{argc, argv, SOUK_SOUKD};
+  auto size = args.size;
+  auto& soukd_path = args.soukd_path;
+  souk::bench::soukd_process soukd{soukd_path, args.soukd_flags()};
   if (!soukd.started())
     return fail("cannot start " + soukd_path);
   auto port = soukd.port();

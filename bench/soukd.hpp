@@ -26,6 +26,7 @@
 
 #include "souk/accounts/service.hpp"
 #include "souk/core/ids.hpp"
+#include "souk/core/units.hpp"
 #include "souk/persistence/database.hpp"
 
 #include "rss.hpp"
@@ -117,6 +118,31 @@ private:
   std::filesystem::path dir_;
   uint16_t port_;
   pid_t pid_ = 0;
+};
+
+/// The command line both file benchmarks take: `[SIZE] [--soukd PATH]`
+/// (SIZE like "1GiB", default 1 GiB).
+struct file_bench_args {
+  uint64_t size = 1ull << 30;
+  std::string soukd_path;
+
+  file_bench_args(int argc, char** argv, std::string default_soukd)
+    : soukd_path(std::move(default_soukd)) {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--soukd" && i + 1 < argc)
+        soukd_path = argv[++i];
+      else
+        size = parse_size(arg).value();
+    }
+  }
+
+  /// soukd's flags for a body of `size`: uploads that large, and a read
+  /// timeout long enough to stream it.
+  std::vector<std::string> soukd_flags() const {
+    return {"--set", "storage.max_upload=" + format_size(size), "--set",
+            "http.read_timeout=5m"};
+  }
 };
 
 /// A creator (signed in) and a draft product on `digital_download`, written

@@ -16,19 +16,9 @@
 #include "soukd.hpp"
 
 int main(int argc, char** argv) {
-  uint64_t size = 1ull << 30;
-  std::string soukd_path = SOUK_SOUKD;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--soukd" && i + 1 < argc)
-      soukd_path = argv[++i];
-    else
-      size = souk::parse_size(arg).value();
-  }
-  souk::bench::soukd_process soukd{
-    soukd_path,
-    {"--set", "storage.max_upload=" + souk::format_size(size), "--set",
-     "http.read_timeout=5m"}};
+  souk::bench::file_bench_args args{argc, argv, SOUK_SOUKD};
+  auto size = args.size;
+  souk::bench::soukd_process soukd{args.soukd_path, args.soukd_flags()};
   if (!soukd.started())
     return 1;
   auto port = soukd.port();

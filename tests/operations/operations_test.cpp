@@ -441,6 +441,34 @@ BOOST_AUTO_TEST_CASE(cancel_goes_through_the_flow_and_is_refused_elsewhere) {
   BOOST_TEST(soukctl({"actors"}, "souk_sk_bogus").first == 3);
 }
 
+BOOST_AUTO_TEST_CASE(bad_input_to_the_admin_routes_names_the_field) {
+  auto field_of = [&](const std::string& method, const std::string& target,
+                      const std::string& body = {}) {
+    auto r = as(token, method, target, body);
+    BOOST_TEST(r.status == 422u, target << ": " << r.body);
+    auto doc = json::parse(r.body, nullptr, false);
+    BOOST_TEST(doc.value("code", "") == "invalid_field");
+    return doc.value("field", "");
+  };
+  BOOST_TEST(field_of("GET", "/admin/actors?kind=robot") == "kind");
+  BOOST_TEST(field_of("GET", "/admin/actors?status=asleep") == "status");
+  BOOST_TEST(field_of("GET", "/admin/actors?state=Not%20a%20name") == "state");
+  BOOST_TEST(field_of("GET", "/admin/actors?limit=0") == "limit");
+  BOOST_TEST(field_of("GET", "/admin/actors?limit=501") == "limit");
+  auto id = create();
+  BOOST_TEST(field_of("POST", "/admin/orders/" + id + "/cancel",
+                      json{{"reason", std::string(501, 'x')}}.dump())
+             == "reason");
+  // Refused input changed nothing: the order still waits, one event long.
+  BOOST_TEST(state(id) == "pending");
+  BOOST_TEST(get("/admin/orders/" + id)["timeline"].size() == 1u);
+  // soukctl checks its own arguments before asking.
+  BOOST_TEST(soukctl({"actors", "--limit", "many"}, api_key).first == 2);
+  BOOST_TEST(soukctl({"retry"}, api_key).first == 2);
+  BOOST_TEST(soukctl({"cancel", id, "--amount", "5"}, api_key).first == 2);
+  BOOST_TEST(state(id) == "pending");
+}
+
 BOOST_AUTO_TEST_CASE(metrics_follow_the_text_format) {
   // Something in every family: an order moved, a request refused.
   auto id = create();
