@@ -7,11 +7,12 @@
 //
 // Who may do what:
 //  * the link is the credential of `/d/{token}`;
-//  * the signed-in buyer, the product's creator and operators see an
-//    order's downloads; a guest buyer proves nothing but can have fresh
+//  * the buyer (signed in, or a guest with the order's token in
+//    X-Order-Token), the product's creator and operators see an order's
+//    downloads; a guest without the token proves nothing but can have fresh
 //    links or the receipt sent to the order's email (never shown);
-//  * the signed-in buyer gets fresh links in the answer; creators and
-//    operators re-issue them to the buyer's email (and may reset counts).
+//  * the buyer gets fresh links in the answer; creators and operators
+//    re-issue them to the buyer's email (and may reset counts).
 
 #include <cstring>
 #include <limits>
@@ -299,21 +300,25 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
   });
 
   r.add("GET", "/api/v1/orders/{id}/downloads",
-        guard(svc, access::signed_in(),
+        guard(svc, access::anyone(),
               [svc](const request& req, const principal* who, reply_fn reply) {
                 if (!svc->delivery)
                   return reply(problem(no_delivery(), req.request_id));
-                auto found = find_visible(*svc, *who, req.param("id"));
-                if (!found)
-                  return reply(problem(found.err(), req.request_id));
-                auto list = svc->delivery->grants(found->snap.order);
-                if (!list)
-                  return reply(problem(list.err(), req.request_id));
-                auto now_text = to_iso(now());
-                auto items = json::array();
-                for (auto& g : *list)
-                  items.push_back(grant_json(g, now_text));
-                reply(json_response(200, {{"items", items}}));
+                off_loop(*svc, who, [svc, &req, who, reply = std::move(reply)] {
+                  auto found = find_visible(*svc, who, req, req.param("id"));
+                  if (!found)
+                    return reply(problem(found.err(), req.request_id));
+                  auto list = svc->delivery->grants(found->snap.order);
+                  if (!list)
+                    return reply(problem(list.err(), req.request_id));
+                  auto now_text = to_iso(now());
+                  auto items = json::array();
+                  for (auto& g : *list)
+                    items.push_back(grant_json(g, now_text));
+                  auto res = json_response(200, {{"items", items}});
+                  res.header("Cache-Control", "no-store");
+                  reply(std::move(res));
+                });
               }));
 
   // Who asks decides what happens: see the top of the file.
@@ -336,7 +341,14 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
         bool buyer = false;
         bool staff = false;
         persistence::order_row order;
-        if (who == nullptr) {
+        if (who == nullptr && req.header("x-order-token")) {
+          // A guest holding the order's token is its buyer.
+          auto found = find_visible(*svc, who, req, id);
+          if (!found)
+            return reply(problem(found.err(), req.request_id));
+          order = std::move(found->snap.order);
+          buyer = true;
+        } else if (who == nullptr) {
           auto email = string_field(body, "email", std::nullopt, 320);
           if (!email)
             return reply(problem(email.err(), req.request_id));

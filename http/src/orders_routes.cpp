@@ -5,8 +5,10 @@
 // Who may do what:
 //  * anyone may check out (a guest gives an email; a signed-in user's own
 //    email is the default and the order is linked to the account);
-//  * an order is visible to its signed-in buyer, the product's creator and
-//    operators; to anyone else it does not exist (404);
+//  * an order is visible to its buyer (signed in, or a guest sending the
+//    access token the checkout answered with in X-Order-Token), the
+//    product's creator and operators; to anyone else it does not exist
+//    (404);
 //  * refunds are asked by the product's creator or an operator;
 //  * the webhook is authenticated by its signature alone, and the return
 //    page by nothing: it only triggers a verify with the gateway and shows
@@ -15,6 +17,7 @@
 #include <fmt/format.h>
 #include <kainjow/mustache.hpp>
 
+#include "souk/accounts/credentials.hpp"
 #include "souk/accounts/service.hpp"
 #include "souk/catalog/service.hpp"
 #include "souk/core/hash.hpp"
@@ -121,6 +124,15 @@ response return_response(const request& req, unsigned status,
                                   {"message", message},
                                   {"order_id", order_id},
                                   {"state", state}});
+  // A browser goes on to the order's page, which follows the order live.
+  if (!order_id.empty()) {
+    response res;
+    res.status = 303;
+    res.content_type.clear();
+    res.header("Location", "/orders/" + order_id);
+    res.header("Cache-Control", "no-store");
+    return res;
+  }
   kainjow::mustache::mustache page{return_page};
   kainjow::mustache::data data;
   data.set("title", title);
@@ -159,6 +171,40 @@ expected<visible_order> find_visible(const services& svc, const principal& who,
   if (!allowed)
     return missing;
   return visible_order{std::move(**snap), creator};
+}
+
+expected<visible_order> find_visible(const services& svc, const principal* who,
+                                     const request& req,
+                                     const std::string& id) {
+  if (who != nullptr) {
+    auto found = find_visible(svc, *who, id);
+    if (found)
+      found->buyer = !found->snap.order.buyer_id.empty()
+                     && found->snap.order.buyer_id == who->who.id;
+    return found;
+  }
+  auto token = req.header("x-order-token");
+  if (!token || token->empty())
+    return error{errc::unauthorized,
+                 "sign in, or send the order's access token (from the "
+                 "checkout's answer) in X-Order-Token"};
+  error missing{errc::not_found, "no order " + id};
+  persistence::order_repository repo{*svc.db};
+  auto hash = repo.access_hash(id);
+  if (!hash)
+    return hash.err();
+  if (!*hash || !accounts::constant_time_equal(**hash, sha256_hex(*token)))
+    return missing;
+  auto snap = repo.load(id);
+  if (!snap)
+    return snap.err();
+  if (!*snap || (*snap)->order.kind != "order")
+    return missing;
+  auto product
+    = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);
+  visible_order out{std::move(**snap),
+                    product ? product->creator_id : std::string{}, true};
+  return out;
 }
 
 void request_refund(std::shared_ptr<const services> svc, const request& req,
@@ -281,25 +327,106 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
       },
       svc->auth_limiter));
 
+  // A buyer's purchases, a creator's sales, or (operators) every order.
+  r.add(
+    "GET", "/api/v1/orders",
+    guard(
+      svc, access::signed_in(),
+      [svc](const request& req, const principal* who, reply_fn reply) {
+        auto limit = page_limit(req, 20, 100);
+        if (!limit)
+          return reply(problem(limit.err(), req.request_id));
+        auto role = who->who.role;
+        auto as = std::string{req.query_param("as").value_or(
+          role == accounts::creator         ? "seller"
+          : role == accounts::operator_role ? "all"
+                                            : "buyer")};
+        persistence::order_scope scope;
+        if (as == "buyer")
+          scope.buyer_id = who->who.id;
+        else if (as == "seller" && role == accounts::creator)
+          scope.creator_id = who->who.id;
+        else if (as != "all" || role != accounts::operator_role)
+          return reply(problem(
+            error{errc::invalid_field,
+                  "as must be buyer (your purchases)"
+                    + std::string{role == accounts::creator
+                                    ? " or seller (your sales)"
+                                  : role == accounts::operator_role ? ", or all"
+                                                                    : ""},
+                  "as"},
+            req.request_id));
+        scope.product_id
+          = std::string{req.query_param("product_id").value_or("")};
+        scope.state = std::string{req.query_param("state").value_or("")};
+        std::string after_created;
+        std::string after_id;
+        if (auto c = req.query_param("cursor"); c && !c->empty()) {
+          auto bar = c->find('|');
+          if (bar == std::string_view::npos || bar == 0 || bar + 1 == c->size())
+            return reply(
+              problem(error{errc::invalid_field,
+                            "cursor must be a next_cursor from an earlier page",
+                            "cursor"},
+                      req.request_id));
+          after_created = std::string{c->substr(0, bar)};
+          after_id = std::string{c->substr(bar + 1)};
+        }
+        auto list = persistence::order_repository{*svc->db}.list_for(
+          scope, after_created, after_id, *limit + 1);
+        if (!list)
+          return reply(problem(list.err(), req.request_id));
+        json next = nullptr;
+        if (list->size() > *limit) {
+          list->resize(*limit);
+          next = list->back().order.created_at + "|" + list->back().order.id;
+        }
+        auto items = json::array();
+        for (auto& [o, title] : *list)
+          items.push_back({{"id", o.id},
+                           {"state", o.state},
+                           {"product_id", o.product_id},
+                           {"product_title", title},
+                           {"buyer_email", o.buyer_email},
+                           {"price", money_json(o.amount, o.currency)},
+                           {"created_at", o.created_at},
+                           {"updated_at", o.updated_at}});
+        auto res
+          = json_response(200, {{"items", items}, {"next_cursor", next}});
+        res.header("Cache-Control", "no-store");
+        reply(std::move(res));
+      }));
+
+  // A guest buyer reads the order with its access token (X-Order-Token).
   r.add("GET", "/api/v1/orders/{id}",
-        guard(svc, access::signed_in(),
+        guard(svc, access::anyone(),
               [svc](const request& req, const principal* who, reply_fn reply) {
-                auto found = find_visible(*svc, *who, req.param("id"));
-                if (!found)
-                  return reply(problem(found.err(), req.request_id));
-                persistence::payment_repository repo{*svc->db};
-                auto payment = repo.find_by_order(found->snap.order.id);
-                if (!payment)
-                  return reply(problem(payment.err(), req.request_id));
-                std::vector<persistence::refund_row> refunds;
-                if (*payment) {
-                  auto list = repo.refunds_of((*payment)->id);
-                  if (!list)
-                    return reply(problem(list.err(), req.request_id));
-                  refunds = std::move(*list);
-                }
-                reply(json_response(
-                  200, order_json(found->snap, *payment, refunds)));
+                off_loop(*svc, who, [svc, &req, who, reply = std::move(reply)] {
+                  auto found = find_visible(*svc, who, req, req.param("id"));
+                  if (!found)
+                    return reply(problem(found.err(), req.request_id));
+                  persistence::payment_repository repo{*svc->db};
+                  auto payment = repo.find_by_order(found->snap.order.id);
+                  if (!payment)
+                    return reply(problem(payment.err(), req.request_id));
+                  std::vector<persistence::refund_row> refunds;
+                  if (*payment) {
+                    auto list = repo.refunds_of((*payment)->id);
+                    if (!list)
+                      return reply(problem(list.err(), req.request_id));
+                    refunds = std::move(*list);
+                  }
+                  auto doc = order_json(found->snap, *payment, refunds);
+                  doc["viewer"]
+                    = found->buyer ? "buyer"
+                      : who != nullptr
+                          && who->who.role == accounts::operator_role
+                        ? "operator"
+                        : "creator";
+                  auto res = json_response(200, doc);
+                  res.header("Cache-Control", "no-store");
+                  reply(std::move(res));
+                });
               }));
 
   r.add("POST", "/api/v1/orders/{id}/refund",
@@ -366,7 +493,7 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
               "We could not reach the payment gateway just now. Your order "
               "completes as soon as the payment is confirmed; you will get an "
               "email.",
-              "", ""));
+              ref.starts_with("souk-") ? ref.substr(5) : std::string{}, ""));
           }
           if (s->payment_status == "succeeded")
             return reply(return_response(req, 200, "Thank you",

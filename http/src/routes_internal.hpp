@@ -50,6 +50,8 @@ expected<uint32_t> page_limit(const request& req, uint32_t fallback,
 struct visible_order {
   persistence::order_snapshot snap;
   std::string creator_id;
+  /// The caller is the order's buyer (signed in, or holding its token).
+  bool buyer = false;
 };
 
 /// The order `id` if `who` may see it (its signed-in buyer, the product's
@@ -58,6 +60,13 @@ struct visible_order {
 expected<visible_order> find_visible(const services& svc,
                                      const accounts::principal& who,
                                      const std::string& id);
+
+/// `find_visible` for a signed-in caller (`who` set) or a guest holding the
+/// order's access token in `X-Order-Token` (the buyer, then): without either
+/// `unauthorized`, with a wrong token `not_found`. Blocking.
+expected<visible_order> find_visible(const services& svc,
+                                     const accounts::principal* who,
+                                     const request& req, const std::string& id);
 
 /// A file's display name from `?name=`, or an `errc::invalid_field` error
 /// (field "name"): trimmed, 1-255 bytes of UTF-8, no slashes, backslashes or

@@ -16,6 +16,7 @@
 #include "souk/accounts/credentials.hpp"
 #include "souk/catalog/service.hpp"
 #include "souk/core/hash.hpp"
+#include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/time.hpp"
 #include "souk/flows/interpreter.hpp"
@@ -199,8 +200,13 @@ service::impl::checkout_owned(const checkout_request& r) {
   p.gateway_status = "initialized";
   p.next_check_at = to_iso(now() + opts.reconcile_after);
 
+  // The buyer's credential for this order (a guest has no other): shown in
+  // this answer only, kept as a hash.
+  auto access_token = random_token(32);
+  rows.access_hash = sha256_hex(access_token);
   json body{{"order",
              {{"id", order.id},
+              {"access_token", access_token},
               {"state", order.state},
               {"product_id", order.product_id},
               {"buyer_email", order.buyer_email},

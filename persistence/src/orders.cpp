@@ -690,6 +690,65 @@ order_repository::list(const order_filter& f, const std::string& after,
   return out;
 }
 
+expected<std::vector<order_summary>>
+order_repository::list_for(const order_scope& scope,
+                           const std::string& after_created,
+                           const std::string& after_id, size_t limit) {
+  // order_columns, each taken from `o` (products has columns of the same
+  // names).
+  static const std::string columns = [] {
+    std::string out = "o.";
+    for (const char* c = order_columns; *c != '\0'; ++c) {
+      out += *c;
+      if (*c == ' ')
+        out += "o.";
+    }
+    return out;
+  }();
+  auto sql_text
+    = "SELECT " + columns
+      + ", p.title FROM orders o JOIN products p ON p.id = o.product_id "
+        "WHERE o.kind = 'order' AND (CAST(:b1 AS TEXT) = '' OR o.buyer_id = "
+        ":b2) AND (CAST(:c1 AS TEXT) = '' OR p.creator_id = :c2) AND "
+        "(CAST(:p1 AS TEXT) = '' OR o.product_id = :p2) AND (CAST(:s1 AS "
+        "TEXT) = '' OR o.state = :s2) AND (CAST(:a1 AS TEXT) = '' OR "
+        "o.created_at < :a2 OR (o.created_at = :a3 AND o.id < :i)) "
+        "ORDER BY o.created_at DESC, o.id DESC LIMIT :lim";
+  std::vector<order_summary> out;
+  long long lim = static_cast<long long>(limit);
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << sql_text, soci::use(scope.buyer_id),
+         soci::use(scope.buyer_id), soci::use(scope.creator_id),
+         soci::use(scope.creator_id), soci::use(scope.product_id),
+         soci::use(scope.product_id), soci::use(scope.state),
+         soci::use(scope.state), soci::use(after_created),
+         soci::use(after_created), soci::use(after_created),
+         soci::use(after_id), soci::use(lim));
+    for (auto& r : rows)
+      out.push_back(order_summary{read_order(r), r.get<std::string>(19)});
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::optional<std::string>>
+order_repository::access_hash(const std::string& id) {
+  std::optional<std::string> out;
+  auto st = db_.run([&](soci::session& sql) {
+    std::string hash;
+    soci::indicator ind = soci::i_null;
+    sql << "SELECT token_hash FROM order_access WHERE order_id = :id",
+      soci::use(id), soci::into(hash, ind);
+    if (sql.got_data() && ind == soci::i_ok)
+      out = hash;
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 expected<backlog> order_repository::backlog_at(timestamp now) {
   backlog out;
   auto now_text = to_iso(now);

@@ -194,6 +194,9 @@ status payment_repository::create_checkout(const checkout_rows& rows) {
       soci::use(p.access_code), soci::use(p.gateway_status), soci::use(checks),
       soci::use(p.next_check_at), soci::use(p.created_at),
       soci::use(p.updated_at);
+    if (!rows.access_hash.empty())
+      sql << "INSERT INTO order_access (order_id, token_hash) VALUES (:o, :h)",
+        soci::use(p.order_id), soci::use(rows.access_hash);
     return detail::finish_key(sql, rows.answer);
   });
 }

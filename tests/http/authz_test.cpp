@@ -305,7 +305,16 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
            json{{"product_id", souk::new_uuid()}, {"email", "b@example.com"}}
              .dump()),
      all(422)},
-    // ...orders are for the signed in, and invisible unless theirs...
+    // ...orders are listed for the signed in (each sees their own)...
+    {"GET",
+     fixed("/api/v1/orders"),
+     {{P::anonymous, 401},
+      {P::customer, 200},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 200},
+      {P::op, 200}}},
+    // ...and invisible unless theirs (a guest needs the order's token)...
     {"GET",
      fixed("/api/v1/orders/" + souk::new_uuid()),
      {{P::anonymous, 401},

@@ -42,6 +42,73 @@ BOOST_AUTO_TEST_CASE(idempotency_key_replays_and_refuses) {
   BOOST_TEST(s.gw->stats().initialize_calls == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(
+  a_guest_follows_the_order_with_its_token_and_lists_show_it) {
+  shop s;
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string token = order["order"]["access_token"];
+  BOOST_TEST(token.size() >= 40u);
+  // Only the hash is kept.
+  BOOST_TEST(s.count("SELECT COUNT(*) FROM order_access WHERE token_hash = '"
+                     + souk::sha256_hex(token) + "'")
+             == 1);
+  auto as_guest = [&](const std::string& path, const std::string& t) {
+    std::vector<std::pair<std::string, std::string>> h;
+    if (!t.empty())
+      h.emplace_back("X-Order-Token", t);
+    return http_request(s.port, "GET", path, {}, h);
+  };
+  auto seen = as_guest("/api/v1/orders/" + id, token);
+  BOOST_REQUIRE_MESSAGE(seen.status == 200u, seen.body);
+  BOOST_TEST(json::parse(seen.body)["viewer"] == "buyer");
+  BOOST_TEST(json::parse(seen.body)["state"] == "pending");
+  // No token is 401; a wrong one, or another order's, is 404.
+  BOOST_TEST(as_guest("/api/v1/orders/" + id, "").status == 401u);
+  BOOST_TEST(as_guest("/api/v1/orders/" + id, token + "x").status == 404u);
+  auto other = s.checkout();
+  BOOST_TEST(as_guest("/api/v1/orders/" + id,
+                      other["order"]["access_token"].get<std::string>())
+               .status
+             == 404u);
+  BOOST_TEST(as_guest("/api/v1/orders/" + id + "/downloads", token).status
+             == 200u);
+  BOOST_TEST(as_guest("/api/v1/orders/" + id + "/downloads", "nope").status
+             == 404u);
+  // The buyer's return from the gateway sends a browser to the order page.
+  s.press(order, "pay");
+  auto back = http_request(
+    s.port, "GET", "/api/v1/payments/paystack/return?reference=souk-" + id, {},
+    {{"Accept", "text/html"}});
+  BOOST_TEST(back.status == 303u);
+  BOOST_TEST(back.header("location").value_or("") == "/orders/" + id);
+
+  // The creator lists the sales newest first, a page at a time; a customer
+  // who bought nothing lists nothing.
+  auto page = s.as_creator("GET", "/api/v1/orders?limit=1");
+  BOOST_REQUIRE_MESSAGE(page.status == 200u, page.body);
+  auto doc = json::parse(page.body);
+  BOOST_REQUIRE(doc["items"].size() == 1u);
+  BOOST_TEST(doc["items"][0]["id"] == other["order"]["id"]);
+  BOOST_TEST(doc["items"][0]["product_title"] == "A book");
+  std::string cursor = doc["next_cursor"];
+  std::string encoded;
+  for (char c : cursor)
+    encoded += c == '|'   ? std::string{"%7C"}
+               : c == ':' ? "%3A"
+                          : std::string(1, c);
+  auto next = s.as_creator("GET", "/api/v1/orders?limit=1&cursor=" + encoded);
+  BOOST_REQUIRE_MESSAGE(next.status == 200u, next.body);
+  BOOST_TEST(json::parse(next.body)["items"][0]["id"] == id);
+  BOOST_TEST(json::parse(next.body)["next_cursor"].is_null());
+  auto filtered = s.as_creator("GET", "/api/v1/orders?state=nope");
+  BOOST_TEST(json::parse(filtered.body)["items"].empty());
+  BOOST_TEST(s.as_creator("GET", "/api/v1/orders?as=all").status == 422u);
+  BOOST_TEST(s.as_creator("GET", "/api/v1/orders?cursor=x").status == 422u);
+  auto mine = s.as_creator("GET", "/api/v1/orders?as=buyer");
+  BOOST_TEST(json::parse(mine.body)["items"].empty());
+}
+
 BOOST_AUTO_TEST_CASE(bad_checkouts_leave_nothing_behind) {
   shop s;
   auto refused = [&](const json& body, const std::string& field) {

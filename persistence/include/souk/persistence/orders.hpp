@@ -189,6 +189,20 @@ struct order_filter {
   std::vector<std::string> exclude_states;
 };
 
+/// Whose orders `order_repository::list_for` lists; empty fields match all.
+struct order_scope {
+  std::string buyer_id;   ///< a buyer's purchases
+  std::string creator_id; ///< the sales of a creator's products
+  std::string product_id;
+  std::string state;
+};
+
+/// An order in a listing, with its product's title.
+struct order_summary {
+  order_row order;
+  std::string product_title;
+};
+
 /// Work the engine and its services have not done yet, for `/metrics`.
 struct backlog {
   int64_t outbox_pending = 0;
@@ -277,6 +291,17 @@ public:
   /// Up to `limit` orders matching `f` with ids greater than `after`, by id.
   expected<std::vector<order_row>> list(const order_filter& f,
                                         const std::string& after, size_t limit);
+
+  /// Up to `limit` buyers' orders (never payouts) in `scope`, newest
+  /// first, starting after the order (`after_created`, `after_id`) of an
+  /// earlier page (both empty: from the newest).
+  expected<std::vector<order_summary>>
+  list_for(const order_scope& scope, const std::string& after_created,
+           const std::string& after_id, size_t limit);
+
+  /// The SHA-256 (hex) of the access token a guest buyer got at checkout
+  /// for order `id`, or nullopt if the order has none.
+  expected<std::optional<std::string>> access_hash(const std::string& id);
 
   /// What is waiting at `now`.
   expected<backlog> backlog_at(timestamp now);

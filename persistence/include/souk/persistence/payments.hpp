@@ -101,6 +101,8 @@ struct checkout_rows {
   std::vector<outbox_row> outbox;
   payment_row payment;
   idempotency_answer answer;
+  /// SHA-256 (hex) of the buyer's access token (`order_access`); empty: none.
+  std::string access_hash;
 };
 
 /// Payments, gateway events, refunds and idempotent requests.
