@@ -28,6 +28,7 @@
 #include "souk/http/server.hpp"
 #include "souk/metrics/registry.hpp"
 #include "souk/orders/library.hpp"
+#include "souk/pages/pages.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/payments/payouts.hpp"
 #include "souk/payments/service.hpp"
@@ -89,6 +90,14 @@ actors::engine_options engine_options_of(const config::settings& cfg,
 }
 
 // The URL with exactly one trailing slash.
+// "https://host:port" of a URL (the scheme and authority, no path).
+std::string origin_of(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos)
+    return {};
+  return url.substr(0, url.find('/', scheme + 3));
+}
+
 std::string with_slash(std::string url) {
   while (url.ends_with('/'))
     url.pop_back();
@@ -586,6 +595,20 @@ status node::start() {
   svc->peek
     = [this](const std::string& id) { return impl_->engine->peek_wait(id); };
   http::add_routes(d.routes, svc);
+  // The web pages, over the API just registered.
+  pages::options page_opts;
+  page_opts.secure_cookies = svc->secure_cookies;
+  page_opts.shop_name = d.cfg.email.shop_name;
+  if (d.cfg.payments.gateway != "sandbox") {
+    // The buy form leads on to the gateway's hosted page.
+    page_opts.form_origins.push_back(
+      origin_of(d.cfg.payments.paystack_base_url));
+    page_opts.form_origins.push_back("https://checkout.paystack.com");
+  }
+  auto link_page = pages::add_routes(d.routes, page_opts);
+  if (!link_page)
+    return link_page.err();
+  svc->link_page = *link_page;
   if (auto err = d.server->start())
     return err;
   if (d.sandbox) {

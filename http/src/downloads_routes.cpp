@@ -96,10 +96,22 @@ constexpr const char* gone_page = R"(<!doctype html>
 )";
 
 // The problem document, or the same as a page for a browser.
-response link_problem(const request& req, const error& err) {
+response link_problem(const services& svc, const request& req,
+                      const error& err) {
   auto accept = req.header("accept").value_or("");
   if (accept.find("text/html") == std::string_view::npos)
     return problem(err, req.request_id);
+  if (svc.link_page) {
+    // The order the link belongs to, so the page can lead back to it.
+    std::string order_id;
+    if (err.code != errc::not_found) {
+      persistence::delivery_repository repo{*svc.db};
+      auto link = repo.find_link(delivery::token_hash(req.param("token")));
+      if (link && *link)
+        order_id = (*link)->grant.grant.order_id;
+    }
+    return svc.link_page(req, err, order_id);
+  }
   auto doc = problem(err, req.request_id);
   auto parsed = json::parse(doc.body, nullptr, false);
   kainjow::mustache::mustache page{gone_page};
@@ -111,6 +123,7 @@ response link_problem(const request& req, const error& err) {
   res.content_type = "text/html; charset=utf-8";
   res.headers = doc.headers;
   res.body = page.render(data);
+  res.header("Content-Security-Policy", "default-src 'none'");
   return res;
 }
 
@@ -215,7 +228,7 @@ void serve_download(const std::shared_ptr<const services>& svc,
     req.remote, std::string{req.header("user-agent").value_or("")});
   auto found = svc->delivery->open(token, client, resume, !head);
   if (!found)
-    return reply(link_problem(req, found.err()));
+    return reply(link_problem(*svc, req, found.err()));
   auto& g = found->grant;
   log::logger lg{
     {{"request_id", req.request_id}, {"order_id", g.grant.order_id}}};

@@ -176,14 +176,18 @@ expected<visible_order> find_visible(const services& svc, const principal& who,
 expected<visible_order> find_visible(const services& svc, const principal* who,
                                      const request& req,
                                      const std::string& id) {
+  auto token = req.header("x-order-token");
   if (who != nullptr) {
     auto found = find_visible(svc, *who, id);
     if (found)
       found->buyer = !found->snap.order.buyer_id.empty()
                      && found->snap.order.buyer_id == who->who.id;
-    return found;
+    // A guest purchase stays its buyer's after they sign in: the token
+    // still proves it.
+    if (found || found.err().code != errc::not_found || !token
+        || token->empty())
+      return found;
   }
-  auto token = req.header("x-order-token");
   if (!token || token->empty())
     return error{errc::unauthorized,
                  "sign in, or send the order's access token (from the "

@@ -109,6 +109,11 @@ struct services {
   /// The live actor of one order, without activating it (`not_found` if it
   /// has none here). Blocking.
   std::function<expected<actors::order_inspection>(const std::string&)> peek;
+  /// The page a browser gets for a download link that cannot be used
+  /// (`order_id` is empty when the link is unknown); without it a plain one.
+  std::function<response(const request&, const error&,
+                         const std::string& order_id)>
+    link_page;
 };
 
 /// Registers every route souk serves. The OpenAPI description in

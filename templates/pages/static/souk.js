@@ -1,0 +1,118 @@
+// souk's pages work without this file; it adds what a page cannot do alone:
+// following an order live, refreshing the operator's tables, and uploading
+// a file with a progress bar. Plain JavaScript, no build step.
+"use strict";
+
+(function () {
+  // An order page follows its order: when the state changes, reload it.
+  function followOrder(section) {
+    var url = section.getAttribute("data-live");
+    var known = section.getAttribute("data-state");
+    var delay = 1000;
+    function poll() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (doc) {
+          if (doc && doc.key && doc.key !== known) {
+            window.location.reload();
+            return;
+          }
+          delay = Math.min(delay * 1.3, 5000);
+          setTimeout(poll, delay);
+        })
+        .catch(function () { setTimeout(poll, 5000); });
+    }
+    setTimeout(poll, delay);
+  }
+
+  // A fragment refreshed every few seconds (the operator's live actors).
+  function refresh(el) {
+    var url = el.getAttribute("data-refresh");
+    var every = parseInt(el.getAttribute("data-every") || "3000", 10);
+    function tick() {
+      fetch(url, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html !== null) {
+            el.innerHTML = html;
+            var stamp = document.getElementById("refreshed-at");
+            if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+          }
+          setTimeout(tick, every);
+        })
+        .catch(function () { setTimeout(tick, every * 2); });
+    }
+    setTimeout(tick, every);
+  }
+
+  // A file upload straight to the API (PUT, streamed by souk), with progress.
+  function upload(form) {
+    var input = form.querySelector("input[type=file]");
+    var bar = form.querySelector("progress");
+    var status = form.querySelector("[data-upload-status]");
+    var button = form.querySelector("button[type=submit]");
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var file = input.files && input.files[0];
+      if (!file) {
+        status.textContent = "Choose a file first.";
+        input.focus();
+        return;
+      }
+      var xhr = new XMLHttpRequest();
+      xhr.open("PUT", form.getAttribute("data-upload") + "?name=" + encodeURIComponent(file.name));
+      xhr.setRequestHeader("X-CSRF-Token", form.getAttribute("data-csrf"));
+      xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) {
+          bar.max = e.total;
+          bar.value = e.loaded;
+          status.textContent = "Uploading… " + Math.round(100 * e.loaded / e.total) + "%";
+        }
+      });
+      xhr.addEventListener("load", function () {
+        button.disabled = false;
+        if (xhr.status >= 200 && xhr.status < 300) {
+          bar.value = bar.max;
+          status.textContent = "Uploaded " + file.name + ".";
+          window.location.assign(form.getAttribute("data-done"));
+        } else {
+          var detail = "the upload failed (" + xhr.status + ")";
+          try { detail = JSON.parse(xhr.responseText).detail || detail; } catch (e) { /* not JSON */ }
+          status.textContent = "Not uploaded: " + detail;
+        }
+      });
+      xhr.addEventListener("error", function () {
+        button.disabled = false;
+        status.textContent = "Not uploaded: the connection failed. Try again.";
+      });
+      button.disabled = true;
+      bar.hidden = false;
+      bar.value = 0;
+      status.textContent = "Uploading…";
+      xhr.send(file);
+    });
+  }
+
+  // After a download starts, refresh the page so the counts are current.
+  function afterDownload(form) {
+    form.addEventListener("submit", function () {
+      setTimeout(function () { window.location.reload(); }, 2500);
+    });
+  }
+
+  // Buttons that need a second thought.
+  function confirmFirst(form) {
+    form.addEventListener("submit", function (ev) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) ev.preventDefault();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-live]").forEach(followOrder);
+    document.querySelectorAll("[data-refresh]").forEach(refresh);
+    document.querySelectorAll("form[data-upload]").forEach(upload);
+    document.querySelectorAll("form[data-download]").forEach(afterDownload);
+    document.querySelectorAll("form[data-confirm]").forEach(confirmFirst);
+  });
+})();
