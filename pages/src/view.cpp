@@ -34,6 +34,9 @@ mus::data to_data(const nlohmann::json& j) {
     return d;
   }
   case nlohmann::json::value_t::string:
+    // "" is false to sections, like a missing value.
+    if (j.get_ref<const std::string&>().empty())
+      return mus::data{mus::data::type::bool_false};
     return mus::data{j.get<std::string>()};
   case nlohmann::json::value_t::boolean:
     return j.get<bool>() ? mus::data{mus::data::type::bool_true}
@@ -88,8 +91,11 @@ std::string views::fragment(const std::string& name,
   if (it == templates_.end())
     return "<p>missing template " + name + "</p>";
   auto data = to_data(view);
-  // Every template is also a partial: {{> name}} (without ".html").
+  // Templates named "_NAME.html" are partials: {{> _NAME}}. (The prefix
+  // keeps them from hiding a value of the same name.)
   for (auto& [other, text] : templates_) {
+    if (!other.starts_with("_"))
+      continue;
     auto copy = text;
     data.set(other.substr(0, other.size() - 5),
              mus::partial{[copy] { return copy; }});

@@ -1,0 +1,152 @@
+// The golden path on a fresh embedded soukd, in a real browser: a creator
+// signs up, creates a product and uploads a file (with the progress bar);
+// a buyer signs up, buys it through the sandbox's hosted checkout page,
+// follows the order live and downloads the file (bytes identical); the
+// creator sees the sale and the pending balance; an operator sees the
+// live actors, the flow diagrams and the order's timeline.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { check, makeOperator, randomFile, run, sha256 } from "./lib.mjs";
+
+const password = "correct horse battery staple";
+
+await run("golden_path", {}, async ({ souk, browser, rec }) => {
+  const base = souk.url;
+  const stamp = Date.now();
+  const creatorEmail = `maker${stamp}@example.com`;
+  const buyerEmail = `reader${stamp}@example.com`;
+  const opEmail = `ops${stamp}@example.com`;
+  makeOperator(souk, opEmail, password);
+
+  // --- the creator
+  const creatorCtx = await browser.newContext();
+  const creator = await creatorCtx.newPage();
+  rec.watch(creator, "creator");
+  await creator.goto(base + "/");
+  await rec.shot(creator, "shop-empty");
+  await creator.getByRole("link", { name: "Sign up", exact: true }).click();
+  await creator.getByLabel("Email").fill(creatorEmail);
+  await creator.getByLabel("Password").fill(password);
+  await creator.getByLabel("sell my products").check();
+  await rec.shot(creator, "signup");
+  await creator.getByRole("button", { name: "Create account", exact: true }).click();
+  await creator.waitForURL(/\/dashboard\?notice=signed_up/);
+  await rec.shot(creator, "dashboard-new");
+
+  await creator.getByRole("link", { name: "New product" }).click();
+  await creator.getByLabel("Title").fill("The Lagos Cookbook");
+  await creator.getByLabel("Description").fill(
+    "Forty recipes from the markets of Lagos.\n\nA PDF, 120 pages.");
+  await creator.getByLabel("Price").fill("2500");
+  await rec.shot(creator, "product-new");
+  await creator.getByRole("button", { name: "Create product", exact: true }).click();
+  await creator.waitForURL(/\/dashboard\/products\/[^/?]+\?notice=created/);
+  const productUrl = creator.url().split("?")[0];
+  const productId = productUrl.split("/").pop();
+
+  // The file, uploaded through the progress-bar form straight to the API.
+  const bytes = randomFile(3 * 1024 * 1024 + 17);
+  const upload = path.join(os.tmpdir(), `lagos-cookbook-${stamp}.pdf`);
+  fs.writeFileSync(upload, bytes);
+  await creator.setInputFiles("#file", upload);
+  await creator.getByRole("button", { name: "Upload", exact: true }).click();
+  await creator.waitForURL(/notice=uploaded/);
+  check((await creator.locator("#files").textContent()).includes(path.basename(upload)),
+        "the uploaded file is listed");
+  await creator.getByRole("button", { name: "Publish", exact: true }).click();
+  await creator.waitForURL(/notice=published/);
+  check((await creator.locator("#product-status").textContent()).trim() === "published",
+        "the product is published");
+  await rec.shot(creator, "product-published");
+
+  // --- the buyer
+  const buyerCtx = await browser.newContext({ acceptDownloads: true });
+  const buyer = await buyerCtx.newPage();
+  rec.watch(buyer, "buyer");
+  await buyer.goto(base + "/signup");
+  await buyer.getByLabel("Email").fill(buyerEmail);
+  await buyer.getByLabel("Password").fill(password);
+  await buyer.getByRole("button", { name: "Create account", exact: true }).click();
+  await buyer.waitForURL(/\/library\?notice=signed_up/);
+  await buyer.goto(base + "/?q=lagos");
+  await rec.shot(buyer, "shop-search");
+  await buyer.getByRole("link", { name: "The Lagos Cookbook" }).click();
+  await buyer.waitForURL(new RegExp(`/p/${productId}$`));
+  check((await buyer.locator("#price").textContent()).includes("NGN 2,500.00"), "price shown");
+  check(await buyer.getByLabel("Your email").inputValue() === buyerEmail,
+        "the buy form knows the signed-in buyer's email");
+  await rec.shot(buyer, "product");
+  await buyer.getByRole("button", { name: /^Buy/ }).click();
+
+  // The sandbox gateway's hosted checkout page.
+  await buyer.waitForURL(/\/sandbox\/checkout\//);
+  check((await buyer.locator("#amount").textContent()).includes("NGN 2,500.00"),
+        "the gateway shows the amount");
+  await rec.shot(buyer, "gateway-checkout");
+  await buyer.getByRole("button", { name: /^Pay/ }).click();
+
+  // Back on souk: the order page follows the order until it is delivered.
+  await buyer.waitForURL(/\/orders\/[^/?]+$/);
+  const orderId = buyer.url().split("/").pop();
+  await buyer.locator("h1", { hasText: "Your files are ready" }).waitFor({ timeout: 30000 });
+  check((await buyer.locator(".remaining").first().textContent()).includes("5 of 5 downloads left"),
+        "downloads remaining shown");
+  await rec.shot(buyer, "order-delivered");
+
+  const [download] = await Promise.all([
+    buyer.waitForEvent("download"),
+    buyer.getByRole("button", { name: `Download ${path.basename(upload)}` }).click(),
+  ]);
+  const saved = path.join(os.tmpdir(), `downloaded-${stamp}`);
+  await download.saveAs(saved);
+  const got = fs.readFileSync(saved);
+  check(got.length === bytes.length && sha256(got) === sha256(bytes),
+        `downloaded bytes identical (${got.length} of ${bytes.length})`);
+  check(download.suggestedFilename() === path.basename(upload), "download keeps the file's name");
+  await buyer.goto(base + `/orders/${orderId}`);
+  check((await buyer.locator(".remaining").first().textContent()).includes("4 of 5 downloads left"),
+        "the download was counted");
+  await buyer.getByRole("link", { name: "My purchases" }).click();
+  check((await buyer.locator("table").textContent()).includes("The Lagos Cookbook"),
+        "the library lists the purchase");
+  await rec.shot(buyer, "library");
+  await rec.phone(browser, base + `/orders/${orderId}`, "order", await buyerCtx.storageState());
+  await rec.phone(browser, base + `/p/${productId}`, "product", await buyerCtx.storageState());
+
+  // --- the creator sees the sale and the pending balance (NGN 2,500.00
+  // less the fee of 5% + NGN 100.00).
+  await creator.goto(base + "/dashboard");
+  check((await creator.locator("#sales").textContent()).includes(buyerEmail), "the sale is listed");
+  check((await creator.locator("#pending-NGN").textContent()).trim() === "NGN 2,275.00",
+        "the pending balance holds the creator's net");
+  check(await creator.locator("svg.chart rect").count() >= 28, "the earnings chart is drawn");
+  await rec.shot(creator, "dashboard-sale");
+  await rec.phone(browser, base + "/dashboard", "dashboard", await creatorCtx.storageState());
+  await creator.goto(base + "/dashboard/payouts");
+  await rec.shot(creator, "payouts");
+
+  // --- the operator
+  const opCtx = await browser.newContext();
+  const op = await opCtx.newPage();
+  rec.watch(op, "operator");
+  await op.goto(base + "/console");
+  await op.waitForURL(/\/login\?next=/);
+  await op.getByLabel("Email").fill(opEmail);
+  await op.getByLabel("Password").fill(password);
+  await op.getByRole("button", { name: "Sign in", exact: true }).click();
+  await op.waitForURL(/\/console/);
+  const diagram = op.locator('section[data-flow="digital_download"] svg');
+  check(await diagram.count() === 1, "the digital_download flow is drawn");
+  check((await diagram.locator('g[data-state="delivered"] .count').textContent()).trim() === "1 order",
+        "the diagram counts the delivered order");
+  await rec.shot(op, "console");
+  await op.goto(base + `/console/orders/${orderId}`);
+  const timeline = await op.locator("#timeline").textContent();
+  for (const event of ["order.created", "payment.succeeded", "steps.done"])
+    check(timeline.includes(event), `the timeline shows ${event}`);
+  check((await op.locator("#order-state").textContent()).trim() === "delivered", "order state shown");
+  await rec.shot(op, "console-order");
+  await rec.phone(browser, base + "/console", "console", await opCtx.storageState());
+});
