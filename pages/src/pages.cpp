@@ -39,7 +39,8 @@ void add_static(http::router& r, const site_ptr& s) {
 
 // What the buyer can do about a link that does not work.
 nlohmann::json link_view(const error& err, const std::string& order_id) {
-  nlohmann::json view{{"detail", err.detail}, {"order_id", order_id}};
+  nlohmann::json view{{"detail", sentence(err.detail)},
+                      {"order_id", order_id}};
   switch (err.code) {
   case errc::link_expired:
     view["title"] = "This download link has expired";
@@ -102,10 +103,8 @@ expected<link_page_fn> add_routes(http::router& r, options opts) {
     for (auto& h : doc.headers)
       if (h.first == "Retry-After")
         res.headers.push_back(h);
-    // The link is a secret: no Referer carries it anywhere.
-    for (auto& [name, value] : res.headers)
-      if (name == "Referrer-Policy")
-        value = "no-referrer";
+    // Referrer-Policy stays same-origin: the link's token is sent only
+    // back to souk (with no-referrer, the form's Origin would be "null").
     return res;
   }};
 }

@@ -125,7 +125,9 @@ http::response message(const site& s, const visitor& v,
                        const std::string& title, const std::string& detail,
                        nlohmann::json actions) {
   return render(s, v, req, status, "message.html",
-                {{"title", title}, {"detail", detail}, {"actions", actions}});
+                {{"title", title},
+                 {"detail", sentence(detail)},
+                 {"actions", actions}});
 }
 
 http::response failure(const site& s, const visitor& v,

@@ -193,6 +193,15 @@ std::optional<int64_t> parse_major(std::string_view text) {
   return whole * 100 + cents;
 }
 
+std::string sentence(std::string text) {
+  if (!text.empty() && text[0] >= 'a' && text[0] <= 'z')
+    text[0] = static_cast<char>(text[0] - 'a' + 'A');
+  if (!text.empty() && text.back() != '.' && text.back() != '!'
+      && text.back() != '?' && text.back() != ')')
+    text += '.';
+  return text;
+}
+
 std::string major_text(int64_t minor) {
   if (minor % 100 == 0)
     return std::to_string(minor / 100);

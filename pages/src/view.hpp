@@ -61,6 +61,9 @@ std::string size_text(int64_t bytes);
 /// "12.5"); nullopt if it is not such a number (at most 2 decimals).
 std::optional<int64_t> parse_major(std::string_view text);
 
+/// `text` as a sentence: a capital first letter and a full stop.
+std::string sentence(std::string text);
+
 /// "5000.50" from minor units, for a form field.
 std::string major_text(int64_t minor);
 
