@@ -53,8 +53,8 @@ std::string api_reply::detail() const {
   if (!body.is_object())
     return "the server answered " + std::to_string(status);
   auto d = body.value("detail", std::string{});
-  return sentence(d.empty() ? body.value("title", std::string{"something went wrong"})
-                   : d);
+  return sentence(
+    d.empty() ? body.value("title", std::string{"something went wrong"}) : d);
 }
 
 std::string api_reply::field() const {

@@ -39,8 +39,7 @@ void add_static(http::router& r, const site_ptr& s) {
 
 // What the buyer can do about a link that does not work.
 nlohmann::json link_view(const error& err, const std::string& order_id) {
-  nlohmann::json view{{"detail", sentence(err.detail)},
-                      {"order_id", order_id}};
+  nlohmann::json view{{"detail", sentence(err.detail)}, {"order_id", order_id}};
   switch (err.code) {
   case errc::link_expired:
     view["title"] = "This download link has expired";

@@ -124,10 +124,9 @@ http::response message(const site& s, const visitor& v,
                        const http::request& req, unsigned status,
                        const std::string& title, const std::string& detail,
                        nlohmann::json actions) {
-  return render(s, v, req, status, "message.html",
-                {{"title", title},
-                 {"detail", sentence(detail)},
-                 {"actions", actions}});
+  return render(
+    s, v, req, status, "message.html",
+    {{"title", title}, {"detail", sentence(detail)}, {"actions", actions}});
 }
 
 http::response failure(const site& s, const visitor& v,

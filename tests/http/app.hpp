@@ -24,6 +24,7 @@
 #include "souk/http/server.hpp"
 #include "souk/metrics/registry.hpp"
 #include "souk/orders/library.hpp"
+#include "souk/pages/pages.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/payments/payouts.hpp"
 #include "souk/payments/service.hpp"
@@ -57,7 +58,8 @@ struct app {
     = souk::storage::make_local_store(files.path());
 
   explicit app(souk::accounts::policy p = cheap(), double per_minute = 100000,
-               double burst = 100000, uint64_t max_upload = 1 << 20) {
+               double burst = 100000, uint64_t max_upload = 1 << 20,
+               bool with_pages = false) {
     auto m = souk::persistence::migrate(
       *db, souk::persistence::shipped_migrations(db->kind()));
     BOOST_REQUIRE_MESSAGE(m, (m ? "" : m.err().detail));
@@ -103,6 +105,12 @@ struct app {
         std::vector<souk::actors::order_inspection>{}};
     };
     http::add_routes(routes, svc);
+    if (with_pages) {
+      auto link_page = souk::pages::add_routes(routes, {});
+      BOOST_REQUIRE_MESSAGE(link_page,
+                            (link_page ? "" : link_page.err().detail));
+      svc->link_page = *link_page;
+    }
     http::server_options opts;
     opts.listen = "127.0.0.1:0";
     opts.access_log = false;
