@@ -35,9 +35,11 @@ std::vector<std::string> soukd_args(const st::scratch_database& db) {
 bool wait_ready(st::child_process& p, uint16_t port) {
   if (!p.wait_for_output(
         "souk is running at http://127.0.0.1:" + std::to_string(port) + "/",
-        30s))
+        60s))
     return false;
-  for (int i = 0; i < 100; ++i) {
+  // Generous: two ASan builds migrating one SQLite file while the browser
+  // tests share the machine's two cores can take seconds.
+  for (int i = 0; i < 400; ++i) {
     try {
       if (st::http_request(port, "GET", "/readyz").status == 200)
         return true;
@@ -311,8 +313,8 @@ BOOST_AUTO_TEST_CASE(two_nodes_starting_at_once_migrate_once) {
   // Same working directory: on SQLite both use ./var/souk.db.
   st::child_process a{soukd_args(db), {listen_env(a_port)}, dir.path()};
   st::child_process b{soukd_args(db), {listen_env(b_port)}, dir.path()};
-  BOOST_REQUIRE_MESSAGE(wait_ready(a, a_port), a.err());
-  BOOST_REQUIRE_MESSAGE(wait_ready(b, b_port), b.err());
+  BOOST_REQUIRE_MESSAGE(wait_ready(a, a_port), a.out() + a.err());
+  BOOST_REQUIRE_MESSAGE(wait_ready(b, b_port), b.out() + b.err());
   auto url = st::backend_name() == "postgresql"
                ? db.url()
                : "sqlite://" + (dir.path() / "var" / "souk.db").string();
