@@ -598,6 +598,7 @@ status node::start() {
   // The web pages, over the API just registered.
   pages::options page_opts;
   page_opts.secure_cookies = svc->secure_cookies;
+  page_opts.public_origin = origin_of(d.cfg.public_url);
   page_opts.shop_name = d.cfg.email.shop_name;
   if (d.cfg.payments.gateway != "sandbox") {
     // The buy form leads on to the gateway's hosted page.

@@ -374,11 +374,12 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
             return reply(problem(missing, req.request_id));
           order = std::move((*snap)->order);
         } else {
-          auto found = find_visible(*svc, *who, id);
+          // The token still proves a guest purchase after signing in.
+          auto found = find_visible(*svc, who, req, id);
           if (!found)
             return reply(problem(found.err(), req.request_id));
           order = std::move(found->snap.order);
-          buyer = !order.buyer_id.empty() && order.buyer_id == who->who.id;
+          buyer = found->buyer;
           staff = !buyer;
         }
         if (body.contains("reset_downloads") && !staff)

@@ -497,7 +497,12 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
               "We could not reach the payment gateway just now. Your order "
               "completes as soon as the payment is confirmed; you will get an "
               "email.",
-              ref.starts_with("souk-") ? ref.substr(5) : std::string{}, ""));
+              ref.starts_with("souk-")
+                  && ref.find_first_not_of("0123456789abcdef-", 5)
+                       == std::string::npos
+                ? ref.substr(5)
+                : std::string{},
+              ""));
           }
           if (s->payment_status == "succeeded")
             return reply(return_response(req, 200, "Thank you",

@@ -77,11 +77,13 @@ void api::call(const http::request& outer, api_request in,
     sub->query = http::decode_query(std::string_view{in.target}.substr(q + 1))
                    .value_or(decltype(sub->query){});
   for (auto& [name, value] : outer.headers)
-    if (forwarded(name))
+    if (forwarded(name) && !(in.as_guest && name == "cookie"))
       sub->headers.emplace_back(name, value);
   sub->headers.emplace_back("accept", "application/json");
   if (!in.body.is_null()) {
-    sub->body = in.body.dump();
+    // Form fields are any bytes: never let invalid UTF-8 throw here.
+    sub->body
+      = in.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     sub->headers.emplace_back("content-type", "application/json");
   }
   for (auto& [name, value] : in.headers)

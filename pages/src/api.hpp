@@ -24,6 +24,8 @@ struct api_request {
   nlohmann::json body;
   /// Extra headers (names in any case), e.g. Idempotency-Key, If-Match.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Leave the visitor's cookies out: the call is made as a guest.
+  bool as_guest = false;
 };
 
 /// What the API answered.

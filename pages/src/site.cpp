@@ -177,7 +177,10 @@ expected<form> read_form(const site& s, const http::request& req) {
     auto host = std::string{req.header("host").value_or("")};
     auto o = std::string{*origin};
     auto scheme = o.find("://");
-    if (scheme == std::string::npos || o.substr(scheme + 3) != host)
+    bool ours
+      = (!s.opts.public_origin.empty() && o == s.opts.public_origin)
+        || (scheme != std::string::npos && o.substr(scheme + 3) == host);
+    if (!ours)
       return stale;
   }
   auto decoded = http::decode_query(req.body);

@@ -246,7 +246,12 @@ void show_order(const site_ptr& s, const http::request& req,
         view["product_title"] = "Your purchase";
       }
       describe(view, order);
-      view["downloads"] = download_items(downloads, order.value("state", ""));
+      // Only the buyer downloads here; the creator and operators re-issue
+      // links from their own pages.
+      view["downloads"]
+        = order.value("viewer", "") == "buyer"
+            ? download_items(downloads, order.value("state", ""))
+            : json::array();
       json history = json::array();
       for (auto& e : order["timeline"])
         history.push_back(
@@ -433,7 +438,7 @@ void add_storefront(http::router& routes, const site_ptr& s) {
         if (form_view.is_object()) {
           for (auto& [k, val] : form_view.items())
             view[k] = val;
-          status_code = form_view.value("status", 422u);
+          status_code = form_view.value("_status", 422u);
         }
         reply(render(*s, v, req, status_code, "product.html", std::move(view)));
       });
@@ -450,7 +455,7 @@ void add_storefront(http::router& routes, const site_ptr& s) {
       auto f = read_form(*s, req);
       if (!f)
         return product_page(req, std::move(reply),
-                            {{"error", f.err().detail}, {"status", 403}});
+                            {{"error", f.err().detail}, {"_status", 403}});
       auto key = f->get("_key");
       if (key.empty() || key.size() > 100)
         key = new_uuid();
@@ -464,7 +469,7 @@ void add_storefront(http::router& routes, const site_ptr& s) {
         if (!minor) {
           keep["amount_error"] = "Write the amount as a number, e.g. 2500 or "
                                  "2500.50.";
-          keep["status"] = 422;
+          keep["_status"] = 422;
           return product_page(req, std::move(reply), std::move(keep));
         }
         body["amount"] = *minor;
@@ -481,7 +486,7 @@ void add_storefront(http::router& routes, const site_ptr& s) {
               keep[field + "_error"] = r.detail();
             else
               keep["error"] = r.detail();
-            keep["status"] = r.status;
+            keep["_status"] = r.status;
             // A new attempt is a new request.
             keep["key"] = new_uuid();
             return product_page(req, std::move(reply), std::move(keep));
@@ -617,15 +622,24 @@ void add_storefront(http::router& routes, const site_ptr& s) {
                     "/api/v1/orders/" + url_encode(req.param("id"))
                       + "/downloads",
                     {{"email", f->get("email")}},
-                    write_headers(req)},
-        [go_on, reply = std::move(reply)](api_reply r) mutable {
+                    {},
+                    true},
+        [s, go_on, id = req.param("id"),
+         reply = std::move(reply)](api_reply r) mutable {
           if (r.status == 429 || r.status == 410 || r.status == 409
               || (r.status == 422 && r.field() == "email"))
             return go_on(std::move(reply), r.status, "No links sent",
                          r.detail());
-          go_on(std::move(reply), 202, "Check your email",
-                "If that is the email address the order was placed with, fresh "
-                "download links are on their way to it.");
+          // The new links replace any this browser kept: forget those.
+          go_on(
+            [s, id, reply = std::move(reply)](http::response res) {
+              res.header("Set-Cookie",
+                         page_cookie(*s, links_cookie, "", "/orders/" + id, 0));
+              reply(std::move(res));
+            },
+            202, "Check your email",
+            "If that is the email address the order was placed with, fresh "
+            "download links are on their way to it.");
         });
     });
 

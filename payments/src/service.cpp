@@ -110,6 +110,16 @@ expected<checkout_answer> service::checkout(const checkout_request& r) {
     auto doc = json::parse(out.body, nullptr, false);
     if (doc.is_object() && doc.contains("order"))
       out.order_id = doc["order"].value("id", "");
+    if (out.status == 201 && !out.order_id.empty()) {
+      // The same buyer asking again (a double click, a retry after a lost
+      // answer) gets a working token: a new one replaces the old.
+      auto token = random_token(32);
+      if (auto err = persistence::order_repository{*impl_->db}.set_access_hash(
+            out.order_id, sha256_hex(token)))
+        return err;
+      doc["order"]["access_token"] = token;
+      out.body = doc.dump();
+    }
     return out;
   }
   auto out = impl_->checkout_owned(r);
@@ -220,7 +230,11 @@ service::impl::checkout_owned(const checkout_request& r) {
               {"authorization_url", p.authorization_url},
               {"access_code", p.access_code},
               {"status", p.status}}}};
-  rows.answer = {r.scope, r.idempotency_key, 201, body.dump()};
+  // The stored answer (replayed for the same key) leaves the token out: it
+  // is kept only as its hash; a replay mints a new one.
+  auto stored = body;
+  stored["order"].erase("access_token");
+  rows.answer = {r.scope, r.idempotency_key, 201, stored.dump()};
   if (auto err = repo().create_checkout(rows))
     return err;
   orders.started(*creation);
@@ -228,7 +242,7 @@ service::impl::checkout_owned(const checkout_request& r) {
             product->id, amount, base.currency, p.reference);
   checkout_answer out;
   out.status = 201;
-  out.body = rows.answer.body;
+  out.body = body.dump();
   out.order_id = order.id;
   return out;
 }

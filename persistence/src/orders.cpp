@@ -749,6 +749,16 @@ order_repository::access_hash(const std::string& id) {
   return out;
 }
 
+status order_repository::set_access_hash(const std::string& id,
+                                         const std::string& hash) {
+  return db_.transact([&](soci::session& sql) -> status {
+    sql << "DELETE FROM order_access WHERE order_id = :o", soci::use(id);
+    sql << "INSERT INTO order_access (order_id, token_hash) VALUES (:o, :h)",
+      soci::use(id), soci::use(hash);
+    return {};
+  });
+}
+
 expected<backlog> order_repository::backlog_at(timestamp now) {
   backlog out;
   auto now_text = to_iso(now);

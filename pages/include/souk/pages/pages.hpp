@@ -26,6 +26,9 @@ struct options {
   /// hosted checkout page, which the buy form redirects to), for the
   /// Content-Security-Policy's `form-action`. Empty entries are ignored.
   std::vector<std::string> form_origins;
+  /// souk's public origin ("https://shop.example"): a form's Origin must be
+  /// it or the request's Host (behind a proxy that rewrites Host, only it).
+  std::string public_origin;
   /// Mark page cookies `Secure` (souk's public URL is https).
   bool secure_cookies = false;
   /// The shop's name in titles and the header.

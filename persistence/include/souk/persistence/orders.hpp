@@ -303,6 +303,9 @@ public:
   /// for order `id`, or nullopt if the order has none.
   expected<std::optional<std::string>> access_hash(const std::string& id);
 
+  /// Replaces (or sets) the hash of order `id`'s access token.
+  status set_access_hash(const std::string& id, const std::string& hash);
+
   /// What is waiting at `now`.
   expected<backlog> backlog_at(timestamp now);
 
