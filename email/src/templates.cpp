@@ -11,6 +11,8 @@
 #include <kainjow/mustache.hpp>
 #include <nlohmann/json.hpp>
 
+#include "souk/core/mustache_json.hpp"
+
 namespace souk::email {
 
 // Generated from templates/email/ (email/CMakeLists.txt).
@@ -20,32 +22,6 @@ shipped_email_templates();
 namespace {
 
 namespace mus = kainjow::mustache;
-
-mus::data to_data(const nlohmann::json& j) {
-  switch (j.type()) {
-  case nlohmann::json::value_t::object: {
-    mus::data d{mus::data::type::object};
-    for (auto& [k, v] : j.items())
-      d.set(k, to_data(v));
-    return d;
-  }
-  case nlohmann::json::value_t::array: {
-    mus::data d{mus::data::type::list};
-    for (auto& v : j)
-      d.push_back(to_data(v));
-    return d;
-  }
-  case nlohmann::json::value_t::string:
-    return mus::data{j.get<std::string>()};
-  case nlohmann::json::value_t::boolean:
-    return j.get<bool>() ? mus::data{mus::data::type::bool_true}
-                         : mus::data{mus::data::type::bool_false};
-  case nlohmann::json::value_t::null:
-    return mus::data{mus::data::type::bool_false};
-  default:
-    return mus::data{j.dump()};
-  }
-}
 
 bool part_name(const std::string& file) {
   return file.ends_with(".subject") || file.ends_with(".txt")
@@ -109,7 +85,7 @@ expected<rendered> templates::render(const std::string& name,
                                      const nlohmann::json& model) const {
   if (!has(name))
     return error{errc::invalid_field, "no email template " + name, "template"};
-  auto data = to_data(model);
+  auto data = mustache_data(model);
   auto run
     = [&](const std::string& file, bool escape) -> expected<std::string> {
     auto it = files_.find(file);

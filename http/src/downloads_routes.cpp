@@ -354,14 +354,16 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
         bool buyer = false;
         bool staff = false;
         persistence::order_row order;
-        if (who == nullptr && req.header("x-order-token")) {
-          // A guest holding the order's token is its buyer.
+        if (who != nullptr || req.header("x-order-token")) {
+          // Signed in, or holding the order's token (its buyer, also after
+          // signing in to another account).
           auto found = find_visible(*svc, who, req, id);
           if (!found)
             return reply(problem(found.err(), req.request_id));
           order = std::move(found->snap.order);
-          buyer = true;
-        } else if (who == nullptr) {
+          buyer = found->buyer;
+          staff = !buyer;
+        } else {
           auto email = string_field(body, "email", std::nullopt, 320);
           if (!email)
             return reply(problem(email.err(), req.request_id));
@@ -373,14 +375,6 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
               || lower((*snap)->order.buyer_email) != lower(*email))
             return reply(problem(missing, req.request_id));
           order = std::move((*snap)->order);
-        } else {
-          // The token still proves a guest purchase after signing in.
-          auto found = find_visible(*svc, who, req, id);
-          if (!found)
-            return reply(problem(found.err(), req.request_id));
-          order = std::move(found->snap.order);
-          buyer = found->buyer;
-          staff = !buyer;
         }
         if (body.contains("reset_downloads") && !staff)
           return reply(problem(

@@ -148,67 +148,65 @@ response return_response(const request& req, unsigned status,
   return res;
 }
 
+// The buyer's order `id` (never a payout: that is an instance of the same
+// engine, not an order) with its product's creator; not_found if none.
+expected<visible_order> order_with_creator(const services& svc,
+                                           const std::string& id) {
+  auto snap = persistence::order_repository{*svc.db}.load(id);
+  if (!snap)
+    return snap.err();
+  if (!*snap || (*snap)->order.kind != "order")
+    return error{errc::not_found, "no order " + id};
+  auto product
+    = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);
+  return visible_order{std::move(**snap),
+                       product ? product->creator_id : std::string{}, false};
+}
+
+// Whether `who` may see `o`: its signed-in buyer, its creator, operators.
+// Sets `o.buyer`.
+bool may_see(const principal& who, visible_order& o) {
+  o.buyer
+    = !o.snap.order.buyer_id.empty() && o.snap.order.buyer_id == who.who.id;
+  return o.buyer || who.who.role == accounts::operator_role
+         || (!o.creator_id.empty() && o.creator_id == who.who.id);
+}
+
 } // namespace
 
 // The order if `who` may see it; not_found otherwise (the same answer as for
 // an order that does not exist). Blocking.
 expected<visible_order> find_visible(const services& svc, const principal& who,
                                      const std::string& id) {
-  auto snap = persistence::order_repository{*svc.db}.load(id);
-  if (!snap)
-    return snap.err();
-  error missing{errc::not_found, "no order " + id};
-  // A payout is an instance of the same engine, not an order.
-  if (!*snap || (*snap)->order.kind != "order")
-    return missing;
-  auto product
-    = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);
-  std::string creator = product ? product->creator_id : std::string{};
-  bool allowed = who.who.role == accounts::operator_role
-                 || (!(*snap)->order.buyer_id.empty()
-                     && (*snap)->order.buyer_id == who.who.id)
-                 || (!creator.empty() && creator == who.who.id);
-  if (!allowed)
-    return missing;
-  return visible_order{std::move(**snap), creator};
+  auto found = order_with_creator(svc, id);
+  if (found && !may_see(who, *found))
+    return error{errc::not_found, "no order " + id};
+  return found;
 }
 
 expected<visible_order> find_visible(const services& svc, const principal* who,
                                      const request& req,
                                      const std::string& id) {
   auto token = req.header("x-order-token");
-  if (who != nullptr) {
-    auto found = find_visible(svc, *who, id);
-    if (found)
-      found->buyer = !found->snap.order.buyer_id.empty()
-                     && found->snap.order.buyer_id == who->who.id;
-    // A guest purchase stays its buyer's after they sign in: the token
-    // still proves it.
-    if (found || found.err().code != errc::not_found || !token
-        || token->empty())
-      return found;
-  }
-  if (!token || token->empty())
+  bool has_token = token && !token->empty();
+  if (who == nullptr && !has_token)
     return error{errc::unauthorized,
                  "sign in, or send the order's access token (from the "
                  "checkout's answer) in X-Order-Token"};
-  error missing{errc::not_found, "no order " + id};
-  persistence::order_repository repo{*svc.db};
-  auto hash = repo.access_hash(id);
-  if (!hash)
-    return hash.err();
-  if (!*hash || !accounts::constant_time_equal(**hash, sha256_hex(*token)))
-    return missing;
-  auto snap = repo.load(id);
-  if (!snap)
-    return snap.err();
-  if (!*snap || (*snap)->order.kind != "order")
-    return missing;
-  auto product
-    = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);
-  visible_order out{std::move(**snap),
-                    product ? product->creator_id : std::string{}, true};
-  return out;
+  auto found = order_with_creator(svc, id);
+  if (!found || (who != nullptr && may_see(*who, *found)))
+    return found;
+  // A guest purchase, also after its buyer signed in: the token proves it.
+  if (has_token) {
+    auto hash = persistence::order_repository{*svc.db}.access_hash(id);
+    if (!hash)
+      return hash.err();
+    if (*hash && accounts::constant_time_equal(**hash, sha256_hex(*token))) {
+      found->buyer = true;
+      return found;
+    }
+  }
+  return error{errc::not_found, "no order " + id};
 }
 
 void request_refund(std::shared_ptr<const services> svc, const request& req,

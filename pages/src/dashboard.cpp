@@ -47,13 +47,19 @@ json product_fields(const json& p) {
   return f;
 }
 
+// The editor's fields as typed, to show them again with an error.
+json typed_fields(const form& f) {
+  return {
+    {"title", f.get("title")},           {"description", f.raw("description")},
+    {"price", f.get("price")},           {"min_price", f.get("min_price")},
+    {"ngn", f.get("currency") != "USD"}, {"usd", f.get("currency") == "USD"}};
+}
+
 // The API's body from the editor's form; an error names the field.
 expected<json> product_body(const form& f, bool creating) {
   json body;
   body["title"] = f.get("title");
-  body["description"] = f.fields.count("description")
-                          ? f.fields.at("description")
-                          : std::string{};
+  body["description"] = f.raw("description");
   auto currency = f.get("currency") == "USD" ? "USD" : "NGN";
   auto price = parse_major(f.get("price"));
   if (!price)
@@ -252,12 +258,7 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
           if (!f)
             return editor(s, req, std::move(reply), v, 403, json::object(),
                           nullptr, "", f.err().detail, "");
-          json typed{{"title", f->get("title")},
-                     {"description", f->fields["description"]},
-                     {"price", f->get("price")},
-                     {"min_price", f->get("min_price")},
-                     {"ngn", f->get("currency") != "USD"},
-                     {"usd", f->get("currency") == "USD"}};
+          auto typed = typed_fields(*f);
           auto body = product_body(*f, true);
           if (!body)
             return editor(s, req, std::move(reply), v, 422, json::object(),
@@ -287,12 +288,7 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
       if (!f)
         return edit_page(s, req, std::move(reply), 403, nullptr,
                          f.err().detail);
-      json typed{{"title", f->get("title")},
-                 {"description", f->fields["description"]},
-                 {"price", f->get("price")},
-                 {"min_price", f->get("min_price")},
-                 {"ngn", f->get("currency") != "USD"},
-                 {"usd", f->get("currency") == "USD"}};
+      auto typed = typed_fields(*f);
       auto body = product_body(*f, false);
       if (!body)
         return edit_page(s, req, std::move(reply), 422, typed,

@@ -3,8 +3,6 @@
 
 #include "souk/pages/pages.hpp"
 
-#include "souk/core/ids.hpp"
-#include "souk/http/access.hpp"
 #include "souk/http/problem.hpp"
 
 #include "site.hpp"
@@ -90,13 +88,7 @@ expected<link_page_fn> add_routes(http::router& r, options opts) {
     auto doc = http::problem(err, req.request_id);
     // No API call here (the link route answers at once): the visitor is
     // whoever holds the form cookie.
-    visitor v;
-    if (auto c = http::cookie(req, "souk_form"); c && c->size() >= 16) {
-      v.csrf = *c;
-    } else {
-      v.csrf = random_token(18);
-      v.form_cookie = v.csrf;
-    }
+    auto v = guest_visitor(req);
     auto res = render(*shared, v, req, doc.status, "link.html",
                       link_view(err, order_id));
     for (auto& h : doc.headers)

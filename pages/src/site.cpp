@@ -65,6 +65,17 @@ void flag_lists(nlohmann::json& doc) {
 
 } // namespace
 
+visitor guest_visitor(const http::request& req) {
+  visitor v;
+  if (auto c = http::cookie(req, form_cookie_name); c && c->size() >= 16) {
+    v.csrf = *c;
+  } else {
+    v.csrf = random_token(18);
+    v.form_cookie = v.csrf;
+  }
+  return v;
+}
+
 void with_visitor(const site_ptr& s, const http::request& req,
                   std::vector<api_request> calls, visitor_fn fn) {
   auto session = http::cookie(req, http::session_cookie);
@@ -82,12 +93,10 @@ void with_visitor(const site_ptr& s, const http::request& req,
       }
       if (v.signed_in()) {
         v.csrf = accounts::csrf_token_for(*session);
-      } else if (auto c = http::cookie(req, form_cookie_name);
-                 c && c->size() >= 16) {
-        v.csrf = *c;
       } else {
-        v.csrf = random_token(18);
-        v.form_cookie = v.csrf;
+        auto guest = guest_visitor(req);
+        v.csrf = std::move(guest.csrf);
+        v.form_cookie = std::move(guest.form_cookie);
       }
       fn(std::move(v), std::move(rs));
     });
@@ -159,8 +168,12 @@ std::optional<http::response> require(const site& s, const visitor& v,
 }
 
 std::string form::get(const std::string& name) const {
+  return trim(raw(name));
+}
+
+std::string form::raw(const std::string& name) const {
   auto it = fields.find(name);
-  return it == fields.end() ? std::string{} : trim(it->second);
+  return it == fields.end() ? std::string{} : it->second;
 }
 
 expected<form> read_form(const site& s, const http::request& req) {
@@ -189,7 +202,7 @@ expected<form> read_form(const site& s, const http::request& req) {
   form out;
   for (auto& [k, v] : *decoded)
     out.fields.emplace(k, v);
-  auto sent = out.fields.count("_csrf") ? out.fields["_csrf"] : "";
+  auto sent = out.raw("_csrf");
   if (sent.empty())
     return stale;
   bool ok = false;

@@ -41,6 +41,10 @@ struct visitor {
   }
 };
 
+/// A visitor not signed in, known by the form cookie alone (no API call):
+/// its token, or a new one to set.
+visitor guest_visitor(const http::request& req);
+
 using visitor_fn = std::function<void(visitor, std::vector<api_reply>)>;
 
 /// Makes `calls` to the API at once (with `GET /api/v1/me` when the visitor
@@ -78,6 +82,8 @@ struct form {
   std::map<std::string, std::string> fields;
   /// The field, trimmed of surrounding spaces ("" when absent).
   std::string get(const std::string& name) const;
+  /// The field as sent ("" when absent): passwords, descriptions.
+  std::string raw(const std::string& name) const;
 };
 
 /// Reads a urlencoded form and checks it came from one of souk's own pages

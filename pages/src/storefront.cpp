@@ -334,13 +334,10 @@ void sign_in(const site_ptr& s, const http::request& req, http::reply_fn reply,
              std::string page, json view) {
   s->api.call(
     req,
-    api_request{
-      "POST",
-      "/api/v1/auth/login",
-      {{"email", f.get("email")},
-       {"password",
-        f.fields.count("password") ? f.fields.at("password") : std::string{}}},
-      {}},
+    api_request{"POST",
+                "/api/v1/auth/login",
+                {{"email", f.get("email")}, {"password", f.raw("password")}},
+                {}},
     [s, &req, reply = std::move(reply), v = std::move(v),
      next = std::move(next), notice = std::move(notice), page = std::move(page),
      view = std::move(view)](api_reply r) mutable {
@@ -715,9 +712,7 @@ void add_storefront(http::router& routes, const site_ptr& s) {
                       api_request{"POST",
                                   "/api/v1/auth/signup",
                                   {{"email", values.get("email")},
-                                   {"password", values.fields.count("password")
-                                                  ? values.fields.at("password")
-                                                  : std::string{}},
+                                   {"password", values.raw("password")},
                                    {"role", role}},
                                   {}},
                       [s, &req, reply = std::move(reply), v, values, next,

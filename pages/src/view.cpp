@@ -6,6 +6,7 @@
 #include <kainjow/mustache.hpp>
 
 #include "souk/core/hash.hpp"
+#include "souk/core/mustache_json.hpp"
 #include "souk/core/time.hpp"
 #include "souk/core/units.hpp"
 
@@ -18,35 +19,6 @@ shipped_page_files();
 namespace {
 
 namespace mus = kainjow::mustache;
-
-mus::data to_data(const nlohmann::json& j) {
-  switch (j.type()) {
-  case nlohmann::json::value_t::object: {
-    mus::data d{mus::data::type::object};
-    for (auto& [k, v] : j.items())
-      d.set(k, to_data(v));
-    return d;
-  }
-  case nlohmann::json::value_t::array: {
-    mus::data d{mus::data::type::list};
-    for (auto& v : j)
-      d.push_back(to_data(v));
-    return d;
-  }
-  case nlohmann::json::value_t::string:
-    // "" is false to sections, like a missing value.
-    if (j.get_ref<const std::string&>().empty())
-      return mus::data{mus::data::type::bool_false};
-    return mus::data{j.get<std::string>()};
-  case nlohmann::json::value_t::boolean:
-    return j.get<bool>() ? mus::data{mus::data::type::bool_true}
-                         : mus::data{mus::data::type::bool_false};
-  case nlohmann::json::value_t::null:
-    return mus::data{mus::data::type::bool_false};
-  default:
-    return mus::data{j.dump()};
-  }
-}
 
 std::string content_type_of(const std::string& name) {
   if (name.ends_with(".css"))
@@ -90,7 +62,7 @@ std::string views::fragment(const std::string& name,
   auto it = templates_.find(name);
   if (it == templates_.end())
     return "<p>missing template " + name + "</p>";
-  auto data = to_data(view);
+  auto data = mustache_data(view, true);
   // Templates named "_NAME.html" are partials: {{> _NAME}}. (The prefix
   // keeps them from hiding a value of the same name.)
   for (auto& [other, text] : templates_) {

@@ -28,6 +28,7 @@
 #include "souk/metrics/registry.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/orders.hpp"
+#include "souk/testing/node_settings.hpp"
 #include "souk/testing/support.hpp"
 
 #include "node.hpp"
@@ -110,16 +111,7 @@ struct fixture {
     namespace fs = std::filesystem;
     fs::create_directories(dir.path() / "flows");
     std::ofstream{dir.path() / "flows" / "held.yaml"} << held_flow;
-    cfg.listen = "127.0.0.1:0";
-    cfg.data_dir = (dir.path() / "data").string();
-    cfg.database.url = scratch.url();
-    cfg.log.access_log = false;
-    cfg.flows.directory = (dir.path() / "flows").string();
-    cfg.auth.password_hash_ops = 1;
-    cfg.auth.password_hash_memory = 64 << 10;
-    cfg.auth.rate_limit_per_minute = 1'000'000;
-    cfg.auth.rate_limit_burst = 1'000'000;
-    cfg.orders.timer_poll = 100ms;
+    st::embedded_node_settings(cfg, dir.path(), scratch.url());
     cfg.orders.step_timeout = 60s; // held steps must not time out
     souk::node_extensions ext;
     ext.actions["test.gate"] = {};

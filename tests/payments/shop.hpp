@@ -30,6 +30,7 @@
 #include "souk/persistence/orders.hpp"
 #include "souk/persistence/payments.hpp"
 #include "souk/sandbox/gateway.hpp"
+#include "souk/testing/node_settings.hpp"
 #include "souk/testing/support.hpp"
 
 #include "node.hpp"
@@ -150,16 +151,7 @@ struct shop {
     std::ofstream{dir.path() / "flows" / "quick_expiry.yaml"}
       << test_flow("quick_expiry", "1500ms");
 
-    cfg.listen = "127.0.0.1:0";
-    cfg.data_dir = (dir.path() / "data").string();
-    cfg.database.url = scratch.url();
-    cfg.log.access_log = false;
-    cfg.flows.directory = (dir.path() / "flows").string();
-    cfg.auth.password_hash_ops = 1;
-    cfg.auth.password_hash_memory = 64 << 10;
-    cfg.auth.rate_limit_per_minute = 1'000'000;
-    cfg.auth.rate_limit_burst = 1'000'000;
-    cfg.orders.timer_poll = 100ms;
+    embedded_node_settings(cfg, dir.path(), scratch.url());
     cfg.orders.step_timeout = 5s;
     cfg.payments.gateway = "paystack";
     cfg.payments.paystack_base_url = sandbox_url();
