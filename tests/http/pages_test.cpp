@@ -131,6 +131,24 @@ BOOST_AUTO_TEST_CASE(every_form_refuses_a_missing_or_forged_token) {
   BOOST_TEST(rows(a, "users") == 1);
 }
 
+BOOST_AUTO_TEST_CASE(bytes_that_are_not_utf8_get_an_answer_not_a_crash) {
+  app a{app::cheap(), 100000, 100000, 1 << 20, true};
+  browser b{a.port, {}};
+  auto token = browser::csrf_of(b.go("GET", "/login").body);
+  // A made-up session sends the page's API calls through a database
+  // thread, where an exception would end the process.
+  b.jar["souk_session"] = "made-up";
+  for (auto target : {"/login", "/signup"}) {
+    auto r = b.go("POST", target,
+                  "_csrf=" + token + "&email=%FF%FE&password=%C3%28");
+    BOOST_TEST_INFO(target);
+    BOOST_TEST(r.status >= 400u);
+    BOOST_TEST(r.status < 500u);
+  }
+  BOOST_TEST(b.go("GET", "/").status == 200u);
+  BOOST_TEST(rows(a, "users") == 0);
+}
+
 BOOST_AUTO_TEST_CASE(pages_carry_their_security_headers) {
   app a{app::cheap(), 100000, 100000, 1 << 20, true};
   browser b{a.port, {}};

@@ -98,6 +98,36 @@ BOOST_AUTO_TEST_CASE(
              == 200u);
   BOOST_TEST(as_guest("/api/v1/orders/" + id + "/downloads", "nope").status
              == 404u);
+  // A guest who later signs in (to an account that did not place the
+  // order) is still its buyer with the token, for fresh links too: found
+  // (nothing to download yet), where without the token it does not exist.
+  auto signup = http_request(
+    s.port, "POST", "/api/v1/auth/signup",
+    json{{"email", "later@example.com"}, {"password", op_password}}.dump(),
+    {{"Content-Type", "application/json"}});
+  BOOST_REQUIRE_MESSAGE(signup.status == 201u, signup.body);
+  auto login = http_request(
+    s.port, "POST", "/api/v1/auth/login",
+    json{{"email", "later@example.com"}, {"password", op_password}}.dump(),
+    {{"Content-Type", "application/json"}});
+  std::string session = json::parse(login.body)["token"];
+  auto links = [&](bool with_token) {
+    std::vector<std::pair<std::string, std::string>> h{
+      {"Authorization", "Bearer " + session}};
+    if (with_token)
+      h.emplace_back("X-Order-Token", token);
+    return http_request(s.port, "POST", "/api/v1/orders/" + id + "/downloads",
+                        {}, h);
+  };
+  auto as_buyer = links(true);
+  BOOST_TEST(as_buyer.status == 409u);
+  BOOST_TEST(json::parse(as_buyer.body)["code"] == "conflict");
+  BOOST_TEST(links(false).status == 404u);
+  auto read = http_request(
+    s.port, "GET", "/api/v1/orders/" + id, {},
+    {{"Authorization", "Bearer " + session}, {"X-Order-Token", token}});
+  BOOST_TEST(json::parse(read.body)["viewer"] == "buyer");
+
   // The buyer's return from the gateway sends a browser to the order page.
   s.press(order, "pay");
   auto back = http_request(
