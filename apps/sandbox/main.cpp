@@ -53,6 +53,8 @@ constexpr const char* usage
     "  --refund-delay D         pending -> processed (default 200ms)\n"
     "  --transfer-delay D       pending -> outcome (default 200ms)\n"
     "  --transfer-outcome S     success (default), failed or reversed\n"
+    "  --keep-attempts N        delivery attempts kept for /_sandbox/stats\n"
+    "                           (default 10000)\n"
     "  --log-level LEVEL        trace, debug, info (default), warn, error\n"
     "  --no-access-log          do not log each request\n"
     "  --help                   this text\n"
@@ -173,6 +175,16 @@ std::variant<settings, usage_error, bool> parse(int argc, char** argv) {
          return flag + " must be a whole number (may be negative), got '" + v
                 + "'";
        b.amount_delta = *n;
+       return std::nullopt;
+     }},
+    {"--keep-attempts",
+     [&](const std::string& flag,
+         const std::string& v) -> std::optional<std::string> {
+       auto n = souk::parse_uint(v);
+       if (!n || *n < 1 || *n > 100'000'000)
+         return flag + " must be a whole number from 1 to 100000000, got '"
+                + v + "'";
+       out.opts.attempts_kept = static_cast<size_t>(*n);
        return std::nullopt;
      }},
     {"--transfer-outcome",

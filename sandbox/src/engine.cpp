@@ -50,7 +50,8 @@ answer success(unsigned http_status, std::string message, json data) {
 engine::engine(options o)
   : opts_(std::move(o)), balance_(opts_.balance), next_id_(first_id),
     webhooks_({opts_.secret_key, opts_.webhook_url, opts_.retry_first,
-               opts_.retry_later, opts_.retry_for, opts_.webhook_timeout}) {
+               opts_.retry_later, opts_.retry_for, opts_.webhook_timeout,
+               opts_.attempts_kept}) {
   opts_.misbehave = sane(opts_.misbehave);
 }
 

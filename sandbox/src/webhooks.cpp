@@ -17,10 +17,6 @@ namespace {
 // Paystack retries the first few attempts quickly, then slowly.
 constexpr uint32_t quick_retries = 4;
 
-// Attempts remembered for `attempts()`; older ones are forgotten so that a
-// long-running sandbox does not grow without bound.
-constexpr size_t attempts_kept = 10'000;
-
 } // namespace
 
 webhook_sender::webhook_sender(settings s) : settings_(std::move(s)) {}
@@ -122,7 +118,7 @@ void webhook_sender::attempt(const delivery_ptr& d) {
     if (ok)
       ++delivered_;
     log_.push_back({d->event, d->reference, d->copy, number, status, at});
-    if (log_.size() > attempts_kept)
+    if (log_.size() > settings_.attempts_kept)
       log_.pop_front();
   }
   if (ok)

@@ -29,6 +29,7 @@ public:
     std::chrono::milliseconds retry_later;
     std::chrono::milliseconds retry_for;
     std::chrono::milliseconds timeout;
+    size_t attempts_kept;
   };
 
   explicit webhook_sender(settings s);

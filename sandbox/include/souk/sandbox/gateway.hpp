@@ -73,6 +73,11 @@ struct options {
   /// What the integration may pay out with transfers, in minor units of any
   /// currency (one pot); failed and reversed transfers give it back.
   int64_t balance = 1'000'000'000'000;
+  /// Delivery attempts remembered for `attempts()` (and /_sandbox/stats);
+  /// older ones are forgotten so that a long-running sandbox does not grow
+  /// without bound. The load generator raises it to compare every webhook
+  /// with souk's inbox.
+  size_t attempts_kept = 10'000;
   behaviour misbehave;
 };
 
@@ -139,7 +144,8 @@ public:
     long status = 0;
     std::string at;
   };
-  /// Every delivery attempt so far, oldest first (the latest 10,000).
+  /// Every delivery attempt so far, oldest first (the latest
+  /// `options::attempts_kept`).
   std::vector<attempt> attempts() const;
 
   /// Stops the timers and webhook senders; queued retries are abandoned.
