@@ -4,6 +4,7 @@
 
 #include "souk/actors/blocking_service.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <caf/actor_system.hpp>
@@ -28,8 +29,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 struct blocking_state {
   std::shared_ptr<blocking_service_options> opts;
-  bool in_round = false;
-  bool again = false; // nudged during a round
+  size_t rounds = 0;  // running now
+  bool again = false; // nudged while as many rounds as allowed ran
   bool armed = false; // the poll timer is set
   uint64_t next_id = 1;
   std::map<uint64_t, caf::response_promise> waiting;
@@ -42,11 +43,11 @@ void start_round(blocking_actor_t* self) {
   auto& st = self->state;
   if (!st.opts->round)
     return;
-  if (st.in_round) {
+  if (st.rounds >= std::max<size_t>(1, st.opts->rounds_at_once)) {
     st.again = true;
     return;
   }
-  st.in_round = true;
+  ++st.rounds;
   auto me = caf::actor{self};
   // Jobs hold the work itself, never the options: those hold the pool, and
   // a job the pool still queues must not keep the pool alive.
@@ -99,13 +100,13 @@ caf::behavior blocking(blocking_actor_t* self,
     },
     [self](round_atom, uint64_t done) {
       auto& st = self->state;
-      st.in_round = false;
+      --st.rounds;
       if (st.again || done >= st.opts->batch) {
         st.again = false;
         return start_round(self);
       }
       // One poll timer at a time, however many nudges came in between.
-      if (!st.armed) {
+      if (st.rounds == 0 && !st.armed) {
         st.armed = true;
         self->delayed_send(self, st.opts->poll, tick_atom::value);
       }

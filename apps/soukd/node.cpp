@@ -442,8 +442,13 @@ status node::start() {
   };
   pay_actor.poll = d.cfg.payments.poll;
   // Its own threads: anonymous HTTP traffic on gateway_workers never
-  // delays webhooks, reconciliation or refunds.
-  d.payment_workers = std::make_shared<worker_pool>(2);
+  // delays webhooks, reconciliation or refunds. Webhooks are worked on by
+  // several rounds at once (each leases its rows): one at a time, a
+  // webhook's gateway verify and the order's answer made every other
+  // webhook wait. One thread is left for steps (refunds).
+  auto pay_threads = std::max<uint32_t>(2, d.cfg.payments.threads);
+  d.payment_workers = std::make_shared<worker_pool>(pay_threads);
+  pay_actor.rounds_at_once = pay_threads - 1;
   pay_actor.workers = d.payment_workers;
   pay_actor.directory = d.directory;
   children.push_back(actors::blocking_service(std::move(pay_actor)));

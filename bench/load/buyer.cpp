@@ -86,7 +86,8 @@ order_record buy(const shop& s, const options& o, uint32_t index,
   }
   rec.checkout_ms = ms_since(started);
   auto doc = json::parse(r.body, nullptr, false);
-  if (doc.is_discarded() || !doc.contains("order") || !doc.contains("payment")) {
+  if (doc.is_discarded() || !doc.contains("order")
+      || !doc.contains("payment")) {
     errors.add("checkout: unreadable answer");
     rec.gave_up = "checkout answer: " + r.body.substr(0, 200);
     return rec;
@@ -96,7 +97,8 @@ order_record buy(const shop& s, const options& o, uint32_t index,
   rec.token = doc["order"].value("access_token", "");
   std::string pay_url = doc["payment"].value("authorization_url", "");
   auto code_at = pay_url.find("/checkout/");
-  if (rec.order_id.empty() || rec.token.empty() || code_at == std::string::npos) {
+  if (rec.order_id.empty() || rec.token.empty()
+      || code_at == std::string::npos) {
     errors.add("checkout: answer without order, token or payment page");
     rec.gave_up = "checkout answer: " + r.body.substr(0, 200);
     return rec;
@@ -156,7 +158,8 @@ order_record buy(const shop& s, const options& o, uint32_t index,
   rec.delivered = true;
 
   // Fresh links for this browser, then each file, its size checked.
-  auto downloads = s.soukd_url + "/api/v1/orders/" + rec.order_id + "/downloads";
+  auto downloads
+    = s.soukd_url + "/api/v1/orders/" + rec.order_id + "/downloads";
   auto headers = token_header;
   headers.push_back("Content-Type: application/json");
   r = send("links", errors, deadline, "POST", downloads, "{}", headers);
@@ -171,7 +174,8 @@ order_record buy(const shop& s, const options& o, uint32_t index,
     auto url = link.value("url", "");
     r = send("download", errors, deadline, "GET", url, {}, {});
     if (r.status != 200 || r.body.size() != item.file_size) {
-      errors.add(r.status == 200 ? "download: short body" : kind_of("download", r));
+      errors.add(r.status == 200 ? "download: short body"
+                                 : kind_of("download", r));
       rec.gave_up = kind_of("download", r);
       return rec;
     }

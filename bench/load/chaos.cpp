@@ -59,7 +59,8 @@ void chaos_monkey::sandbox_behaviour(const std::string& body) {
                           {"Authorization: Bearer " + sandbox_key_,
                            "Content-Type: application/json"});
   if (r.status != 200)
-    std::fprintf(stderr, "souk-load: the sandbox refused behaviour %s: %ld %s\n",
+    std::fprintf(stderr,
+                 "souk-load: the sandbox refused behaviour %s: %ld %s\n",
                  body.c_str(), r.status, r.body.c_str());
 }
 

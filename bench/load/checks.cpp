@@ -8,8 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <soci/soci.h>
 
-#include "http_client.hpp"
 #include "souk/persistence/database.hpp"
+
+#include "http_client.hpp"
 
 namespace souk::load {
 
@@ -22,37 +23,65 @@ using json = nlohmann::json;
 const std::set<std::string> resting{"delivered", "failed", "cancelled",
                                     "refunded", "needs_attention"};
 
+// A number from any column type the backends answer COUNT with.
+long long number(const soci::row& row, std::size_t i) {
+  if (row.get_indicator(i) == soci::i_null)
+    return 0;
+  switch (row.get_properties(i).get_data_type()) {
+  case soci::dt_integer:
+    return row.get<int>(i);
+  case soci::dt_long_long:
+    return row.get<long long>(i);
+  case soci::dt_unsigned_long_long:
+    return static_cast<long long>(row.get<unsigned long long>(i));
+  case soci::dt_double:
+    return static_cast<long long>(row.get<double>(i));
+  default:
+    return std::stoll(row.get<std::string>(i));
+  }
+}
+
+// Query failures are loud: a check that silently reads nothing passes.
+void must(const souk::status& st, const std::string& q) {
+  if (st)
+    throw std::runtime_error("check query failed: " + st.detail + " (" + q
+                             + ")");
+}
+
 long long count(persistence::database& db, const std::string& q) {
   long long n = -1;
-  auto st = db.run([&](soci::session& sql) { sql << q, soci::into(n); });
-  return st ? n : -1;
+  must(db.run([&](soci::session& sql) {
+    soci::row row;
+    sql << q, soci::into(row);
+    n = number(row, 0);
+  }),
+       q);
+  return n;
 }
 
 // Rows of (key, number) from a two-column GROUP BY query.
 std::map<std::string, long long> per_key(persistence::database& db,
                                          const std::string& q) {
   std::map<std::string, long long> out;
-  db.run([&](soci::session& sql) {
+  must(db.run([&](soci::session& sql) {
     soci::rowset<soci::row> rows = (sql.prepare << q);
-    for (auto& row : rows) {
-      long long n = row.get_properties(1).get_data_type() == soci::dt_integer
-                      ? row.get<int>(1)
-                      : row.get<long long>(1);
-      out[row.get<std::string>(0)] = n;
-    }
-  });
+    for (auto& row : rows)
+      out[row.get<std::string>(0)] = number(row, 1);
+  }),
+       q);
   return out;
 }
 
 std::map<std::string, std::string> per_key_text(persistence::database& db,
                                                 const std::string& q) {
   std::map<std::string, std::string> out;
-  db.run([&](soci::session& sql) {
+  must(db.run([&](soci::session& sql) {
     soci::rowset<soci::row> rows = (sql.prepare << q);
     for (auto& row : rows)
       out[row.get<std::string>(0)]
         = row.get_indicator(1) == soci::i_null ? "" : row.get<std::string>(1);
-  });
+  }),
+       q);
   return out;
 }
 
@@ -61,16 +90,27 @@ std::map<std::string, std::string> per_key_text(persistence::database& db,
 bool drain(persistence::database& db, const options& o, std::string& left) {
   auto until = std::chrono::steady_clock::now() + o.drain_limit;
   while (true) {
-    auto moving = count(db, "SELECT COUNT(*) FROM orders WHERE state NOT IN "
-                            "('delivered', 'failed', 'cancelled', 'refunded', "
-                            "'needs_attention')");
-    auto inbox = count(db, "SELECT COUNT(*) FROM inbox WHERE status = 'received'");
-    auto mail = count(db, "SELECT COUNT(*) FROM email_outbox WHERE status = 'queued'");
-    // A delivered order's receipt step may not have queued its email yet.
-    auto unsent = count(db, "SELECT COUNT(*) FROM orders o WHERE o.state = "
-                            "'delivered' AND NOT EXISTS (SELECT 1 FROM "
-                            "email_outbox e WHERE e.order_id = o.id AND "
-                            "e.template = 'receipt' AND e.status = 'sent')");
+    long long moving = -1, inbox = -1, mail = -1, unsent = -1;
+    try {
+      moving = count(db, "SELECT COUNT(*) FROM orders WHERE state NOT IN "
+                         "('delivered', 'failed', 'cancelled', 'refunded', "
+                         "'needs_attention')");
+      inbox = count(db, "SELECT COUNT(*) FROM inbox WHERE status = 'received'");
+      mail = count(db,
+                   "SELECT COUNT(*) FROM email_outbox WHERE status = 'queued'");
+      // A delivered order's receipt step may not have queued its email yet.
+      unsent = count(db, "SELECT COUNT(*) FROM orders o WHERE o.state = "
+                         "'delivered' AND NOT EXISTS (SELECT 1 FROM "
+                         "email_outbox e WHERE e.order_id = o.id AND "
+                         "e.template = 'receipt' AND e.status = 'sent')");
+    } catch (const std::exception& e) {
+      // The database may still be coming back from a restart.
+      left = e.what();
+      if (std::chrono::steady_clock::now() >= until)
+        return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds{500});
+      continue;
+    }
     if (moving == 0 && inbox == 0 && mail == 0 && unsent == 0)
       return true;
     left = fmt::format("{} orders still moving, {} webhooks unprocessed, {} "
@@ -89,7 +129,8 @@ check_report check_all(persistence::database& db, const options& o,
                        const std::string& sandbox_url,
                        const std::string& sandbox_key, size_t files_per_order) {
   check_report out;
-  auto fail = [&](std::string what) { out.failures.push_back(std::move(what)); };
+  auto fail
+    = [&](std::string what) { out.failures.push_back(std::move(what)); };
   // Long lists are cut: the first few say enough.
   std::map<std::string, int> shown;
   auto fail_order = [&](const std::string& kind, const std::string& id,
@@ -112,8 +153,10 @@ check_report check_all(persistence::database& db, const options& o,
                             "GROUP BY order_id");
   auto receipts = per_key(db, "SELECT order_id, COUNT(*) FROM email_outbox "
                               "WHERE template = 'receipt' GROUP BY order_id");
+  // Moves into delivered (its own steps finishing stay in it).
   auto deliveries = per_key(db, "SELECT order_id, COUNT(*) FROM order_events "
-                                "WHERE to_state = 'delivered' GROUP BY order_id");
+                                "WHERE to_state = 'delivered' AND from_state "
+                                "<> 'delivered' GROUP BY order_id");
 
   // What the buyers were told and did.
   std::map<std::string, const order_record*> by_id;
@@ -131,7 +174,8 @@ check_report check_all(persistence::database& db, const options& o,
       if (reasons[id].empty())
         fail_order("parked without a reason", id, "");
       else if (shown["parked"]++ < 5)
-        out.notes.push_back(fmt::format("parked: order {}: {}", id, reasons[id]));
+        out.notes.push_back(
+          fmt::format("parked: order {}: {}", id, reasons[id]));
     }
     auto buyer = by_id.find(id);
     if (buyer == by_id.end()) {
@@ -152,15 +196,16 @@ check_report check_all(persistence::database& db, const options& o,
           fail_order("credited not exactly once", id,
                      fmt::format("{} sale postings", credits[id]));
         if (grants[id] != static_cast<long long>(files_per_order))
-          fail_order("granted not exactly once", id,
-                     fmt::format("{} grants for {} files", grants[id],
-                                 files_per_order));
+          fail_order(
+            "granted not exactly once", id,
+            fmt::format("{} grants for {} files", grants[id], files_per_order));
         if (receipts[id] != 1)
           fail_order("receipt not exactly once", id,
                      fmt::format("{} receipts", receipts[id]));
         if (deliveries[id] != 1)
-          fail_order("delivered not exactly once", id,
-                     fmt::format("{} transitions to delivered", deliveries[id]));
+          fail_order(
+            "delivered not exactly once", id,
+            fmt::format("{} transitions to delivered", deliveries[id]));
       }
     } else if (credits[id] || grants[id] || receipts[id] || deliveries[id]) {
       fail_order("something went to an unpaid order", id,
@@ -174,8 +219,8 @@ check_report check_all(persistence::database& db, const options& o,
     if (r.checked_out && !states.count(r.order_id))
       fail_order("order the buyer got is not in the database", r.order_id, "");
     if (r.plan == order_record::intent::pay && !r.downloaded)
-      fail_order("buyer did not get the files", r.order_id.empty() ? "-" : r.order_id,
-                 r.gave_up);
+      fail_order("buyer did not get the files",
+                 r.order_id.empty() ? "-" : r.order_id, r.gave_up);
   }
   out.notes.push_back(fmt::format("{} orders in the database: {} paid, {} "
                                   "unpaid, {} parked",
@@ -222,7 +267,8 @@ check_report check_all(persistence::database& db, const options& o,
   for (auto& ref : acknowledged) {
     auto row = inbox.find(ref);
     if (row == inbox.end())
-      fail_order("webhook lost", reference[ref], "(" + ref + " answered 2xx, not in the inbox)");
+      fail_order("webhook lost", reference[ref],
+                 "(" + ref + " answered 2xx, not in the inbox)");
     else if (row->second == "ignored" && reference.count(ref))
       fail_order("webhook set aside", reference[ref], ref);
   }

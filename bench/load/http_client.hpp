@@ -10,7 +10,7 @@
 namespace souk::load {
 
 struct reply {
-  long status = 0;   ///< 0 when no answer came
+  long status = 0; ///< 0 when no answer came
   std::string body;
   std::string error; ///< libcurl's reason when no answer came
   bool answered() const { return status != 0; }

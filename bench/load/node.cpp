@@ -19,8 +19,11 @@ void soukd_node::stop(bool hard) {
   proc_.reset();
 }
 
-bool soukd_node::wait_ready(milliseconds limit) const {
-  return wait_ok(url() + "/readyz", limit);
+bool soukd_node::wait_ready(milliseconds limit) {
+  return wait_ok(url() + "/readyz", limit, {}, [this] {
+    std::lock_guard g{mtx_};
+    return proc_ && proc_->alive();
+  });
 }
 
 long soukd_node::peak_rss_kib() {

@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <sys/wait.h>
 
 #include "http_client.hpp"
 
@@ -67,11 +67,25 @@ int child::stop(int sig) {
   return status;
 }
 
+bool child::alive() {
+  if (pid_ <= 0)
+    return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = 0;
+    return false;
+  }
+  return true;
+}
+
 bool wait_ok(const std::string& url, std::chrono::milliseconds limit,
-             const std::vector<std::string>& headers) {
+             const std::vector<std::string>& headers,
+             const std::function<bool()>& alive) {
   http_client client;
   auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
+    if (alive && !alive())
+      return false;
     if (client.request("GET", url, {}, headers, std::chrono::milliseconds{2000})
           .status
         == 200)

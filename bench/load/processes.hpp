@@ -6,10 +6,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace souk::load {
 
@@ -27,6 +29,8 @@ public:
   /// Sends `sig` and reaps the process; returns its wait status.
   int stop(int sig);
   bool running() const { return pid_ > 0; }
+  /// False once the process has exited (reaps it).
+  bool alive();
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_; }
 
@@ -36,9 +40,11 @@ private:
   pid_t pid_ = 0;
 };
 
-/// Waits until GET `url` answers 200 (with `headers`); false after `limit`.
+/// Waits until GET `url` answers 200 (with `headers`); false after `limit`
+/// or as soon as `alive` (if given) says the server has exited.
 bool wait_ok(const std::string& url, std::chrono::milliseconds limit,
-             const std::vector<std::string>& headers = {});
+             const std::vector<std::string>& headers = {},
+             const std::function<bool()>& alive = {});
 
 uint16_t free_port();
 

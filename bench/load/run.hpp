@@ -29,14 +29,14 @@ struct options {
   uint32_t pgbench_seconds = 10;   ///< 0: no database ceiling
   uint32_t pool_size = 8;          ///< soukd's database connections
   bool chaos = false;
-  uint32_t min_kills = 0;          ///< chaos: fail with fewer SIGKILLs
+  uint32_t min_kills = 0; ///< chaos: fail with fewer SIGKILLs
   milliseconds chaos_min{1'000}, chaos_max{4'000};
-  uint32_t decline_percent = 0;    ///< buyers who press Decline
-  uint32_t abandon_percent = 0;    ///< buyers who never pay
+  uint32_t decline_percent = 0;         ///< buyers who press Decline
+  uint32_t abandon_percent = 0;         ///< buyers who never pay
   milliseconds order_deadline{120'000}; ///< a buyer gives up after this
   milliseconds drain_limit{180'000};
   uint64_t seed = 0;
-  bool keep = false;               ///< keep the work directory
+  bool keep = false; ///< keep the work directory
   std::string soukd, sandbox, soukctl, cluster_script, flow_template;
 };
 
@@ -45,13 +45,13 @@ struct order_record {
   enum class intent { pay, decline, abandon };
   intent plan = intent::pay;
   std::string order_id;
-  std::string token;        ///< the order's access token
+  std::string token; ///< the order's access token
   bool checked_out = false;
-  bool paid = false;        ///< the gateway took the buyer's Pay
-  bool delivered = false;   ///< the buyer saw `delivered`
-  bool downloaded = false;  ///< and downloaded every file, bytes checked
+  bool paid = false;       ///< the gateway took the buyer's Pay
+  bool delivered = false;  ///< the buyer saw `delivered`
+  bool downloaded = false; ///< and downloaded every file, bytes checked
   std::string last_state;
-  std::string gave_up;      ///< why the buyer stopped early
+  std::string gave_up; ///< why the buyer stopped early
   double checkout_ms = 0;
   std::chrono::steady_clock::time_point done;
 };
@@ -83,7 +83,8 @@ public:
   bool start();
   /// SIGKILL (`hard`) or SIGTERM; remembers its peak memory first.
   void stop(bool hard);
-  bool wait_ready(milliseconds limit) const;
+  /// Waits for /readyz; false after `limit` or if soukd exits meanwhile.
+  bool wait_ready(milliseconds limit);
   long peak_rss_kib();
   std::string url() const {
     return "http://127.0.0.1:" + std::to_string(port_);

@@ -143,14 +143,15 @@ struct service::impl {
   // transaction. A `key` used before writes nothing and returns no links.
   expected<std::vector<issued_link>>
   issue(const persistence::order_row& o, const std::vector<grant_view>& grants,
-        const std::string& tpl, const std::string& key, bool renew,
-        bool reset) {
+        const std::string& tpl, const std::string& key, bool renew, bool reset,
+        bool keep_current = false) {
     std::vector<issued_link> out;
     persistence::link_issue issue;
     auto t = now();
     issue.now = to_iso(t);
     issue.renew = renew;
     issue.reset_downloads = reset;
+    issue.keep_current = keep_current;
     std::vector<grant_view> active;
     for (auto& g : grants)
       if (g.grant.revoked_at.empty())
@@ -349,7 +350,9 @@ status service::run_action(const std::string& action,
         return list.err();
       grants = std::move(*list);
     }
-    auto sent = d.issue(*o, grants, tpl, key, false, false);
+    // The flow's own email adds its links: the buyer may have asked for
+    // links on the order page the moment it said delivered.
+    auto sent = d.issue(*o, grants, tpl, key, false, false, true);
     if (!sent)
       return sent.err();
     return {};

@@ -239,9 +239,10 @@ expected<bool> delivery_repository::issue_links(const link_issue& issue) {
       if (ind == soci::i_ok)
         return error{errc::link_revoked,
                      "access to this download was revoked on " + revoked};
-      sql << "UPDATE download_links SET replaced_at = :n WHERE grant_id = :g "
-             "AND replaced_at IS NULL",
-        soci::use(issue.now), soci::use(grant_id);
+      if (!issue.keep_current)
+        sql << "UPDATE download_links SET replaced_at = :n WHERE grant_id = "
+               ":g AND replaced_at IS NULL",
+          soci::use(issue.now), soci::use(grant_id);
       sql << "INSERT INTO download_links (token_hash, grant_id, created_at) "
              "VALUES (:h, :g, :n)",
         soci::use(hash), soci::use(grant_id), soci::use(issue.now);
@@ -345,9 +346,10 @@ expected<count_outcome> delivery_repository::count_download(
     if (g.expires_at <= now)
       return count_outcome::expired;
     if (g.last_client == client && g.last_counted_at >= same_since) {
-      auto st2 = db_.run([&](soci::session& sql) {
+      auto st2 = db_.transact([&](soci::session& sql) -> status {
         sql << "UPDATE download_grants SET last_download_at = :n WHERE id = :g",
           soci::use(now), soci::use(grant_id);
+        return {};
       });
       if (st2)
         return st2;
@@ -408,12 +410,13 @@ expected<std::vector<email_row>> delivery_repository::claim_emails(
 
 status delivery_repository::email_sent(const std::string& id,
                                        const std::string& now) {
-  return db_.run([&](soci::session& sql) {
+  return db_.transact([&](soci::session& sql) -> status {
     sql << "UPDATE email_outbox SET status = 'sent', message = NULL, "
            "attempts = attempts + 1, sent_at = :s, claimed_until = NULL, "
            "last_error = NULL, updated_at = :u WHERE id = :i AND status = "
            "'queued'",
       soci::use(now), soci::use(now), soci::use(id);
+    return {};
   });
 }
 
@@ -429,9 +432,10 @@ status delivery_repository::email_failed(const std::string& id,
                      + "next_attempt_at = :n, claimed_until = NULL, "
                        "last_error = :e, updated_at = :u WHERE id = :i AND "
                        "status = 'queued'";
-  return db_.run([&](soci::session& sql) {
+  return db_.transact([&](soci::session& sql) -> status {
     sql << text, soci::use(status_text), soci::use(next_attempt_at),
       soci::use(error_text), soci::use(now), soci::use(id);
+    return {};
   });
 }
 

@@ -33,6 +33,11 @@ struct blocking_service_options {
   std::chrono::milliseconds poll{1'000};
   /// Rounds returning at least this many run again at once.
   size_t batch = 50;
+  /// Rounds that may run at the same time, each on its own worker (keep it
+  /// below the pool's size so steps still find a thread). A nudge starts
+  /// another while fewer run. Above 1 the round must lease what it works
+  /// on, so that two rounds never take the same item.
+  size_t rounds_at_once = 1;
   std::shared_ptr<worker_pool> workers;
   std::shared_ptr<service_directory> directory;
 };

@@ -79,6 +79,10 @@ struct link_issue {
   bool renew = false;
   /// Set the grants' download counts back to zero (creators, operators).
   bool reset_downloads = false;
+  /// Leave the grants' current links working instead of marking them
+  /// replaced: the flow's receipt, queued just after the order became
+  /// delivered, must not break links the buyer already asked for.
+  bool keep_current = false;
   /// Written in the same transaction; if a row with its dedupe key exists
   /// already, nothing at all is written.
   std::optional<email_row> email;
