@@ -106,12 +106,12 @@ struct service::impl {
   }
 
   expected<persistence::order_row> order(const std::string& id) {
-    auto snap = persistence::order_repository{*db}.load(id);
-    if (!snap)
-      return snap.err();
-    if (!*snap || (*snap)->order.kind != "order")
+    auto found = persistence::order_repository{*db}.find(id);
+    if (!found)
+      return found.err();
+    if (!*found || (*found)->kind != "order")
       return error{errc::not_found, "no order " + id};
-    return std::move((*snap)->order);
+    return std::move(**found);
   }
 
   expected<std::string> product_title(const std::string& product_id) {

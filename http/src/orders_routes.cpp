@@ -152,7 +152,7 @@ response return_response(const request& req, unsigned status,
 // engine, not an order) with its product's creator; not_found if none.
 expected<visible_order> order_with_creator(const services& svc,
                                            const std::string& id) {
-  auto snap = persistence::order_repository{*svc.db}.load(id);
+  auto snap = persistence::order_repository{*svc.db}.load_view(id);
   if (!snap)
     return snap.err();
   if (!*snap || (*snap)->order.kind != "order")

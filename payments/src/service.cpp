@@ -283,9 +283,9 @@ expected<intake> service::receive_webhook(std::string_view body,
 // -- settling a payment
 
 std::string service::impl::order_state(const std::string& order_id) {
-  auto snap = persistence::order_repository{*db}.load(order_id);
-  if (snap && snap->has_value())
-    return (*snap)->order.state;
+  auto found = persistence::order_repository{*db}.find(order_id);
+  if (found && found->has_value())
+    return (*found)->state;
   return {};
 }
 
@@ -607,7 +607,7 @@ size_t service::run_due() {
 status service::impl::refund(const std::string& order_id,
                              const std::string& key) {
   auto r = repo();
-  auto snap = persistence::order_repository{*db}.load(order_id);
+  auto snap = persistence::order_repository{*db}.load_view(order_id);
   if (!snap)
     return snap.err();
   if (!*snap)

@@ -162,7 +162,7 @@ outbox_row read_outbox(const soci::row& r) {
 }
 
 void read_snapshot(soci::session& sql, const std::string& id,
-                   std::optional<order_snapshot>& out) {
+                   std::optional<order_snapshot>& out, bool whole = true) {
   {
     soci::rowset<soci::row> rows
       = (sql.prepare << std::string{"SELECT "} + order_columns
@@ -195,6 +195,8 @@ void read_snapshot(soci::session& sql, const std::string& id,
       out->events.push_back(std::move(e));
     }
   }
+  if (!whole)
+    return;
   {
     soci::rowset<soci::row> rows
       = (sql.prepare << std::string{"SELECT "} + timer_columns
@@ -313,6 +315,34 @@ order_repository::load(const std::string& id) {
   auto st = db_.run([&](soci::session& sql) {
     // The order row, its timers and its outbox from the same commit.
     in_one_snapshot(sql, pg, [&] { read_snapshot(sql, id, out); });
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::optional<order_snapshot>>
+order_repository::load_view(const std::string& id) {
+  std::optional<order_snapshot> out;
+  const bool pg = db_.kind() == backend::postgresql;
+  auto st = db_.run([&](soci::session& sql) {
+    in_one_snapshot(sql, pg, [&] { read_snapshot(sql, id, out, false); });
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+expected<std::optional<order_row>>
+order_repository::find(const std::string& id) {
+  std::optional<order_row> out;
+  auto st = db_.run([&](soci::session& sql) {
+    soci::rowset<soci::row> rows
+      = (sql.prepare << std::string{"SELECT "} + order_columns
+                          + " FROM orders WHERE id = :id",
+         soci::use(id));
+    for (auto& r : rows)
+      out = read_order(r);
   });
   if (st)
     return st;

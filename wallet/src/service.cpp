@@ -73,7 +73,7 @@ struct service::impl {
     std::string creator;
   };
   expected<sale_of> load(const std::string& order_id) {
-    auto snap = sp::order_repository{*db}.load(order_id);
+    auto snap = sp::order_repository{*db}.load_view(order_id);
     if (!snap)
       return snap.err();
     if (!*snap)

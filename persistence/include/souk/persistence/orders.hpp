@@ -237,6 +237,13 @@ public:
   /// nullopt if there is no such order.
   expected<std::optional<order_snapshot>> load(const std::string& id);
 
+  /// The order with its events only (what buyers, creators and operators
+  /// are shown): two reads instead of `load`'s four.
+  expected<std::optional<order_snapshot>> load_view(const std::string& id);
+
+  /// The order row alone (one read), or nullopt.
+  expected<std::optional<order_row>> find(const std::string& id);
+
   /// Applies `t` in ONE transaction: moves the order to `t.state` (bumping
   /// its version, and `state_entered_at` if the state changed), appends
   /// `t.event` with the next seq, cancels and arms timers and enqueues
