@@ -44,6 +44,7 @@ struct options {
 struct order_record {
   enum class intent { pay, decline, abandon };
   intent plan = intent::pay;
+  uint32_t index = 0; ///< the purchase's number (its product)
   std::string order_id;
   std::string token; ///< the order's access token
   bool checked_out = false;
@@ -117,5 +118,10 @@ struct shop {
 /// page, wait for delivery, download) and records what it saw.
 order_record buy(const shop& s, const options& o, uint32_t index,
                  const std::string& run_id, error_counts& errors);
+
+/// A buyer who gave up waiting comes back (from the receipt, say): asks
+/// for fresh links and downloads every file. True if all arrived.
+bool download_late(const shop& s, const options& o, order_record& rec,
+                   error_counts& errors);
 
 } // namespace souk::load
