@@ -325,9 +325,17 @@ status node::start() {
   row.pid = static_cast<int>(getpid());
   row.version = SOUK_VERSION;
   row.listen = d.cfg.listen;
-  if (auto err = persistence::node_repository{*d.db}.register_node(row))
-    return err;
+  auto reg = persistence::node_repository{*d.db}.register_node(row);
+  if (!reg)
+    return reg.err();
   d.registered = true;
+  for (auto& gone : reg->gone)
+    log::warn("node {} ({} pid {}, last heartbeat {}) is gone; marked stopped",
+              gone.id, gone.hostname, gone.pid, gone.heartbeat_at);
+  if (reg->leases_freed > 0)
+    log::warn("released {} lease(s) held by gone nodes; their work resumes "
+              "now",
+              reg->leases_freed);
 
   d.actions = flows::default_actions();
   for (auto& [name, params] : d.ext.actions)

@@ -1,14 +1,94 @@
 #include "souk/persistence/nodes.hpp"
 
+#include <cerrno>
+#include <signal.h>
+
 #include <soci/soci.h>
 
 #include "souk/core/time.hpp"
 
 namespace souk::persistence {
 
-status node_repository::register_node(node_row row) {
-  row.started_at = row.heartbeat_at = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
+namespace {
+
+bool process_exists(int pid) {
+  return ::kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+// Every lease and in-flight lock a node takes, as (table, what releases it).
+// Kept next to the claims it undoes: a new kind of lease belongs here.
+constexpr const char* lease_releases[] = {
+  "UPDATE timers SET claimed_by = NULL, claimed_until = NULL "
+  "WHERE status = 'pending' AND claimed_until IS NOT NULL",
+  "UPDATE outbox SET claimed_until = NULL "
+  "WHERE status = 'pending' AND claimed_until IS NOT NULL",
+  "UPDATE inbox SET claimed_until = NULL "
+  "WHERE status = 'received' AND claimed_until IS NOT NULL",
+  "UPDATE payments SET check_claimed_until = NULL "
+  "WHERE check_claimed_until IS NOT NULL",
+  "UPDATE wallet_holds SET claimed_until = NULL "
+  "WHERE status = 'held' AND claimed_until IS NOT NULL",
+  "UPDATE payouts SET claimed_until = NULL WHERE claimed_until IS NOT NULL",
+  "UPDATE email_outbox SET claimed_until = NULL "
+  "WHERE status = 'queued' AND claimed_until IS NOT NULL",
+};
+
+} // namespace
+
+expected<registration> node_repository::register_node(node_row row,
+                                                      const liveness& l) {
+  auto exists = l.process_exists ? l.process_exists : process_exists;
+  auto at = now();
+  row.started_at = row.heartbeat_at = to_iso(at);
+  auto stale_before = to_iso(at - l.dead_after);
+  registration out;
+  const bool pg = db_.kind() == backend::postgresql;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    out = {};
+    // SHARE ROW EXCLUSIVE conflicts with itself: registrations queue here.
+    if (pg)
+      sql << "LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE";
+    std::vector<node_row> running;
+    {
+      soci::rowset<soci::row> rows
+        = (sql.prepare << "SELECT id, hostname, pid, listen, heartbeat_at "
+                          "FROM nodes WHERE stopped_at IS NULL");
+      for (auto& r : rows) {
+        node_row n;
+        n.id = r.get<std::string>(0);
+        n.hostname = r.get<std::string>(1);
+        n.pid = r.get<int>(2);
+        n.listen = r.get<std::string>(3);
+        n.heartbeat_at = r.get<std::string>(4);
+        running.push_back(std::move(n));
+      }
+    }
+    size_t alive = 0;
+    for (auto& n : running) {
+      bool predecessor = n.hostname == row.hostname && n.listen == row.listen
+                         && !exists(n.pid);
+      if (predecessor || n.heartbeat_at < stale_before) {
+        sql << "UPDATE nodes SET stopped_at = :at WHERE id = :id",
+          soci::use(row.started_at), soci::use(n.id);
+        out.gone.push_back(std::move(n));
+      } else {
+        ++alive;
+      }
+    }
+    out.alone = alive == 0;
+    if (out.alone) {
+      for (const char* release : lease_releases) {
+        soci::statement s = (sql.prepare << release);
+        s.execute(true);
+        out.leases_freed += s.get_affected_rows();
+      }
+      soci::statement s
+        = (sql.prepare << "UPDATE idempotency_keys SET locked_until = :at "
+                          "WHERE status = 'started' AND locked_until > :at2",
+           soci::use(row.started_at), soci::use(row.started_at));
+      s.execute(true);
+      out.leases_freed += s.get_affected_rows();
+    }
     sql << "INSERT INTO nodes (id, hostname, pid, version, listen, "
            "started_at, heartbeat_at) VALUES (:id, :host, :pid, :ver, :lis, "
            ":st, :hb)",
@@ -17,6 +97,9 @@ status node_repository::register_node(node_row row) {
       soci::use(row.heartbeat_at);
     return {};
   });
+  if (st)
+    return st;
+  return out;
 }
 
 status node_repository::heartbeat(const std::string& id) {

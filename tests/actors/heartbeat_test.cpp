@@ -72,8 +72,8 @@ struct fixture {
     row.pid = 4242;
     row.version = "0.1.0";
     row.listen = "127.0.0.1:8080";
-    auto st = sp::node_repository{*db}.register_node(row);
-    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+    auto r = sp::node_repository{*db}.register_node(row);
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
     return row.id;
   }
 

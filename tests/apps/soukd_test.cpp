@@ -344,6 +344,44 @@ BOOST_AUTO_TEST_CASE(two_nodes_starting_at_once_migrate_once) {
   BOOST_TEST(running == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_restart_after_sigkill_marks_its_predecessor_gone) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  {
+    st::child_process first{soukd_args(db), {listen_env(port)}, dir.path()};
+    BOOST_REQUIRE_MESSAGE(wait_ready(first, port), first.out() + first.err());
+    first.signal(SIGKILL);
+    BOOST_REQUIRE(first.wait(10s));
+  }
+  // SIGKILL left the first node's row running; the restart on the same
+  // host and address sees its process gone, stops the row, and (alone)
+  // takes back every lease before recovering orders.
+  st::child_process second{soukd_args(db), {listen_env(port)}, dir.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(second, port), second.out() + second.err());
+  auto said = second.out() + second.err();
+  BOOST_TEST(said.find("is gone; marked stopped") != std::string::npos, said);
+  auto url = st::backend_name() == "postgresql"
+               ? db.url()
+               : "sqlite://" + (dir.path() / "var" / "souk.db").string();
+  souk::persistence::database::options opts;
+  opts.url = url;
+  opts.pool_size = 1;
+  auto check = souk::persistence::database::open(opts);
+  BOOST_REQUIRE(check);
+  int running = 0, stopped = 0;
+  (*check)->run([&](soci::session& sql) {
+    sql << "SELECT count(*) FROM nodes WHERE stopped_at IS NULL",
+      soci::into(running);
+    sql << "SELECT count(*) FROM nodes WHERE stopped_at IS NOT NULL",
+      soci::into(stopped);
+  });
+  BOOST_TEST(running == 1);
+  BOOST_TEST(stopped == 1);
+  second.signal(SIGTERM);
+  BOOST_TEST(second.wait(10s).value_or(-1) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_busy_port_is_a_clear_start_up_error) {
   st::scratch_database db;
   st::temp_dir dir;
