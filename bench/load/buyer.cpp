@@ -160,9 +160,16 @@ order_record buy(const shop& s, const options& o, uint32_t index,
   std::vector<std::string> token_header{"X-Order-Token: " + rec.token};
   auto order_url = s.soukd_url + "/api/v1/orders/" + rec.order_id;
   std::chrono::milliseconds wait{50};
+  std::string etag; // of the last state seen: unchanged is a 304
   while (true) {
-    r = send("poll", errors, deadline, "GET", order_url, {}, token_header);
-    if (r.status == 200) {
+    auto headers = token_header;
+    if (!etag.empty())
+      headers.push_back("If-None-Match: " + etag);
+    r = send("poll", errors, deadline, "GET", order_url, {}, headers);
+    if (r.status == 304) {
+      // unchanged since the last 200: same state
+    } else if (r.status == 200) {
+      etag = r.etag;
       auto state = json::parse(r.body, nullptr, false);
       if (!state.is_discarded())
         rec.last_state = state.value("state", "");

@@ -48,9 +48,12 @@ reply http_client::request(const std::string& method, const std::string& url,
                      static_cast<curl_off_t>(body.size()));
   }
   auto rc = curl_easy_perform(h);
-  if (rc == CURLE_OK)
+  if (rc == CURLE_OK) {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
-  else
+    curl_header* etag = nullptr;
+    if (curl_easy_header(h, "ETag", 0, CURLH_HEADER, -1, &etag) == CURLHE_OK)
+      out.etag = etag->value;
+  } else
     out.error = curl_easy_strerror(rc);
   curl_slist_free_all(list);
   return out;

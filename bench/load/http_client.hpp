@@ -13,6 +13,7 @@ struct reply {
   long status = 0; ///< 0 when no answer came
   std::string body;
   std::string error; ///< libcurl's reason when no answer came
+  std::string etag;  ///< the ETag header, if any
   bool answered() const { return status != 0; }
 };
 

@@ -19,7 +19,6 @@
 
 #include "souk/accounts/credentials.hpp"
 #include "souk/accounts/service.hpp"
-#include "souk/catalog/service.hpp"
 #include "souk/core/hash.hpp"
 #include "souk/core/worker_pool.hpp"
 #include "souk/http/access.hpp"
@@ -148,28 +147,98 @@ response return_response(const request& req, unsigned status,
   return res;
 }
 
-// The buyer's order `id` (never a payout: that is an instance of the same
-// engine, not an order) with its product's creator; not_found if none.
-expected<visible_order> order_with_creator(const services& svc,
-                                           const std::string& id) {
+// Who is reading an order, decided from its visibility row alone.
+struct order_reader {
+  persistence::order_visibility row;
+  const char* as = "buyer"; // buyer, operator or creator
+};
+
+bool signed_in_may_see(const principal& who,
+                       const persistence::order_visibility& v,
+                       const char*& as) {
+  if (!v.buyer_id.empty() && v.buyer_id == who.who.id)
+    as = "buyer";
+  else if (who.who.role == accounts::operator_role)
+    as = "operator";
+  else if (!v.creator_id.empty() && v.creator_id == who.who.id)
+    as = "creator";
+  else
+    return false;
+  return true;
+}
+
+// The reader of order `id` (never a payout: that is an instance of the same
+// engine, not an order): its signed-in buyer, its creator, an operator, or
+// a guest sending the order's access token. One read. Without `who` or a
+// token: unauthorized; anyone else: not_found, as for no order at all.
+expected<order_reader> reader_of(const services& svc, const principal* who,
+                                 std::optional<std::string_view> token,
+                                 const std::string& id) {
+  bool has_token = token && !token->empty();
+  if (who == nullptr && !has_token)
+    return error{errc::unauthorized,
+                 "sign in, or send the order's access token (from the "
+                 "checkout's answer) in X-Order-Token"};
+  auto v = persistence::order_repository{*svc.db}.visibility(id);
+  if (!v)
+    return v.err();
+  if (!*v || (*v)->kind != "order")
+    return error{errc::not_found, "no order " + id};
+  order_reader out{std::move(**v)};
+  if (who != nullptr && signed_in_may_see(*who, out.row, out.as))
+    return out;
+  // A guest purchase, also after its buyer signed in: the token proves it.
+  if (has_token && !out.row.token_hash.empty()
+      && accounts::constant_time_equal(out.row.token_hash,
+                                       sha256_hex(*token))) {
+    out.as = "buyer";
+    return out;
+  }
+  return error{errc::not_found, "no order " + id};
+}
+
+// The order with its events, for a reader already let in.
+expected<visible_order> read_order(const services& svc,
+                                   const order_reader& reader,
+                                   const std::string& id) {
   auto snap = persistence::order_repository{*svc.db}.load_view(id);
   if (!snap)
     return snap.err();
   if (!*snap || (*snap)->order.kind != "order")
     return error{errc::not_found, "no order " + id};
-  auto product
-    = svc.catalog->get(catalog::caller{"", true}, (*snap)->order.product_id);
-  return visible_order{std::move(**snap),
-                       product ? product->creator_id : std::string{}, false};
+  return visible_order{std::move(**snap), reader.row.creator_id,
+                       std::string_view{reader.as} == "buyer"};
 }
 
-// Whether `who` may see `o`: its signed-in buyer, its creator, operators.
-// Sets `o.buyer`.
-bool may_see(const principal& who, visible_order& o) {
-  o.buyer
-    = !o.snap.order.buyer_id.empty() && o.snap.order.buyer_id == who.who.id;
-  return o.buyer || who.who.role == accounts::operator_role
-         || (!o.creator_id.empty() && o.creator_id == who.who.id);
+// The validator of what `reader` is shown of the order: weak, since it is
+// taken from the rows' versions rather than from the bytes.
+std::string etag_of(const order_reader& reader) {
+  return "W/\"" + sha256_hex(reader.row.tag + "/" + reader.as).substr(0, 24)
+         + "\"";
+}
+
+// Whether an If-None-Match list names `etag` (or is "*").
+bool none_match(std::string_view list, const std::string& etag) {
+  auto weak = [](std::string_view t) {
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
+      t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+      t.remove_suffix(1);
+    if (t.substr(0, 2) == "W/")
+      t.remove_prefix(2);
+    return t;
+  };
+  auto want = weak(etag);
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto item = weak(list.substr(0, comma));
+    if (item == "*" || item == want)
+      return true;
+    if (comma == std::string_view::npos)
+      break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 } // namespace
@@ -178,35 +247,19 @@ bool may_see(const principal& who, visible_order& o) {
 // an order that does not exist). Blocking.
 expected<visible_order> find_visible(const services& svc, const principal& who,
                                      const std::string& id) {
-  auto found = order_with_creator(svc, id);
-  if (found && !may_see(who, *found))
-    return error{errc::not_found, "no order " + id};
-  return found;
+  auto reader = reader_of(svc, &who, std::nullopt, id);
+  if (!reader)
+    return reader.err();
+  return read_order(svc, *reader, id);
 }
 
 expected<visible_order> find_visible(const services& svc, const principal* who,
                                      const request& req,
                                      const std::string& id) {
-  auto token = req.header("x-order-token");
-  bool has_token = token && !token->empty();
-  if (who == nullptr && !has_token)
-    return error{errc::unauthorized,
-                 "sign in, or send the order's access token (from the "
-                 "checkout's answer) in X-Order-Token"};
-  auto found = order_with_creator(svc, id);
-  if (!found || (who != nullptr && may_see(*who, *found)))
-    return found;
-  // A guest purchase, also after its buyer signed in: the token proves it.
-  if (has_token) {
-    auto hash = persistence::order_repository{*svc.db}.access_hash(id);
-    if (!hash)
-      return hash.err();
-    if (*hash && accounts::constant_time_equal(**hash, sha256_hex(*token))) {
-      found->buyer = true;
-      return found;
-    }
-  }
-  return error{errc::not_found, "no order " + id};
+  auto reader = reader_of(svc, who, req.header("x-order-token"), id);
+  if (!reader)
+    return reader.err();
+  return read_order(svc, *reader, id);
 }
 
 void request_refund(std::shared_ptr<const services> svc, const request& req,
@@ -404,7 +457,24 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
         guard(svc, access::anyone(),
               [svc](const request& req, const principal* who, reply_fn reply) {
                 off_loop(*svc, who, [svc, &req, who, reply = std::move(reply)] {
-                  auto found = find_visible(*svc, who, req, req.param("id"));
+                  auto id = req.param("id");
+                  auto reader
+                    = reader_of(*svc, who, req.header("x-order-token"), id);
+                  if (!reader)
+                    return reply(problem(reader.err(), req.request_id));
+                  // A poller that has the current state gets 304 after one
+                  // read.
+                  auto etag = etag_of(*reader);
+                  if (auto inm = req.header("if-none-match");
+                      inm && none_match(*inm, etag)) {
+                    response res;
+                    res.status = 304;
+                    res.content_type.clear();
+                    res.header("ETag", etag);
+                    res.header("Cache-Control", "no-store");
+                    return reply(std::move(res));
+                  }
+                  auto found = read_order(*svc, *reader, id);
                   if (!found)
                     return reply(problem(found.err(), req.request_id));
                   persistence::payment_repository repo{*svc->db};
@@ -419,13 +489,11 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
                     refunds = std::move(*list);
                   }
                   auto doc = order_json(found->snap, *payment, refunds);
-                  doc["viewer"]
-                    = found->buyer ? "buyer"
-                      : who != nullptr
-                          && who->who.role == accounts::operator_role
-                        ? "operator"
-                        : "creator";
+                  doc["viewer"] = reader->as;
                   auto res = json_response(200, doc);
+                  // Read before the order: never newer than the body, so a
+                  // change in between only costs one more 200.
+                  res.header("ETag", etag);
                   res.header("Cache-Control", "no-store");
                   reply(std::move(res));
                 });

@@ -47,10 +47,10 @@ expected<std::optional<user_row>> find_user_where(database& db,
                                                   const std::string& value) {
   std::optional<user_row> out;
   auto st = db.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + user_columns
-                          + " FROM users u WHERE u." + column + " = :v",
-         soci::use(value));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + user_columns
+                       + " FROM users u WHERE u." + column + " = :v",
+                     soci::use(value)};
     for (auto& r : rows)
       out = read_user(r, 0);
   });
@@ -65,13 +65,16 @@ status account_repository::insert_user(const user_row& row) {
   return db_.transact([&](soci::session& sql) -> status {
     // ON CONFLICT rather than "count, then insert": two sign-ups with one
     // email at once must give one account and one conflict, never an error.
-    soci::statement st
-      = (sql.prepare << "INSERT INTO users (id, email, password_hash, role, "
-                        "created_at, updated_at) VALUES (:id, :e, :h, :r, :c, "
-                        ":u) ON CONFLICT (email) DO NOTHING",
-         soci::use(row.id), soci::use(row.email), soci::use(row.password_hash),
-         soci::use(row.role), soci::use(row.created_at),
-         soci::use(row.updated_at));
+    rows::once st{sql,
+                  "INSERT INTO users (id, email, password_hash, role, "
+                  "created_at, updated_at) VALUES (:id, :e, :h, :r, :c, "
+                  ":u) ON CONFLICT (email) DO NOTHING",
+                  soci::use(row.id),
+                  soci::use(row.email),
+                  soci::use(row.password_hash),
+                  soci::use(row.role),
+                  soci::use(row.created_at),
+                  soci::use(row.updated_at)};
     st.execute(true);
     if (st.get_affected_rows() == 0)
       return error{errc::conflict, "an account with this email exists",
@@ -116,13 +119,13 @@ account_repository::find_live_session(const std::string& token_hash,
                                       const std::string& now) {
   std::optional<std::pair<session_row, user_row>> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT s.id, s.created_at, s.expires_at, "}
-                          + user_columns
-                          + " FROM sessions s JOIN users u ON u.id = "
-                            "s.user_id WHERE s.token_hash = :t AND "
-                            "s.revoked_at IS NULL AND s.expires_at > :now",
-         soci::use(token_hash), soci::use(now));
+    rows::query rows{sql,
+                     std::string{"SELECT s.id, s.created_at, s.expires_at, "}
+                       + user_columns
+                       + " FROM sessions s JOIN users u ON u.id = "
+                         "s.user_id WHERE s.token_hash = :t AND "
+                         "s.revoked_at IS NULL AND s.expires_at > :now",
+                     soci::use(token_hash), soci::use(now)};
     for (auto& r : rows) {
       session_row s;
       s.id = r.get<std::string>(0);
@@ -163,13 +166,12 @@ expected<std::optional<std::pair<api_key_row, user_row>>>
 account_repository::find_live_api_key(const std::string& key_hash) {
   std::optional<std::pair<api_key_row, user_row>> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + key_columns + ", "
-                          + user_columns
-                          + " FROM api_keys k JOIN users u ON u.id = "
-                            "k.user_id WHERE k.key_hash = :h AND "
-                            "k.revoked_at IS NULL",
-         soci::use(key_hash));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + key_columns + ", " + user_columns
+                       + " FROM api_keys k JOIN users u ON u.id = "
+                         "k.user_id WHERE k.key_hash = :h AND "
+                         "k.revoked_at IS NULL",
+                     soci::use(key_hash)};
     for (auto& r : rows)
       out.emplace(read_key(r), read_user(r, 8));
   });
@@ -182,11 +184,11 @@ expected<std::optional<api_key_row>>
 account_repository::find_api_key(const std::string& id) {
   std::optional<api_key_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + key_columns
-                          + " FROM api_keys k "
-                            "WHERE k.id = :id",
-         soci::use(id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + key_columns
+                       + " FROM api_keys k "
+                         "WHERE k.id = :id",
+                     soci::use(id)};
     for (auto& r : rows)
       out = read_key(r);
   });
@@ -199,11 +201,11 @@ expected<std::vector<api_key_row>>
 account_repository::list_api_keys(const std::string& user_id) {
   std::vector<api_key_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + key_columns
-                          + " FROM api_keys k WHERE k.user_id = :u ORDER BY "
-                            "k.created_at DESC, k.id DESC",
-         soci::use(user_id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + key_columns
+                       + " FROM api_keys k WHERE k.user_id = :u ORDER BY "
+                         "k.created_at DESC, k.id DESC",
+                     soci::use(user_id)};
     for (auto& r : rows)
       out.push_back(read_key(r));
   });
@@ -235,11 +237,11 @@ expected<std::optional<throttle_row>>
 account_repository::find_throttle(const std::string& email) {
   std::optional<throttle_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << "SELECT email, failures, "
-                        "last_failure_at, blocked_until FROM "
-                        "login_throttle WHERE email = :e",
-         soci::use(email));
+    rows::query rows{sql,
+                     "SELECT email, failures, "
+                     "last_failure_at, blocked_until FROM "
+                     "login_throttle WHERE email = :e",
+                     soci::use(email)};
     for (auto& r : rows) {
       throttle_row t;
       t.email = r.get<std::string>(0);

@@ -103,18 +103,24 @@ bool insert_email(soci::session& sql, const email_row& e) {
   if (taken > 0)
     return false;
   auto order_ind = null_if_empty(e.order_id);
-  soci::statement ins
-    = (sql.prepare
-         << "INSERT INTO email_outbox (id, dedupe_key, order_id, template, "
-            "recipient, message_id, subject, message, status, attempts, "
-            "next_attempt_at, created_at, updated_at) VALUES (:id, :k, :o, "
-            ":t, :r, :m, :s, :msg, 'queued', 0, :n, :c, :u) ON CONFLICT "
-            "(dedupe_key) DO NOTHING",
-       soci::use(e.id), soci::use(e.dedupe_key),
-       soci::use(e.order_id, order_ind), soci::use(e.template_name),
-       soci::use(e.recipient), soci::use(e.message_id), soci::use(e.subject),
-       soci::use(e.message), soci::use(e.next_attempt_at),
-       soci::use(e.created_at), soci::use(e.updated_at));
+  rows::once ins{
+    sql,
+    "INSERT INTO email_outbox (id, dedupe_key, order_id, template, "
+    "recipient, message_id, subject, message, status, attempts, "
+    "next_attempt_at, created_at, updated_at) VALUES (:id, :k, :o, "
+    ":t, :r, :m, :s, :msg, 'queued', 0, :n, :c, :u) ON CONFLICT "
+    "(dedupe_key) DO NOTHING",
+    soci::use(e.id),
+    soci::use(e.dedupe_key),
+    soci::use(e.order_id, order_ind),
+    soci::use(e.template_name),
+    soci::use(e.recipient),
+    soci::use(e.message_id),
+    soci::use(e.subject),
+    soci::use(e.message),
+    soci::use(e.next_attempt_at),
+    soci::use(e.created_at),
+    soci::use(e.updated_at)};
   ins.execute(true);
   return ins.get_affected_rows() == 1;
 }
@@ -132,14 +138,14 @@ expected<size_t> delivery_repository::grant_files(const std::string& order_id,
   // the write lock only when there is something to add.
   std::vector<std::string> files;
   auto looked = db_.run([&](soci::session& sql) {
-    soci::rowset<std::string> rows
-      = (sql.prepare << "SELECT f.id FROM product_files f WHERE f.product_id "
-                        "= :p AND NOT EXISTS (SELECT 1 FROM download_grants "
-                        "g WHERE g.order_id = :o AND g.file_id = f.id) ORDER "
-                        "BY f.id",
-         soci::use(product_id, "p"), soci::use(order_id, "o"));
+    rows::query rows{sql,
+                     "SELECT f.id FROM product_files f WHERE f.product_id "
+                     "= :p AND NOT EXISTS (SELECT 1 FROM download_grants "
+                     "g WHERE g.order_id = :o AND g.file_id = f.id) ORDER "
+                     "BY f.id",
+                     soci::use(product_id, "p"), soci::use(order_id, "o")};
     for (auto& f : rows)
-      files.push_back(f);
+      files.push_back(f.get<std::string>(0));
   });
   if (looked)
     return looked;
@@ -152,15 +158,21 @@ expected<size_t> delivery_repository::grant_files(const std::string& order_id,
     long long life = lifetime_ms;
     for (auto& file : files) {
       auto id = new_uuid();
-      soci::statement ins
-        = (sql.prepare
-             << "INSERT INTO download_grants (id, order_id, product_id, "
-                "file_id, max_downloads, downloads, lifetime_ms, expires_at, "
-                "created_at, updated_at) VALUES (:id, :o, :p, :f, :m, 0, :l, "
-                ":e, :c, :u) ON CONFLICT (order_id, file_id) DO NOTHING",
-           soci::use(id), soci::use(order_id), soci::use(product_id),
-           soci::use(file), soci::use(max), soci::use(life), soci::use(expires),
-           soci::use(now), soci::use(now));
+      rows::once ins{
+        sql,
+        "INSERT INTO download_grants (id, order_id, product_id, "
+        "file_id, max_downloads, downloads, lifetime_ms, expires_at, "
+        "created_at, updated_at) VALUES (:id, :o, :p, :f, :m, 0, :l, "
+        ":e, :c, :u) ON CONFLICT (order_id, file_id) DO NOTHING",
+        soci::use(id),
+        soci::use(order_id),
+        soci::use(product_id),
+        soci::use(file),
+        soci::use(max),
+        soci::use(life),
+        soci::use(expires),
+        soci::use(now),
+        soci::use(now)};
       ins.execute(true);
       added += static_cast<size_t>(ins.get_affected_rows());
     }
@@ -187,13 +199,16 @@ expected<std::vector<grant_view>> delivery_repository::grants_of_product(
     if (!before.empty())
       text += " AND g.id < :b";
     text += " ORDER BY g.id DESC LIMIT :lim";
-    soci::rowset<soci::row> rows
-      = before.empty() ? (sql.prepare << text, soci::use(product_id, "p"),
-                          soci::use(lim, "lim"))
-                       : (sql.prepare << text, soci::use(product_id, "p"),
-                          soci::use(before, "b"), soci::use(lim, "lim"));
-    for (auto& r : rows)
-      out.push_back(read_view(r));
+    auto read = [&](rows::query&& rows) {
+      for (auto& r : rows)
+        out.push_back(read_view(r));
+    };
+    if (before.empty())
+      read(rows::query{sql, text, soci::use(product_id, "p"),
+                       soci::use(lim, "lim")});
+    else
+      read(rows::query{sql, text, soci::use(product_id, "p"),
+                       soci::use(before, "b"), soci::use(lim, "lim")});
   });
   if (st)
     return st;
@@ -205,12 +220,14 @@ expected<size_t> delivery_repository::revoke(const std::string& order_id,
                                              const std::string& now) {
   size_t n = 0;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    soci::statement upd
-      = (sql.prepare << "UPDATE download_grants SET revoked_at = :n, "
-                        "revoked_reason = :r, updated_at = :u WHERE order_id "
-                        "= :o AND revoked_at IS NULL",
-         soci::use(now), soci::use(reason), soci::use(now),
-         soci::use(order_id));
+    rows::once upd{sql,
+                   "UPDATE download_grants SET revoked_at = :n, "
+                   "revoked_reason = :r, updated_at = :u WHERE order_id "
+                   "= :o AND revoked_at IS NULL",
+                   soci::use(now),
+                   soci::use(reason),
+                   soci::use(now),
+                   soci::use(order_id)};
     upd.execute(true);
     n = static_cast<size_t>(upd.get_affected_rows());
     return {};
@@ -312,17 +329,22 @@ expected<count_outcome> delivery_repository::count_download(
   for (int attempt = 0; attempt < 3; ++attempt) {
     bool won = false;
     auto st = db_.transact([&](soci::session& sql) -> status {
-      soci::statement upd
-        = (sql.prepare
-             << "UPDATE download_grants SET downloads = downloads + 1, "
-                "last_counted_at = :n1, last_client = :c1, last_download_at = "
-                ":n2, updated_at = :n3 WHERE id = :g AND revoked_at IS NULL "
-                "AND expires_at > :n4 AND downloads < max_downloads AND NOT "
-                "(COALESCE(last_client, '') = :c2 AND "
-                "COALESCE(last_counted_at, '') >= :s)",
-           soci::use(now, "n1"), soci::use(client, "c1"), soci::use(now, "n2"),
-           soci::use(now, "n3"), soci::use(grant_id, "g"), soci::use(now, "n4"),
-           soci::use(client, "c2"), soci::use(same_since, "s"));
+      rows::once upd{
+        sql,
+        "UPDATE download_grants SET downloads = downloads + 1, "
+        "last_counted_at = :n1, last_client = :c1, last_download_at = "
+        ":n2, updated_at = :n3 WHERE id = :g AND revoked_at IS NULL "
+        "AND expires_at > :n4 AND downloads < max_downloads AND NOT "
+        "(COALESCE(last_client, '') = :c2 AND "
+        "COALESCE(last_counted_at, '') >= :s)",
+        soci::use(now, "n1"),
+        soci::use(client, "c1"),
+        soci::use(now, "n2"),
+        soci::use(now, "n3"),
+        soci::use(grant_id, "g"),
+        soci::use(now, "n4"),
+        soci::use(client, "c2"),
+        soci::use(same_since, "s")};
       upd.execute(true);
       won = upd.get_affected_rows() == 1;
       return {};

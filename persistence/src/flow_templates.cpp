@@ -24,10 +24,10 @@ expected<std::optional<flow_template_row>>
 flow_template_repository::find(const std::string& hash) {
   std::optional<flow_template_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << "SELECT hash, name, version, source, created_at FROM "
-                        "flow_templates WHERE hash = :h",
-         soci::use(hash));
+    rows::query rows{sql,
+                     "SELECT hash, name, version, source, created_at FROM "
+                     "flow_templates WHERE hash = :h",
+                     soci::use(hash)};
     for (auto& r : rows)
       out = flow_template_row{r.get<std::string>(0), r.get<std::string>(1),
                               static_cast<int32_t>(rows::get_int(r, 2)),

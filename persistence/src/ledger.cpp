@@ -90,11 +90,11 @@ account_row read_account(const soci::row& r) {
 std::vector<entry_row> read_posting(soci::session& sql,
                                     const std::string& key) {
   std::vector<entry_row> out;
-  soci::rowset<soci::row> rows
-    = (sql.prepare << std::string{"SELECT "} + entry_columns
-                        + " FROM ledger_entries WHERE posting_id = :k ORDER "
-                          "BY idempotency_key",
-       soci::use(key));
+  rows::query rows{sql,
+                   std::string{"SELECT "} + entry_columns
+                     + " FROM ledger_entries WHERE posting_id = :k ORDER "
+                       "BY idempotency_key",
+                   soci::use(key)};
   for (auto& r : rows)
     out.push_back(read_entry(r));
   return out;
@@ -209,22 +209,22 @@ ledger_repository::post(const posting& p,
       // The guard is the rule: a protected account is debited only if it
       // holds the amount, checked on the row itself (PostgreSQL re-checks
       // it after waiting for a concurrent writer's lock).
-      soci::statement debit
-        = (sql.prepare << "UPDATE ledger_accounts SET balance = balance - :a1 "
-                          "WHERE id = :id AND (may_go_negative = 1 OR "
-                          "balance >= :a2)",
-           soci::use(amount), soci::use(l.from), soci::use(amount));
+      rows::once debit{sql,
+                       "UPDATE ledger_accounts SET balance = balance - :a1 "
+                       "WHERE id = :id AND (may_go_negative = 1 OR "
+                       "balance >= :a2)",
+                       soci::use(amount), soci::use(l.from), soci::use(amount)};
       debit.execute(true);
       if (debit.get_affected_rows() != 1)
         return error{errc::conflict, fmt::format("{} does not hold {} {}",
                                                  l.from, l.amount, p.currency)};
       // A debt is only ever repaid, never overpaid: `owed` stays at or
       // below zero, whoever repays at the same time.
-      soci::statement credit
-        = (sql.prepare << "UPDATE ledger_accounts SET balance = balance + "
-                          ":a1 WHERE id = :id AND (kind <> 'owed' OR balance "
-                          "+ :a2 <= 0)",
-           soci::use(amount), soci::use(l.to), soci::use(amount));
+      rows::once credit{sql,
+                        "UPDATE ledger_accounts SET balance = balance + "
+                        ":a1 WHERE id = :id AND (kind <> 'owed' OR balance "
+                        "+ :a2 <= 0)",
+                        soci::use(amount), soci::use(l.to), soci::use(amount)};
       credit.execute(true);
       if (credit.get_affected_rows() != 1)
         return error{errc::conflict, fmt::format("{} owes less than {} {}",
@@ -262,10 +262,10 @@ expected<std::optional<account_row>>
 ledger_repository::account(const std::string& id) {
   std::optional<account_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + account_columns
-                          + " FROM ledger_accounts WHERE id = :id",
-         soci::use(id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + account_columns
+                       + " FROM ledger_accounts WHERE id = :id",
+                     soci::use(id)};
     for (auto& r : rows)
       out = read_account(r);
   });
@@ -278,12 +278,12 @@ expected<std::vector<account_row>>
 ledger_repository::accounts_of(const std::string& owner_id) {
   std::vector<account_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + account_columns
-                          + " FROM ledger_accounts WHERE owner_kind = "
-                            "'creator' AND owner_id = :o ORDER BY currency, "
-                            "kind",
-         soci::use(owner_id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + account_columns
+                       + " FROM ledger_accounts WHERE owner_kind = "
+                         "'creator' AND owner_id = :o ORDER BY currency, "
+                         "kind",
+                     soci::use(owner_id)};
     for (auto& r : rows)
       out.push_back(read_account(r));
   });
@@ -324,13 +324,16 @@ ledger_repository::entries_of(const std::vector<std::string>& account_ids,
       query += " AND (created_at < :t1 OR (created_at = :t2 AND id < :id))";
     query += " ORDER BY created_at DESC, id DESC LIMIT :lim";
     if (before.empty()) {
-      soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(lim));
+      rows::query rows{sql, query, soci::use(lim)};
       for (auto& r : rows)
         out.push_back(read_entry(r));
     } else {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << query, soci::use(cursor_time), soci::use(cursor_time),
-           soci::use(cursor_id), soci::use(lim));
+      rows::query rows{sql,
+                       query,
+                       soci::use(cursor_time),
+                       soci::use(cursor_time),
+                       soci::use(cursor_id),
+                       soci::use(lim)};
       for (auto& r : rows)
         out.push_back(read_entry(r));
     }
@@ -379,35 +382,38 @@ ledger_repository::sales_by_day(const std::string& creator_id, day_point from,
   auto last = to_iso(timestamp{to + days{1}} - milliseconds{1});
   std::vector<sales_day_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare
-           << "SELECT e.currency, SUBSTR(e.created_at, 1, 10), "
-              "COUNT(DISTINCT CASE WHEN e.cause_kind = 'sale' THEN "
-              "e.posting_id END), "
-              "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'sale' AND "
-              "cr.owner_kind = 'creator' AND cr.owner_id = :c1 THEN e.amount "
-              "END), 0) AS BIGINT), "
-              "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'sale' AND "
-              "cr.owner_kind = 'platform' AND cr.kind = 'fees' THEN e.amount "
-              "END), 0) AS BIGINT), "
-              "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'refund' AND "
-              "dr.owner_kind = 'creator' AND dr.owner_id = :c2 THEN e.amount "
-              "END), 0) AS BIGINT) "
-              "FROM ledger_entries e "
-              "JOIN ledger_accounts cr ON cr.id = e.credit_account "
-              "JOIN ledger_accounts dr ON dr.id = e.debit_account "
-              "WHERE e.posting_id IN (SELECT m.posting_id FROM ledger_entries "
-              "m WHERE m.cause_kind IN ('sale', 'refund') AND m.created_at >= "
-              ":first AND m.created_at <= :last AND (m.credit_account IN "
-              "(SELECT id FROM ledger_accounts WHERE owner_kind = 'creator' "
-              "AND owner_id = :c3) OR m.debit_account IN (SELECT id FROM "
-              "ledger_accounts WHERE owner_kind = 'creator' AND owner_id = "
-              ":c4))) "
-              "GROUP BY e.currency, SUBSTR(e.created_at, 1, 10) "
-              "ORDER BY 1, 2",
-         soci::use(creator_id, "c1"), soci::use(creator_id, "c2"),
-         soci::use(first, "first"), soci::use(last, "last"),
-         soci::use(creator_id, "c3"), soci::use(creator_id, "c4"));
+    rows::query rows{
+      sql,
+      "SELECT e.currency, SUBSTR(e.created_at, 1, 10), "
+      "COUNT(DISTINCT CASE WHEN e.cause_kind = 'sale' THEN "
+      "e.posting_id END), "
+      "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'sale' AND "
+      "cr.owner_kind = 'creator' AND cr.owner_id = :c1 THEN e.amount "
+      "END), 0) AS BIGINT), "
+      "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'sale' AND "
+      "cr.owner_kind = 'platform' AND cr.kind = 'fees' THEN e.amount "
+      "END), 0) AS BIGINT), "
+      "CAST(COALESCE(SUM(CASE WHEN e.cause_kind = 'refund' AND "
+      "dr.owner_kind = 'creator' AND dr.owner_id = :c2 THEN e.amount "
+      "END), 0) AS BIGINT) "
+      "FROM ledger_entries e "
+      "JOIN ledger_accounts cr ON cr.id = e.credit_account "
+      "JOIN ledger_accounts dr ON dr.id = e.debit_account "
+      "WHERE e.posting_id IN (SELECT m.posting_id FROM ledger_entries "
+      "m WHERE m.cause_kind IN ('sale', 'refund') AND m.created_at >= "
+      ":first AND m.created_at <= :last AND (m.credit_account IN "
+      "(SELECT id FROM ledger_accounts WHERE owner_kind = 'creator' "
+      "AND owner_id = :c3) OR m.debit_account IN (SELECT id FROM "
+      "ledger_accounts WHERE owner_kind = 'creator' AND owner_id = "
+      ":c4))) "
+      "GROUP BY e.currency, SUBSTR(e.created_at, 1, 10) "
+      "ORDER BY 1, 2",
+      soci::use(creator_id, "c1"),
+      soci::use(creator_id, "c2"),
+      soci::use(first, "first"),
+      soci::use(last, "last"),
+      soci::use(creator_id, "c3"),
+      soci::use(creator_id, "c4")};
     for (auto& r : rows)
       out.push_back(sales_day_row{r.get<std::string>(1), r.get<std::string>(0),
                                   get_int(r, 2), get_int(r, 3), get_int(r, 4),
@@ -471,10 +477,10 @@ expected<std::optional<hold_row>>
 ledger_repository::hold_of(const std::string& order_id) {
   std::optional<hold_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + hold_columns
-                          + " FROM wallet_holds WHERE order_id = :o",
-         soci::use(order_id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + hold_columns
+                       + " FROM wallet_holds WHERE order_id = :o",
+                     soci::use(order_id)};
     for (auto& r : rows)
       out = read_hold(r);
   });
@@ -492,10 +498,10 @@ expected<ledger_report> ledger_repository::check() {
     sql << "SELECT COUNT(*) FROM ledger_entries", soci::into(n);
     out.entries = static_cast<size_t>(n);
     {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << "SELECT currency, CAST(SUM(balance) AS BIGINT) FROM "
-                          "ledger_accounts GROUP BY currency ORDER BY "
-                          "currency");
+      rows::query rows{sql,
+                       "SELECT currency, CAST(SUM(balance) AS BIGINT) FROM "
+                       "ledger_accounts GROUP BY currency ORDER BY "
+                       "currency"};
       for (auto& r : rows)
         if (auto sum = get_int(r, 1); sum != 0)
           out.problems.push_back(
@@ -504,13 +510,12 @@ expected<ledger_report> ledger_repository::check() {
                         r.get<std::string>(0), sum));
     }
     {
-      soci::rowset<soci::row> rows
-        = (sql.prepare
-           << "SELECT a.id, a.balance, a.may_go_negative, "
-              "CAST(COALESCE((SELECT SUM(amount) FROM ledger_entries WHERE "
-              "credit_account = a.id), 0) - COALESCE((SELECT SUM(amount) "
-              "FROM ledger_entries WHERE debit_account = a.id), 0) AS BIGINT) "
-              "FROM ledger_accounts a ORDER BY a.id");
+      rows::query rows{
+        sql, "SELECT a.id, a.balance, a.may_go_negative, "
+             "CAST(COALESCE((SELECT SUM(amount) FROM ledger_entries WHERE "
+             "credit_account = a.id), 0) - COALESCE((SELECT SUM(amount) "
+             "FROM ledger_entries WHERE debit_account = a.id), 0) AS BIGINT) "
+             "FROM ledger_accounts a ORDER BY a.id"};
       for (auto& r : rows) {
         auto id = r.get<std::string>(0);
         auto balance = get_int(r, 1);
@@ -528,12 +533,11 @@ expected<ledger_report> ledger_repository::check() {
       }
     }
     {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << "SELECT e.id, e.currency, a.currency, b.currency "
-                          "FROM ledger_entries e JOIN ledger_accounts a ON "
-                          "a.id = e.debit_account JOIN ledger_accounts b ON "
-                          "b.id = e.credit_account WHERE a.currency <> "
-                          "e.currency OR b.currency <> e.currency");
+      rows::query rows{sql, "SELECT e.id, e.currency, a.currency, b.currency "
+                            "FROM ledger_entries e JOIN ledger_accounts a ON "
+                            "a.id = e.debit_account JOIN ledger_accounts b ON "
+                            "b.id = e.credit_account WHERE a.currency <> "
+                            "e.currency OR b.currency <> e.currency"};
       for (auto& r : rows)
         out.problems.push_back(
           fmt::format("entry {} in {} moves between accounts in {} and {}",

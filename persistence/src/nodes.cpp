@@ -7,6 +7,8 @@
 
 #include "souk/core/time.hpp"
 
+#include "rows.hpp"
+
 namespace souk::persistence {
 
 namespace {
@@ -50,9 +52,8 @@ expected<registration> node_repository::register_node(node_row row,
       sql << "LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE";
     std::vector<node_row> running;
     {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << "SELECT id, hostname, pid, listen, heartbeat_at "
-                          "FROM nodes WHERE stopped_at IS NULL");
+      rows::query rows{sql, "SELECT id, hostname, pid, listen, heartbeat_at "
+                            "FROM nodes WHERE stopped_at IS NULL"};
       for (auto& r : rows) {
         node_row n;
         n.id = r.get<std::string>(0);
@@ -78,14 +79,14 @@ expected<registration> node_repository::register_node(node_row row,
     out.alone = alive == 0;
     if (out.alone) {
       for (const char* release : lease_releases) {
-        soci::statement s = (sql.prepare << release);
+        rows::once s{sql, release};
         s.execute(true);
         out.leases_freed += s.get_affected_rows();
       }
-      soci::statement s
-        = (sql.prepare << "UPDATE idempotency_keys SET locked_until = :at "
-                          "WHERE status = 'started' AND locked_until > :at2",
-           soci::use(row.started_at), soci::use(row.started_at));
+      rows::once s{sql,
+                   "UPDATE idempotency_keys SET locked_until = :at "
+                   "WHERE status = 'started' AND locked_until > :at2",
+                   soci::use(row.started_at), soci::use(row.started_at)};
       s.execute(true);
       out.leases_freed += s.get_affected_rows();
     }
@@ -105,9 +106,10 @@ expected<registration> node_repository::register_node(node_row row,
 status node_repository::heartbeat(const std::string& id) {
   return db_.transact([&](soci::session& sql) -> status {
     auto at = to_iso(now());
-    soci::statement st = (sql.prepare << "UPDATE nodes SET heartbeat_at = :at "
-                                         "WHERE id = :id",
-                          soci::use(at), soci::use(id));
+    rows::once st{sql,
+                  "UPDATE nodes SET heartbeat_at = :at "
+                  "WHERE id = :id",
+                  soci::use(at), soci::use(id)};
     st.execute(true);
     if (st.get_affected_rows() == 0)
       return error{errc::not_found, "node " + id + " is not registered"};
@@ -133,7 +135,7 @@ expected<std::vector<node_row>> node_repository::list(bool running_only) {
     if (running_only)
       query += " WHERE stopped_at IS NULL";
     query += " ORDER BY started_at DESC, id DESC";
-    soci::rowset<soci::row> rows = sql.prepare << query;
+    rows::query rows{sql, query};
     for (auto& r : rows) {
       node_row n;
       n.id = r.get<std::string>(0);

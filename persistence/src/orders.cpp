@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <soci/soci.h>
 
 #include "souk/core/ids.hpp"
@@ -164,22 +165,22 @@ outbox_row read_outbox(const soci::row& r) {
 void read_snapshot(soci::session& sql, const std::string& id,
                    std::optional<order_snapshot>& out, bool whole = true) {
   {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + order_columns
-                          + " FROM orders WHERE id = :id",
-         soci::use(id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + order_columns
+                       + " FROM orders WHERE id = :id",
+                     soci::use(id)};
     for (auto& r : rows)
       out = order_snapshot{read_order(r), {}, {}, {}, {}};
   }
   if (!out)
     return;
   {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << "SELECT id, order_id, seq, event, from_state, "
-                        "to_state, actor, detail, dedup_key, created_at "
-                        "FROM order_events WHERE order_id = :id ORDER BY "
-                        "seq",
-         soci::use(id));
+    rows::query rows{sql,
+                     "SELECT id, order_id, seq, event, from_state, "
+                     "to_state, actor, detail, dedup_key, created_at "
+                     "FROM order_events WHERE order_id = :id ORDER BY "
+                     "seq",
+                     soci::use(id)};
     for (auto& r : rows) {
       event_row e;
       e.id = r.get<std::string>(0);
@@ -198,32 +199,32 @@ void read_snapshot(soci::session& sql, const std::string& id,
   if (!whole)
     return;
   {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + timer_columns
-                          + " FROM timers WHERE order_id = :id AND status "
-                            "= 'pending' ORDER BY due_at, id",
-         soci::use(id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + timer_columns
+                       + " FROM timers WHERE order_id = :id AND status "
+                         "= 'pending' ORDER BY due_at, id",
+                     soci::use(id)};
     for (auto& r : rows)
       out->timers.push_back(read_timer(r));
   }
   {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + outbox_columns
-                          + " FROM outbox WHERE order_id = :id AND status = "
-                            "'pending' ORDER BY created_at, id",
-         soci::use(id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + outbox_columns
+                       + " FROM outbox WHERE order_id = :id AND status = "
+                         "'pending' ORDER BY created_at, id",
+                     soci::use(id)};
     for (auto& r : rows)
       out->outbox.push_back(read_outbox(r));
   }
   {
     const std::string cancelled = std::string{cancelled_prefix} + "%";
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + outbox_columns
-                          + " FROM outbox WHERE order_id = :id AND status = "
-                            "'failed' AND (last_error IS NULL OR last_error "
-                            "NOT LIKE :c) ORDER BY done_at DESC, created_at "
-                            "DESC, id DESC LIMIT 1",
-         soci::use(id), soci::use(cancelled));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + outbox_columns
+                       + " FROM outbox WHERE order_id = :id AND status = "
+                         "'failed' AND (last_error IS NULL OR last_error "
+                         "NOT LIKE :c) ORDER BY done_at DESC, created_at "
+                         "DESC, id DESC LIMIT 1",
+                     soci::use(id), soci::use(cancelled)};
     for (auto& r : rows)
       out->last_failed = read_outbox(r);
   }
@@ -337,10 +338,10 @@ expected<std::optional<order_row>>
 order_repository::find(const std::string& id) {
   std::optional<order_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + order_columns
-                          + " FROM orders WHERE id = :id",
-         soci::use(id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + order_columns
+                       + " FROM orders WHERE id = :id",
+                     soci::use(id)};
     for (auto& r : rows)
       out = read_order(r);
   });
@@ -375,17 +376,21 @@ expected<transition_result> order_repository::apply(const transition& t) {
     auto parked_ind = null_if_empty(t.parked_from);
     // The version guard stays in the UPDATE as well: it is the contract,
     // the SELECT above only supplies from_state.
-    soci::statement upd
-      = (sql.prepare << "UPDATE orders SET state = :s, version = version + "
-                        "1, step_index = :si, step_attempt = :sa, "
-                        "last_error = :le, parked_from = :pf, "
-                        "state_entered_at = :se, updated_at = :u WHERE id = "
-                        ":id AND version = :v",
-         soci::use(t.state), soci::use(t.step_index), soci::use(t.step_attempt),
-         soci::use(t.last_error, error_ind),
-         soci::use(t.parked_from, parked_ind), soci::use(entered_at),
-         soci::use(now_text), soci::use(t.order_id),
-         soci::use(expected_version));
+    rows::once upd{sql,
+                   "UPDATE orders SET state = :s, version = version + "
+                   "1, step_index = :si, step_attempt = :sa, "
+                   "last_error = :le, parked_from = :pf, "
+                   "state_entered_at = :se, updated_at = :u WHERE id = "
+                   ":id AND version = :v",
+                   soci::use(t.state),
+                   soci::use(t.step_index),
+                   soci::use(t.step_attempt),
+                   soci::use(t.last_error, error_ind),
+                   soci::use(t.parked_from, parked_ind),
+                   soci::use(entered_at),
+                   soci::use(now_text),
+                   soci::use(t.order_id),
+                   soci::use(expected_version)};
     upd.execute(true);
     if (upd.get_affected_rows() == 0)
       return error{errc::conflict, "order " + t.order_id + " is not at version "
@@ -403,10 +408,10 @@ expected<transition_result> order_repository::apply(const transition& t) {
     // Fire first: a timer this transition fires must still be pending, or
     // another incarnation already acted on it.
     if (!t.fire_timer.empty()) {
-      soci::statement fire
-        = (sql.prepare << "UPDATE timers SET status = 'fired' WHERE id = :id "
-                          "AND order_id = :o AND status = 'pending'",
-           soci::use(t.fire_timer), soci::use(t.order_id));
+      rows::once fire{sql,
+                      "UPDATE timers SET status = 'fired' WHERE id = :id "
+                      "AND order_id = :o AND status = 'pending'",
+                      soci::use(t.fire_timer), soci::use(t.order_id)};
       fire.execute(true);
       if (fire.get_affected_rows() == 0)
         return conflict("timer " + t.fire_timer + " is not pending");
@@ -427,28 +432,31 @@ expected<transition_result> order_repository::apply(const transition& t) {
       auto lease_ind = null_if_empty(u.claimed_until);
       soci::indicator done_ind
         = u.status == "pending" ? soci::i_null : soci::i_ok;
-      soci::statement upd_outbox
-        = (sql.prepare << "UPDATE outbox SET status = :s, attempts = "
-                          "attempts + :n, last_error = COALESCE(:e, "
-                          "last_error), claimed_until = :l, done_at = :d "
-                          "WHERE id = :id AND order_id = :o AND status = "
-                          "'pending'",
-           soci::use(u.status), soci::use(attempt),
-           soci::use(u.last_error, why_ind),
-           soci::use(u.claimed_until, lease_ind), soci::use(now_text, done_ind),
-           soci::use(u.id), soci::use(t.order_id));
+      rows::once upd_outbox{sql,
+                            "UPDATE outbox SET status = :s, attempts = "
+                            "attempts + :n, last_error = COALESCE(:e, "
+                            "last_error), claimed_until = :l, done_at = :d "
+                            "WHERE id = :id AND order_id = :o AND status = "
+                            "'pending'",
+                            soci::use(u.status),
+                            soci::use(attempt),
+                            soci::use(u.last_error, why_ind),
+                            soci::use(u.claimed_until, lease_ind),
+                            soci::use(now_text, done_ind),
+                            soci::use(u.id),
+                            soci::use(t.order_id)};
       upd_outbox.execute(true);
       if (upd_outbox.get_affected_rows() == 0)
         return conflict("outbox row " + u.id + " is not pending");
     }
     if (!t.reopen_outbox.empty()) {
       auto lease_ind = null_if_empty(t.reopen_until);
-      soci::statement reopen
-        = (sql.prepare << "UPDATE outbox SET status = 'pending', "
-                          "claimed_until = :l, done_at = NULL WHERE id = :id "
-                          "AND order_id = :o AND status = 'failed'",
-           soci::use(t.reopen_until, lease_ind), soci::use(t.reopen_outbox),
-           soci::use(t.order_id));
+      rows::once reopen{sql,
+                        "UPDATE outbox SET status = 'pending', "
+                        "claimed_until = :l, done_at = NULL WHERE id = :id "
+                        "AND order_id = :o AND status = 'failed'",
+                        soci::use(t.reopen_until, lease_ind),
+                        soci::use(t.reopen_outbox), soci::use(t.order_id)};
       reopen.execute(true);
       if (reopen.get_affected_rows() == 0)
         return conflict("outbox row " + t.reopen_outbox + " is not failed");
@@ -477,18 +485,21 @@ expected<std::vector<timer_row>> order_repository::claim_due_timers(
     // the due timers between them instead of waiting or doubling up.
     // Placeholders are numbered by occurrence, hence :now1 and :now2.
     st = db_.transact([&](soci::session& sql) -> status {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << std::string{"UPDATE timers SET claimed_by = :n, "
-                                      "claimed_until = :u WHERE id IN (SELECT "
-                                      "id FROM timers WHERE status = "
-                                      "'pending' AND due_at <= :now1 AND "
-                                      "(claimed_until IS NULL OR "
-                                      "claimed_until <= :now2) ORDER BY "
-                                      "due_at, id LIMIT :lim FOR UPDATE SKIP "
-                                      "LOCKED) RETURNING "}
-                            + timer_columns,
-           soci::use(node_id), soci::use(until), soci::use(now_text),
-           soci::use(now_text), soci::use(lim));
+      rows::query rows{sql,
+                       std::string{"UPDATE timers SET claimed_by = :n, "
+                                   "claimed_until = :u WHERE id IN (SELECT "
+                                   "id FROM timers WHERE status = "
+                                   "'pending' AND due_at <= :now1 AND "
+                                   "(claimed_until IS NULL OR "
+                                   "claimed_until <= :now2) ORDER BY "
+                                   "due_at, id LIMIT :lim FOR UPDATE SKIP "
+                                   "LOCKED) RETURNING "}
+                         + timer_columns,
+                       soci::use(node_id),
+                       soci::use(until),
+                       soci::use(now_text),
+                       soci::use(now_text),
+                       soci::use(lim)};
       for (auto& r : rows)
         out.push_back(read_timer(r));
       return {};
@@ -498,13 +509,14 @@ expected<std::vector<timer_row>> order_repository::claim_due_timers(
     // claimer can pick the same rows in between.
     st = db_.transact([&](soci::session& sql) -> status {
       {
-        soci::rowset<soci::row> rows
-          = (sql.prepare << std::string{"SELECT "} + timer_columns
-                              + " FROM timers WHERE status = 'pending' AND "
-                                "due_at <= :now1 AND (claimed_until IS NULL "
-                                "OR claimed_until <= :now2) ORDER BY due_at, "
-                                "id LIMIT :lim",
-             soci::use(now_text), soci::use(now_text), soci::use(lim));
+        rows::query rows{sql,
+                         std::string{"SELECT "} + timer_columns
+                           + " FROM timers WHERE status = 'pending' AND "
+                             "due_at <= :now1 AND (claimed_until IS NULL "
+                             "OR claimed_until <= :now2) ORDER BY due_at, "
+                             "id LIMIT :lim",
+                         soci::use(now_text), soci::use(now_text),
+                         soci::use(lim)};
         for (auto& r : rows)
           out.push_back(read_timer(r));
       }
@@ -529,10 +541,11 @@ expected<std::vector<timer_row>> order_repository::claim_due_timers(
 
 status order_repository::mark_timer_fired(const std::string& timer_id) {
   return db_.transact([&](soci::session& sql) -> status {
-    soci::statement upd = (sql.prepare << "UPDATE timers SET status = 'fired' "
-                                          "WHERE id = :id AND status = "
-                                          "'pending'",
-                           soci::use(timer_id));
+    rows::once upd{sql,
+                   "UPDATE timers SET status = 'fired' "
+                   "WHERE id = :id AND status = "
+                   "'pending'",
+                   soci::use(timer_id)};
     upd.execute(true);
     if (upd.get_affected_rows() == 0)
       return error{errc::not_found, "no pending timer " + timer_id};
@@ -549,10 +562,10 @@ status order_repository::lease_outbox(const std::string& order_id,
     soci::indicator lease_ind = soci::i_null;
     bool found = false;
     {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << "SELECT claimed_until FROM outbox WHERE id = :id "
-                          "AND order_id = :o AND status = 'pending'",
-           soci::use(id), soci::use(order_id));
+      rows::query rows{sql,
+                       "SELECT claimed_until FROM outbox WHERE id = :id "
+                       "AND order_id = :o AND status = 'pending'",
+                       soci::use(id), soci::use(order_id)};
       for (auto& r : rows) {
         found = true;
         lease_ind = r.get_indicator(0);
@@ -618,14 +631,16 @@ expected<std::vector<std::string>> order_repository::orders_needing_resume(
   long long lim = static_cast<long long>(limit);
   const std::string parked{parked_state};
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << "SELECT DISTINCT x.order_id FROM outbox x JOIN orders "
-                        "o ON o.id = x.order_id WHERE x.status = 'pending' "
-                        "AND (x.claimed_until IS NULL OR x.claimed_until <= "
-                        ":now) AND o.state <> :parked AND x.order_id > "
-                        ":after ORDER BY 1 LIMIT :lim",
-         soci::use(now_text), soci::use(parked), soci::use(after),
-         soci::use(lim));
+    rows::query rows{sql,
+                     "SELECT DISTINCT x.order_id FROM outbox x JOIN orders "
+                     "o ON o.id = x.order_id WHERE x.status = 'pending' "
+                     "AND (x.claimed_until IS NULL OR x.claimed_until <= "
+                     ":now) AND o.state <> :parked AND x.order_id > "
+                     ":after ORDER BY 1 LIMIT :lim",
+                     soci::use(now_text),
+                     soci::use(parked),
+                     soci::use(after),
+                     soci::use(lim)};
     for (auto& r : rows)
       out.push_back(r.get<std::string>(0));
   });
@@ -646,18 +661,18 @@ order_repository::history(const std::string& id) {
         return;
       out = order_history{
         std::move(snap->order), std::move(snap->events), {}, {}};
-      soci::rowset<soci::row> timers
-        = (sql.prepare << std::string{"SELECT "} + timer_columns
-                            + " FROM timers WHERE order_id = :id ORDER BY "
-                              "due_at, id",
-           soci::use(id));
+      rows::query timers{sql,
+                         std::string{"SELECT "} + timer_columns
+                           + " FROM timers WHERE order_id = :id ORDER BY "
+                             "due_at, id",
+                         soci::use(id)};
       for (auto& r : timers)
         out->timers.push_back(read_timer(r));
-      soci::rowset<soci::row> outbox
-        = (sql.prepare << std::string{"SELECT "} + outbox_columns
-                            + " FROM outbox WHERE order_id = :id ORDER BY "
-                              "created_at, id",
-           soci::use(id));
+      rows::query outbox{sql,
+                         std::string{"SELECT "} + outbox_columns
+                           + " FROM outbox WHERE order_id = :id ORDER BY "
+                             "created_at, id",
+                         soci::use(id)};
       for (auto& r : outbox)
         out->outbox.push_back(read_outbox(r));
     });
@@ -670,10 +685,10 @@ order_repository::history(const std::string& id) {
 expected<std::vector<state_count>> order_repository::count_by_state() {
   std::vector<state_count> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = sql.prepare << "SELECT kind, flow, flow_version, state, COUNT(*) FROM "
-                       "orders GROUP BY kind, flow, flow_version, state "
-                       "ORDER BY kind, flow, flow_version, state";
+    rows::query rows{sql,
+                     "SELECT kind, flow, flow_version, state, COUNT(*) FROM "
+                     "orders GROUP BY kind, flow, flow_version, state "
+                     "ORDER BY kind, flow, flow_version, state"};
     for (auto& r : rows)
       out.push_back(state_count{r.get<std::string>(0), r.get<std::string>(1),
                                 static_cast<int32_t>(get_int(r, 2)),
@@ -708,10 +723,16 @@ order_repository::list(const order_filter& f, const std::string& after,
   std::vector<order_row> out;
   long long lim = static_cast<long long>(limit);
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << sql_text, soci::use(f.kind), soci::use(f.kind),
-         soci::use(f.flow), soci::use(f.flow), soci::use(f.state),
-         soci::use(f.state), soci::use(after), soci::use(lim));
+    rows::query rows{sql,
+                     sql_text,
+                     soci::use(f.kind),
+                     soci::use(f.kind),
+                     soci::use(f.flow),
+                     soci::use(f.flow),
+                     soci::use(f.state),
+                     soci::use(f.state),
+                     soci::use(after),
+                     soci::use(lim)};
     for (auto& r : rows)
       out.push_back(read_order(r));
   });
@@ -747,14 +768,21 @@ order_repository::list_for(const order_scope& scope,
   std::vector<order_summary> out;
   long long lim = static_cast<long long>(limit);
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << sql_text, soci::use(scope.buyer_id),
-         soci::use(scope.buyer_id), soci::use(scope.creator_id),
-         soci::use(scope.creator_id), soci::use(scope.product_id),
-         soci::use(scope.product_id), soci::use(scope.state),
-         soci::use(scope.state), soci::use(after_created),
-         soci::use(after_created), soci::use(after_created),
-         soci::use(after_id), soci::use(lim));
+    rows::query rows{sql,
+                     sql_text,
+                     soci::use(scope.buyer_id),
+                     soci::use(scope.buyer_id),
+                     soci::use(scope.creator_id),
+                     soci::use(scope.creator_id),
+                     soci::use(scope.product_id),
+                     soci::use(scope.product_id),
+                     soci::use(scope.state),
+                     soci::use(scope.state),
+                     soci::use(after_created),
+                     soci::use(after_created),
+                     soci::use(after_created),
+                     soci::use(after_id),
+                     soci::use(lim)};
     for (auto& r : rows)
       out.push_back(order_summary{read_order(r), r.get<std::string>(19)});
   });
@@ -763,16 +791,30 @@ order_repository::list_for(const order_scope& scope,
   return out;
 }
 
-expected<std::optional<std::string>>
-order_repository::access_hash(const std::string& id) {
-  std::optional<std::string> out;
+expected<std::optional<order_visibility>>
+order_repository::visibility(const std::string& id) {
+  std::optional<order_visibility> out;
   auto st = db_.run([&](soci::session& sql) {
-    std::string hash;
-    soci::indicator ind = soci::i_null;
-    sql << "SELECT token_hash FROM order_access WHERE order_id = :id",
-      soci::use(id), soci::into(hash, ind);
-    if (sql.got_data() && ind == soci::i_ok)
-      out = hash;
+    rows::query rows{
+      sql,
+      "SELECT o.kind, o.buyer_id, p.creator_id, a.token_hash, o.version, "
+      "(SELECT COUNT(*) FROM payments x WHERE x.order_id = o.id), "
+      "(SELECT MAX(x.updated_at) FROM payments x WHERE x.order_id = o.id), "
+      "(SELECT COUNT(*) FROM refunds r WHERE r.order_id = o.id), "
+      "(SELECT MAX(r.updated_at) FROM refunds r WHERE r.order_id = o.id) "
+      "FROM orders o LEFT JOIN products p ON p.id = o.product_id "
+      "LEFT JOIN order_access a ON a.order_id = o.id WHERE o.id = :id",
+      soci::use(id)};
+    for (auto& r : rows) {
+      order_visibility v;
+      v.kind = r.get<std::string>(0);
+      v.buyer_id = opt_string(r, 1);
+      v.creator_id = opt_string(r, 2);
+      v.token_hash = opt_string(r, 3);
+      v.tag = fmt::format("{}.{}.{}.{}.{}", get_int(r, 4), get_int(r, 5),
+                          opt_string(r, 6), get_int(r, 7), opt_string(r, 8));
+      out = std::move(v);
+    }
   });
   if (st)
     return st;

@@ -103,13 +103,16 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
   auto st = db_.transact([&](soci::session& sql) -> status {
     // Insert-or-nothing first: two requests racing with a new key must not
     // both insert (PostgreSQL would refuse the second with an error).
-    soci::statement ins
-      = (sql.prepare << "INSERT INTO idempotency_keys (scope, idem_key, "
-                        "request_hash, status, locked_until, created_at) "
-                        "VALUES (:s, :k, :h, 'started', :l, :c) ON CONFLICT "
-                        "(scope, idem_key) DO NOTHING",
-         soci::use(scope), soci::use(key), soci::use(hash),
-         soci::use(locked_until), soci::use(now_text));
+    rows::once ins{sql,
+                   "INSERT INTO idempotency_keys (scope, idem_key, "
+                   "request_hash, status, locked_until, created_at) "
+                   "VALUES (:s, :k, :h, 'started', :l, :c) ON CONFLICT "
+                   "(scope, idem_key) DO NOTHING",
+                   soci::use(scope),
+                   soci::use(key),
+                   soci::use(hash),
+                   soci::use(locked_until),
+                   soci::use(now_text)};
     ins.execute(true);
     if (ins.get_affected_rows() == 1) {
       out.kind = idempotency_claim::owned;
@@ -141,12 +144,14 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
     }
     // Its request died holding it: take it over, unless someone else just
     // did (the guard makes only one taker win).
-    soci::statement take
-      = (sql.prepare << "UPDATE idempotency_keys SET locked_until = :l WHERE "
-                        "scope = :s AND idem_key = :k AND status = 'started' "
-                        "AND locked_until <= :now",
-         soci::use(locked_until), soci::use(scope), soci::use(key),
-         soci::use(now_text));
+    rows::once take{sql,
+                    "UPDATE idempotency_keys SET locked_until = :l WHERE "
+                    "scope = :s AND idem_key = :k AND status = 'started' "
+                    "AND locked_until <= :now",
+                    soci::use(locked_until),
+                    soci::use(scope),
+                    soci::use(key),
+                    soci::use(now_text)};
     take.execute(true);
     out.kind = take.get_affected_rows() == 1 ? idempotency_claim::owned
                                              : idempotency_claim::in_progress;
@@ -206,13 +211,15 @@ namespace detail {
 status finish_key(soci::session& sql, const idempotency_answer& a) {
   if (a.key.empty())
     return {};
-  soci::statement upd
-    = (sql.prepare << "UPDATE idempotency_keys SET status = 'done', "
-                      "response_status = :st, response_body = :b WHERE "
-                      "scope = :s AND idem_key = :k AND status = "
-                      "'started'",
-       soci::use(a.status), soci::use(a.body), soci::use(a.scope),
-       soci::use(a.key));
+  rows::once upd{sql,
+                 "UPDATE idempotency_keys SET status = 'done', "
+                 "response_status = :st, response_body = :b WHERE "
+                 "scope = :s AND idem_key = :k AND status = "
+                 "'started'",
+                 soci::use(a.status),
+                 soci::use(a.body),
+                 soci::use(a.scope),
+                 soci::use(a.key)};
   upd.execute(true);
   if (upd.get_affected_rows() != 1)
     return error{errc::conflict,
@@ -268,17 +275,21 @@ expected<bool> payment_repository::settle(const std::string& id,
   bool won = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
     auto gid_ind = null_if_empty(gateway_id);
-    soci::statement upd
-      = (sql.prepare << "UPDATE payments SET status = :s, gateway_status = "
-                        ":gs, gateway_id = :gid, settled_by = :by, evidence "
-                        "= :ev, checks = checks + 1, check_claimed_until = "
-                        "NULL, settled_at = :t1, updated_at = :t2 WHERE id = "
-                        ":id AND status IN ("
-                          + from + ")",
-         soci::use(status_text), soci::use(gateway_status),
-         soci::use(gateway_id, gid_ind), soci::use(settled_by),
-         soci::use(evidence), soci::use(now_text), soci::use(now_text),
-         soci::use(id));
+    rows::once upd{sql,
+                   "UPDATE payments SET status = :s, gateway_status = "
+                   ":gs, gateway_id = :gid, settled_by = :by, evidence "
+                   "= :ev, checks = checks + 1, check_claimed_until = "
+                   "NULL, settled_at = :t1, updated_at = :t2 WHERE id = "
+                   ":id AND status IN ("
+                     + from + ")",
+                   soci::use(status_text),
+                   soci::use(gateway_status),
+                   soci::use(gateway_id, gid_ind),
+                   soci::use(settled_by),
+                   soci::use(evidence),
+                   soci::use(now_text),
+                   soci::use(now_text),
+                   soci::use(id)};
     upd.execute(true);
     won = upd.get_affected_rows() == 1;
     return {};
@@ -341,18 +352,25 @@ expected<bool> payment_repository::store_event(const inbox_row& row) {
     int attempts = 0;
     auto err_ind = null_if_empty(x.last_error);
     auto done_ind = null_if_empty(x.processed_at);
-    soci::statement ins
-      = (sql.prepare << "INSERT INTO inbox (id, gateway, event_key, event, "
-                        "reference, payload, status, attempts, "
-                        "next_attempt_at, last_error, received_at, "
-                        "processed_at) VALUES (:id, :g, :k, :e, :r, :p, :s, "
-                        ":a, :n, :le, :ra, :pa) ON CONFLICT (gateway, "
-                        "event_key) DO NOTHING",
-         soci::use(x.id), soci::use(x.gateway), soci::use(x.event_key),
-         soci::use(x.event), soci::use(x.reference), soci::use(x.payload),
-         soci::use(x.status), soci::use(attempts), soci::use(x.next_attempt_at),
-         soci::use(x.last_error, err_ind), soci::use(x.received_at),
-         soci::use(x.processed_at, done_ind));
+    rows::once ins{sql,
+                   "INSERT INTO inbox (id, gateway, event_key, event, "
+                   "reference, payload, status, attempts, "
+                   "next_attempt_at, last_error, received_at, "
+                   "processed_at) VALUES (:id, :g, :k, :e, :r, :p, :s, "
+                   ":a, :n, :le, :ra, :pa) ON CONFLICT (gateway, "
+                   "event_key) DO NOTHING",
+                   soci::use(x.id),
+                   soci::use(x.gateway),
+                   soci::use(x.event_key),
+                   soci::use(x.event),
+                   soci::use(x.reference),
+                   soci::use(x.payload),
+                   soci::use(x.status),
+                   soci::use(attempts),
+                   soci::use(x.next_attempt_at),
+                   soci::use(x.last_error, err_ind),
+                   soci::use(x.received_at),
+                   soci::use(x.processed_at, done_ind)};
     ins.execute(true);
     stored = ins.get_affected_rows() == 1;
     return {};
@@ -407,10 +425,10 @@ payment_repository::find_event(const std::string& gateway,
                                const std::string& key) {
   std::optional<inbox_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + inbox_columns
-                          + " FROM inbox WHERE gateway = :g AND event_key = :k",
-         soci::use(gateway), soci::use(key));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + inbox_columns
+                       + " FROM inbox WHERE gateway = :g AND event_key = :k",
+                     soci::use(gateway), soci::use(key)};
     for (auto& r : rows) {
       out = read_inbox(r);
       break;
@@ -425,11 +443,11 @@ expected<std::vector<inbox_row>>
 payment_repository::events_with_reference(const std::string& reference) {
   std::vector<inbox_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + inbox_columns
-                          + " FROM inbox WHERE reference = :r ORDER BY "
-                            "received_at, id",
-         soci::use(reference));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + inbox_columns
+                       + " FROM inbox WHERE reference = :r ORDER BY "
+                         "received_at, id",
+                     soci::use(reference)};
     for (auto& r : rows)
       out.push_back(read_inbox(r));
   });
@@ -456,10 +474,10 @@ expected<refund_row> payment_repository::refund_for(const refund_row& row) {
       soci::use(x.id), soci::use(x.order_id), soci::use(x.payment_id),
       soci::use(x.idempotency_key), soci::use(amount), soci::use(x.currency),
       soci::use(x.status), soci::use(x.created_at), soci::use(x.updated_at);
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + refund_columns
-                          + " FROM refunds WHERE idempotency_key = :k",
-         soci::use(x.idempotency_key));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + refund_columns
+                       + " FROM refunds WHERE idempotency_key = :k",
+                     soci::use(x.idempotency_key)};
     for (auto& r : rows) {
       out = read_refund(r);
       break;
@@ -478,11 +496,11 @@ expected<bool> payment_repository::claim_refund(const std::string& id,
   bool won = false;
   auto now_text = to_iso(now());
   auto st = db_.transact([&](soci::session& sql) -> status {
-    soci::statement upd
-      = (sql.prepare << "UPDATE refunds SET status = 'asking', asking_until "
-                        "= :u, updated_at = :t WHERE id = :id AND status = "
-                        "'requested'",
-         soci::use(until), soci::use(now_text), soci::use(id));
+    rows::once upd{sql,
+                   "UPDATE refunds SET status = 'asking', asking_until "
+                   "= :u, updated_at = :t WHERE id = :id AND status = "
+                   "'requested'",
+                   soci::use(until), soci::use(now_text), soci::use(id)};
     upd.execute(true);
     won = upd.get_affected_rows() == 1;
     return {};
@@ -514,15 +532,18 @@ expected<bool> payment_repository::update_refund(
     auto err_ind = null_if_empty(last_error);
     std::string processed = status_text == "processed" ? now_text : "";
     auto done_ind = null_if_empty(processed);
-    soci::statement upd
-      = (sql.prepare << "UPDATE refunds SET status = :s, gateway_id = "
-                        "COALESCE(:g, gateway_id), last_error = :e, "
-                        "updated_at = :u, processed_at = COALESCE(:p, "
-                        "processed_at) WHERE id = :id AND status IN ("
-                          + from + ")",
-         soci::use(status_text), soci::use(gateway_id, gid_ind),
-         soci::use(last_error, err_ind), soci::use(now_text),
-         soci::use(processed, done_ind), soci::use(id));
+    rows::once upd{sql,
+                   "UPDATE refunds SET status = :s, gateway_id = "
+                   "COALESCE(:g, gateway_id), last_error = :e, "
+                   "updated_at = :u, processed_at = COALESCE(:p, "
+                   "processed_at) WHERE id = :id AND status IN ("
+                     + from + ")",
+                   soci::use(status_text),
+                   soci::use(gateway_id, gid_ind),
+                   soci::use(last_error, err_ind),
+                   soci::use(now_text),
+                   soci::use(processed, done_ind),
+                   soci::use(id)};
     upd.execute(true);
     moved = upd.get_affected_rows() == 1;
     return {};

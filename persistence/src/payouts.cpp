@@ -115,11 +115,11 @@ payout_repository::account(const std::string& creator_id,
                            const std::string& currency) {
   std::optional<payout_account_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + account_columns
-                          + " FROM payout_accounts WHERE creator_id = :c AND "
-                            "currency = :cur",
-         soci::use(creator_id), soci::use(currency));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + account_columns
+                       + " FROM payout_accounts WHERE creator_id = :c AND "
+                         "currency = :cur",
+                     soci::use(creator_id), soci::use(currency)};
     for (auto& r : rows)
       out = read_account(r);
   });
@@ -194,19 +194,17 @@ payout_repository::list(const std::string& creator_id, size_t limit,
     auto text = view_select + "WHERE p.creator_id = :c"
                 + (before.empty() ? "" : " AND p.id < :b")
                 + " ORDER BY p.id DESC LIMIT :lim";
-    auto collect = [&](soci::rowset<soci::row>& rows) {
+    auto collect = [&](rows::query& rows) {
       for (auto& r : rows)
         out.push_back(read_view(r));
     };
     if (before.empty()) {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << text, soci::use(creator_id, "c"),
-           soci::use(lim, "lim"));
+      rows::query rows{sql, text, soci::use(creator_id, "c"),
+                       soci::use(lim, "lim")};
       collect(rows);
     } else {
-      soci::rowset<soci::row> rows
-        = (sql.prepare << text, soci::use(creator_id, "c"),
-           soci::use(before, "b"), soci::use(lim, "lim"));
+      rows::query rows{sql, text, soci::use(creator_id, "c"),
+                       soci::use(before, "b"), soci::use(lim, "lim")};
       collect(rows);
     }
   });
@@ -227,19 +225,24 @@ payout_repository::record_transfer(const std::string& id, const std::string& to,
   int guarded = to == "failed" ? 1 : 0;
   bool moved = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    soci::statement upd
-      = (sql.prepare << "UPDATE payouts SET transfer_status = :to, "
-                        "transfer_code = COALESCE(NULLIF(:tc, ''), "
-                        "transfer_code), gateway_status = "
-                        "COALESCE(NULLIF(:gs, ''), gateway_status), reason = "
-                        "COALESCE(NULLIF(:r, ''), reason), updated_at = :u "
-                        "WHERE id = :id AND transfer_status IN ("
-                          + from
-                          + ") AND (:f = 0 OR sending_until IS NULL OR "
-                            "sending_until <= :now)",
-         soci::use(to), soci::use(transfer_code), soci::use(gateway_status),
-         soci::use(reason), soci::use(now_text), soci::use(id),
-         soci::use(guarded), soci::use(now_text));
+    rows::once upd{sql,
+                   "UPDATE payouts SET transfer_status = :to, "
+                   "transfer_code = COALESCE(NULLIF(:tc, ''), "
+                   "transfer_code), gateway_status = "
+                   "COALESCE(NULLIF(:gs, ''), gateway_status), reason = "
+                   "COALESCE(NULLIF(:r, ''), reason), updated_at = :u "
+                   "WHERE id = :id AND transfer_status IN ("
+                     + from
+                     + ") AND (:f = 0 OR sending_until IS NULL OR "
+                       "sending_until <= :now)",
+                   soci::use(to),
+                   soci::use(transfer_code),
+                   soci::use(gateway_status),
+                   soci::use(reason),
+                   soci::use(now_text),
+                   soci::use(id),
+                   soci::use(guarded),
+                   soci::use(now_text)};
     upd.execute(true);
     moved = upd.get_affected_rows() == 1;
     return {};
@@ -254,11 +257,11 @@ expected<bool> payout_repository::claim_send(const std::string& id,
                                              const std::string& until) {
   bool won = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    soci::statement upd
-      = (sql.prepare << "UPDATE payouts SET sending_until = :u WHERE id = :id "
-                        "AND transfer_status = 'unsent' AND (sending_until IS "
-                        "NULL OR sending_until <= :now)",
-         soci::use(until), soci::use(id), soci::use(now_text));
+    rows::once upd{sql,
+                   "UPDATE payouts SET sending_until = :u WHERE id = :id "
+                   "AND transfer_status = 'unsent' AND (sending_until IS "
+                   "NULL OR sending_until <= :now)",
+                   soci::use(until), soci::use(id), soci::use(now_text)};
     upd.execute(true);
     won = upd.get_affected_rows() == 1;
     return {};

@@ -5,16 +5,19 @@
 #include "souk/core/ids.hpp"
 #include "souk/core/time.hpp"
 
+#include "rows.hpp"
+
 namespace souk::persistence {
 
 expected<std::optional<product_file_repository::owner>>
 product_file_repository::product_owner(const std::string& product_id) {
   std::optional<owner> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows = (sql.prepare << "SELECT creator_id, status "
-                                                   "FROM products WHERE id = "
-                                                   ":id",
-                                    soci::use(product_id));
+    rows::query rows{sql,
+                     "SELECT creator_id, status "
+                     "FROM products WHERE id = "
+                     ":id",
+                     soci::use(product_id)};
     for (auto& r : rows)
       out = owner{r.get<std::string>(0), r.get<std::string>(1)};
   });

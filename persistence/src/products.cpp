@@ -80,10 +80,10 @@ expected<std::optional<product_row>>
 product_repository::find(const std::string& id) {
   std::optional<product_row> out;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << std::string{"SELECT "} + product_columns
-                          + " FROM products p WHERE p.id = :id",
-         soci::use(id));
+    rows::query rows{sql,
+                     std::string{"SELECT "} + product_columns
+                       + " FROM products p WHERE p.id = :id",
+                     soci::use(id)};
     for (auto& r : rows)
       out = read_product(r);
   });
@@ -213,10 +213,10 @@ expected<int64_t>
 product_repository::count_files(const std::string& product_id) {
   int64_t n = 0;
   auto st = db_.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << "SELECT count(*) FROM product_files WHERE "
-                        "product_id = :id",
-         soci::use(product_id));
+    rows::query rows{sql,
+                     "SELECT count(*) FROM product_files WHERE "
+                     "product_id = :id",
+                     soci::use(product_id)};
     for (auto& r : rows)
       n = get_int(r, 0);
   });

@@ -45,6 +45,76 @@ inline std::string opt_string(const soci::row& r, size_t i) {
                                           : std::string{};
 }
 
+/// A statement run without preparing it on the server. SOCI prepares every
+/// `sql.prepare << ...` statement and rowset: on PostgreSQL a Parse, an
+/// Execute and, when the statement is destroyed, a DEALLOCATE (three round
+/// trips, and a plan cached for one use). `once` and `query` send the same
+/// SQL and values in one round trip (PQexecParams; SQLite is unchanged) and
+/// still give the affected rows and the rows. Elements (`soci::use`,
+/// `soci::into`) bind by reference, as with SOCI.
+class once {
+public:
+  template<class... Elements>
+  once(soci::session& sql, const std::string& text, Elements&&... elements)
+    : st_(sql) {
+    (st_.exchange(std::forward<Elements>(elements)), ...);
+    st_.alloc();
+    st_.prepare(text, soci::details::st_one_time_query);
+    st_.define_and_bind();
+  }
+
+  bool execute(bool exchange_data = true) { return st_.execute(exchange_data); }
+  long long get_affected_rows() { return st_.get_affected_rows(); }
+
+private:
+  soci::statement st_;
+};
+
+/// The rows of a query run once (see `once`), read as with a rowset:
+/// `for (auto& r : rows::query{sql, "SELECT ...", soci::use(id)})`.
+class query {
+public:
+  template<class... Uses>
+  query(soci::session& sql, const std::string& text, Uses&&... uses)
+    : st_(sql) {
+    (st_.exchange(std::forward<Uses>(uses)), ...);
+    st_.alloc();
+    st_.prepare(text, soci::details::st_one_time_query);
+    st_.define_and_bind();
+    st_.exchange_for_rowset(soci::into(row_));
+    st_.execute(false);
+  }
+  query(const query&) = delete;
+  query& operator=(const query&) = delete;
+
+  struct sentinel {};
+  class iterator {
+  public:
+    explicit iterator(query* q) : q_(q) {}
+    const soci::row& operator*() const { return q_->row_; }
+    iterator& operator++() {
+      q_->more_ = q_->st_.fetch();
+      return *this;
+    }
+    bool operator!=(sentinel) const { return q_->more_; }
+    bool operator==(sentinel) const { return !q_->more_; }
+
+  private:
+    query* q_;
+  };
+
+  iterator begin() {
+    more_ = st_.fetch();
+    return iterator{this};
+  }
+  sentinel end() const { return {}; }
+
+private:
+  soci::row row_; // before st_: bound into it, and outlives it
+  soci::statement st_;
+  bool more_ = false;
+};
+
 /// Claims due rows portably: pick candidates, then take each with
 /// an UPDATE guarded by the lease, so two claimers (nodes) never both win a
 /// row; on PostgreSQL the loser's UPDATE waits for the winner and then finds
@@ -58,9 +128,8 @@ claim_due(database& db, const std::string& select_due, const std::string& take,
   long long lim = static_cast<long long>(limit);
   std::vector<Row> candidates;
   auto st = db.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows
-      = (sql.prepare << select_due, soci::use(now, "now1"),
-         soci::use(now, "now2"), soci::use(lim, "lim"));
+    rows::query rows{sql, select_due, soci::use(now, "now1"),
+                     soci::use(now, "now2"), soci::use(lim, "lim")};
     for (auto& r : rows)
       candidates.push_back(read(r));
   });
@@ -70,9 +139,8 @@ claim_due(database& db, const std::string& select_due, const std::string& take,
   for (auto& c : candidates) {
     bool won = false;
     auto claimed = db.transact([&](soci::session& sql) -> status {
-      soci::statement upd
-        = (sql.prepare << take, soci::use(lease_until, "until"),
-           soci::use(key(c), "id"), soci::use(now, "now"));
+      rows::once upd{sql, take, soci::use(lease_until, "until"),
+                     soci::use(key(c), "id"), soci::use(now, "now")};
       upd.execute(true);
       won = upd.get_affected_rows() == 1;
       return {};
@@ -91,7 +159,7 @@ expected<std::optional<Row>> find_one(database& db, const std::string& sql_text,
                                       const std::string& value, Read read) {
   std::optional<Row> out;
   auto st = db.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows = (sql.prepare << sql_text, soci::use(value));
+    rows::query rows{sql, sql_text, soci::use(value)};
     for (auto& r : rows) {
       out = read(r);
       break;
@@ -108,7 +176,7 @@ expected<std::vector<Row>> find_all(database& db, const std::string& sql_text,
                                     const std::string& value, Read read) {
   std::vector<Row> out;
   auto st = db.run([&](soci::session& sql) {
-    soci::rowset<soci::row> rows = (sql.prepare << sql_text, soci::use(value));
+    rows::query rows{sql, sql_text, soci::use(value)};
     for (auto& r : rows)
       out.push_back(read(r));
   });

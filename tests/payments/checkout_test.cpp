@@ -162,6 +162,55 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(json::parse(mine.body)["items"].empty());
 }
 
+BOOST_AUTO_TEST_CASE(
+  a_poller_holding_the_current_etag_gets_304_until_a_change) {
+  shop s;
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string token = order["order"]["access_token"];
+  auto get = [&](const std::string& t, const std::string& inm) {
+    std::vector<std::pair<std::string, std::string>> h{{"X-Order-Token", t}};
+    if (!inm.empty())
+      h.emplace_back("If-None-Match", inm);
+    return http_request(s.port, "GET", "/api/v1/orders/" + id, {}, h);
+  };
+  auto first = get(token, "");
+  BOOST_REQUIRE_MESSAGE(first.status == 200u, first.body);
+  auto etag = first.header("etag").value_or("");
+  BOOST_TEST(etag.rfind("W/\"", 0) == 0u, etag);
+  // Nothing changed: 304 with no body, for the tag alone, in a list, or *.
+  for (auto inm : {etag, "W/\"other\", " + etag, std::string{"*"}}) {
+    auto again = get(token, inm);
+    BOOST_TEST(again.status == 304u, inm);
+    BOOST_TEST(again.body.empty());
+    BOOST_TEST(again.header("etag").value_or("") == etag);
+  }
+  BOOST_TEST(get(token, "W/\"other\"").status == 200u);
+  // The tag lets nobody in: a wrong token is still 404, none 401.
+  BOOST_TEST(get(token + "x", etag).status == 404u);
+  BOOST_TEST(get("", etag).status == 401u);
+  // The creator is shown another document (viewer), so another tag.
+  auto creator = http_request(
+    s.port, "GET", "/api/v1/orders/" + id, {},
+    {{"Authorization", "Bearer " + s.creator_token}, {"If-None-Match", etag}});
+  BOOST_TEST(creator.status == 200u);
+  BOOST_TEST(creator.header("etag").value_or(etag) != etag);
+  // Paid and delivered: the old tag no longer matches.
+  s.press(order, "pay");
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  auto changed = get(token, etag);
+  BOOST_REQUIRE_MESSAGE(changed.status == 200u, changed.body);
+  BOOST_TEST(json::parse(changed.body)["state"] == "delivered");
+  auto delivered = changed.header("etag").value_or("");
+  BOOST_TEST(delivered != etag);
+  BOOST_TEST(get(token, delivered).status == 304u);
+  // A refund request changes the order again.
+  auto refund = s.as_creator("POST", "/api/v1/orders/" + id + "/refund",
+                             json{{"reason", "asked"}}.dump());
+  BOOST_REQUIRE_MESSAGE(refund.status == 202u, refund.body);
+  BOOST_TEST(get(token, delivered).status == 200u);
+}
+
 BOOST_AUTO_TEST_CASE(bad_checkouts_leave_nothing_behind) {
   shop s;
   auto refused = [&](const json& body, const std::string& field) {

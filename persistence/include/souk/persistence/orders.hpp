@@ -217,6 +217,17 @@ struct backlog {
   double inbox_oldest_seconds = 0;
 };
 
+/// Who may see an order, and a tag that changes whenever what the order's
+/// reader is shown changes: its version (every transition), and the count
+/// and latest update of its payments and of its refunds.
+struct order_visibility {
+  std::string kind;       ///< order or payout
+  std::string buyer_id;   ///< empty for a guest
+  std::string creator_id; ///< the product's creator
+  std::string token_hash; ///< of the guest's access token; empty if none
+  std::string tag;
+};
+
 /// Reads and writes orders, their events, timers and outbox. Blocking: call
 /// from database or worker threads. Safe to use from several nodes sharing
 /// one database: transitions use row versions, timer claims use leases.
@@ -306,9 +317,10 @@ public:
   list_for(const order_scope& scope, const std::string& after_created,
            const std::string& after_id, size_t limit);
 
-  /// The SHA-256 (hex) of the access token a guest buyer got at checkout
-  /// for order `id`, or nullopt if the order has none.
-  expected<std::optional<std::string>> access_hash(const std::string& id);
+  /// Who may see order `id` and a tag of what it shows, from one read:
+  /// what a reader of the order checks before anything else, and all a
+  /// poller needs when nothing changed. nullopt if there is no such order.
+  expected<std::optional<order_visibility>> visibility(const std::string& id);
 
   /// Replaces (or sets) the hash of order `id`'s access token.
   status set_access_hash(const std::string& id, const std::string& hash);
