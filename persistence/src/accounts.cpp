@@ -65,18 +65,15 @@ status account_repository::insert_user(const user_row& row) {
   return db_.transact([&](soci::session& sql) -> status {
     // ON CONFLICT rather than "count, then insert": two sign-ups with one
     // email at once must give one account and one conflict, never an error.
-    rows::once st{sql,
-                  "INSERT INTO users (id, email, password_hash, role, "
-                  "created_at, updated_at) VALUES (:id, :e, :h, :r, :c, "
-                  ":u) ON CONFLICT (email) DO NOTHING",
-                  soci::use(row.id),
-                  soci::use(row.email),
-                  soci::use(row.password_hash),
-                  soci::use(row.role),
-                  soci::use(row.created_at),
-                  soci::use(row.updated_at)};
-    st.execute(true);
-    if (st.get_affected_rows() == 0)
+    const long long st_rows
+      = rows::exec(sql,
+                   "INSERT INTO users (id, email, password_hash, role, "
+                   "created_at, updated_at) VALUES (:id, :e, :h, :r, :c, "
+                   ":u) ON CONFLICT (email) DO NOTHING",
+                   soci::use(row.id), soci::use(row.email),
+                   soci::use(row.password_hash), soci::use(row.role),
+                   soci::use(row.created_at), soci::use(row.updated_at));
+    if (st_rows == 0)
       return error{errc::conflict, "an account with this email exists",
                    "email"};
     return {};

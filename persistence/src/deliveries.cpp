@@ -103,26 +103,18 @@ bool insert_email(soci::session& sql, const email_row& e) {
   if (taken > 0)
     return false;
   auto order_ind = null_if_empty(e.order_id);
-  rows::once ins{
+  const long long ins_rows = rows::exec(
     sql,
     "INSERT INTO email_outbox (id, dedupe_key, order_id, template, "
     "recipient, message_id, subject, message, status, attempts, "
     "next_attempt_at, created_at, updated_at) VALUES (:id, :k, :o, "
     ":t, :r, :m, :s, :msg, 'queued', 0, :n, :c, :u) ON CONFLICT "
     "(dedupe_key) DO NOTHING",
-    soci::use(e.id),
-    soci::use(e.dedupe_key),
-    soci::use(e.order_id, order_ind),
-    soci::use(e.template_name),
-    soci::use(e.recipient),
-    soci::use(e.message_id),
-    soci::use(e.subject),
-    soci::use(e.message),
-    soci::use(e.next_attempt_at),
-    soci::use(e.created_at),
-    soci::use(e.updated_at)};
-  ins.execute(true);
-  return ins.get_affected_rows() == 1;
+    soci::use(e.id), soci::use(e.dedupe_key), soci::use(e.order_id, order_ind),
+    soci::use(e.template_name), soci::use(e.recipient), soci::use(e.message_id),
+    soci::use(e.subject), soci::use(e.message), soci::use(e.next_attempt_at),
+    soci::use(e.created_at), soci::use(e.updated_at));
+  return ins_rows == 1;
 }
 
 } // namespace
@@ -158,23 +150,16 @@ expected<size_t> delivery_repository::grant_files(const std::string& order_id,
     long long life = lifetime_ms;
     for (auto& file : files) {
       auto id = new_uuid();
-      rows::once ins{
+      const long long ins_rows = rows::exec(
         sql,
         "INSERT INTO download_grants (id, order_id, product_id, "
         "file_id, max_downloads, downloads, lifetime_ms, expires_at, "
         "created_at, updated_at) VALUES (:id, :o, :p, :f, :m, 0, :l, "
         ":e, :c, :u) ON CONFLICT (order_id, file_id) DO NOTHING",
-        soci::use(id),
-        soci::use(order_id),
-        soci::use(product_id),
-        soci::use(file),
-        soci::use(max),
-        soci::use(life),
-        soci::use(expires),
-        soci::use(now),
-        soci::use(now)};
-      ins.execute(true);
-      added += static_cast<size_t>(ins.get_affected_rows());
+        soci::use(id), soci::use(order_id), soci::use(product_id),
+        soci::use(file), soci::use(max), soci::use(life), soci::use(expires),
+        soci::use(now), soci::use(now));
+      added += static_cast<size_t>(ins_rows);
     }
     return {};
   });
@@ -220,16 +205,13 @@ expected<size_t> delivery_repository::revoke(const std::string& order_id,
                                              const std::string& now) {
   size_t n = 0;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    rows::once upd{sql,
-                   "UPDATE download_grants SET revoked_at = :n, "
-                   "revoked_reason = :r, updated_at = :u WHERE order_id "
-                   "= :o AND revoked_at IS NULL",
-                   soci::use(now),
-                   soci::use(reason),
-                   soci::use(now),
-                   soci::use(order_id)};
-    upd.execute(true);
-    n = static_cast<size_t>(upd.get_affected_rows());
+    const long long upd_rows = rows::exec(
+      sql,
+      "UPDATE download_grants SET revoked_at = :n, "
+      "revoked_reason = :r, updated_at = :u WHERE order_id "
+      "= :o AND revoked_at IS NULL",
+      soci::use(now), soci::use(reason), soci::use(now), soci::use(order_id));
+    n = static_cast<size_t>(upd_rows);
     return {};
   });
   if (st)
@@ -329,7 +311,7 @@ expected<count_outcome> delivery_repository::count_download(
   for (int attempt = 0; attempt < 3; ++attempt) {
     bool won = false;
     auto st = db_.transact([&](soci::session& sql) -> status {
-      rows::once upd{
+      const long long upd_rows = rows::exec(
         sql,
         "UPDATE download_grants SET downloads = downloads + 1, "
         "last_counted_at = :n1, last_client = :c1, last_download_at = "
@@ -337,16 +319,10 @@ expected<count_outcome> delivery_repository::count_download(
         "AND expires_at > :n4 AND downloads < max_downloads AND NOT "
         "(COALESCE(last_client, '') = :c2 AND "
         "COALESCE(last_counted_at, '') >= :s)",
-        soci::use(now, "n1"),
-        soci::use(client, "c1"),
-        soci::use(now, "n2"),
-        soci::use(now, "n3"),
-        soci::use(grant_id, "g"),
-        soci::use(now, "n4"),
-        soci::use(client, "c2"),
-        soci::use(same_since, "s")};
-      upd.execute(true);
-      won = upd.get_affected_rows() == 1;
+        soci::use(now, "n1"), soci::use(client, "c1"), soci::use(now, "n2"),
+        soci::use(now, "n3"), soci::use(grant_id, "g"), soci::use(now, "n4"),
+        soci::use(client, "c2"), soci::use(same_since, "s"));
+      won = upd_rows == 1;
       return {};
     });
     if (st)

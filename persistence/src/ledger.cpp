@@ -209,24 +209,24 @@ ledger_repository::post(const posting& p,
       // The guard is the rule: a protected account is debited only if it
       // holds the amount, checked on the row itself (PostgreSQL re-checks
       // it after waiting for a concurrent writer's lock).
-      rows::once debit{sql,
-                       "UPDATE ledger_accounts SET balance = balance - :a1 "
-                       "WHERE id = :id AND (may_go_negative = 1 OR "
-                       "balance >= :a2)",
-                       soci::use(amount), soci::use(l.from), soci::use(amount)};
-      debit.execute(true);
-      if (debit.get_affected_rows() != 1)
+      const long long debit_rows
+        = rows::exec(sql,
+                     "UPDATE ledger_accounts SET balance = balance - :a1 "
+                     "WHERE id = :id AND (may_go_negative = 1 OR "
+                     "balance >= :a2)",
+                     soci::use(amount), soci::use(l.from), soci::use(amount));
+      if (debit_rows != 1)
         return error{errc::conflict, fmt::format("{} does not hold {} {}",
                                                  l.from, l.amount, p.currency)};
       // A debt is only ever repaid, never overpaid: `owed` stays at or
       // below zero, whoever repays at the same time.
-      rows::once credit{sql,
-                        "UPDATE ledger_accounts SET balance = balance + "
-                        ":a1 WHERE id = :id AND (kind <> 'owed' OR balance "
-                        "+ :a2 <= 0)",
-                        soci::use(amount), soci::use(l.to), soci::use(amount)};
-      credit.execute(true);
-      if (credit.get_affected_rows() != 1)
+      const long long credit_rows
+        = rows::exec(sql,
+                     "UPDATE ledger_accounts SET balance = balance + "
+                     ":a1 WHERE id = :id AND (kind <> 'owed' OR balance "
+                     "+ :a2 <= 0)",
+                     soci::use(amount), soci::use(l.to), soci::use(amount));
+      if (credit_rows != 1)
         return error{errc::conflict, fmt::format("{} owes less than {} {}",
                                                  l.to, l.amount, p.currency)};
       auto id = new_uuid();

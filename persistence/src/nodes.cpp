@@ -78,17 +78,13 @@ expected<registration> node_repository::register_node(node_row row,
     }
     out.alone = alive == 0;
     if (out.alone) {
-      for (const char* release : lease_releases) {
-        rows::once s{sql, release};
-        s.execute(true);
-        out.leases_freed += s.get_affected_rows();
-      }
-      rows::once s{sql,
-                   "UPDATE idempotency_keys SET locked_until = :at "
-                   "WHERE status = 'started' AND locked_until > :at2",
-                   soci::use(row.started_at), soci::use(row.started_at)};
-      s.execute(true);
-      out.leases_freed += s.get_affected_rows();
+      for (const char* release : lease_releases)
+        out.leases_freed += rows::exec(sql, release);
+      out.leases_freed
+        += rows::exec(sql,
+                      "UPDATE idempotency_keys SET locked_until = :at "
+                      "WHERE status = 'started' AND locked_until > :at2",
+                      soci::use(row.started_at), soci::use(row.started_at));
     }
     sql << "INSERT INTO nodes (id, hostname, pid, version, listen, "
            "started_at, heartbeat_at) VALUES (:id, :host, :pid, :ver, :lis, "
@@ -106,12 +102,9 @@ expected<registration> node_repository::register_node(node_row row,
 status node_repository::heartbeat(const std::string& id) {
   return db_.transact([&](soci::session& sql) -> status {
     auto at = to_iso(now());
-    rows::once st{sql,
-                  "UPDATE nodes SET heartbeat_at = :at "
-                  "WHERE id = :id",
-                  soci::use(at), soci::use(id)};
-    st.execute(true);
-    if (st.get_affected_rows() == 0)
+    if (rows::exec(sql, "UPDATE nodes SET heartbeat_at = :at WHERE id = :id",
+                   soci::use(at), soci::use(id))
+        == 0)
       return error{errc::not_found, "node " + id + " is not registered"};
     return {};
   });

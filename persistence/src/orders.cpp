@@ -376,23 +376,18 @@ expected<transition_result> order_repository::apply(const transition& t) {
     auto parked_ind = null_if_empty(t.parked_from);
     // The version guard stays in the UPDATE as well: it is the contract,
     // the SELECT above only supplies from_state.
-    rows::once upd{sql,
-                   "UPDATE orders SET state = :s, version = version + "
-                   "1, step_index = :si, step_attempt = :sa, "
-                   "last_error = :le, parked_from = :pf, "
-                   "state_entered_at = :se, updated_at = :u WHERE id = "
-                   ":id AND version = :v",
-                   soci::use(t.state),
-                   soci::use(t.step_index),
-                   soci::use(t.step_attempt),
-                   soci::use(t.last_error, error_ind),
-                   soci::use(t.parked_from, parked_ind),
-                   soci::use(entered_at),
-                   soci::use(now_text),
-                   soci::use(t.order_id),
-                   soci::use(expected_version)};
-    upd.execute(true);
-    if (upd.get_affected_rows() == 0)
+    const long long upd_rows = rows::exec(
+      sql,
+      "UPDATE orders SET state = :s, version = version + "
+      "1, step_index = :si, step_attempt = :sa, "
+      "last_error = :le, parked_from = :pf, "
+      "state_entered_at = :se, updated_at = :u WHERE id = "
+      ":id AND version = :v",
+      soci::use(t.state), soci::use(t.step_index), soci::use(t.step_attempt),
+      soci::use(t.last_error, error_ind), soci::use(t.parked_from, parked_ind),
+      soci::use(entered_at), soci::use(now_text), soci::use(t.order_id),
+      soci::use(expected_version));
+    if (upd_rows == 0)
       return error{errc::conflict, "order " + t.order_id + " is not at version "
                                      + std::to_string(t.expected_version)};
     result.version = t.expected_version + 1;
@@ -408,12 +403,12 @@ expected<transition_result> order_repository::apply(const transition& t) {
     // Fire first: a timer this transition fires must still be pending, or
     // another incarnation already acted on it.
     if (!t.fire_timer.empty()) {
-      rows::once fire{sql,
-                      "UPDATE timers SET status = 'fired' WHERE id = :id "
-                      "AND order_id = :o AND status = 'pending'",
-                      soci::use(t.fire_timer), soci::use(t.order_id)};
-      fire.execute(true);
-      if (fire.get_affected_rows() == 0)
+      const long long fire_rows
+        = rows::exec(sql,
+                     "UPDATE timers SET status = 'fired' WHERE id = :id "
+                     "AND order_id = :o AND status = 'pending'",
+                     soci::use(t.fire_timer), soci::use(t.order_id));
+      if (fire_rows == 0)
         return conflict("timer " + t.fire_timer + " is not pending");
     }
     // Cancel before arming, so a transition can replace its timers.
@@ -432,33 +427,29 @@ expected<transition_result> order_repository::apply(const transition& t) {
       auto lease_ind = null_if_empty(u.claimed_until);
       soci::indicator done_ind
         = u.status == "pending" ? soci::i_null : soci::i_ok;
-      rows::once upd_outbox{sql,
-                            "UPDATE outbox SET status = :s, attempts = "
-                            "attempts + :n, last_error = COALESCE(:e, "
-                            "last_error), claimed_until = :l, done_at = :d "
-                            "WHERE id = :id AND order_id = :o AND status = "
-                            "'pending'",
-                            soci::use(u.status),
-                            soci::use(attempt),
-                            soci::use(u.last_error, why_ind),
-                            soci::use(u.claimed_until, lease_ind),
-                            soci::use(now_text, done_ind),
-                            soci::use(u.id),
-                            soci::use(t.order_id)};
-      upd_outbox.execute(true);
-      if (upd_outbox.get_affected_rows() == 0)
+      const long long upd_outbox_rows = rows::exec(
+        sql,
+        "UPDATE outbox SET status = :s, attempts = "
+        "attempts + :n, last_error = COALESCE(:e, "
+        "last_error), claimed_until = :l, done_at = :d "
+        "WHERE id = :id AND order_id = :o AND status = "
+        "'pending'",
+        soci::use(u.status), soci::use(attempt),
+        soci::use(u.last_error, why_ind), soci::use(u.claimed_until, lease_ind),
+        soci::use(now_text, done_ind), soci::use(u.id), soci::use(t.order_id));
+      if (upd_outbox_rows == 0)
         return conflict("outbox row " + u.id + " is not pending");
     }
     if (!t.reopen_outbox.empty()) {
       auto lease_ind = null_if_empty(t.reopen_until);
-      rows::once reopen{sql,
-                        "UPDATE outbox SET status = 'pending', "
-                        "claimed_until = :l, done_at = NULL WHERE id = :id "
-                        "AND order_id = :o AND status = 'failed'",
-                        soci::use(t.reopen_until, lease_ind),
-                        soci::use(t.reopen_outbox), soci::use(t.order_id)};
-      reopen.execute(true);
-      if (reopen.get_affected_rows() == 0)
+      const long long reopen_rows
+        = rows::exec(sql,
+                     "UPDATE outbox SET status = 'pending', "
+                     "claimed_until = :l, done_at = NULL WHERE id = :id "
+                     "AND order_id = :o AND status = 'failed'",
+                     soci::use(t.reopen_until, lease_ind),
+                     soci::use(t.reopen_outbox), soci::use(t.order_id));
+      if (reopen_rows == 0)
         return conflict("outbox row " + t.reopen_outbox + " is not failed");
     }
     insert_outbox(sql, t.order_id, t.enqueue, now_text);
@@ -541,13 +532,12 @@ expected<std::vector<timer_row>> order_repository::claim_due_timers(
 
 status order_repository::mark_timer_fired(const std::string& timer_id) {
   return db_.transact([&](soci::session& sql) -> status {
-    rows::once upd{sql,
-                   "UPDATE timers SET status = 'fired' "
-                   "WHERE id = :id AND status = "
-                   "'pending'",
-                   soci::use(timer_id)};
-    upd.execute(true);
-    if (upd.get_affected_rows() == 0)
+    const long long upd_rows = rows::exec(sql,
+                                          "UPDATE timers SET status = 'fired' "
+                                          "WHERE id = :id AND status = "
+                                          "'pending'",
+                                          soci::use(timer_id));
+    if (upd_rows == 0)
       return error{errc::not_found, "no pending timer " + timer_id};
     return {};
   });

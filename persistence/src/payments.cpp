@@ -103,18 +103,15 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
   auto st = db_.transact([&](soci::session& sql) -> status {
     // Insert-or-nothing first: two requests racing with a new key must not
     // both insert (PostgreSQL would refuse the second with an error).
-    rows::once ins{sql,
+    const long long ins_rows
+      = rows::exec(sql,
                    "INSERT INTO idempotency_keys (scope, idem_key, "
                    "request_hash, status, locked_until, created_at) "
                    "VALUES (:s, :k, :h, 'started', :l, :c) ON CONFLICT "
                    "(scope, idem_key) DO NOTHING",
-                   soci::use(scope),
-                   soci::use(key),
-                   soci::use(hash),
-                   soci::use(locked_until),
-                   soci::use(now_text)};
-    ins.execute(true);
-    if (ins.get_affected_rows() == 1) {
+                   soci::use(scope), soci::use(key), soci::use(hash),
+                   soci::use(locked_until), soci::use(now_text));
+    if (ins_rows == 1) {
       out.kind = idempotency_claim::owned;
       return {};
     }
@@ -144,17 +141,15 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
     }
     // Its request died holding it: take it over, unless someone else just
     // did (the guard makes only one taker win).
-    rows::once take{sql,
-                    "UPDATE idempotency_keys SET locked_until = :l WHERE "
-                    "scope = :s AND idem_key = :k AND status = 'started' "
-                    "AND locked_until <= :now",
-                    soci::use(locked_until),
-                    soci::use(scope),
-                    soci::use(key),
-                    soci::use(now_text)};
-    take.execute(true);
-    out.kind = take.get_affected_rows() == 1 ? idempotency_claim::owned
-                                             : idempotency_claim::in_progress;
+    const long long take_rows
+      = rows::exec(sql,
+                   "UPDATE idempotency_keys SET locked_until = :l WHERE "
+                   "scope = :s AND idem_key = :k AND status = 'started' "
+                   "AND locked_until <= :now",
+                   soci::use(locked_until), soci::use(scope), soci::use(key),
+                   soci::use(now_text));
+    out.kind = take_rows == 1 ? idempotency_claim::owned
+                              : idempotency_claim::in_progress;
     return {};
   });
   if (st)
@@ -211,17 +206,15 @@ namespace detail {
 status finish_key(soci::session& sql, const idempotency_answer& a) {
   if (a.key.empty())
     return {};
-  rows::once upd{sql,
+  const long long upd_rows
+    = rows::exec(sql,
                  "UPDATE idempotency_keys SET status = 'done', "
                  "response_status = :st, response_body = :b WHERE "
                  "scope = :s AND idem_key = :k AND status = "
                  "'started'",
-                 soci::use(a.status),
-                 soci::use(a.body),
-                 soci::use(a.scope),
-                 soci::use(a.key)};
-  upd.execute(true);
-  if (upd.get_affected_rows() != 1)
+                 soci::use(a.status), soci::use(a.body), soci::use(a.scope),
+                 soci::use(a.key));
+  if (upd_rows != 1)
     return error{errc::conflict,
                  "the Idempotency-Key was taken over by another request"};
   return {};
@@ -275,23 +268,19 @@ expected<bool> payment_repository::settle(const std::string& id,
   bool won = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
     auto gid_ind = null_if_empty(gateway_id);
-    rows::once upd{sql,
+    const long long upd_rows
+      = rows::exec(sql,
                    "UPDATE payments SET status = :s, gateway_status = "
                    ":gs, gateway_id = :gid, settled_by = :by, evidence "
                    "= :ev, checks = checks + 1, check_claimed_until = "
                    "NULL, settled_at = :t1, updated_at = :t2 WHERE id = "
                    ":id AND status IN ("
                      + from + ")",
-                   soci::use(status_text),
-                   soci::use(gateway_status),
-                   soci::use(gateway_id, gid_ind),
-                   soci::use(settled_by),
-                   soci::use(evidence),
-                   soci::use(now_text),
-                   soci::use(now_text),
-                   soci::use(id)};
-    upd.execute(true);
-    won = upd.get_affected_rows() == 1;
+                   soci::use(status_text), soci::use(gateway_status),
+                   soci::use(gateway_id, gid_ind), soci::use(settled_by),
+                   soci::use(evidence), soci::use(now_text),
+                   soci::use(now_text), soci::use(id));
+    won = upd_rows == 1;
     return {};
   });
   if (st)
@@ -352,27 +341,20 @@ expected<bool> payment_repository::store_event(const inbox_row& row) {
     int attempts = 0;
     auto err_ind = null_if_empty(x.last_error);
     auto done_ind = null_if_empty(x.processed_at);
-    rows::once ins{sql,
-                   "INSERT INTO inbox (id, gateway, event_key, event, "
-                   "reference, payload, status, attempts, "
-                   "next_attempt_at, last_error, received_at, "
-                   "processed_at) VALUES (:id, :g, :k, :e, :r, :p, :s, "
-                   ":a, :n, :le, :ra, :pa) ON CONFLICT (gateway, "
-                   "event_key) DO NOTHING",
-                   soci::use(x.id),
-                   soci::use(x.gateway),
-                   soci::use(x.event_key),
-                   soci::use(x.event),
-                   soci::use(x.reference),
-                   soci::use(x.payload),
-                   soci::use(x.status),
-                   soci::use(attempts),
-                   soci::use(x.next_attempt_at),
-                   soci::use(x.last_error, err_ind),
-                   soci::use(x.received_at),
-                   soci::use(x.processed_at, done_ind)};
-    ins.execute(true);
-    stored = ins.get_affected_rows() == 1;
+    const long long ins_rows = rows::exec(
+      sql,
+      "INSERT INTO inbox (id, gateway, event_key, event, "
+      "reference, payload, status, attempts, "
+      "next_attempt_at, last_error, received_at, "
+      "processed_at) VALUES (:id, :g, :k, :e, :r, :p, :s, "
+      ":a, :n, :le, :ra, :pa) ON CONFLICT (gateway, "
+      "event_key) DO NOTHING",
+      soci::use(x.id), soci::use(x.gateway), soci::use(x.event_key),
+      soci::use(x.event), soci::use(x.reference), soci::use(x.payload),
+      soci::use(x.status), soci::use(attempts), soci::use(x.next_attempt_at),
+      soci::use(x.last_error, err_ind), soci::use(x.received_at),
+      soci::use(x.processed_at, done_ind));
+    stored = ins_rows == 1;
     return {};
   });
   if (st)
@@ -496,13 +478,13 @@ expected<bool> payment_repository::claim_refund(const std::string& id,
   bool won = false;
   auto now_text = to_iso(now());
   auto st = db_.transact([&](soci::session& sql) -> status {
-    rows::once upd{sql,
+    const long long upd_rows
+      = rows::exec(sql,
                    "UPDATE refunds SET status = 'asking', asking_until "
                    "= :u, updated_at = :t WHERE id = :id AND status = "
                    "'requested'",
-                   soci::use(until), soci::use(now_text), soci::use(id)};
-    upd.execute(true);
-    won = upd.get_affected_rows() == 1;
+                   soci::use(until), soci::use(now_text), soci::use(id));
+    won = upd_rows == 1;
     return {};
   });
   if (st)
@@ -532,20 +514,17 @@ expected<bool> payment_repository::update_refund(
     auto err_ind = null_if_empty(last_error);
     std::string processed = status_text == "processed" ? now_text : "";
     auto done_ind = null_if_empty(processed);
-    rows::once upd{sql,
+    const long long upd_rows
+      = rows::exec(sql,
                    "UPDATE refunds SET status = :s, gateway_id = "
                    "COALESCE(:g, gateway_id), last_error = :e, "
                    "updated_at = :u, processed_at = COALESCE(:p, "
                    "processed_at) WHERE id = :id AND status IN ("
                      + from + ")",
-                   soci::use(status_text),
-                   soci::use(gateway_id, gid_ind),
-                   soci::use(last_error, err_ind),
-                   soci::use(now_text),
-                   soci::use(processed, done_ind),
-                   soci::use(id)};
-    upd.execute(true);
-    moved = upd.get_affected_rows() == 1;
+                   soci::use(status_text), soci::use(gateway_id, gid_ind),
+                   soci::use(last_error, err_ind), soci::use(now_text),
+                   soci::use(processed, done_ind), soci::use(id));
+    moved = upd_rows == 1;
     return {};
   });
   if (st)

@@ -225,26 +225,21 @@ payout_repository::record_transfer(const std::string& id, const std::string& to,
   int guarded = to == "failed" ? 1 : 0;
   bool moved = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    rows::once upd{sql,
-                   "UPDATE payouts SET transfer_status = :to, "
-                   "transfer_code = COALESCE(NULLIF(:tc, ''), "
-                   "transfer_code), gateway_status = "
-                   "COALESCE(NULLIF(:gs, ''), gateway_status), reason = "
-                   "COALESCE(NULLIF(:r, ''), reason), updated_at = :u "
-                   "WHERE id = :id AND transfer_status IN ("
-                     + from
-                     + ") AND (:f = 0 OR sending_until IS NULL OR "
-                       "sending_until <= :now)",
-                   soci::use(to),
-                   soci::use(transfer_code),
-                   soci::use(gateway_status),
-                   soci::use(reason),
-                   soci::use(now_text),
-                   soci::use(id),
-                   soci::use(guarded),
-                   soci::use(now_text)};
-    upd.execute(true);
-    moved = upd.get_affected_rows() == 1;
+    const long long upd_rows = rows::exec(
+      sql,
+      "UPDATE payouts SET transfer_status = :to, "
+      "transfer_code = COALESCE(NULLIF(:tc, ''), "
+      "transfer_code), gateway_status = "
+      "COALESCE(NULLIF(:gs, ''), gateway_status), reason = "
+      "COALESCE(NULLIF(:r, ''), reason), updated_at = :u "
+      "WHERE id = :id AND transfer_status IN ("
+        + from
+        + ") AND (:f = 0 OR sending_until IS NULL OR "
+          "sending_until <= :now)",
+      soci::use(to), soci::use(transfer_code), soci::use(gateway_status),
+      soci::use(reason), soci::use(now_text), soci::use(id), soci::use(guarded),
+      soci::use(now_text));
+    moved = upd_rows == 1;
     return {};
   });
   if (st)
@@ -257,13 +252,13 @@ expected<bool> payout_repository::claim_send(const std::string& id,
                                              const std::string& until) {
   bool won = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    rows::once upd{sql,
+    const long long upd_rows
+      = rows::exec(sql,
                    "UPDATE payouts SET sending_until = :u WHERE id = :id "
                    "AND transfer_status = 'unsent' AND (sending_until IS "
                    "NULL OR sending_until <= :now)",
-                   soci::use(until), soci::use(id), soci::use(now_text)};
-    upd.execute(true);
-    won = upd.get_affected_rows() == 1;
+                   soci::use(until), soci::use(id), soci::use(now_text));
+    won = upd_rows == 1;
     return {};
   });
   if (st)

@@ -48,29 +48,24 @@ inline std::string opt_string(const soci::row& r, size_t i) {
 /// A statement run without preparing it on the server. SOCI prepares every
 /// `sql.prepare << ...` statement and rowset: on PostgreSQL a Parse, an
 /// Execute and, when the statement is destroyed, a DEALLOCATE (three round
-/// trips, and a plan cached for one use). `once` and `query` send the same
+/// trips, and a plan cached for one use). `exec` and `query` send the same
 /// SQL and values in one round trip (PQexecParams; SQLite is unchanged) and
 /// still give the affected rows and the rows. Elements (`soci::use`,
-/// `soci::into`) bind by reference, as with SOCI.
-class once {
-public:
-  template<class... Elements>
-  once(soci::session& sql, const std::string& text, Elements&&... elements)
-    : st_(sql) {
-    (st_.exchange(std::forward<Elements>(elements)), ...);
-    st_.alloc();
-    st_.prepare(text, soci::details::st_one_time_query);
-    st_.define_and_bind();
-  }
+/// `soci::into`) bind by reference, as with SOCI. `exec` runs a statement
+/// and returns the rows it changed.
+template<class... Elements>
+long long exec(soci::session& sql, const std::string& text,
+               Elements&&... elements) {
+  soci::statement st(sql);
+  (st.exchange(std::forward<Elements>(elements)), ...);
+  st.alloc();
+  st.prepare(text, soci::details::st_one_time_query);
+  st.define_and_bind();
+  st.execute(true);
+  return st.get_affected_rows();
+}
 
-  bool execute(bool exchange_data = true) { return st_.execute(exchange_data); }
-  long long get_affected_rows() { return st_.get_affected_rows(); }
-
-private:
-  soci::statement st_;
-};
-
-/// The rows of a query run once (see `once`), read as with a rowset:
+/// The rows of a query run once (see `exec`), read as with a rowset:
 /// `for (auto& r : rows::query{sql, "SELECT ...", soci::use(id)})`.
 class query {
 public:
@@ -139,10 +134,9 @@ claim_due(database& db, const std::string& select_due, const std::string& take,
   for (auto& c : candidates) {
     bool won = false;
     auto claimed = db.transact([&](soci::session& sql) -> status {
-      rows::once upd{sql, take, soci::use(lease_until, "until"),
-                     soci::use(key(c), "id"), soci::use(now, "now")};
-      upd.execute(true);
-      won = upd.get_affected_rows() == 1;
+      won = exec(sql, take, soci::use(lease_until, "until"),
+                 soci::use(key(c), "id"), soci::use(now, "now"))
+            == 1;
       return {};
     });
     if (claimed)

@@ -50,6 +50,18 @@ bool wait_ready(st::child_process& p, uint16_t port) {
   return false;
 }
 
+// The database soukd run by `soukd_args` in `dir` uses, opened to check
+// its rows.
+auto open_node_database(const st::scratch_database& db,
+                        const st::temp_dir& dir) {
+  souk::persistence::database::options opts;
+  opts.url = st::backend_name() == "postgresql"
+               ? db.url()
+               : "sqlite://" + (dir.path() / "var" / "souk.db").string();
+  opts.pool_size = 1;
+  return souk::persistence::database::open(opts);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(soukd_config)
@@ -315,13 +327,7 @@ BOOST_AUTO_TEST_CASE(two_nodes_starting_at_once_migrate_once) {
   st::child_process b{soukd_args(db), {listen_env(b_port)}, dir.path()};
   BOOST_REQUIRE_MESSAGE(wait_ready(a, a_port), a.out() + a.err());
   BOOST_REQUIRE_MESSAGE(wait_ready(b, b_port), b.out() + b.err());
-  auto url = st::backend_name() == "postgresql"
-               ? db.url()
-               : "sqlite://" + (dir.path() / "var" / "souk.db").string();
-  souk::persistence::database::options opts;
-  opts.url = url;
-  opts.pool_size = 1;
-  auto check = souk::persistence::database::open(opts);
+  auto check = open_node_database(db, dir);
   BOOST_REQUIRE(check);
   int migrations = 0;
   int running = 0;
@@ -361,13 +367,7 @@ BOOST_AUTO_TEST_CASE(a_restart_after_sigkill_marks_its_predecessor_gone) {
   BOOST_REQUIRE_MESSAGE(wait_ready(second, port), second.out() + second.err());
   auto said = second.out() + second.err();
   BOOST_TEST(said.find("is gone; marked stopped") != std::string::npos, said);
-  auto url = st::backend_name() == "postgresql"
-               ? db.url()
-               : "sqlite://" + (dir.path() / "var" / "souk.db").string();
-  souk::persistence::database::options opts;
-  opts.url = url;
-  opts.pool_size = 1;
-  auto check = souk::persistence::database::open(opts);
+  auto check = open_node_database(db, dir);
   BOOST_REQUIRE(check);
   int running = 0, stopped = 0;
   (*check)->run([&](soci::session& sql) {
