@@ -20,7 +20,9 @@ chaos_monkey::~chaos_monkey() {
   stop();
 }
 
-void chaos_monkey::start() {
+void chaos_monkey::start(const std::atomic<uint32_t>* begun, uint32_t total) {
+  begun_ = begun;
+  total_ = total;
   running_ = true;
   thread_ = std::thread{[this] { loop(); }};
 }
@@ -64,25 +66,53 @@ void chaos_monkey::sandbox_behaviour(const std::string& body) {
                  body.c_str(), r.status, r.body.c_str());
 }
 
+bool chaos_monkey::kill_due() const {
+  if (o_.min_kills == 0 || begun_ == nullptr || total_ == 0)
+    return false;
+  auto k = kills();
+  if (k >= o_.min_kills)
+    return false;
+  return static_cast<double>(begun_->load()) / total_
+         >= static_cast<double>(k + 1) / (o_.min_kills + 1);
+}
+
+void chaos_monkey::kill_soukd() {
+  // Killed at any moment: mid-request, mid-transaction, mid-start-up.
+  soukd_.stop(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds{
+    std::uniform_int_distribution<int64_t>{0, 500}(rng_)});
+  soukd_.start();
+  note("soukd killed (SIGKILL) and restarted");
+}
+
 void chaos_monkey::loop() {
   auto pick = [this](int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>{lo, hi}(rng_);
   };
+  auto next_fault = std::chrono::steady_clock::now()
+                    + std::chrono::milliseconds{
+                      pick(o_.chaos_min.count(), o_.chaos_max.count())};
   while (true) {
     {
+      // Wake at the next fault, or sooner to see whether a kill is due.
       std::unique_lock lock{wake_mtx_};
-      auto gap = std::chrono::milliseconds{
-        pick(o_.chaos_min.count(), o_.chaos_max.count())};
-      if (wake_.wait_for(lock, gap, [this] { return !running_; }))
+      auto until = std::min(next_fault, std::chrono::steady_clock::now()
+                                          + std::chrono::milliseconds{100});
+      if (wake_.wait_until(lock, until, [this] { return !running_; }))
         return;
     }
+    if (kill_due()) {
+      kill_soukd();
+      continue;
+    }
+    if (std::chrono::steady_clock::now() < next_fault)
+      continue;
+    next_fault = std::chrono::steady_clock::now()
+                 + std::chrono::milliseconds{
+                   pick(o_.chaos_min.count(), o_.chaos_max.count())};
     auto roll = pick(0, 99);
     if (roll < 45) {
-      // Killed at any moment: mid-request, mid-transaction, mid-start-up.
-      soukd_.stop(true);
-      std::this_thread::sleep_for(std::chrono::milliseconds{pick(0, 500)});
-      soukd_.start();
-      note("soukd killed (SIGKILL) and restarted");
+      kill_soukd();
     } else if (roll < 85 || !cluster_) {
       // The gateway misbehaves until the next change.
       nlohmann::json b = nlohmann::json::object();

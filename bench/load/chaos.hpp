@@ -23,7 +23,10 @@ public:
                std::string sandbox_url, std::string sandbox_key);
   ~chaos_monkey(); ///< calls `stop`
 
-  void start();
+  /// Starts the faults. `begun` counts the purchases started so far, of
+  /// `total`: with --min-kills N, the k-th kill comes no later than when
+  /// k/(N+1) of them have begun, so a quick run still gets its kills.
+  void start(const std::atomic<uint32_t>* begun, uint32_t total);
   /// Ends the faults: waits for the thread and makes the sandbox behave
   /// (soukd is always started again right after a kill).
   void stop();
@@ -34,6 +37,8 @@ public:
 
 private:
   void loop();
+  void kill_soukd();
+  bool kill_due() const;
   void note(const std::string& what);
   void sandbox_behaviour(const std::string& body);
 
@@ -42,6 +47,8 @@ private:
   pg_cluster* cluster_;
   std::string sandbox_url_, sandbox_key_;
   std::mt19937_64 rng_;
+  const std::atomic<uint32_t>* begun_ = nullptr;
+  uint32_t total_ = 0;
   std::atomic<bool> running_{false};
   std::mutex wake_mtx_;
   std::condition_variable wake_;

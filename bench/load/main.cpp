@@ -59,7 +59,8 @@ was lost or done twice. Exit 0 when every check passed.
   --chaos               faults at random moments (see below); implies
                         --no-latency-phase --pgbench-seconds 0 and, unless
                         given, --decline-percent 5 --abandon-percent 3
-  --min-kills N         chaos: fail if soukd was SIGKILLed fewer times
+  --min-kills N         chaos: kill soukd at least N times, spread over the
+                        run, and fail if it was SIGKILLed fewer times
   --chaos-interval A-B  chaos: gap between faults (default 1s-4s)
   --decline-percent P   buyers pressing Decline
   --abandon-percent P   buyers who never pay
@@ -250,9 +251,11 @@ struct phase_result {
 
 // `count` purchases, numbered from `first`: closed loop with `workers`
 // buyers when `rate` is 0, else open loop, one started every 1/rate s.
+// `begun`, if given, counts the purchases started.
 phase_result run_phase(const shop& s, const options& o, uint32_t first,
                        uint32_t count, uint32_t workers, double rate,
-                       const std::string& run_id, error_counts& errors) {
+                       const std::string& run_id, error_counts& errors,
+                       std::atomic<uint32_t>* begun = nullptr) {
   phase_result out;
   out.records.resize(count);
   std::atomic<uint32_t> next{0};
@@ -266,6 +269,8 @@ phase_result run_phase(const shop& s, const options& o, uint32_t first,
             t0
             + std::chrono::duration_cast<clock_type::duration>(
               std::chrono::duration<double>(i / rate)));
+        if (begun != nullptr)
+          ++*begun;
         out.records[i] = buy(s, o, first + i, run_id, errors);
       }
     });
@@ -521,14 +526,16 @@ int main(int argc, char** argv) {
   std::string run_id = souk::random_hex(6);
   error_counts errors;
   std::unique_ptr<chaos_monkey> monkey;
+  std::atomic<uint32_t> begun{0};
   if (o.chaos) {
     monkey = std::make_unique<chaos_monkey>(o, soukd, cluster.get(),
                                             sandbox_url, key);
-    monkey->start();
+    monkey->start(&begun, o.orders);
   }
   auto commits_before = pg ? commits(*db) : 0;
   auto writes_before = pg ? write_transactions(*db) : 0;
-  auto peak = run_phase(s, o, 0, o.orders, o.clients, 0, run_id, errors);
+  auto peak
+    = run_phase(s, o, 0, o.orders, o.clients, 0, run_id, errors, &begun);
   if (monkey)
     monkey->stop();
   long long commits_peak = 0, writes_peak = 0;
