@@ -290,6 +290,7 @@ status node::start() {
   persistence::database::options db_opts;
   db_opts.url = d.cfg.effective_database_url();
   db_opts.pool_size = d.cfg.database.pool_size;
+  db_opts.statement_cache = d.cfg.database.statement_cache;
   db_opts.acquire_timeout = d.cfg.database.acquire_timeout;
   db_opts.busy_timeout = d.cfg.database.busy_timeout;
   auto db = persistence::database::open(db_opts);

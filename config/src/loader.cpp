@@ -53,6 +53,15 @@ expected<uint32_t> parse_count(const std::string& text) {
   return static_cast<uint32_t>(*n);
 }
 
+expected<uint32_t> parse_cache_size(const std::string& text) {
+  auto n = parse_uint(text);
+  if (!n || *n > 100'000)
+    return error{
+      errc::invalid_field,
+      fmt::format("expected a number from 0 (none) to 100000, got '{}'", text)};
+  return static_cast<uint32_t>(*n);
+}
+
 expected<uint64_t> parse_hash_memory(const std::string& text) {
   auto n = parse_size(text);
   if (!n)
@@ -318,6 +327,10 @@ const std::vector<field>& fields() {
                SOUK_MEMBER(database.url), parse_database_url, redact_url),
     make_field("database.pool_size", "connections kept open",
                SOUK_MEMBER(database.pool_size), parse_count, show_count),
+    make_field("database.statement_cache",
+               "PostgreSQL: prepared statements kept per connection (0: none)",
+               SOUK_MEMBER(database.statement_cache), parse_cache_size,
+               show_count),
     make_field("database.acquire_timeout", "wait for a free connection",
                SOUK_MEMBER(database.acquire_timeout), parse_duration_value,
                show_duration),

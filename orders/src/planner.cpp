@@ -28,6 +28,7 @@ persistence::transition stay(const order_snapshot& snap, std::string event,
   auto& o = snap.order;
   tx.order_id = o.id;
   tx.expected_version = o.version;
+  tx.from_state = o.state;
   tx.state = o.state;
   tx.step_index = o.step_index;
   tx.step_attempt = o.step_attempt;

@@ -93,20 +93,22 @@ account_repository::find_user(const std::string& id) {
 status account_repository::update_password_hash(const std::string& id,
                                                 const std::string& hash) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE users SET password_hash = :h WHERE id = :id",
-      soci::use(hash), soci::use(id);
+    rows::exec(sql, "UPDATE users SET password_hash = :h WHERE id = :id",
+               soci::use(hash), soci::use(id));
     return {};
   });
 }
 
 status account_repository::insert_session(const session_row& row) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "INSERT INTO sessions (id, user_id, token_hash, created_at, "
-           "expires_at, remote, user_agent) VALUES (:id, :u, :t, :c, :x, "
-           ":r, :a)",
-      soci::use(row.id), soci::use(row.user_id), soci::use(row.token_hash),
-      soci::use(row.created_at), soci::use(row.expires_at),
-      soci::use(row.remote), soci::use(row.user_agent);
+    rows::exec(sql,
+               "INSERT INTO sessions (id, user_id, token_hash, created_at, "
+               "expires_at, remote, user_agent) VALUES (:id, :u, :t, :c, :x, "
+               ":r, :a)",
+               soci::use(row.id), soci::use(row.user_id),
+               soci::use(row.token_hash), soci::use(row.created_at),
+               soci::use(row.expires_at), soci::use(row.remote),
+               soci::use(row.user_agent));
     return {};
   });
 }
@@ -142,19 +144,22 @@ account_repository::find_live_session(const std::string& token_hash,
 status account_repository::revoke_session(const std::string& id,
                                           const std::string& at) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE sessions SET revoked_at = :at WHERE id = :id AND "
-           "revoked_at IS NULL",
-      soci::use(at), soci::use(id);
+    rows::exec(sql,
+               "UPDATE sessions SET revoked_at = :at WHERE id = :id AND "
+               "revoked_at IS NULL",
+               soci::use(at), soci::use(id));
     return {};
   });
 }
 
 status account_repository::insert_api_key(const api_key_row& row) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, "
-           "created_at) VALUES (:id, :u, :n, :p, :h, :c)",
-      soci::use(row.id), soci::use(row.user_id), soci::use(row.name),
-      soci::use(row.prefix), soci::use(row.key_hash), soci::use(row.created_at);
+    rows::exec(sql,
+               "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, "
+               "created_at) VALUES (:id, :u, :n, :p, :h, :c)",
+               soci::use(row.id), soci::use(row.user_id), soci::use(row.name),
+               soci::use(row.prefix), soci::use(row.key_hash),
+               soci::use(row.created_at));
     return {};
   });
 }
@@ -214,9 +219,10 @@ account_repository::list_api_keys(const std::string& user_id) {
 status account_repository::revoke_api_key(const std::string& id,
                                           const std::string& at) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE api_keys SET revoked_at = :at WHERE id = :id AND "
-           "revoked_at IS NULL",
-      soci::use(at), soci::use(id);
+    rows::exec(sql,
+               "UPDATE api_keys SET revoked_at = :at WHERE id = :id AND "
+               "revoked_at IS NULL",
+               soci::use(at), soci::use(id));
     return {};
   });
 }
@@ -224,8 +230,8 @@ status account_repository::revoke_api_key(const std::string& id,
 status account_repository::touch_api_key(const std::string& id,
                                          const std::string& at) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE api_keys SET last_used_at = :at WHERE id = :id",
-      soci::use(at), soci::use(id);
+    rows::exec(sql, "UPDATE api_keys SET last_used_at = :at WHERE id = :id",
+               soci::use(at), soci::use(id));
     return {};
   });
 }
@@ -259,18 +265,21 @@ expected<account_repository::attempt> account_repository::begin_login_attempt(
   attempt out;
   const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    sql << "INSERT INTO login_throttle (email, failures, last_failure_at) "
-           "VALUES (:e, 0, :now) ON CONFLICT (email) DO NOTHING",
-      soci::use(email), soci::use(now);
+    rows::exec(sql,
+               "INSERT INTO login_throttle (email, failures, last_failure_at) "
+               "VALUES (:e, 0, :now) ON CONFLICT (email) DO NOTHING",
+               soci::use(email), soci::use(now));
     // SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL locks
     // the row until commit.
     int failures = 0;
     std::string blocked;
     soci::indicator blocked_ind = soci::i_null;
-    sql << std::string{"SELECT failures, blocked_until FROM login_throttle "
-                       "WHERE email = :e"}
-             + (pg ? " FOR UPDATE" : ""),
-      soci::use(email), soci::into(failures), soci::into(blocked, blocked_ind);
+    rows::exec(sql,
+               std::string{"SELECT failures, blocked_until FROM login_throttle "
+                           "WHERE email = :e"}
+                 + (pg ? " FOR UPDATE" : ""),
+               soci::use(email), soci::into(failures),
+               soci::into(blocked, blocked_ind));
     if (blocked_ind == soci::i_ok && blocked > now) {
       out.blocked_until = blocked;
       return {};
@@ -278,10 +287,12 @@ expected<account_repository::attempt> account_repository::begin_login_attempt(
     ++failures;
     auto until = block_for(failures);
     soci::indicator until_ind = until.empty() ? soci::i_null : soci::i_ok;
-    sql << "UPDATE login_throttle SET failures = :f, last_failure_at = :now, "
-           "blocked_until = :u WHERE email = :e",
+    rows::exec(
+      sql,
+      "UPDATE login_throttle SET failures = :f, last_failure_at = :now, "
+      "blocked_until = :u WHERE email = :e",
       soci::use(failures), soci::use(now), soci::use(until, until_ind),
-      soci::use(email);
+      soci::use(email));
     out.allowed = true;
     return {};
   });
@@ -292,7 +303,8 @@ expected<account_repository::attempt> account_repository::begin_login_attempt(
 
 status account_repository::clear_throttle(const std::string& email) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "DELETE FROM login_throttle WHERE email = :e", soci::use(email);
+    rows::exec(sql, "DELETE FROM login_throttle WHERE email = :e",
+               soci::use(email));
     return {};
   });
 }

@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -15,6 +17,8 @@
 
 #include "souk/core/log.hpp"
 #include "souk/core/url.hpp"
+
+#include "statement_cache.hpp"
 
 namespace souk::persistence {
 
@@ -96,6 +100,9 @@ struct database::impl {
   // under load that sleeping, not the writes, was the cost. Other processes
   // (soukctl) still meet busy_timeout.
   std::mutex sqlite_writer;
+  // PostgreSQL: each connection's prepared statements, by pool position.
+  // Declared after `pool`, so they go before their connections close.
+  std::vector<std::unique_ptr<detail::statement_cache>> caches;
 
   impl(backend k, const options& o)
     : kind(k), display_url(redact_url(o.url)), opts(o), pool(o.pool_size),
@@ -135,6 +142,10 @@ expected<std::shared_ptr<database>> database::open(const options& opts) {
         open_sqlite(sql, path, opts.busy_timeout);
       else
         open_postgresql(sql, opts.url);
+      ptr->caches.push_back(
+        *kind == backend::postgresql
+          ? std::make_unique<detail::statement_cache>(sql, opts.statement_cache)
+          : nullptr);
     }
   } catch (const std::exception& e) {
     return error{errc::unavailable, fmt::format("cannot open database {}: {}",
@@ -164,8 +175,10 @@ status database::run(const std::function<void(soci::session&)>& fn) {
   }
   ++impl_->in_use;
   auto& sql = impl_->pool.at(pos);
+  auto* cache = impl_->caches[pos].get();
   status result;
   try {
+    detail::current_cache_scope scope{cache};
     fn(sql);
   } catch (const soci::soci_error& e) {
     result = error{errc::database, e.get_error_message()};
@@ -174,6 +187,9 @@ status database::run(const std::function<void(soci::session&)>& fn) {
   }
   if (result && !sql.is_connected()) {
     // The server went away (restart, network): reconnect for the next lease.
+    // Its prepared statements went with it.
+    if (cache != nullptr)
+      cache->forget();
     try {
       sql.reconnect();
       if (impl_->kind == backend::postgresql)
@@ -209,6 +225,13 @@ status database::transact(const std::function<status(soci::session&)>& fn) {
   if (st)
     return st;
   return outcome;
+}
+
+status database::write(const std::function<void(soci::session&)>& fn) {
+  std::unique_lock writer{impl_->sqlite_writer, std::defer_lock};
+  if (impl_->kind == backend::sqlite)
+    writer.lock();
+  return run(fn);
 }
 
 void database::post(std::function<void()> job) {

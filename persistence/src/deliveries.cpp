@@ -98,8 +98,8 @@ email_row read_email(const soci::row& r) {
 // taken (nothing written).
 bool insert_email(soci::session& sql, const email_row& e) {
   long long taken = 0;
-  sql << "SELECT COUNT(*) FROM email_outbox WHERE dedupe_key = :k",
-    soci::use(e.dedupe_key), soci::into(taken);
+  rows::exec(sql, "SELECT COUNT(*) FROM email_outbox WHERE dedupe_key = :k",
+             soci::use(e.dedupe_key), soci::into(taken));
   if (taken > 0)
     return false;
   auto order_ind = null_if_empty(e.order_id);
@@ -204,7 +204,7 @@ expected<size_t> delivery_repository::revoke(const std::string& order_id,
                                              const std::string& reason,
                                              const std::string& now) {
   size_t n = 0;
-  auto st = db_.transact([&](soci::session& sql) -> status {
+  auto st = db_.write([&](soci::session& sql) {
     const long long upd_rows = rows::exec(
       sql,
       "UPDATE download_grants SET revoked_at = :n, "
@@ -212,7 +212,6 @@ expected<size_t> delivery_repository::revoke(const std::string& order_id,
       "= :o AND revoked_at IS NULL",
       soci::use(now), soci::use(reason), soci::use(now), soci::use(order_id));
     n = static_cast<size_t>(upd_rows);
-    return {};
   });
   if (st)
     return st;
@@ -229,34 +228,44 @@ expected<bool> delivery_repository::issue_links(const link_issue& issue) {
       soci::indicator ind = soci::i_null;
       long long life = 0;
       std::string expires;
-      sql << "SELECT revoked_at, lifetime_ms, expires_at FROM download_grants "
-             "WHERE id = :g",
+      const bool found = rows::read_one(
+        sql,
+        "SELECT revoked_at, lifetime_ms, expires_at FROM download_grants "
+        "WHERE id = :g",
         soci::use(grant_id), soci::into(revoked, ind), soci::into(life),
-        soci::into(expires);
-      if (!sql.got_data())
+        soci::into(expires));
+      if (!found)
         return error{errc::not_found, "no download grant " + grant_id};
       if (ind == soci::i_ok)
         return error{errc::link_revoked,
                      "access to this download was revoked on " + revoked};
       if (!issue.keep_current)
-        sql << "UPDATE download_links SET replaced_at = :n WHERE grant_id = "
-               ":g AND replaced_at IS NULL",
-          soci::use(issue.now), soci::use(grant_id);
-      sql << "INSERT INTO download_links (token_hash, grant_id, created_at) "
-             "VALUES (:h, :g, :n)",
-        soci::use(hash), soci::use(grant_id), soci::use(issue.now);
+        rows::exec(
+          sql,
+          "UPDATE download_links SET replaced_at = :n WHERE grant_id = "
+          ":g AND replaced_at IS NULL",
+          soci::use(issue.now), soci::use(grant_id));
+      rows::exec(
+        sql,
+        "INSERT INTO download_links (token_hash, grant_id, created_at) "
+        "VALUES (:h, :g, :n)",
+        soci::use(hash), soci::use(grant_id), soci::use(issue.now));
       if (issue.renew) {
         auto renewed
           = to_iso(*parse_iso(issue.now) + std::chrono::milliseconds{life});
         if (renewed > expires)
-          sql << "UPDATE download_grants SET expires_at = :e, updated_at = :n "
-                 "WHERE id = :g",
-            soci::use(renewed), soci::use(issue.now), soci::use(grant_id);
+          rows::exec(
+            sql,
+            "UPDATE download_grants SET expires_at = :e, updated_at = :n "
+            "WHERE id = :g",
+            soci::use(renewed), soci::use(issue.now), soci::use(grant_id));
       }
       if (issue.reset_downloads)
-        sql << "UPDATE download_grants SET downloads = 0, last_counted_at = "
-               "NULL, last_client = NULL, updated_at = :n WHERE id = :g",
-          soci::use(issue.now), soci::use(grant_id);
+        rows::exec(
+          sql,
+          "UPDATE download_grants SET downloads = 0, last_counted_at = "
+          "NULL, last_client = NULL, updated_at = :n WHERE id = :g",
+          soci::use(issue.now), soci::use(grant_id));
     }
     written = true;
     return {};
@@ -271,10 +280,12 @@ delivery_repository::link_sets_since(const std::string& order_id,
                                      const std::string& since) {
   long long n = 0;
   auto st = db_.run([&](soci::session& sql) {
-    sql << "SELECT COUNT(DISTINCT l.created_at) FROM download_links l JOIN "
-           "download_grants g ON g.id = l.grant_id WHERE g.order_id = :o AND "
-           "l.created_at >= :s",
-      soci::use(order_id), soci::use(since), soci::into(n);
+    rows::exec(
+      sql,
+      "SELECT COUNT(DISTINCT l.created_at) FROM download_links l JOIN "
+      "download_grants g ON g.id = l.grant_id WHERE g.order_id = :o AND "
+      "l.created_at >= :s",
+      soci::use(order_id), soci::use(since), soci::into(n));
   });
   if (st)
     return st;
@@ -310,7 +321,7 @@ expected<count_outcome> delivery_repository::count_download(
   // same download.
   for (int attempt = 0; attempt < 3; ++attempt) {
     bool won = false;
-    auto st = db_.transact([&](soci::session& sql) -> status {
+    auto st = db_.write([&](soci::session& sql) {
       const long long upd_rows = rows::exec(
         sql,
         "UPDATE download_grants SET downloads = downloads + 1, "
@@ -323,7 +334,6 @@ expected<count_outcome> delivery_repository::count_download(
         soci::use(now, "n3"), soci::use(grant_id, "g"), soci::use(now, "n4"),
         soci::use(client, "c2"), soci::use(same_since, "s"));
       won = upd_rows == 1;
-      return {};
     });
     if (st)
       return st;
@@ -344,10 +354,10 @@ expected<count_outcome> delivery_repository::count_download(
     if (g.expires_at <= now)
       return count_outcome::expired;
     if (g.last_client == client && g.last_counted_at >= same_since) {
-      auto st2 = db_.transact([&](soci::session& sql) -> status {
-        sql << "UPDATE download_grants SET last_download_at = :n WHERE id = :g",
-          soci::use(now), soci::use(grant_id);
-        return {};
+      auto st2 = db_.write([&](soci::session& sql) {
+        rows::exec(
+          sql, "UPDATE download_grants SET last_download_at = :n WHERE id = :g",
+          soci::use(now), soci::use(grant_id));
       });
       if (st2)
         return st2;
@@ -409,11 +419,12 @@ expected<std::vector<email_row>> delivery_repository::claim_emails(
 status delivery_repository::email_sent(const std::string& id,
                                        const std::string& now) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE email_outbox SET status = 'sent', message = NULL, "
-           "attempts = attempts + 1, sent_at = :s, claimed_until = NULL, "
-           "last_error = NULL, updated_at = :u WHERE id = :i AND status = "
-           "'queued'",
-      soci::use(now), soci::use(now), soci::use(id);
+    rows::exec(sql,
+               "UPDATE email_outbox SET status = 'sent', message = NULL, "
+               "attempts = attempts + 1, sent_at = :s, claimed_until = NULL, "
+               "last_error = NULL, updated_at = :u WHERE id = :i AND status = "
+               "'queued'",
+               soci::use(now), soci::use(now), soci::use(id));
     return {};
   });
 }
@@ -431,8 +442,8 @@ status delivery_repository::email_failed(const std::string& id,
                        "last_error = :e, updated_at = :u WHERE id = :i AND "
                        "status = 'queued'";
   return db_.transact([&](soci::session& sql) -> status {
-    sql << text, soci::use(status_text), soci::use(next_attempt_at),
-      soci::use(error_text), soci::use(now), soci::use(id);
+    rows::exec(sql, text, soci::use(status_text), soci::use(next_attempt_at),
+               soci::use(error_text), soci::use(now), soci::use(id));
     return {};
   });
 }

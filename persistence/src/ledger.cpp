@@ -170,10 +170,11 @@ ledger_repository::post(const posting& p,
     }
     if (!per_cause.empty()) {
       // The lock first (held to commit), then what the cause has.
-      sql << "INSERT INTO ledger_cause_locks (cause_id, touched_at) VALUES "
-             "(:c, :t) ON CONFLICT (cause_id) DO UPDATE SET touched_at = "
-             "excluded.touched_at",
-        soci::use(p.cause_id), soci::use(now_text);
+      rows::exec(sql,
+                 "INSERT INTO ledger_cause_locks (cause_id, touched_at) VALUES "
+                 "(:c, :t) ON CONFLICT (cause_id) DO UPDATE SET touched_at = "
+                 "excluded.touched_at",
+                 soci::use(p.cause_id), soci::use(now_text));
       for (auto& account : per_cause) {
         int64_t taking = 0;
         for (auto& l : p.legs)
@@ -182,12 +183,14 @@ ledger_repository::post(const posting& p,
         if (taking == 0)
           continue;
         long long has = 0;
-        sql << "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = :a1 THEN "
-               "amount ELSE 0 - amount END), 0) AS BIGINT) FROM "
-               "ledger_entries WHERE cause_id = :c AND (credit_account = :a2 "
-               "OR debit_account = :a3)",
+        rows::exec(
+          sql,
+          "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = :a1 THEN "
+          "amount ELSE 0 - amount END), 0) AS BIGINT) FROM "
+          "ledger_entries WHERE cause_id = :c AND (credit_account = :a2 "
+          "OR debit_account = :a3)",
           soci::use(account), soci::use(p.cause_id), soci::use(account),
-          soci::use(account), soci::into(has);
+          soci::use(account), soci::into(has));
         if (has < taking)
           return error{errc::conflict,
                        fmt::format("{} holds {} {} of {}, not {}", account, has,
@@ -196,12 +199,14 @@ ledger_repository::post(const posting& p,
     }
     for (auto& [id, k] : accounts) {
       int negative = may_go_negative(k) ? 1 : 0;
-      sql << "INSERT INTO ledger_accounts (id, owner_kind, owner_id, "
-             "currency, kind, may_go_negative, balance, created_at) VALUES "
-             "(:id, :ok, :oi, :c, :k, :n, 0, :t) ON CONFLICT (id) DO NOTHING",
+      rows::exec(
+        sql,
+        "INSERT INTO ledger_accounts (id, owner_kind, owner_id, "
+        "currency, kind, may_go_negative, balance, created_at) VALUES "
+        "(:id, :ok, :oi, :c, :k, :n, 0, :t) ON CONFLICT (id) DO NOTHING",
         soci::use(id), soci::use(k.owner_kind), soci::use(k.owner_id),
         soci::use(k.currency), soci::use(k.kind), soci::use(negative),
-        soci::use(now_text);
+        soci::use(now_text));
     }
     for (size_t i = 0; i < p.legs.size(); ++i) {
       auto& l = p.legs[i];
@@ -231,14 +236,15 @@ ledger_repository::post(const posting& p,
                                                  l.to, l.amount, p.currency)};
       auto id = new_uuid();
       auto key = leg_key(p.key, i);
-      sql << "INSERT INTO ledger_entries (id, posting_id, idempotency_key, "
-             "debit_account, credit_account, amount, currency, cause_kind, "
-             "cause_id, memo, created_at) VALUES (:id, :p, :k, :d, :c, :a, "
-             ":cur, :ck, :ci, :m, :t)",
-        soci::use(id), soci::use(p.key), soci::use(key), soci::use(l.from),
-        soci::use(l.to), soci::use(amount), soci::use(p.currency),
-        soci::use(p.cause_kind), soci::use(p.cause_id), soci::use(p.memo),
-        soci::use(now_text);
+      rows::exec(sql,
+                 "INSERT INTO ledger_entries (id, posting_id, idempotency_key, "
+                 "debit_account, credit_account, amount, currency, cause_kind, "
+                 "cause_id, memo, created_at) VALUES (:id, :p, :k, :d, :c, :a, "
+                 ":cur, :ck, :ci, :m, :t)",
+                 soci::use(id), soci::use(p.key), soci::use(key),
+                 soci::use(l.from), soci::use(l.to), soci::use(amount),
+                 soci::use(p.currency), soci::use(p.cause_kind),
+                 soci::use(p.cause_id), soci::use(p.memo), soci::use(now_text));
     }
     return {};
   });
@@ -312,8 +318,8 @@ ledger_repository::entries_of(const std::vector<std::string>& account_ids,
     std::string cursor_time, cursor_id = before;
     if (!before.empty()) {
       soci::indicator ind = soci::i_null;
-      sql << "SELECT created_at FROM ledger_entries WHERE id = :id",
-        soci::use(before), soci::into(cursor_time, ind);
+      rows::exec(sql, "SELECT created_at FROM ledger_entries WHERE id = :id",
+                 soci::use(before), soci::into(cursor_time, ind));
       if (ind != soci::i_ok)
         return;
     }
@@ -358,14 +364,16 @@ expected<int64_t> ledger_repository::net_of(const std::string& account,
   long long credits = 0, debits = 0;
   auto st = db_.run([&](soci::session& sql) {
     auto kind = cause_kind.empty() ? std::string{"%"} : cause_kind;
-    sql << "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = :a1 THEN "
-           "amount ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN "
-           "debit_account = :a2 THEN amount ELSE 0 END), 0) AS BIGINT) FROM "
-           "ledger_entries WHERE cause_id = :c AND cause_kind LIKE :k AND "
-           "(credit_account = :a3 OR debit_account = :a4)",
+    rows::exec(
+      sql,
+      "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = :a1 THEN "
+      "amount ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN "
+      "debit_account = :a2 THEN amount ELSE 0 END), 0) AS BIGINT) FROM "
+      "ledger_entries WHERE cause_id = :c AND cause_kind LIKE :k AND "
+      "(credit_account = :a3 OR debit_account = :a4)",
       soci::use(account), soci::use(account), soci::use(cause_id),
       soci::use(kind), soci::use(account), soci::use(account),
-      soci::into(credits), soci::into(debits);
+      soci::into(credits), soci::into(debits));
   });
   if (st)
     return st;
@@ -427,11 +435,13 @@ ledger_repository::sales_by_day(const std::string& creator_id, day_point from,
 status ledger_repository::add_hold(const hold_row& h) {
   auto now_text = to_iso(now());
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "INSERT INTO wallet_holds (order_id, creator_id, currency, "
-           "release_at, status, created_at) VALUES (:o, :c, :cur, :r, "
-           "'held', :t) ON CONFLICT (order_id) DO NOTHING",
-      soci::use(h.order_id), soci::use(h.creator_id), soci::use(h.currency),
-      soci::use(h.release_at), soci::use(now_text);
+    rows::exec(sql,
+               "INSERT INTO wallet_holds (order_id, creator_id, currency, "
+               "release_at, status, created_at) VALUES (:o, :c, :cur, :r, "
+               "'held', :t) ON CONFLICT (order_id) DO NOTHING",
+               soci::use(h.order_id), soci::use(h.creator_id),
+               soci::use(h.currency), soci::use(h.release_at),
+               soci::use(now_text));
     return {};
   });
 }
@@ -466,9 +476,10 @@ expected<std::vector<hold_row>> ledger_repository::claim_due_holds(
 status ledger_repository::finish_hold(const std::string& order_id) {
   auto now_text = to_iso(now());
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE wallet_holds SET status = 'released', released_at = :t, "
-           "claimed_until = NULL WHERE order_id = :o",
-      soci::use(now_text), soci::use(order_id);
+    rows::exec(sql,
+               "UPDATE wallet_holds SET status = 'released', released_at = :t, "
+               "claimed_until = NULL WHERE order_id = :o",
+               soci::use(now_text), soci::use(order_id));
     return {};
   });
 }
@@ -493,9 +504,9 @@ expected<ledger_report> ledger_repository::check() {
   ledger_report out;
   auto st = db_.run([&](soci::session& sql) {
     long long n = 0;
-    sql << "SELECT COUNT(*) FROM ledger_accounts", soci::into(n);
+    rows::exec(sql, "SELECT COUNT(*) FROM ledger_accounts", soci::into(n));
     out.accounts = static_cast<size_t>(n);
-    sql << "SELECT COUNT(*) FROM ledger_entries", soci::into(n);
+    rows::exec(sql, "SELECT COUNT(*) FROM ledger_entries", soci::into(n));
     out.entries = static_cast<size_t>(n);
     {
       rows::query rows{sql,

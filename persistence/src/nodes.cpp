@@ -69,8 +69,8 @@ expected<registration> node_repository::register_node(node_row row,
       bool predecessor = n.hostname == row.hostname && n.listen == row.listen
                          && !exists(n.pid);
       if (predecessor || n.heartbeat_at < stale_before) {
-        sql << "UPDATE nodes SET stopped_at = :at WHERE id = :id",
-          soci::use(row.started_at), soci::use(n.id);
+        rows::exec(sql, "UPDATE nodes SET stopped_at = :at WHERE id = :id",
+                   soci::use(row.started_at), soci::use(n.id));
         out.gone.push_back(std::move(n));
       } else {
         ++alive;
@@ -86,12 +86,14 @@ expected<registration> node_repository::register_node(node_row row,
                       "WHERE status = 'started' AND locked_until > :at2",
                       soci::use(row.started_at), soci::use(row.started_at));
     }
-    sql << "INSERT INTO nodes (id, hostname, pid, version, listen, "
-           "started_at, heartbeat_at) VALUES (:id, :host, :pid, :ver, :lis, "
-           ":st, :hb)",
+    rows::exec(
+      sql,
+      "INSERT INTO nodes (id, hostname, pid, version, listen, "
+      "started_at, heartbeat_at) VALUES (:id, :host, :pid, :ver, :lis, "
+      ":st, :hb)",
       soci::use(row.id), soci::use(row.hostname), soci::use(row.pid),
       soci::use(row.version), soci::use(row.listen), soci::use(row.started_at),
-      soci::use(row.heartbeat_at);
+      soci::use(row.heartbeat_at));
     return {};
   });
   if (st)
@@ -111,12 +113,13 @@ status node_repository::heartbeat(const std::string& id) {
 }
 
 status node_repository::mark_stopped(const std::string& id) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     auto at = to_iso(now());
-    sql << "UPDATE nodes SET stopped_at = :at, heartbeat_at = :at2 WHERE id = "
-           ":id",
-      soci::use(at), soci::use(at), soci::use(id);
-    return {};
+    rows::exec(
+      sql,
+      "UPDATE nodes SET stopped_at = :at, heartbeat_at = :at2 WHERE id = "
+      ":id",
+      soci::use(at), soci::use(at), soci::use(id));
   });
 }
 

@@ -1,6 +1,7 @@
 #include "souk/persistence/orders.hpp"
 
 #include <algorithm>
+#include <string_view>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -56,6 +57,43 @@ order_row read_order(const soci::row& r) {
   return o;
 }
 
+// `columns` ("a, b, c"), each taken from the table alias `alias` ("o.a,
+// o.b, o.c"), for joins with tables that have columns of the same names.
+std::string prefixed(const char* columns, std::string_view alias) {
+  std::string out{alias};
+  for (const char* c = columns; *c != '\0'; ++c) {
+    out += *c;
+    if (*c == ' ')
+      out += alias;
+  }
+  return out;
+}
+
+const std::string& order_columns_of_o() {
+  static const std::string columns = prefixed(order_columns, "o.");
+  return columns;
+}
+
+constexpr const char* event_columns
+  = "id, order_id, seq, event, from_state, to_state, actor, detail, "
+    "dedup_key, created_at";
+
+// An event whose columns (event_columns) start at `at`.
+event_row read_event(const soci::row& r, size_t at) {
+  event_row e;
+  e.id = r.get<std::string>(at);
+  e.order_id = r.get<std::string>(at + 1);
+  e.seq = get_int(r, at + 2);
+  e.event = r.get<std::string>(at + 3);
+  e.from_state = opt_string(r, at + 4);
+  e.to_state = opt_string(r, at + 5);
+  e.actor = r.get<std::string>(at + 6);
+  e.detail = r.get<std::string>(at + 7);
+  e.dedup_key = opt_string(r, at + 8);
+  e.created_at = r.get<std::string>(at + 9);
+  return e;
+}
+
 constexpr const char* timer_columns
   = "id, order_id, kind, event, due_at, status, claimed_by, claimed_until, "
     "created_at";
@@ -79,31 +117,44 @@ void insert_event(soci::session& sql, const event_row& e) {
   auto from_ind = null_if_empty(e.from_state);
   auto to_ind = null_if_empty(e.to_state);
   auto dedup_ind = null_if_empty(e.dedup_key);
-  sql << "INSERT INTO order_events (id, order_id, seq, event, from_state, "
-         "to_state, actor, detail, dedup_key, created_at) VALUES (:id, :o, "
-         ":s, :e, :f, :t, :a, :d, :k, :c)",
-    soci::use(e.id), soci::use(e.order_id), soci::use(seq), soci::use(e.event),
-    soci::use(e.from_state, from_ind), soci::use(e.to_state, to_ind),
-    soci::use(e.actor), soci::use(e.detail), soci::use(e.dedup_key, dedup_ind),
-    soci::use(e.created_at);
+  rows::exec(sql,
+             "INSERT INTO order_events (id, order_id, seq, event, from_state, "
+             "to_state, actor, detail, dedup_key, created_at) VALUES (:id, :o, "
+             ":s, :e, :f, :t, :a, :d, :k, :c)",
+             soci::use(e.id), soci::use(e.order_id), soci::use(seq),
+             soci::use(e.event), soci::use(e.from_state, from_ind),
+             soci::use(e.to_state, to_ind), soci::use(e.actor),
+             soci::use(e.detail), soci::use(e.dedup_key, dedup_ind),
+             soci::use(e.created_at));
 }
 
-// Appends `e` as the order's next event and returns its seq. Callers hold
-// the order's row lock (or SQLite's write lock), which serialises appends;
-// UNIQUE (order_id, seq) catches any writer that bypassed it.
-int64_t append_event(soci::session& sql, event_row e) {
-  long long last_seq = 0;
-  sql << "SELECT COALESCE(MAX(seq), 0) FROM order_events WHERE order_id = :id",
-    soci::use(e.order_id), soci::into(last_seq);
-  e.seq = last_seq + 1;
-  insert_event(sql, e);
-  return e.seq;
+// Appends `e` as the order's next event and returns its seq, in one
+// statement. Callers hold the order's row lock (the UPDATE of its version,
+// or SQLite's write lock), which serialises appends; UNIQUE (order_id, seq)
+// catches any writer that bypassed it.
+int64_t append_event(soci::session& sql, const event_row& e) {
+  auto from_ind = null_if_empty(e.from_state);
+  auto to_ind = null_if_empty(e.to_state);
+  auto dedup_ind = null_if_empty(e.dedup_key);
+  long long seq = 0;
+  rows::read_one(
+    sql,
+    "INSERT INTO order_events (id, order_id, seq, event, from_state, "
+    "to_state, actor, detail, dedup_key, created_at) SELECT :id, :o, "
+    "COALESCE(MAX(seq), 0) + 1, :e, :f, :t, :a, :d, :k, :c FROM order_events "
+    "WHERE order_id = :o2 RETURNING seq",
+    soci::use(e.id), soci::use(e.order_id), soci::use(e.event),
+    soci::use(e.from_state, from_ind), soci::use(e.to_state, to_ind),
+    soci::use(e.actor), soci::use(e.detail), soci::use(e.dedup_key, dedup_ind),
+    soci::use(e.created_at), soci::use(e.order_id), soci::into(seq));
+  return seq;
 }
 
 void cancel_pending_timers(soci::session& sql, const std::string& order_id) {
-  sql << "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
-         "status = 'pending'",
-    soci::use(order_id);
+  rows::exec(sql,
+             "UPDATE timers SET status = 'cancelled' WHERE order_id = :o AND "
+             "status = 'pending'",
+             soci::use(order_id));
 }
 
 void insert_timers(soci::session& sql, const std::string& order_id,
@@ -112,10 +163,12 @@ void insert_timers(soci::session& sql, const std::string& order_id,
   for (auto& timer : timers) {
     auto id = or_new_id(timer.id);
     auto created = or_time(timer.created_at, now_text);
-    sql << "INSERT INTO timers (id, order_id, kind, event, due_at, status, "
-           "created_at) VALUES (:id, :o, :k, :e, :d, 'pending', :c)",
-      soci::use(id), soci::use(order_id), soci::use(timer.kind),
-      soci::use(timer.event), soci::use(timer.due_at), soci::use(created);
+    rows::exec(sql,
+               "INSERT INTO timers (id, order_id, kind, event, due_at, status, "
+               "created_at) VALUES (:id, :o, :k, :e, :d, 'pending', :c)",
+               soci::use(id), soci::use(order_id), soci::use(timer.kind),
+               soci::use(timer.event), soci::use(timer.due_at),
+               soci::use(created));
   }
 }
 
@@ -128,13 +181,14 @@ void insert_outbox(soci::session& sql, const std::string& order_id,
     auto id = or_new_id(x.id);
     auto created = or_time(x.created_at, now_text);
     auto lease_ind = null_if_empty(x.claimed_until);
-    sql << "INSERT INTO outbox (id, order_id, action, params, "
-           "idempotency_key, status, attempts, claimed_until, created_at) "
-           "VALUES (:id, :o, :a, :p, :k, 'pending', 0, :l, :c) ON CONFLICT "
-           "(idempotency_key) DO NOTHING",
-      soci::use(id), soci::use(order_id), soci::use(x.action),
-      soci::use(x.params), soci::use(x.idempotency_key),
-      soci::use(x.claimed_until, lease_ind), soci::use(created);
+    rows::exec(sql,
+               "INSERT INTO outbox (id, order_id, action, params, "
+               "idempotency_key, status, attempts, claimed_until, created_at) "
+               "VALUES (:id, :o, :a, :p, :k, 'pending', 0, :l, :c) ON CONFLICT "
+               "(idempotency_key) DO NOTHING",
+               soci::use(id), soci::use(order_id), soci::use(x.action),
+               soci::use(x.params), soci::use(x.idempotency_key),
+               soci::use(x.claimed_until, lease_ind), soci::use(created));
   }
 }
 
@@ -163,7 +217,7 @@ outbox_row read_outbox(const soci::row& r) {
 }
 
 void read_snapshot(soci::session& sql, const std::string& id,
-                   std::optional<order_snapshot>& out, bool whole = true) {
+                   std::optional<order_snapshot>& out) {
   {
     rows::query rows{sql,
                      std::string{"SELECT "} + order_columns
@@ -176,28 +230,13 @@ void read_snapshot(soci::session& sql, const std::string& id,
     return;
   {
     rows::query rows{sql,
-                     "SELECT id, order_id, seq, event, from_state, "
-                     "to_state, actor, detail, dedup_key, created_at "
-                     "FROM order_events WHERE order_id = :id ORDER BY "
-                     "seq",
+                     std::string{"SELECT "} + event_columns
+                       + " FROM order_events WHERE order_id = :id ORDER BY "
+                         "seq",
                      soci::use(id)};
-    for (auto& r : rows) {
-      event_row e;
-      e.id = r.get<std::string>(0);
-      e.order_id = r.get<std::string>(1);
-      e.seq = get_int(r, 2);
-      e.event = r.get<std::string>(3);
-      e.from_state = opt_string(r, 4);
-      e.to_state = opt_string(r, 5);
-      e.actor = r.get<std::string>(6);
-      e.detail = r.get<std::string>(7);
-      e.dedup_key = opt_string(r, 8);
-      e.created_at = r.get<std::string>(9);
-      out->events.push_back(std::move(e));
-    }
+    for (auto& r : rows)
+      out->events.push_back(read_event(r, 0));
   }
-  if (!whole)
-    return;
   {
     rows::query rows{sql,
                      std::string{"SELECT "} + timer_columns
@@ -258,18 +297,20 @@ void insert_new_order(soci::session& sql, const order_row& order,
   auto email_ind = null_if_empty(o.buyer_email);
   auto buyer_ind = null_if_empty(o.buyer_id);
   auto error_ind = null_if_empty(o.last_error);
-  sql << "INSERT INTO orders (id, kind, product_id, buyer_email, buyer_id, "
-         "amount, currency, flow, flow_version, flow_hash, state, version, "
-         "step_index, step_attempt, last_error, state_entered_at, "
-         "created_at, updated_at) VALUES (:id, :k, :p, :be, :bi, :a, :cur, "
-         ":f, :fv, :fh, :s, :v, :si, :sa, :le, :se, :c, :u)",
+  rows::exec(
+    sql,
+    "INSERT INTO orders (id, kind, product_id, buyer_email, buyer_id, "
+    "amount, currency, flow, flow_version, flow_hash, state, version, "
+    "step_index, step_attempt, last_error, state_entered_at, "
+    "created_at, updated_at) VALUES (:id, :k, :p, :be, :bi, :a, :cur, "
+    ":f, :fv, :fh, :s, :v, :si, :sa, :le, :se, :c, :u)",
     soci::use(o.id), soci::use(o.kind), soci::use(o.product_id, product_ind),
     soci::use(o.buyer_email, email_ind), soci::use(o.buyer_id, buyer_ind),
     soci::use(amount), soci::use(o.currency), soci::use(o.flow),
     soci::use(o.flow_version), soci::use(o.flow_hash), soci::use(o.state),
     soci::use(version), soci::use(o.step_index), soci::use(o.step_attempt),
     soci::use(o.last_error, error_ind), soci::use(o.state_entered_at),
-    soci::use(o.created_at), soci::use(o.updated_at);
+    soci::use(o.created_at), soci::use(o.updated_at));
   insert_event(sql, e);
   insert_timers(sql, o.id, arm_timers, o.created_at);
   insert_outbox(sql, o.id, enqueue, o.created_at);
@@ -324,10 +365,21 @@ order_repository::load(const std::string& id) {
 
 expected<std::optional<order_snapshot>>
 order_repository::load_view(const std::string& id) {
+  // The order and its events in one statement, so from one commit without
+  // a transaction around two reads.
+  static const std::string text
+    = "SELECT " + order_columns_of_o() + ", " + prefixed(event_columns, "e.")
+      + " FROM orders o LEFT JOIN order_events e ON e.order_id = o.id WHERE "
+        "o.id = :id ORDER BY e.seq";
+  constexpr size_t event_at = 19; // order_columns has 19
   std::optional<order_snapshot> out;
-  const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.run([&](soci::session& sql) {
-    in_one_snapshot(sql, pg, [&] { read_snapshot(sql, id, out, false); });
+    for (auto& r : rows::query{sql, text, soci::use(id)}) {
+      if (!out)
+        out = order_snapshot{read_order(r), {}, {}, {}, {}};
+      if (r.get_indicator(event_at) == soci::i_ok)
+        out->events.push_back(read_event(r, event_at));
+    }
   });
   if (st)
     return st;
@@ -355,38 +407,36 @@ expected<transition_result> order_repository::apply(const transition& t) {
   const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.transact([&](soci::session& sql) -> status {
     auto now_text = to_iso(now());
-    // Read the current state under the row lock (PostgreSQL; SQLite's
-    // BEGIN IMMEDIATE already excludes other writers), so the event's
-    // from_state is the state this transition really leaves.
-    std::string old_state, entered_at;
-    long long version = 0;
-    soci::indicator ind = soci::i_null;
-    sql << std::string{"SELECT state, state_entered_at, version FROM orders "
-                       "WHERE id = :id"}
-             + (pg ? " FOR UPDATE" : ""),
-      soci::use(t.order_id), soci::into(old_state, ind), soci::into(entered_at),
-      soci::into(version);
-    if (ind != soci::i_ok || version != t.expected_version)
-      return error{errc::conflict, "order " + t.order_id + " is not at version "
-                                     + std::to_string(t.expected_version)};
-    if (old_state != t.state)
-      entered_at = now_text;
+    // The state this transition leaves, for the event: the caller's, or
+    // read under the row lock (PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    // excludes other writers).
+    std::string old_state = t.from_state;
+    if (old_state.empty()) {
+      soci::indicator ind = soci::i_null;
+      rows::read_one(sql,
+                     std::string{"SELECT state FROM orders WHERE id = :id"}
+                       + (pg ? " FOR UPDATE" : ""),
+                     soci::use(t.order_id), soci::into(old_state, ind));
+      if (ind != soci::i_ok)
+        return error{errc::conflict, "order " + t.order_id
+                                       + " is not at version "
+                                       + std::to_string(t.expected_version)};
+    }
     long long expected_version = t.expected_version;
     auto error_ind = null_if_empty(t.last_error);
     auto parked_ind = null_if_empty(t.parked_from);
-    // The version guard stays in the UPDATE as well: it is the contract,
-    // the SELECT above only supplies from_state.
+    // The version guard is the contract: a caller who decided on an older
+    // version changes nothing.
     const long long upd_rows = rows::exec(
       sql,
-      "UPDATE orders SET state = :s, version = version + "
-      "1, step_index = :si, step_attempt = :sa, "
-      "last_error = :le, parked_from = :pf, "
-      "state_entered_at = :se, updated_at = :u WHERE id = "
-      ":id AND version = :v",
+      "UPDATE orders SET state = :s, version = version + 1, step_index = "
+      ":si, step_attempt = :sa, last_error = :le, parked_from = :pf, "
+      "state_entered_at = CASE WHEN state = :s2 THEN state_entered_at ELSE "
+      ":se END, updated_at = :u WHERE id = :id AND version = :v",
       soci::use(t.state), soci::use(t.step_index), soci::use(t.step_attempt),
       soci::use(t.last_error, error_ind), soci::use(t.parked_from, parked_ind),
-      soci::use(entered_at), soci::use(now_text), soci::use(t.order_id),
-      soci::use(expected_version));
+      soci::use(t.state), soci::use(now_text), soci::use(now_text),
+      soci::use(t.order_id), soci::use(expected_version));
     if (upd_rows == 0)
       return error{errc::conflict, "order " + t.order_id + " is not at version "
                                      + std::to_string(t.expected_version)};
@@ -416,9 +466,10 @@ expected<transition_result> order_repository::apply(const transition& t) {
       cancel_pending_timers(sql, t.order_id);
     } else {
       for (auto& id : t.cancel_timers)
-        sql << "UPDATE timers SET status = 'cancelled' WHERE id = :id AND "
-               "order_id = :o AND status = 'pending'",
-          soci::use(id), soci::use(t.order_id);
+        rows::exec(sql,
+                   "UPDATE timers SET status = 'cancelled' WHERE id = :id AND "
+                   "order_id = :o AND status = 'pending'",
+                   soci::use(id), soci::use(t.order_id));
     }
     insert_timers(sql, t.order_id, t.arm_timers, now_text);
     for (auto& u : t.update_outbox) {
@@ -512,9 +563,11 @@ expected<std::vector<timer_row>> order_repository::claim_due_timers(
           out.push_back(read_timer(r));
       }
       for (auto& t : out) {
-        sql << "UPDATE timers SET claimed_by = :n, claimed_until = :u WHERE "
-               "id = :id",
-          soci::use(node_id), soci::use(until), soci::use(t.id);
+        rows::exec(
+          sql,
+          "UPDATE timers SET claimed_by = :n, claimed_until = :u WHERE "
+          "id = :id",
+          soci::use(node_id), soci::use(until), soci::use(t.id));
         t.claimed_by = node_id;
         t.claimed_until = until;
       }
@@ -568,8 +621,8 @@ status order_repository::lease_outbox(const std::string& order_id,
     if (!expired_by.empty() && lease_ind == soci::i_ok && lease > expired_by)
       return error{errc::conflict,
                    "outbox row " + id + " is leased until " + lease};
-    sql << "UPDATE outbox SET claimed_until = :l WHERE id = :id",
-      soci::use(until), soci::use(id);
+    rows::exec(sql, "UPDATE outbox SET claimed_until = :l WHERE id = :id",
+               soci::use(until), soci::use(id));
     return {};
   });
 }
@@ -583,19 +636,23 @@ status order_repository::park(const std::string& order_id,
     std::string state;
     long long version = 0;
     soci::indicator ind = soci::i_null;
-    sql << std::string{"SELECT state, version FROM orders WHERE id = :id"}
-             + (pg ? " FOR UPDATE" : ""),
-      soci::use(order_id), soci::into(state, ind), soci::into(version);
+    rows::exec(sql,
+               std::string{"SELECT state, version FROM orders WHERE id = :id"}
+                 + (pg ? " FOR UPDATE" : ""),
+               soci::use(order_id), soci::into(state, ind),
+               soci::into(version));
     if (ind != soci::i_ok)
       return error{errc::not_found, "no order " + order_id};
     const std::string parked{parked_state};
     if (state == parked)
       return {};
-    sql << "UPDATE orders SET state = :s, version = version + 1, last_error "
-           "= :le, parked_from = :pf, state_entered_at = :se, updated_at = "
-           ":u WHERE id = :id",
+    rows::exec(
+      sql,
+      "UPDATE orders SET state = :s, version = version + 1, last_error "
+      "= :le, parked_from = :pf, state_entered_at = :se, updated_at = "
+      ":u WHERE id = :id",
       soci::use(parked), soci::use(reason), soci::use(state),
-      soci::use(now_text), soci::use(now_text), soci::use(order_id);
+      soci::use(now_text), soci::use(now_text), soci::use(order_id));
     event_row e;
     e.id = new_uuid();
     e.order_id = order_id;
@@ -608,9 +665,11 @@ status order_repository::park(const std::string& order_id,
     append_event(sql, e);
     cancel_pending_timers(sql, order_id);
     const std::string why = "parked: " + reason;
-    sql << "UPDATE outbox SET status = 'failed', last_error = :e, done_at = "
-           ":d WHERE order_id = :o AND status = 'pending'",
-      soci::use(why), soci::use(now_text), soci::use(order_id);
+    rows::exec(
+      sql,
+      "UPDATE outbox SET status = 'failed', last_error = :e, done_at = "
+      ":d WHERE order_id = :o AND status = 'pending'",
+      soci::use(why), soci::use(now_text), soci::use(order_id));
     return {};
   });
 }
@@ -735,17 +794,7 @@ expected<std::vector<order_summary>>
 order_repository::list_for(const order_scope& scope,
                            const std::string& after_created,
                            const std::string& after_id, size_t limit) {
-  // order_columns, each taken from `o` (products has columns of the same
-  // names).
-  static const std::string columns = [] {
-    std::string out = "o.";
-    for (const char* c = order_columns; *c != '\0'; ++c) {
-      out += *c;
-      if (*c == ' ')
-        out += "o.";
-    }
-    return out;
-  }();
+  const std::string& columns = order_columns_of_o();
   auto sql_text
     = "SELECT " + columns
       + ", p.title FROM orders o JOIN products p ON p.id = o.product_id "
@@ -814,9 +863,11 @@ order_repository::visibility(const std::string& id) {
 status order_repository::set_access_hash(const std::string& id,
                                          const std::string& hash) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "DELETE FROM order_access WHERE order_id = :o", soci::use(id);
-    sql << "INSERT INTO order_access (order_id, token_hash) VALUES (:o, :h)",
-      soci::use(id), soci::use(hash);
+    rows::exec(sql, "DELETE FROM order_access WHERE order_id = :o",
+               soci::use(id));
+    rows::exec(
+      sql, "INSERT INTO order_access (order_id, token_hash) VALUES (:o, :h)",
+      soci::use(id), soci::use(hash));
     return {};
   });
 }
@@ -833,34 +884,40 @@ expected<backlog> order_repository::backlog_at(timestamp now) {
     std::string oldest;
     soci::indicator ind = soci::i_null;
     long long n = 0;
-    sql << "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
-      soci::into(n);
+    rows::exec(sql, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+               soci::into(n));
     out.outbox_pending = n;
-    sql << "SELECT MIN(created_at) FROM outbox WHERE status = 'pending' AND "
-           "(claimed_until IS NULL OR claimed_until < :now)",
-      soci::use(now_text), soci::into(oldest, ind);
+    rows::exec(
+      sql,
+      "SELECT MIN(created_at) FROM outbox WHERE status = 'pending' AND "
+      "(claimed_until IS NULL OR claimed_until < :now)",
+      soci::use(now_text), soci::into(oldest, ind));
     if (ind == soci::i_ok)
       out.outbox_unclaimed_seconds = age(oldest);
-    sql << "SELECT COUNT(*) FROM timers WHERE status = 'pending'",
-      soci::into(n);
+    rows::exec(sql, "SELECT COUNT(*) FROM timers WHERE status = 'pending'",
+               soci::into(n));
     out.timers_pending = n;
     ind = soci::i_null;
-    sql << "SELECT MIN(due_at) FROM timers WHERE status = 'pending' AND "
-           "due_at <= :now",
-      soci::use(now_text), soci::into(oldest, ind);
+    rows::exec(sql,
+               "SELECT MIN(due_at) FROM timers WHERE status = 'pending' AND "
+               "due_at <= :now",
+               soci::use(now_text), soci::into(oldest, ind));
     if (ind == soci::i_ok)
       out.timers_overdue_seconds = age(oldest);
     ind = soci::i_null;
-    sql << "SELECT COUNT(*), MIN(created_at) FROM email_outbox WHERE status "
-           "= 'queued'",
-      soci::into(n), soci::into(oldest, ind);
+    rows::exec(
+      sql,
+      "SELECT COUNT(*), MIN(created_at) FROM email_outbox WHERE status "
+      "= 'queued'",
+      soci::into(n), soci::into(oldest, ind));
     out.emails_queued = n;
     if (ind == soci::i_ok)
       out.emails_oldest_seconds = age(oldest);
     ind = soci::i_null;
-    sql << "SELECT COUNT(*), MIN(received_at) FROM inbox WHERE status = "
-           "'received'",
-      soci::into(n), soci::into(oldest, ind);
+    rows::exec(sql,
+               "SELECT COUNT(*), MIN(received_at) FROM inbox WHERE status = "
+               "'received'",
+               soci::into(n), soci::into(oldest, ind));
     out.inbox_received = n;
     if (ind == soci::i_ok)
       out.inbox_oldest_seconds = age(oldest);

@@ -118,13 +118,15 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
     std::string stored_hash, status_text, body, lock;
     int response_status = 0;
     soci::indicator status_ind = soci::i_null, body_ind = soci::i_null;
-    sql << "SELECT request_hash, status, response_status, response_body, "
-           "locked_until FROM idempotency_keys WHERE scope = :s AND idem_key "
-           "= :k",
+    const bool found = rows::read_one(
+      sql,
+      "SELECT request_hash, status, response_status, response_body, "
+      "locked_until FROM idempotency_keys WHERE scope = :s AND idem_key "
+      "= :k",
       soci::use(scope), soci::use(key), soci::into(stored_hash),
       soci::into(status_text), soci::into(response_status, status_ind),
-      soci::into(body, body_ind), soci::into(lock);
-    if (!sql.got_data()) {
+      soci::into(body, body_ind), soci::into(lock));
+    if (!found) {
       // Released between our insert and our read: the caller tries again.
       out.kind = idempotency_claim::in_progress;
       return {};
@@ -159,11 +161,12 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
 
 status payment_repository::release_key(const std::string& scope,
                                        const std::string& key) {
-  return db_.transact([&](soci::session& sql) -> status {
-    sql << "DELETE FROM idempotency_keys WHERE scope = :s AND idem_key = :k "
-           "AND status = 'started'",
-      soci::use(scope), soci::use(key);
-    return {};
+  return db_.write([&](soci::session& sql) {
+    rows::exec(
+      sql,
+      "DELETE FROM idempotency_keys WHERE scope = :s AND idem_key = :k "
+      "AND status = 'started'",
+      soci::use(scope), soci::use(key));
   });
 }
 
@@ -183,20 +186,23 @@ status payment_repository::create_checkout(const checkout_rows& rows) {
                              rows.outbox);
     long long amount = p.amount;
     int checks = 0;
-    sql << "INSERT INTO payments (id, order_id, gateway, reference, amount, "
-           "currency, email, status, authorization_url, access_code, "
-           "gateway_status, checks, next_check_at, created_at, updated_at) "
-           "VALUES (:id, :o, :g, :r, :a, :c, :e, 'initialized', :u, :ac, :gs, "
-           ":n, :nc, :ca, :ua)",
+    rows::exec(
+      sql,
+      "INSERT INTO payments (id, order_id, gateway, reference, amount, "
+      "currency, email, status, authorization_url, access_code, "
+      "gateway_status, checks, next_check_at, created_at, updated_at) "
+      "VALUES (:id, :o, :g, :r, :a, :c, :e, 'initialized', :u, :ac, :gs, "
+      ":n, :nc, :ca, :ua)",
       soci::use(p.id), soci::use(p.order_id), soci::use(p.gateway),
       soci::use(p.reference), soci::use(amount), soci::use(p.currency),
       soci::use(p.email), soci::use(p.authorization_url),
       soci::use(p.access_code), soci::use(p.gateway_status), soci::use(checks),
       soci::use(p.next_check_at), soci::use(p.created_at),
-      soci::use(p.updated_at);
+      soci::use(p.updated_at));
     if (!rows.access_hash.empty())
-      sql << "INSERT INTO order_access (order_id, token_hash) VALUES (:o, :h)",
-        soci::use(p.order_id), soci::use(rows.access_hash);
+      rows::exec(
+        sql, "INSERT INTO order_access (order_id, token_hash) VALUES (:o, :h)",
+        soci::use(p.order_id), soci::use(rows.access_hash));
     return detail::finish_key(sql, rows.answer);
   });
 }
@@ -243,13 +249,14 @@ status payment_repository::record_check(const std::string& id,
                                         const std::string& gateway_status,
                                         const std::string& next_check_at) {
   auto now_text = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE payments SET gateway_status = :gs, checks = checks + 1, "
-           "next_check_at = :n, check_claimed_until = NULL, updated_at = :u "
-           "WHERE id = :id AND status = 'initialized'",
+  return db_.write([&](soci::session& sql) {
+    rows::exec(
+      sql,
+      "UPDATE payments SET gateway_status = :gs, checks = checks + 1, "
+      "next_check_at = :n, check_claimed_until = NULL, updated_at = :u "
+      "WHERE id = :id AND status = 'initialized'",
       soci::use(gateway_status), soci::use(next_check_at), soci::use(now_text),
-      soci::use(id);
-    return {};
+      soci::use(id));
   });
 }
 
@@ -310,9 +317,10 @@ expected<std::vector<payment_row>> payment_repository::claim_due_checks(
 status payment_repository::reschedule_check(const std::string& id,
                                             const std::string& next_check_at) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE payments SET next_check_at = :n, check_claimed_until = "
-           "NULL WHERE id = :id",
-      soci::use(next_check_at), soci::use(id);
+    rows::exec(sql,
+               "UPDATE payments SET next_check_at = :n, check_claimed_until = "
+               "NULL WHERE id = :id",
+               soci::use(next_check_at), soci::use(id));
     return {};
   });
 }
@@ -320,9 +328,10 @@ status payment_repository::reschedule_check(const std::string& id,
 status payment_repository::close_checks(const std::string& id) {
   const std::string never{no_more_checks};
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE payments SET next_check_at = :n, check_claimed_until = "
-           "NULL WHERE id = :id",
-      soci::use(never), soci::use(id);
+    rows::exec(sql,
+               "UPDATE payments SET next_check_at = :n, check_claimed_until = "
+               "NULL WHERE id = :id",
+               soci::use(never), soci::use(id));
     return {};
   });
 }
@@ -337,7 +346,7 @@ expected<bool> payment_repository::store_event(const inbox_row& row) {
   x.next_attempt_at
     = x.next_attempt_at.empty() ? x.received_at : x.next_attempt_at;
   bool stored = false;
-  auto st = db_.transact([&](soci::session& sql) -> status {
+  auto st = db_.write([&](soci::session& sql) {
     int attempts = 0;
     auto err_ind = null_if_empty(x.last_error);
     auto done_ind = null_if_empty(x.processed_at);
@@ -355,7 +364,6 @@ expected<bool> payment_repository::store_event(const inbox_row& row) {
       soci::use(x.last_error, err_ind), soci::use(x.received_at),
       soci::use(x.processed_at, done_ind));
     stored = ins_rows == 1;
-    return {};
   });
   if (st)
     return st;
@@ -380,13 +388,14 @@ status payment_repository::finish_event(const std::string& id,
                                         const std::string& status_text,
                                         const std::string& note) {
   auto now_text = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     auto note_ind = null_if_empty(note);
-    sql << "UPDATE inbox SET status = :s, last_error = :n, processed_at = :t, "
-           "claimed_until = NULL WHERE id = :id AND status = 'received'",
+    rows::exec(
+      sql,
+      "UPDATE inbox SET status = :s, last_error = :n, processed_at = :t, "
+      "claimed_until = NULL WHERE id = :id AND status = 'received'",
       soci::use(status_text), soci::use(note, note_ind), soci::use(now_text),
-      soci::use(id);
-    return {};
+      soci::use(id));
   });
 }
 
@@ -394,10 +403,12 @@ status payment_repository::retry_event(const std::string& id,
                                        const std::string& error_text,
                                        const std::string& next_attempt_at) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE inbox SET attempts = attempts + 1, last_error = :e, "
-           "next_attempt_at = :n, claimed_until = NULL WHERE id = :id AND "
-           "status = 'received'",
-      soci::use(error_text), soci::use(next_attempt_at), soci::use(id);
+    rows::exec(sql,
+               "UPDATE inbox SET attempts = attempts + 1, last_error = :e, "
+               "next_attempt_at = :n, claimed_until = NULL WHERE id = :id AND "
+               "status = 'received'",
+               soci::use(error_text), soci::use(next_attempt_at),
+               soci::use(id));
     return {};
   });
 }
@@ -449,13 +460,15 @@ expected<refund_row> payment_repository::refund_for(const refund_row& row) {
   std::optional<refund_row> out;
   auto st = db_.transact([&](soci::session& sql) -> status {
     long long amount = x.amount;
-    sql << "INSERT INTO refunds (id, order_id, payment_id, idempotency_key, "
-           "amount, currency, status, created_at, updated_at) VALUES (:id, "
-           ":o, :p, :k, :a, :c, :s, :ca, :ua) ON CONFLICT (idempotency_key) "
-           "DO NOTHING",
+    rows::exec(
+      sql,
+      "INSERT INTO refunds (id, order_id, payment_id, idempotency_key, "
+      "amount, currency, status, created_at, updated_at) VALUES (:id, "
+      ":o, :p, :k, :a, :c, :s, :ca, :ua) ON CONFLICT (idempotency_key) "
+      "DO NOTHING",
       soci::use(x.id), soci::use(x.order_id), soci::use(x.payment_id),
       soci::use(x.idempotency_key), soci::use(amount), soci::use(x.currency),
-      soci::use(x.status), soci::use(x.created_at), soci::use(x.updated_at);
+      soci::use(x.status), soci::use(x.created_at), soci::use(x.updated_at));
     rows::query rows{sql,
                      std::string{"SELECT "} + refund_columns
                        + " FROM refunds WHERE idempotency_key = :k",

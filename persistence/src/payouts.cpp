@@ -93,19 +93,21 @@ std::string predecessors(const std::string& to) {
 status payout_repository::save_account(const payout_account_row& a) {
   auto now_text = to_iso(now());
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "INSERT INTO payout_accounts (creator_id, currency, gateway, "
-           "recipient_code, type, account_name, bank_code, account_last4, "
-           "created_at, updated_at) VALUES (:c, :cur, :g, :r, :t, :n, :b, "
-           ":l, :ca, :ua) ON CONFLICT (creator_id, currency) DO UPDATE SET "
-           "gateway = excluded.gateway, recipient_code = "
-           "excluded.recipient_code, type = excluded.type, account_name = "
-           "excluded.account_name, bank_code = excluded.bank_code, "
-           "account_last4 = excluded.account_last4, updated_at = "
-           "excluded.updated_at",
-      soci::use(a.creator_id), soci::use(a.currency), soci::use(a.gateway),
-      soci::use(a.recipient_code), soci::use(a.type), soci::use(a.account_name),
-      soci::use(a.bank_code), soci::use(a.account_last4), soci::use(now_text),
-      soci::use(now_text);
+    rows::exec(sql,
+               "INSERT INTO payout_accounts (creator_id, currency, gateway, "
+               "recipient_code, type, account_name, bank_code, account_last4, "
+               "created_at, updated_at) VALUES (:c, :cur, :g, :r, :t, :n, :b, "
+               ":l, :ca, :ua) ON CONFLICT (creator_id, currency) DO UPDATE SET "
+               "gateway = excluded.gateway, recipient_code = "
+               "excluded.recipient_code, type = excluded.type, account_name = "
+               "excluded.account_name, bank_code = excluded.bank_code, "
+               "account_last4 = excluded.account_last4, updated_at = "
+               "excluded.updated_at",
+               soci::use(a.creator_id), soci::use(a.currency),
+               soci::use(a.gateway), soci::use(a.recipient_code),
+               soci::use(a.type), soci::use(a.account_name),
+               soci::use(a.bank_code), soci::use(a.account_last4),
+               soci::use(now_text), soci::use(now_text));
     return {};
   });
 }
@@ -150,14 +152,16 @@ status payout_repository::create(const payout_rows& rows) {
                              rows.outbox);
     long long amount = p.amount;
     int checks = 0;
-    sql << "INSERT INTO payouts (id, creator_id, amount, currency, gateway, "
-           "recipient_code, reference, transfer_status, checks, "
-           "next_check_at, created_at, updated_at) VALUES (:id, :c, :a, "
-           ":cur, :g, :r, :ref, 'unsent', :n, :nc, :ca, :ua)",
+    rows::exec(
+      sql,
+      "INSERT INTO payouts (id, creator_id, amount, currency, gateway, "
+      "recipient_code, reference, transfer_status, checks, "
+      "next_check_at, created_at, updated_at) VALUES (:id, :c, :a, "
+      ":cur, :g, :r, :ref, 'unsent', :n, :nc, :ca, :ua)",
       soci::use(p.id), soci::use(p.creator_id), soci::use(amount),
       soci::use(p.currency), soci::use(p.gateway), soci::use(p.recipient_code),
       soci::use(p.reference), soci::use(checks), soci::use(p.next_check_at),
-      soci::use(p.created_at), soci::use(p.updated_at);
+      soci::use(p.created_at), soci::use(p.updated_at));
     return detail::finish_key(sql, rows.answer);
   });
 }
@@ -224,7 +228,7 @@ payout_repository::record_transfer(const std::string& id, const std::string& to,
   auto now_text = to_iso(now());
   int guarded = to == "failed" ? 1 : 0;
   bool moved = false;
-  auto st = db_.transact([&](soci::session& sql) -> status {
+  auto st = db_.write([&](soci::session& sql) {
     const long long upd_rows = rows::exec(
       sql,
       "UPDATE payouts SET transfer_status = :to, "
@@ -240,7 +244,6 @@ payout_repository::record_transfer(const std::string& id, const std::string& to,
       soci::use(reason), soci::use(now_text), soci::use(id), soci::use(guarded),
       soci::use(now_text));
     moved = upd_rows == 1;
-    return {};
   });
   if (st)
     return st;
@@ -270,17 +273,18 @@ status payout_repository::set_reason(const std::string& id,
                                      const std::string& reason) {
   auto now_text = to_iso(now());
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE payouts SET reason = :r, updated_at = :u WHERE id = :id "
-           "AND reason IS NULL",
-      soci::use(reason), soci::use(now_text), soci::use(id);
+    rows::exec(sql,
+               "UPDATE payouts SET reason = :r, updated_at = :u WHERE id = :id "
+               "AND reason IS NULL",
+               soci::use(reason), soci::use(now_text), soci::use(id));
     return {};
   });
 }
 
 status payout_repository::release_send(const std::string& id) {
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE payouts SET sending_until = NULL WHERE id = :id",
-      soci::use(id);
+    rows::exec(sql, "UPDATE payouts SET sending_until = NULL WHERE id = :id",
+               soci::use(id));
     return {};
   });
 }
@@ -289,22 +293,24 @@ status payout_repository::reschedule(const std::string& id,
                                      const std::string& next_check_at,
                                      const std::string& gateway_status) {
   auto now_text = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE payouts SET checks = checks + 1, next_check_at = :n, "
-           "claimed_until = NULL, gateway_status = COALESCE(NULLIF(:gs, ''), "
-           "gateway_status), updated_at = :u WHERE id = :id",
+  return db_.write([&](soci::session& sql) {
+    rows::exec(
+      sql,
+      "UPDATE payouts SET checks = checks + 1, next_check_at = :n, "
+      "claimed_until = NULL, gateway_status = COALESCE(NULLIF(:gs, ''), "
+      "gateway_status), updated_at = :u WHERE id = :id",
       soci::use(next_check_at), soci::use(gateway_status), soci::use(now_text),
-      soci::use(id);
-    return {};
+      soci::use(id));
   });
 }
 
 status payout_repository::close_checks(const std::string& id) {
   const std::string never{payment_repository::no_more_checks};
   return db_.transact([&](soci::session& sql) -> status {
-    sql << "UPDATE payouts SET next_check_at = :n, claimed_until = NULL "
-           "WHERE id = :id",
-      soci::use(never), soci::use(id);
+    rows::exec(sql,
+               "UPDATE payouts SET next_check_at = :n, claimed_until = NULL "
+               "WHERE id = :id",
+               soci::use(never), soci::use(id));
     return {};
   });
 }

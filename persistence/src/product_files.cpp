@@ -34,35 +34,42 @@ product_file_repository::put(const product_file_row& row) {
   auto st = db_.transact([&](soci::session& sql) -> status {
     std::string id, key;
     soci::indicator ind = soci::i_null;
-    sql << std::string{"SELECT id, storage_key FROM product_files WHERE "
-                       "product_id = :p AND name = :n"}
-             + (pg ? " FOR UPDATE" : ""),
-      soci::use(row.product_id), soci::use(row.name), soci::into(id, ind),
-      soci::into(key);
+    rows::exec(sql,
+               std::string{"SELECT id, storage_key FROM product_files WHERE "
+                           "product_id = :p AND name = :n"}
+                 + (pg ? " FOR UPDATE" : ""),
+               soci::use(row.product_id), soci::use(row.name),
+               soci::into(id, ind), soci::into(key));
     auto now_text = to_iso(now());
     long long size = row.size;
     if (ind == soci::i_ok) {
       stored.id = id;
       replaced = key;
-      sql << "UPDATE product_files SET storage_key = :k, size = :s, sha256 = "
-             ":h, content_type = :t, updated_at = :u WHERE id = :id",
+      rows::exec(
+        sql,
+        "UPDATE product_files SET storage_key = :k, size = :s, sha256 = "
+        ":h, content_type = :t, updated_at = :u WHERE id = :id",
         soci::use(row.storage_key), soci::use(size), soci::use(row.sha256),
-        soci::use(row.content_type), soci::use(now_text), soci::use(id);
+        soci::use(row.content_type), soci::use(now_text), soci::use(id));
     } else {
       stored.id = new_uuid();
       stored.created_at = now_text;
-      sql << "INSERT INTO product_files (id, product_id, name, storage_key, "
-             "size, sha256, content_type, created_at, updated_at) VALUES "
-             "(:id, :p, :n, :k, :s, :h, :t, :c, :u)",
+      rows::exec(
+        sql,
+        "INSERT INTO product_files (id, product_id, name, storage_key, "
+        "size, sha256, content_type, created_at, updated_at) VALUES "
+        "(:id, :p, :n, :k, :s, :h, :t, :c, :u)",
         soci::use(stored.id), soci::use(row.product_id), soci::use(row.name),
         soci::use(row.storage_key), soci::use(size), soci::use(row.sha256),
-        soci::use(row.content_type), soci::use(now_text), soci::use(now_text);
+        soci::use(row.content_type), soci::use(now_text), soci::use(now_text));
     }
     stored.updated_at = now_text;
     // A product's files are part of it: readers and caches see a new version.
-    sql << "UPDATE products SET version = version + 1, updated_at = :u WHERE "
-           "id = :p",
-      soci::use(now_text), soci::use(row.product_id);
+    rows::exec(
+      sql,
+      "UPDATE products SET version = version + 1, updated_at = :u WHERE "
+      "id = :p",
+      soci::use(now_text), soci::use(row.product_id));
     return {};
   });
   if (st)

@@ -55,24 +55,25 @@ std::string product_repository::escape_like(std::string_view text) {
 }
 
 status product_repository::insert(const product_row& row) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     long long price = row.price_amount;
     long long min = row.min_amount.value_or(0);
     soci::indicator min_ind = row.min_amount ? soci::i_ok : soci::i_null;
     int version = static_cast<int>(row.version);
     auto pub_ind = null_if_empty(row.published_at);
     auto arch_ind = null_if_empty(row.archived_at);
-    sql << "INSERT INTO products (id, creator_id, title, description, "
-           "price_amount, currency, min_amount, flow, status, version, "
-           "created_at, updated_at, published_at, archived_at) VALUES (:id, "
-           ":c, :t, :d, :p, :cur, :min, :f, :s, :v, :ca, :ua, :pa, :aa)",
+    rows::exec(
+      sql,
+      "INSERT INTO products (id, creator_id, title, description, "
+      "price_amount, currency, min_amount, flow, status, version, "
+      "created_at, updated_at, published_at, archived_at) VALUES (:id, "
+      ":c, :t, :d, :p, :cur, :min, :f, :s, :v, :ca, :ua, :pa, :aa)",
       soci::use(row.id), soci::use(row.creator_id), soci::use(row.title),
       soci::use(row.description), soci::use(price), soci::use(row.currency),
       soci::use(min, min_ind), soci::use(row.flow), soci::use(row.status),
       soci::use(version), soci::use(row.created_at), soci::use(row.updated_at),
       soci::use(row.published_at, pub_ind),
-      soci::use(row.archived_at, arch_ind);
-    return {};
+      soci::use(row.archived_at, arch_ind));
   });
 }
 

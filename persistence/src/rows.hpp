@@ -15,6 +15,8 @@
 #include "souk/persistence/orders.hpp"
 #include "souk/persistence/payments.hpp"
 
+#include "statement_cache.hpp"
+
 namespace souk::persistence::rows {
 
 /// An integer column. SOCI types a column by its declared type, which differs
@@ -45,38 +47,44 @@ inline std::string opt_string(const soci::row& r, size_t i) {
                                           : std::string{};
 }
 
-/// A statement run without preparing it on the server. SOCI prepares every
-/// `sql.prepare << ...` statement and rowset: on PostgreSQL a Parse, an
-/// Execute and, when the statement is destroyed, a DEALLOCATE (three round
-/// trips, and a plan cached for one use). `exec` and `query` send the same
-/// SQL and values in one round trip (PQexecParams; SQLite is unchanged) and
-/// still give the affected rows and the rows. Elements (`soci::use`,
-/// `soci::into`) bind by reference, as with SOCI. `exec` runs a statement
-/// and returns the rows it changed.
+/// Statements run through the connection's prepared-statement cache
+/// (statement_cache.hpp): on PostgreSQL each distinct SQL text is prepared
+/// once per connection and then only bound and executed, so the server
+/// parses and plans it once; SQLite runs it as before. Elements
+/// (`soci::use`, `soci::into`) bind by reference, as with SOCI, for the
+/// duration of the call. `exec` runs a statement and returns the rows it
+/// changed.
 template<class... Elements>
 long long exec(soci::session& sql, const std::string& text,
                Elements&&... elements) {
-  soci::statement st(sql);
-  (st.exchange(std::forward<Elements>(elements)), ...);
-  st.alloc();
-  st.prepare(text, soci::details::st_one_time_query);
-  st.define_and_bind();
+  detail::statement_lease st{sql, text};
+  (st->exchange(std::forward<Elements>(elements)), ...);
+  st->define_and_bind();
   st.execute(true);
-  return st.get_affected_rows();
+  return st->get_affected_rows();
 }
 
-/// The rows of a query run once (see `exec`), read as with a rowset:
+/// Runs a query that reads at most one row into its `soci::into` elements
+/// (see `exec`); true when there was a row.
+template<class... Elements>
+bool read_one(soci::session& sql, const std::string& text,
+              Elements&&... elements) {
+  detail::statement_lease st{sql, text};
+  (st->exchange(std::forward<Elements>(elements)), ...);
+  st->define_and_bind();
+  return st.execute(true);
+}
+
+/// The rows of a query (see `exec`), read as with a rowset:
 /// `for (auto& r : rows::query{sql, "SELECT ...", soci::use(id)})`.
 class query {
 public:
   template<class... Uses>
   query(soci::session& sql, const std::string& text, Uses&&... uses)
-    : st_(sql) {
-    (st_.exchange(std::forward<Uses>(uses)), ...);
-    st_.alloc();
-    st_.prepare(text, soci::details::st_one_time_query);
-    st_.define_and_bind();
-    st_.exchange_for_rowset(soci::into(row_));
+    : st_(sql, text) {
+    (st_->exchange(std::forward<Uses>(uses)), ...);
+    st_->define_and_bind();
+    st_->exchange_for_rowset(soci::into(row_));
     st_.execute(false);
   }
   query(const query&) = delete;
@@ -105,8 +113,8 @@ public:
   sentinel end() const { return {}; }
 
 private:
-  soci::row row_; // before st_: bound into it, and outlives it
-  soci::statement st_;
+  soci::row row_; // before st_: bound into it, and outlives its binding
+  detail::statement_lease st_;
   bool more_ = false;
 };
 
@@ -133,11 +141,10 @@ claim_due(database& db, const std::string& select_due, const std::string& take,
   std::vector<Row> out;
   for (auto& c : candidates) {
     bool won = false;
-    auto claimed = db.transact([&](soci::session& sql) -> status {
+    auto claimed = db.write([&](soci::session& sql) {
       won = exec(sql, take, soci::use(lease_until, "until"),
                  soci::use(key(c), "id"), soci::use(now, "now"))
             == 1;
-      return {};
     });
     if (claimed)
       return claimed;

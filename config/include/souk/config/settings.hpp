@@ -44,6 +44,9 @@ struct database_settings {
   std::string url;
   /// Connections kept open (PostgreSQL). SQLite uses the same number.
   uint32_t pool_size = 8;
+  /// PostgreSQL: prepared statements kept per connection, so each distinct
+  /// statement is parsed and planned once per connection (0: none).
+  uint32_t statement_cache = 256;
   /// How long a call waits for a free connection before failing.
   milliseconds acquire_timeout{5'000};
   /// SQLite only: how long a writer waits for the file lock.

@@ -121,6 +121,11 @@ struct transition {
   std::string order_id;
   /// The version the caller's decision was based on.
   int64_t expected_version = 0;
+  /// The state the order was in at `expected_version`, as the caller read
+  /// it (only a transition changes the state, and it always bumps the
+  /// version, so the version guard makes it exact). Empty: `apply` reads it
+  /// under the row lock, one statement more.
+  std::string from_state;
   /// The new state (may equal the current one, e.g. a step retry).
   std::string state;
   int32_t step_index = 0;
@@ -249,7 +254,7 @@ public:
   expected<std::optional<order_snapshot>> load(const std::string& id);
 
   /// The order with its events only (what buyers, creators and operators
-  /// are shown): two reads instead of `load`'s four.
+  /// are shown): one read instead of `load`'s five.
   expected<std::optional<order_snapshot>> load_view(const std::string& id);
 
   /// The order row alone (one read), or nullopt.
