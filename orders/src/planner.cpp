@@ -67,7 +67,10 @@ void enter(const flows::flow_template& tpl, const order_snapshot& snap,
   tx.step_attempt = tr.steps.empty() ? 0 : 1;
   tx.last_error.clear();
   tx.parked_from.clear();
-  tx.cancel_all_timers = true;
+  // The snapshot's timers are the order's pending ones (only transitions,
+  // which bump the version, arm, fire or cancel them), so with none there
+  // is nothing to cancel and no statement to send.
+  tx.cancel_all_timers = !snap.timers.empty();
   for (auto& row : snap.outbox) {
     auto already = std::any_of(tx.update_outbox.begin(), tx.update_outbox.end(),
                                [&](auto& u) { return u.id == row.id; });
@@ -222,7 +225,7 @@ plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
     tx.step_attempt = 1;
     tx.last_error.clear();
     tx.parked_from.clear();
-    tx.cancel_all_timers = true;
+    tx.cancel_all_timers = !snap.timers.empty(); // see `enter`
     if (s->timeout) {
       timer_row t;
       t.id = new_uuid();

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 
 #include <fmt/format.h>
 #include <soci/soci.h>
@@ -197,16 +198,32 @@ ledger_repository::post(const posting& p,
                                    p.currency, p.cause_id, taking)};
       }
     }
-    for (auto& [id, k] : accounts) {
-      int negative = may_go_negative(k) ? 1 : 0;
-      rows::exec(
-        sql,
-        "INSERT INTO ledger_accounts (id, owner_kind, owner_id, "
-        "currency, kind, may_go_negative, balance, created_at) VALUES "
-        "(:id, :ok, :oi, :c, :k, :n, 0, :t) ON CONFLICT (id) DO NOTHING",
-        soci::use(id), soci::use(k.owner_kind), soci::use(k.owner_id),
-        soci::use(k.currency), soci::use(k.kind), soci::use(negative),
-        soci::use(now_text));
+    {
+      // Every account of the posting in one statement (they usually exist:
+      // one round trip instead of one per account), in id order.
+      std::string text = "INSERT INTO ledger_accounts (id, owner_kind, "
+                         "owner_id, currency, kind, may_go_negative, balance, "
+                         "created_at) VALUES ";
+      std::vector<int> negative;
+      negative.reserve(accounts.size());
+      for (size_t i = 0; i < accounts.size(); ++i)
+        text += fmt::format("{0}(:id{1}, :ok{1}, :oi{1}, :c{1}, :k{1}, :n{1}, "
+                            "0, :t{1})",
+                            i == 0 ? "" : ", ", i);
+      text += " ON CONFLICT (id) DO NOTHING";
+      detail::statement_lease insert{sql, text};
+      for (auto& [id, k] : accounts) {
+        negative.push_back(may_go_negative(k) ? 1 : 0);
+        insert->exchange(soci::use(id));
+        insert->exchange(soci::use(k.owner_kind));
+        insert->exchange(soci::use(k.owner_id));
+        insert->exchange(soci::use(k.currency));
+        insert->exchange(soci::use(k.kind));
+        insert->exchange(soci::use(negative.back()));
+        insert->exchange(soci::use(now_text));
+      }
+      insert->define_and_bind();
+      insert.execute(true);
     }
     for (size_t i = 0; i < p.legs.size(); ++i) {
       auto& l = p.legs[i];

@@ -138,6 +138,9 @@ BOOST_AUTO_TEST_CASE(the_happy_path_runs_each_step_once_in_order) {
   auto second = step(errc::ok);
   BOOST_TEST(second.tx->event.event == "steps.done");
   BOOST_TEST(snap.order.state == "delivered");
+  // paid had no pending timer: nothing to cancel, no statement for it.
+  BOOST_TEST(!second.tx->cancel_all_timers);
+  BOOST_TEST(second.tx->from_state == "paid");
   BOOST_REQUIRE(second.dispatch);
   BOOST_TEST(second.dispatch->action == "svc.receipt");
 
