@@ -60,6 +60,12 @@ void statement_cache::release(const std::string& text, bool stale) noexcept {
   it->busy = false;
   try {
     it->st->bind_clean_up(); // no references to the caller's values remain
+    // Nor the rows of its last run: a cached statement would otherwise hold
+    // its last result (a whole page of orders, say) until it runs again.
+    auto* be
+      = static_cast<soci::postgresql_statement_backend*>(it->st->get_backend());
+    be->result_.reset();
+    be->justDescribed_ = false;
   } catch (...) {
     stale = true;
   }
