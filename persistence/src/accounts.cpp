@@ -92,15 +92,14 @@ account_repository::find_user(const std::string& id) {
 
 status account_repository::update_password_hash(const std::string& id,
                                                 const std::string& hash) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql, "UPDATE users SET password_hash = :h WHERE id = :id",
                soci::use(hash), soci::use(id));
-    return {};
   });
 }
 
 status account_repository::insert_session(const session_row& row) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "INSERT INTO sessions (id, user_id, token_hash, created_at, "
                "expires_at, remote, user_agent) VALUES (:id, :u, :t, :c, :x, "
@@ -109,7 +108,6 @@ status account_repository::insert_session(const session_row& row) {
                soci::use(row.token_hash), soci::use(row.created_at),
                soci::use(row.expires_at), soci::use(row.remote),
                soci::use(row.user_agent));
-    return {};
   });
 }
 
@@ -143,24 +141,22 @@ account_repository::find_live_session(const std::string& token_hash,
 
 status account_repository::revoke_session(const std::string& id,
                                           const std::string& at) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE sessions SET revoked_at = :at WHERE id = :id AND "
                "revoked_at IS NULL",
                soci::use(at), soci::use(id));
-    return {};
   });
 }
 
 status account_repository::insert_api_key(const api_key_row& row) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, "
                "created_at) VALUES (:id, :u, :n, :p, :h, :c)",
                soci::use(row.id), soci::use(row.user_id), soci::use(row.name),
                soci::use(row.prefix), soci::use(row.key_hash),
                soci::use(row.created_at));
-    return {};
   });
 }
 
@@ -218,21 +214,19 @@ account_repository::list_api_keys(const std::string& user_id) {
 
 status account_repository::revoke_api_key(const std::string& id,
                                           const std::string& at) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE api_keys SET revoked_at = :at WHERE id = :id AND "
                "revoked_at IS NULL",
                soci::use(at), soci::use(id));
-    return {};
   });
 }
 
 status account_repository::touch_api_key(const std::string& id,
                                          const std::string& at) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql, "UPDATE api_keys SET last_used_at = :at WHERE id = :id",
                soci::use(at), soci::use(id));
-    return {};
   });
 }
 
@@ -302,10 +296,9 @@ expected<account_repository::attempt> account_repository::begin_login_attempt(
 }
 
 status account_repository::clear_throttle(const std::string& email) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql, "DELETE FROM login_throttle WHERE email = :e",
                soci::use(email));
-    return {};
   });
 }
 

@@ -1,5 +1,8 @@
 #include "souk/persistence/deliveries.hpp"
 
+#include <algorithm>
+
+#include <fmt/format.h>
 #include <soci/soci.h>
 
 #include "souk/core/ids.hpp"
@@ -97,11 +100,6 @@ email_row read_email(const soci::row& r) {
 // Inserts `e` inside the caller's transaction; false if its dedupe key is
 // taken (nothing written).
 bool insert_email(soci::session& sql, const email_row& e) {
-  long long taken = 0;
-  rows::exec(sql, "SELECT COUNT(*) FROM email_outbox WHERE dedupe_key = :k",
-             soci::use(e.dedupe_key), soci::into(taken));
-  if (taken > 0)
-    return false;
   auto order_ind = null_if_empty(e.order_id);
   const long long ins_rows = rows::exec(
     sql,
@@ -143,26 +141,52 @@ expected<size_t> delivery_repository::grant_files(const std::string& order_id,
     return looked;
   if (files.empty())
     return size_t{0};
+  // One statement for up to `chunk` files (usually all: then without a
+  // transaction around it). ON CONFLICT: a grant added meanwhile by another
+  // request stays as it is.
+  constexpr size_t chunk = 256; // 9 values each, far below either limit
+  std::vector<std::string> ids;
+  ids.reserve(files.size());
+  for (size_t i = 0; i < files.size(); ++i)
+    ids.push_back(new_uuid());
+  long long max = max_downloads;
+  long long life = lifetime_ms;
   size_t added = 0;
-  // ON CONFLICT: a grant added meanwhile by another request stays as it is.
-  auto st = db_.transact([&](soci::session& sql) -> status {
-    long long max = max_downloads;
-    long long life = lifetime_ms;
-    for (auto& file : files) {
-      auto id = new_uuid();
-      const long long ins_rows = rows::exec(
-        sql,
-        "INSERT INTO download_grants (id, order_id, product_id, "
-        "file_id, max_downloads, downloads, lifetime_ms, expires_at, "
-        "created_at, updated_at) VALUES (:id, :o, :p, :f, :m, 0, :l, "
-        ":e, :c, :u) ON CONFLICT (order_id, file_id) DO NOTHING",
-        soci::use(id), soci::use(order_id), soci::use(product_id),
-        soci::use(file), soci::use(max), soci::use(life), soci::use(expires),
-        soci::use(now), soci::use(now));
-      added += static_cast<size_t>(ins_rows);
+  auto insert = [&](soci::session& sql, size_t from, size_t to) {
+    std::string text = "INSERT INTO download_grants (id, order_id, "
+                       "product_id, file_id, max_downloads, downloads, "
+                       "lifetime_ms, expires_at, created_at, updated_at) "
+                       "VALUES ";
+    for (size_t i = 0; i < to - from; ++i)
+      text += fmt::format("{0}(:id{1}, :o{1}, :p{1}, :f{1}, :m{1}, 0, :l{1}, "
+                          ":e{1}, :c{1}, :u{1})",
+                          i == 0 ? "" : ", ", i);
+    text += " ON CONFLICT (order_id, file_id) DO NOTHING";
+    detail::statement_lease st{sql, text};
+    for (size_t i = from; i < to; ++i) {
+      st->exchange(soci::use(ids[i]));
+      st->exchange(soci::use(order_id));
+      st->exchange(soci::use(product_id));
+      st->exchange(soci::use(files[i]));
+      st->exchange(soci::use(max));
+      st->exchange(soci::use(life));
+      st->exchange(soci::use(expires));
+      st->exchange(soci::use(now));
+      st->exchange(soci::use(now));
     }
-    return {};
-  });
+    st->define_and_bind();
+    st.execute(true);
+    added += static_cast<size_t>(st->get_affected_rows());
+  };
+  auto st = files.size() <= chunk
+              ? db_.write([&](soci::session& sql) {
+                  insert(sql, 0, files.size());
+                })
+              : db_.transact([&](soci::session& sql) -> status {
+                  for (size_t i = 0; i < files.size(); i += chunk)
+                    insert(sql, i, std::min(files.size(), i + chunk));
+                  return {};
+                });
   if (st)
     return st;
   return added;
@@ -224,6 +248,18 @@ expected<bool> delivery_repository::issue_links(const link_issue& issue) {
     if (issue.email && !insert_email(sql, *issue.email))
       return {}; // asked before: that email (and its links) stand
     for (auto& [grant_id, hash] : issue.links) {
+      if (!issue.renew && issue.keep_current && !issue.reset_downloads) {
+        // Only a new link (an email's): one statement, which also checks
+        // that the grant stands.
+        if (rows::exec(sql,
+                       "INSERT INTO download_links (token_hash, grant_id, "
+                       "created_at) SELECT :h, id, :n FROM download_grants "
+                       "WHERE id = :g AND revoked_at IS NULL",
+                       soci::use(hash), soci::use(issue.now),
+                       soci::use(grant_id))
+            == 1)
+          continue;
+      }
       std::string revoked;
       soci::indicator ind = soci::i_null;
       long long life = 0;
@@ -372,10 +408,8 @@ expected<count_outcome> delivery_repository::count_download(
 
 expected<bool> delivery_repository::enqueue_email(const email_row& email) {
   bool added = false;
-  auto st = db_.transact([&](soci::session& sql) -> status {
-    added = insert_email(sql, email);
-    return {};
-  });
+  auto st = db_.write(
+    [&](soci::session& sql) { added = insert_email(sql, email); });
   if (st)
     return st;
   return added;
@@ -418,14 +452,13 @@ expected<std::vector<email_row>> delivery_repository::claim_emails(
 
 status delivery_repository::email_sent(const std::string& id,
                                        const std::string& now) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE email_outbox SET status = 'sent', message = NULL, "
                "attempts = attempts + 1, sent_at = :s, claimed_until = NULL, "
                "last_error = NULL, updated_at = :u WHERE id = :i AND status = "
                "'queued'",
                soci::use(now), soci::use(now), soci::use(id));
-    return {};
   });
 }
 
@@ -441,10 +474,9 @@ status delivery_repository::email_failed(const std::string& id,
                      + "next_attempt_at = :n, claimed_until = NULL, "
                        "last_error = :e, updated_at = :u WHERE id = :i AND "
                        "status = 'queued'";
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql, text, soci::use(status_text), soci::use(next_attempt_at),
                soci::use(error_text), soci::use(now), soci::use(id));
-    return {};
   });
 }
 

@@ -10,14 +10,13 @@ namespace souk::persistence {
 
 status flow_template_repository::save(const flow_template_row& row) {
   auto created = row.created_at.empty() ? to_iso(now()) : row.created_at;
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "INSERT INTO flow_templates (hash, name, version, source, "
                "created_at) VALUES (:h, :n, :v, :s, :c) ON CONFLICT (hash) DO "
                "NOTHING",
                soci::use(row.hash), soci::use(row.name), soci::use(row.version),
                soci::use(row.source), soci::use(created));
-    return {};
   });
 }
 

@@ -119,6 +119,43 @@ std::string leg_key(const std::string& key, size_t i) {
   return fmt::format("{}#{:04}", key, i);
 }
 
+// The account whose guard refused a posting's balance change (`delta`:
+// each account's net change), read inside the refused transaction.
+error refused_by_guard(soci::session& sql,
+                       const std::map<std::string, int64_t>& delta,
+                       const std::string& currency) {
+  for (auto& [id, d] : delta) {
+    long long balance = 0;
+    int negative = 0;
+    std::string kind;
+    if (!rows::read_one(sql,
+                        "SELECT balance, may_go_negative, kind FROM "
+                        "ledger_accounts WHERE id = :id",
+                        soci::use(id), soci::into(balance),
+                        soci::into(negative), soci::into(kind)))
+      return error{errc::internal, "ledger account " + id + " is missing"};
+    if (d < 0 && negative == 0 && balance + d < 0)
+      return error{errc::conflict,
+                   fmt::format("{} does not hold {} {}", id, -d, currency)};
+    if (d > 0 && kind == "owed" && balance + d > 0)
+      return error{errc::conflict,
+                   fmt::format("{} owes less than {} {}", id, d, currency)};
+  }
+  return error{errc::conflict, "a ledger account changed during the posting; "
+                               "try again"};
+}
+
+void insert_hold(soci::session& sql, const hold_row& h,
+                 const std::string& now_text) {
+  rows::exec(sql,
+             "INSERT INTO wallet_holds (order_id, creator_id, currency, "
+             "release_at, status, created_at) VALUES (:o, :c, :cur, :r, "
+             "'held', :t) ON CONFLICT (order_id) DO NOTHING",
+             soci::use(h.order_id), soci::use(h.creator_id),
+             soci::use(h.currency), soci::use(h.release_at),
+             soci::use(now_text));
+}
+
 } // namespace
 
 std::string creator_account(std::string_view user_id, std::string_view currency,
@@ -160,16 +197,24 @@ ledger_repository::post(const posting& p,
   }
   auto now_text = to_iso(now());
   posted result = posted::done;
+  // Each account's net change (most postings touch an account once).
+  std::map<std::string, int64_t> delta;
+  for (auto& l : p.legs) {
+    delta[l.from] -= l.amount;
+    delta[l.to] += l.amount;
+  }
+  std::erase_if(delta, [](auto& d) { return d.second == 0; });
   auto st = db_.transact([&](soci::session& sql) -> status {
-    auto existing = read_posting(sql, p.key);
-    if (!existing.empty()) {
-      if (!same_legs(p, existing))
-        return error{errc::invalid_field,
-                     "posting " + p.key + " exists with other legs"};
-      result = posted::already;
-      return {};
-    }
     if (!per_cause.empty()) {
+      // Made before: what the cause has now no longer counts.
+      auto existing = read_posting(sql, p.key);
+      if (!existing.empty()) {
+        if (!same_legs(p, existing))
+          return error{errc::invalid_field,
+                       "posting " + p.key + " exists with other legs"};
+        result = posted::already;
+        return {};
+      }
       // The lock first (held to commit), then what the cause has.
       rows::exec(sql,
                  "INSERT INTO ledger_cause_locks (cause_id, touched_at) VALUES "
@@ -225,56 +270,93 @@ ledger_repository::post(const posting& p,
       insert->define_and_bind();
       insert.execute(true);
     }
-    for (size_t i = 0; i < p.legs.size(); ++i) {
-      auto& l = p.legs[i];
-      long long amount = l.amount;
-      // The guard is the rule: a protected account is debited only if it
-      // holds the amount, checked on the row itself (PostgreSQL re-checks
-      // it after waiting for a concurrent writer's lock).
-      const long long debit_rows
-        = rows::exec(sql,
-                     "UPDATE ledger_accounts SET balance = balance - :a1 "
-                     "WHERE id = :id AND (may_go_negative = 1 OR "
-                     "balance >= :a2)",
-                     soci::use(amount), soci::use(l.from), soci::use(amount));
-      if (debit_rows != 1)
-        return error{errc::conflict, fmt::format("{} does not hold {} {}",
-                                                 l.from, l.amount, p.currency)};
-      // A debt is only ever repaid, never overpaid: `owed` stays at or
-      // below zero, whoever repays at the same time.
-      const long long credit_rows
-        = rows::exec(sql,
-                     "UPDATE ledger_accounts SET balance = balance + "
-                     ":a1 WHERE id = :id AND (kind <> 'owed' OR balance "
-                     "+ :a2 <= 0)",
-                     soci::use(amount), soci::use(l.to), soci::use(amount));
-      if (credit_rows != 1)
-        return error{errc::conflict, fmt::format("{} owes less than {} {}",
-                                                 l.to, l.amount, p.currency)};
-      auto id = new_uuid();
-      auto key = leg_key(p.key, i);
-      rows::exec(sql,
-                 "INSERT INTO ledger_entries (id, posting_id, idempotency_key, "
-                 "debit_account, credit_account, amount, currency, cause_kind, "
-                 "cause_id, memo, created_at) VALUES (:id, :p, :k, :d, :c, :a, "
-                 ":cur, :ck, :ci, :m, :t)",
-                 soci::use(id), soci::use(p.key), soci::use(key),
-                 soci::use(l.from), soci::use(l.to), soci::use(amount),
-                 soci::use(p.currency), soci::use(p.cause_kind),
-                 soci::use(p.cause_id), soci::use(p.memo), soci::use(now_text));
+    {
+      // The entries next, in one statement: a posting made before (a
+      // retry) stops here on its unique leg keys before any balance moves,
+      // the transaction rolls back, and what is there is reported below.
+      std::string text = "INSERT INTO ledger_entries (id, posting_id, "
+                         "idempotency_key, debit_account, credit_account, "
+                         "amount, currency, cause_kind, cause_id, memo, "
+                         "created_at) VALUES ";
+      for (size_t i = 0; i < p.legs.size(); ++i)
+        text += fmt::format("{0}(:id{1}, :p{1}, :k{1}, :d{1}, :c{1}, :a{1}, "
+                            ":cur{1}, :ck{1}, :ci{1}, :m{1}, :t{1})",
+                            i == 0 ? "" : ", ", i);
+      std::vector<std::string> ids, keys;
+      std::vector<long long> amounts;
+      ids.reserve(p.legs.size());
+      keys.reserve(p.legs.size());
+      amounts.reserve(p.legs.size());
+      detail::statement_lease insert{sql, text};
+      for (size_t i = 0; i < p.legs.size(); ++i) {
+        auto& l = p.legs[i];
+        ids.push_back(new_uuid());
+        keys.push_back(leg_key(p.key, i));
+        amounts.push_back(l.amount);
+        insert->exchange(soci::use(ids.back()));
+        insert->exchange(soci::use(p.key));
+        insert->exchange(soci::use(keys.back()));
+        insert->exchange(soci::use(l.from));
+        insert->exchange(soci::use(l.to));
+        insert->exchange(soci::use(amounts.back()));
+        insert->exchange(soci::use(p.currency));
+        insert->exchange(soci::use(p.cause_kind));
+        insert->exchange(soci::use(p.cause_id));
+        insert->exchange(soci::use(p.memo));
+        insert->exchange(soci::use(now_text));
+      }
+      insert->define_and_bind();
+      insert.execute(true);
     }
+    if (!delta.empty()) {
+      // Every balance in one statement, each account by its net change.
+      // The guards are the rules, checked on the row itself (PostgreSQL
+      // re-checks them after waiting for a concurrent writer's lock): a
+      // protected account is debited only if it holds the amount; a debt
+      // (`owed`) is only ever repaid, never overpaid.
+      std::string text = "UPDATE ledger_accounts SET balance = balance + "
+                         "v.column2 FROM (VALUES ";
+      size_t i = 0;
+      for (auto& d : delta) {
+        (void)d;
+        text += fmt::format("{0}(:id{1}, CAST(:d{1} AS BIGINT))",
+                            i == 0 ? "" : ", ", i);
+        ++i;
+      }
+      text += ") AS v WHERE ledger_accounts.id = v.column1 AND (v.column2 "
+              ">= 0 OR may_go_negative = 1 OR balance + v.column2 >= 0) AND "
+              "(v.column2 <= 0 OR kind <> 'owed' OR balance + v.column2 <= 0)";
+      std::vector<long long> amounts;
+      amounts.reserve(delta.size());
+      detail::statement_lease update{sql, text};
+      for (auto& [id, d] : delta) {
+        amounts.push_back(d);
+        update->exchange(soci::use(id));
+        update->exchange(soci::use(amounts.back()));
+      }
+      update->define_and_bind();
+      update.execute(true);
+      if (update->get_affected_rows() != static_cast<long long>(delta.size()))
+        return refused_by_guard(sql, delta, p.currency);
+    }
+    if (p.hold)
+      insert_hold(sql, *p.hold, now_text);
     return {};
   });
   if (st.code == errc::database) {
-    // A concurrent post of the same key won the race (unique key): ours
-    // rolled back whole; report what is there now.
+    // Made before (or by a concurrent post of the same key, which won the
+    // race on the unique keys): ours rolled back whole; report what is
+    // there now.
     auto there = posting_entries(p.key);
-    if (there && !there->empty())
-      return same_legs(p, *there)
-               ? expected<posted>{posted::already}
-               : expected<posted>{
-                 error{errc::invalid_field,
-                       "posting " + p.key + " exists with other legs"}};
+    if (there && !there->empty()) {
+      if (!same_legs(p, *there))
+        return error{errc::invalid_field,
+                     "posting " + p.key + " exists with other legs"};
+      if (p.hold)
+        if (auto err = add_hold(*p.hold))
+          return err;
+      return posted::already;
+    }
   }
   if (st)
     return st;
@@ -451,16 +533,8 @@ ledger_repository::sales_by_day(const std::string& creator_id, day_point from,
 
 status ledger_repository::add_hold(const hold_row& h) {
   auto now_text = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
-    rows::exec(sql,
-               "INSERT INTO wallet_holds (order_id, creator_id, currency, "
-               "release_at, status, created_at) VALUES (:o, :c, :cur, :r, "
-               "'held', :t) ON CONFLICT (order_id) DO NOTHING",
-               soci::use(h.order_id), soci::use(h.creator_id),
-               soci::use(h.currency), soci::use(h.release_at),
-               soci::use(now_text));
-    return {};
-  });
+  return db_.write(
+    [&](soci::session& sql) { insert_hold(sql, h, now_text); });
 }
 
 namespace {
@@ -492,12 +566,11 @@ expected<std::vector<hold_row>> ledger_repository::claim_due_holds(
 
 status ledger_repository::finish_hold(const std::string& order_id) {
   auto now_text = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE wallet_holds SET status = 'released', released_at = :t, "
                "claimed_until = NULL WHERE order_id = :o",
                soci::use(now_text), soci::use(order_id));
-    return {};
   });
 }
 

@@ -102,14 +102,17 @@ expected<registration> node_repository::register_node(node_row row,
 }
 
 status node_repository::heartbeat(const std::string& id) {
-  return db_.transact([&](soci::session& sql) -> status {
-    auto at = to_iso(now());
-    if (rows::exec(sql, "UPDATE nodes SET heartbeat_at = :at WHERE id = :id",
-                   soci::use(at), soci::use(id))
-        == 0)
-      return error{errc::not_found, "node " + id + " is not registered"};
-    return {};
-  });
+  long long updated = 0;
+  if (auto err = db_.write([&](soci::session& sql) {
+        auto at = to_iso(now());
+        updated
+          = rows::exec(sql, "UPDATE nodes SET heartbeat_at = :at WHERE id = :id",
+                       soci::use(at), soci::use(id));
+      }))
+    return err;
+  if (updated == 0)
+    return error{errc::not_found, "node " + id + " is not registered"};
+  return {};
 }
 
 status node_repository::mark_stopped(const std::string& id) {

@@ -402,6 +402,23 @@ order_repository::find(const std::string& id) {
   return out;
 }
 
+expected<std::optional<std::pair<order_row, std::string>>>
+order_repository::find_with_creator(const std::string& id) {
+  static const std::string text
+    = "SELECT " + order_columns_of_o()
+      + ", p.creator_id FROM orders o LEFT JOIN products p ON p.id = "
+        "o.product_id WHERE o.id = :id";
+  constexpr size_t creator_at = 19; // order_columns has 19
+  std::optional<std::pair<order_row, std::string>> out;
+  auto st = db_.run([&](soci::session& sql) {
+    for (auto& r : rows::query{sql, text, soci::use(id)})
+      out.emplace(read_order(r), opt_string(r, creator_at));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 expected<transition_result> order_repository::apply(const transition& t) {
   transition_result result;
   const bool pg = db_.kind() == backend::postgresql;
@@ -526,7 +543,7 @@ expected<std::vector<timer_row>> order_repository::claim_due_timers(
     // rows another node's claim holds locked, so concurrent claimers split
     // the due timers between them instead of waiting or doubling up.
     // Placeholders are numbered by occurrence, hence :now1 and :now2.
-    st = db_.transact([&](soci::session& sql) -> status {
+    st = db_.write([&](soci::session& sql) {
       rows::query rows{sql,
                        std::string{"UPDATE timers SET claimed_by = :n, "
                                    "claimed_until = :u WHERE id IN (SELECT "
@@ -544,7 +561,6 @@ expected<std::vector<timer_row>> order_repository::claim_due_timers(
                        soci::use(lim)};
       for (auto& r : rows)
         out.push_back(read_timer(r));
-      return {};
     });
   } else {
     // BEGIN IMMEDIATE holds the write lock from the SELECT on, so no other
@@ -584,16 +600,17 @@ expected<std::vector<timer_row>> order_repository::claim_due_timers(
 }
 
 status order_repository::mark_timer_fired(const std::string& timer_id) {
-  return db_.transact([&](soci::session& sql) -> status {
-    const long long upd_rows = rows::exec(sql,
-                                          "UPDATE timers SET status = 'fired' "
-                                          "WHERE id = :id AND status = "
-                                          "'pending'",
-                                          soci::use(timer_id));
-    if (upd_rows == 0)
-      return error{errc::not_found, "no pending timer " + timer_id};
-    return {};
-  });
+  long long upd_rows = 0;
+  if (auto err = db_.write([&](soci::session& sql) {
+        upd_rows = rows::exec(sql,
+                              "UPDATE timers SET status = 'fired' WHERE id = "
+                              ":id AND status = 'pending'",
+                              soci::use(timer_id));
+      }))
+    return err;
+  if (upd_rows == 0)
+    return error{errc::not_found, "no pending timer " + timer_id};
+  return {};
 }
 
 status order_repository::lease_outbox(const std::string& order_id,

@@ -100,21 +100,27 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
                               const std::string& locked_until) {
   idempotency_claim out;
   auto now_text = to_iso(now());
+  // Insert-or-nothing first, on its own (the usual case, a new key, ends
+  // here): two requests racing with a new key must not both insert
+  // (PostgreSQL would refuse the second with an error).
+  long long ins_rows = 0;
+  if (auto err = db_.write([&](soci::session& sql) {
+        ins_rows = rows::exec(sql,
+                              "INSERT INTO idempotency_keys (scope, idem_key, "
+                              "request_hash, status, locked_until, created_at) "
+                              "VALUES (:s, :k, :h, 'started', :l, :c) ON "
+                              "CONFLICT (scope, idem_key) DO NOTHING",
+                              soci::use(scope), soci::use(key),
+                              soci::use(hash), soci::use(locked_until),
+                              soci::use(now_text));
+      }))
+    return err;
+  if (ins_rows == 1) {
+    out.kind = idempotency_claim::owned;
+    return out;
+  }
+  // The key exists: a replay, another request, or one that died holding it.
   auto st = db_.transact([&](soci::session& sql) -> status {
-    // Insert-or-nothing first: two requests racing with a new key must not
-    // both insert (PostgreSQL would refuse the second with an error).
-    const long long ins_rows
-      = rows::exec(sql,
-                   "INSERT INTO idempotency_keys (scope, idem_key, "
-                   "request_hash, status, locked_until, created_at) "
-                   "VALUES (:s, :k, :h, 'started', :l, :c) ON CONFLICT "
-                   "(scope, idem_key) DO NOTHING",
-                   soci::use(scope), soci::use(key), soci::use(hash),
-                   soci::use(locked_until), soci::use(now_text));
-    if (ins_rows == 1) {
-      out.kind = idempotency_claim::owned;
-      return {};
-    }
     std::string stored_hash, status_text, body, lock;
     int response_status = 0;
     soci::indicator status_ind = soci::i_null, body_ind = soci::i_null;
@@ -273,7 +279,7 @@ expected<bool> payment_repository::settle(const std::string& id,
     = status_text == "failed" ? "'initialized'" : "'initialized', 'failed'";
   auto now_text = to_iso(now());
   bool won = false;
-  auto st = db_.transact([&](soci::session& sql) -> status {
+  auto st = db_.write([&](soci::session& sql) {
     auto gid_ind = null_if_empty(gateway_id);
     const long long upd_rows
       = rows::exec(sql,
@@ -288,7 +294,6 @@ expected<bool> payment_repository::settle(const std::string& id,
                    soci::use(evidence), soci::use(now_text),
                    soci::use(now_text), soci::use(id));
     won = upd_rows == 1;
-    return {};
   });
   if (st)
     return st;
@@ -316,23 +321,21 @@ expected<std::vector<payment_row>> payment_repository::claim_due_checks(
 
 status payment_repository::reschedule_check(const std::string& id,
                                             const std::string& next_check_at) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE payments SET next_check_at = :n, check_claimed_until = "
                "NULL WHERE id = :id",
                soci::use(next_check_at), soci::use(id));
-    return {};
   });
 }
 
 status payment_repository::close_checks(const std::string& id) {
   const std::string never{no_more_checks};
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE payments SET next_check_at = :n, check_claimed_until = "
                "NULL WHERE id = :id",
                soci::use(never), soci::use(id));
-    return {};
   });
 }
 
@@ -402,14 +405,13 @@ status payment_repository::finish_event(const std::string& id,
 status payment_repository::retry_event(const std::string& id,
                                        const std::string& error_text,
                                        const std::string& next_attempt_at) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE inbox SET attempts = attempts + 1, last_error = :e, "
                "next_attempt_at = :n, claimed_until = NULL WHERE id = :id AND "
                "status = 'received'",
                soci::use(error_text), soci::use(next_attempt_at),
                soci::use(id));
-    return {};
   });
 }
 
@@ -490,7 +492,7 @@ expected<bool> payment_repository::claim_refund(const std::string& id,
                                                 const std::string& until) {
   bool won = false;
   auto now_text = to_iso(now());
-  auto st = db_.transact([&](soci::session& sql) -> status {
+  auto st = db_.write([&](soci::session& sql) {
     const long long upd_rows
       = rows::exec(sql,
                    "UPDATE refunds SET status = 'asking', asking_until "
@@ -498,7 +500,6 @@ expected<bool> payment_repository::claim_refund(const std::string& id,
                    "'requested'",
                    soci::use(until), soci::use(now_text), soci::use(id));
     won = upd_rows == 1;
-    return {};
   });
   if (st)
     return st;
@@ -522,7 +523,7 @@ expected<bool> payment_repository::update_refund(
     return error{errc::internal, "no refund status " + status_text};
   auto now_text = to_iso(now());
   bool moved = false;
-  auto st = db_.transact([&](soci::session& sql) -> status {
+  auto st = db_.write([&](soci::session& sql) {
     auto gid_ind = null_if_empty(gateway_id);
     auto err_ind = null_if_empty(last_error);
     std::string processed = status_text == "processed" ? now_text : "";
@@ -538,7 +539,6 @@ expected<bool> payment_repository::update_refund(
                    soci::use(last_error, err_ind), soci::use(now_text),
                    soci::use(processed, done_ind), soci::use(id));
     moved = upd_rows == 1;
-    return {};
   });
   if (st)
     return st;

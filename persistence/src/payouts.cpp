@@ -92,7 +92,7 @@ std::string predecessors(const std::string& to) {
 
 status payout_repository::save_account(const payout_account_row& a) {
   auto now_text = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "INSERT INTO payout_accounts (creator_id, currency, gateway, "
                "recipient_code, type, account_name, bank_code, account_last4, "
@@ -108,7 +108,6 @@ status payout_repository::save_account(const payout_account_row& a) {
                soci::use(a.type), soci::use(a.account_name),
                soci::use(a.bank_code), soci::use(a.account_last4),
                soci::use(now_text), soci::use(now_text));
-    return {};
   });
 }
 
@@ -254,7 +253,7 @@ expected<bool> payout_repository::claim_send(const std::string& id,
                                              const std::string& now_text,
                                              const std::string& until) {
   bool won = false;
-  auto st = db_.transact([&](soci::session& sql) -> status {
+  auto st = db_.write([&](soci::session& sql) {
     const long long upd_rows
       = rows::exec(sql,
                    "UPDATE payouts SET sending_until = :u WHERE id = :id "
@@ -262,7 +261,6 @@ expected<bool> payout_repository::claim_send(const std::string& id,
                    "NULL OR sending_until <= :now)",
                    soci::use(until), soci::use(id), soci::use(now_text));
     won = upd_rows == 1;
-    return {};
   });
   if (st)
     return st;
@@ -272,20 +270,18 @@ expected<bool> payout_repository::claim_send(const std::string& id,
 status payout_repository::set_reason(const std::string& id,
                                      const std::string& reason) {
   auto now_text = to_iso(now());
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE payouts SET reason = :r, updated_at = :u WHERE id = :id "
                "AND reason IS NULL",
                soci::use(reason), soci::use(now_text), soci::use(id));
-    return {};
   });
 }
 
 status payout_repository::release_send(const std::string& id) {
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql, "UPDATE payouts SET sending_until = NULL WHERE id = :id",
                soci::use(id));
-    return {};
   });
 }
 
@@ -306,12 +302,11 @@ status payout_repository::reschedule(const std::string& id,
 
 status payout_repository::close_checks(const std::string& id) {
   const std::string never{payment_repository::no_more_checks};
-  return db_.transact([&](soci::session& sql) -> status {
+  return db_.write([&](soci::session& sql) {
     rows::exec(sql,
                "UPDATE payouts SET next_check_at = :n, claimed_until = NULL "
                "WHERE id = :id",
                soci::use(never), soci::use(id));
-    return {};
   });
 }
 

@@ -190,11 +190,7 @@ product_repository::files_of(const std::vector<std::string>& product_ids) {
     query += (i ? ", :p" : ":p") + std::to_string(i);
   query += ") ORDER BY f.product_id, f.name";
   auto st = db_.run([&](soci::session& sql) {
-    auto prep = (sql.prepare << query);
-    for (size_t i = 0; i < product_ids.size(); ++i)
-      prep, soci::use(product_ids[i], "p" + std::to_string(i));
-    soci::rowset<soci::row> rows(prep);
-    for (auto& r : rows) {
+    for (auto& r : rows::query{sql, query, product_ids}) {
       product_file_info f;
       f.id = r.get<std::string>(0);
       f.product_id = r.get<std::string>(1);

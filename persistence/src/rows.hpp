@@ -87,6 +87,17 @@ public:
     st_->exchange_for_rowset(soci::into(row_));
     st_.execute(false);
   }
+  /// The same for a list of values of varying length, bound by name as
+  /// `:p0`, `:p1`, ... (e.g. `IN (:p0, :p1)`); each length is its own text.
+  query(soci::session& sql, const std::string& text,
+        const std::vector<std::string>& values)
+    : st_(sql, text) {
+    for (size_t i = 0; i < values.size(); ++i)
+      st_->exchange(soci::use(values[i], "p" + std::to_string(i)));
+    st_->define_and_bind();
+    st_->exchange_for_rowset(soci::into(row_));
+    st_.execute(false);
+  }
   query(const query&) = delete;
   query& operator=(const query&) = delete;
 

@@ -101,7 +101,8 @@ BOOST_AUTO_TEST_CASE(ledger_check_passes_a_sound_ledger_and_names_problems) {
      "sale",
      "o1",
      "a sale",
-     {{souk::persistence::platform_account("NGN", "gateway"), pending, 500}}});
+     {{souk::persistence::platform_account("NGN", "gateway"), pending, 500}},
+     {}});
   BOOST_REQUIRE(posted);
   auto ok = st::run_program(
     {SOUK_SOUKCTL, "--database", db.url(), "ledger", "check"}, {}, dir.path());

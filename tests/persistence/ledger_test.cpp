@@ -15,6 +15,7 @@
 #include "souk/core/time.hpp"
 #include "souk/persistence/ledger.hpp"
 #include "souk/persistence/migrations.hpp"
+#include "souk/persistence/orders.hpp"
 #include "souk/testing/support.hpp"
 
 namespace sp = souk::persistence;
@@ -46,7 +47,7 @@ struct books {
   sp::posting posting(std::string key, std::vector<sp::leg> legs,
                       std::string kind = "sale") {
     return sp::posting{std::move(key), "NGN",  std::move(kind),
-                       "order-1",      "test", std::move(legs)};
+                       "order-1",      "test", std::move(legs), {}};
   }
 
   void sound() {
@@ -97,6 +98,28 @@ struct books {
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
   }
 
+  // A row of `orders` for rows that name one (holds): of kind payout,
+  // which needs no product.
+  std::string order() {
+    sp::order_row o;
+    o.id = souk::new_uuid();
+    o.kind = "payout";
+    o.buyer_email = "b@example.com";
+    o.amount = 900;
+    o.currency = "NGN";
+    o.flow = "digital_download";
+    o.flow_version = 1;
+    o.flow_hash = "abc";
+    o.state = "paid";
+    sp::event_row e;
+    e.event = "order.created";
+    e.actor = "system";
+    e.detail = "{}";
+    auto err = sp::order_repository{*db}.create(o, e, {}, {});
+    BOOST_REQUIRE_MESSAGE(!err, err.detail);
+    return o.id;
+  }
+
   long long count(const std::string& q) {
     long long n = -1;
     auto st = db->run([&](soci::session& sql) { sql << q, soci::into(n); });
@@ -145,6 +168,76 @@ BOOST_AUTO_TEST_CASE(a_posting_that_would_overdraw_changes_nothing) {
   BOOST_TEST(b.balance(b.available) == 100);
   BOOST_TEST(b.balance(b.in_transit) == 0);
   BOOST_TEST(b.count("SELECT COUNT(*) FROM ledger_entries") == 1);
+  b.sound();
+}
+
+BOOST_AUTO_TEST_CASE(a_posting_made_before_is_already_even_if_it_could_not_be_made_now) {
+  books b;
+  BOOST_REQUIRE(
+    b.ledger.post(b.posting("sale:o1", {{b.gateway, b.available, 100}})));
+  auto payout = b.posting("payout:p1", {{b.available, b.in_transit, 100}},
+                          "payout");
+  auto first = b.ledger.post(payout);
+  BOOST_REQUIRE_MESSAGE(first, (first ? "" : first.err().detail));
+  BOOST_TEST((*first == sp::posted::done));
+  // `available` is empty now: the retry must still see its posting made,
+  // not a guard refusing it.
+  auto again = b.ledger.post(payout);
+  BOOST_REQUIRE_MESSAGE(again, (again ? "" : again.err().detail));
+  BOOST_TEST((*again == sp::posted::already));
+  BOOST_TEST(b.balance(b.available) == 0);
+  BOOST_TEST(b.balance(b.in_transit) == 100);
+  b.sound();
+}
+
+BOOST_AUTO_TEST_CASE(a_debt_is_repaid_but_never_overpaid) {
+  books b;
+  auto owed = sp::creator_account(b.creator, "NGN", "owed");
+  // A refund after the sale's money left: the creator owes 300.
+  BOOST_REQUIRE(b.ledger.post(b.posting("refund:r1", {{owed, b.gateway, 300}},
+                                        "refund")));
+  BOOST_TEST(b.balance(owed) == -300);
+  auto over = b.ledger.post(
+    b.posting("sale:o2", {{b.gateway, owed, 400}, {b.gateway, b.fees, 10}}));
+  BOOST_REQUIRE(!over);
+  BOOST_TEST(over.err().code == souk::errc::conflict);
+  BOOST_TEST(over.err().detail.find("owes less than 400") != std::string::npos,
+             over.err().detail);
+  BOOST_TEST(b.balance(owed) == -300);
+  BOOST_TEST(b.balance(b.fees) == 0);
+  auto repaid = b.ledger.post(b.posting(
+    "sale:o3", {{b.gateway, owed, 300}, {b.gateway, b.pending, 100}}));
+  BOOST_REQUIRE_MESSAGE(repaid, (repaid ? "" : repaid.err().detail));
+  BOOST_TEST(b.balance(owed) == 0);
+  BOOST_TEST(b.balance(b.pending) == 100);
+  b.sound();
+}
+
+BOOST_AUTO_TEST_CASE(a_sales_hold_is_written_with_its_posting) {
+  books b;
+  auto o1 = b.order();
+  auto sale = b.posting("sale:o1", {{b.gateway, b.pending, 900}});
+  sale.hold = sp::hold_row{o1, b.creator, "NGN", "2030-01-01T00:00:00.000Z",
+                           "held"};
+  auto r = b.ledger.post(sale);
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+  BOOST_TEST(b.count("SELECT COUNT(*) FROM wallet_holds WHERE order_id = '"
+                     + o1 + "' AND status = 'held'")
+             == 1);
+  // A posting made before a crash lost its hold: the retry adds it.
+  BOOST_REQUIRE(!b.db->run(
+    [](soci::session& sql) { sql << "DELETE FROM wallet_holds"; }));
+  auto again = b.ledger.post(sale);
+  BOOST_REQUIRE_MESSAGE(again, (again ? "" : again.err().detail));
+  BOOST_TEST((*again == sp::posted::already));
+  BOOST_TEST(b.count("SELECT COUNT(*) FROM wallet_holds") == 1);
+  // A refused posting leaves no hold behind.
+  auto refused = b.posting("payout:p1", {{b.available, b.in_transit, 5}},
+                           "payout");
+  refused.hold = sp::hold_row{b.order(), b.creator, "NGN",
+                              "2030-01-01T00:00:00.000Z", "held"};
+  BOOST_TEST(!b.ledger.post(refused));
+  BOOST_TEST(b.count("SELECT COUNT(*) FROM wallet_holds") == 1);
   b.sound();
 }
 
@@ -282,7 +375,8 @@ BOOST_AUTO_TEST_CASE(sales_by_day_sums_a_creators_sales_fees_and_refunds) {
                 "test",
                 {{sp::platform_account("USD", "gateway"), usd_pending, 920},
                  {sp::platform_account("USD", "gateway"),
-                  sp::platform_account("USD", "fees"), 80}}},
+                  sp::platform_account("USD", "fees"), 80}},
+                {}},
   };
   for (auto& p : postings) {
     auto r = b.ledger.post(p);

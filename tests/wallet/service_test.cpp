@@ -180,7 +180,8 @@ BOOST_AUTO_TEST_CASE(a_refund_after_payout_is_owed_and_repaid_by_releases) {
      {{sp::creator_account(s.creator, "NGN", "available"),
        sp::creator_account(s.creator, "NGN", "in_transit"), 465'000},
       {sp::creator_account(s.creator, "NGN", "in_transit"),
-       sp::creator_account(s.creator, "NGN", "paid_out"), 465'000}}});
+       sp::creator_account(s.creator, "NGN", "paid_out"), 465'000}},
+     {}});
   BOOST_REQUIRE(paid);
   s.ask_refund(first, std::nullopt);
   BOOST_REQUIRE(!s.run("wallet.reverse_sale", first, "k1r"));

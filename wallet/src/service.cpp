@@ -69,22 +69,19 @@ struct service::impl {
 
   // The order and its product's creator.
   struct sale_of {
-    sp::order_snapshot snap;
+    sp::order_row order;
     std::string creator;
   };
   expected<sale_of> load(const std::string& order_id) {
-    auto snap = sp::order_repository{*db}.load_view(order_id);
-    if (!snap)
-      return snap.err();
-    if (!*snap)
+    auto found = sp::order_repository{*db}.find_with_creator(order_id);
+    if (!found)
+      return found.err();
+    if (!*found)
       return error{errc::invalid_field, "no order " + order_id};
-    auto product = sp::product_repository{*db}.find((*snap)->order.product_id);
-    if (!product)
-      return product.err();
-    if (!*product)
+    if ((*found)->second.empty())
       return error{errc::invalid_field,
                    "order " + order_id + " names no existing product"};
-    return sale_of{std::move(**snap), (*product)->creator_id};
+    return sale_of{std::move((*found)->first), std::move((*found)->second)};
   }
 
   expected<sp::payout_row> payout(const std::string& id) {
@@ -137,7 +134,7 @@ status service::impl::credit_sale(const std::string& order_id) {
   auto sale = load(order_id);
   if (!sale)
     return sale.err();
-  auto& o = sale->snap.order;
+  auto& o = sale->order;
   auto parts = split_sale(o.amount, o.currency, opts.fees);
   sp::posting p{"sale:" + order_id,
                 o.currency,
@@ -145,6 +142,7 @@ status service::impl::credit_sale(const std::string& order_id) {
                 order_id,
                 fmt::format("sale of order {}: {} gross, {} fee", order_id,
                             o.amount, parts.fee),
+                {},
                 {}};
   auto gateway = sp::platform_account(o.currency, "gateway");
   if (parts.net > 0)
@@ -154,13 +152,13 @@ status service::impl::credit_sale(const std::string& order_id) {
   if (parts.fee > 0)
     p.legs.push_back(
       {gateway, sp::platform_account(o.currency, "fees"), parts.fee});
+  // The hold (when the net may be released) is written with the posting.
+  p.hold = sp::hold_row{order_id, sale->creator, o.currency,
+                        to_iso(now() + opts.hold), "held"};
   auto r = ledger().post(p);
   if (!r)
     return r.err();
-  // After the posting: a crash in between runs the step again, which finds
-  // the posting made and schedules the release then.
-  return ledger().add_hold(sp::hold_row{order_id, sale->creator, o.currency,
-                                        to_iso(now() + opts.hold), "held"});
+  return {};
 }
 
 status service::impl::release(const sp::hold_row& h) {
@@ -179,7 +177,8 @@ status service::impl::release(const sp::hold_row& h) {
                   "hold_release",
                   h.order_id,
                   fmt::format("hold of order {} released", h.order_id),
-                  std::move(*legs)};
+                  std::move(*legs),
+                  {}};
     // A refund of this order racing us cannot take the same money.
     auto r = l.post(p, {pending});
     if (!r)
@@ -193,7 +192,7 @@ status service::impl::reverse_sale(const std::string& order_id,
   auto sale = load(order_id);
   if (!sale)
     return sale.err();
-  auto& o = sale->snap.order;
+  auto& o = sale->order;
   auto l = ledger();
   auto gateway = sp::platform_account(o.currency, "gateway");
   auto fees = sp::platform_account(o.currency, "fees");
@@ -219,7 +218,13 @@ status service::impl::reverse_sale(const std::string& order_id,
     return all_back.err();
   split reversed{-*fee_back, *all_back + *fee_back};
   auto left = o.amount - *all_back;
-  auto asked = orders::requested_refund(sale->snap).value_or(left);
+  // The refund asked for is in the order's events.
+  auto snap = sp::order_repository{*db}.load_view(order_id);
+  if (!snap)
+    return snap.err();
+  if (!*snap)
+    return error{errc::invalid_field, "no order " + order_id};
+  auto asked = orders::requested_refund(**snap).value_or(left);
   if (asked <= 0 || asked > left)
     return error{errc::invalid_field,
                  fmt::format("cannot reverse {} {} of order {}: {} is left",
@@ -247,6 +252,7 @@ status service::impl::reverse_sale(const std::string& order_id,
     "refund",
     order_id,
     fmt::format("refund of {} {} on order {}", asked, o.currency, order_id),
+    {},
     {}};
   if (from_pending > 0)
     p.legs.push_back({pending, gateway, from_pending});
@@ -306,7 +312,8 @@ status service::impl::reserve_payout(const std::string& id) {
     id,
     fmt::format("payout {} of {} {} reserved", id, p->amount, p->currency),
     {{available, sp::creator_account(p->creator_id, p->currency, "in_transit"),
-      p->amount}}};
+      p->amount}},
+    {}};
   auto r = l.post(post);
   if (r)
     return {};
@@ -343,7 +350,8 @@ status service::impl::settle_payout(const std::string& id) {
                    id,
                    fmt::format("payout {} of {} {} paid out ({})", id,
                                p->amount, p->currency, p->reference),
-                   {{in_transit, paid_out, p->amount}}};
+                   {{in_transit, paid_out, p->amount}},
+                   {}};
   auto r = l.post(post);
   if (r)
     return {};
@@ -400,7 +408,7 @@ status service::impl::return_payout(const std::string& id) {
     auto legs = to_creator(p->creator_id, p->currency, from, p->amount);
     if (!legs)
       return legs.err();
-    auto r = l.post(sp::posting{key, p->currency, "payout", id, memo, *legs});
+    auto r = l.post(sp::posting{key, p->currency, "payout", id, memo, *legs, {}});
     if (r)
       return {};
     if (round == 1)

@@ -27,6 +27,15 @@ struct leg {
   int64_t amount = 0;
 };
 
+/// One row of `wallet_holds`: when a sale's net becomes available.
+struct hold_row {
+  std::string order_id;
+  std::string creator_id;
+  std::string currency;
+  std::string release_at;
+  std::string status = "held"; ///< held or released
+};
+
 /// Money moving between accounts, all legs at once or none.
 struct posting {
   /// Unique per posting: posting it again is a no-op that reports
@@ -37,6 +46,10 @@ struct posting {
   std::string cause_id;   ///< the order, refund or payout
   std::string memo;
   std::vector<leg> legs;
+  /// A sale's hold (when its pending money may be released), recorded in
+  /// the posting's transaction; also recorded, if missing, when the posting
+  /// was made before.
+  std::optional<hold_row> hold;
 };
 
 /// What `post` did.
@@ -73,15 +86,6 @@ struct ledger_report {
   size_t accounts = 0;
   size_t entries = 0;
   std::vector<std::string> problems;
-};
-
-/// One row of `wallet_holds`: when a sale's net becomes available.
-struct hold_row {
-  std::string order_id;
-  std::string creator_id;
-  std::string currency;
-  std::string release_at;
-  std::string status = "held"; ///< held or released
 };
 
 /// One day of a creator's sales in one currency, from the ledger

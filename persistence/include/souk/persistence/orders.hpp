@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "souk/core/error.hpp"
@@ -259,6 +260,11 @@ public:
 
   /// The order row alone (one read), or nullopt.
   expected<std::optional<order_row>> find(const std::string& id);
+
+  /// The order row and the id of its product's creator ("" when it has no
+  /// product), in one read; nullopt when there is no such order.
+  expected<std::optional<std::pair<order_row, std::string>>>
+  find_with_creator(const std::string& id);
 
   /// Applies `t` in ONE transaction: moves the order to `t.state` (bumping
   /// its version, and `state_entered_at` if the state changed), appends
