@@ -419,9 +419,183 @@ order_repository::find_with_creator(const std::string& id) {
   return out;
 }
 
+namespace {
+
+// A transition as ONE PostgreSQL statement (data-modifying WITH clauses), so
+// it costs one round trip and no BEGIN/COMMIT: the order row's UPDATE under
+// the version guard, its event, and — each only if that UPDATE matched —
+// the timers it cancels or arms, the outbox rows it settles and the ones it
+// enqueues. All parts see one snapshot, so a cancel never touches the
+// timers armed beside it. For transitions that fire or cancel single
+// timers, reopen an outbox row or do not know the state they leave, `apply`
+// runs its statements one by one instead.
+bool fits_one_statement(const transition& t) {
+  return !t.from_state.empty() && t.fire_timer.empty()
+         && t.cancel_timers.empty() && t.reopen_outbox.empty();
+}
+
+rows::builder one_statement(const transition& t, const event_row& e,
+                            const std::string& now_text) {
+  rows::builder b;
+  b.sql("WITH u AS (UPDATE orders SET state = ")
+    .text(t.state)
+    .sql(", version = version + 1, step_index = ")
+    .integer(t.step_index)
+    .sql(", step_attempt = ")
+    .integer(t.step_attempt)
+    .sql(", last_error = ")
+    .text(t.last_error, true)
+    .sql(", parked_from = ")
+    .text(t.parked_from, true)
+    .sql(", state_entered_at = CASE WHEN state = ")
+    .text(t.state)
+    .sql(" THEN state_entered_at ELSE ")
+    .text(now_text)
+    .sql(" END, updated_at = ")
+    .text(now_text)
+    .sql(" WHERE id = ")
+    .text(t.order_id)
+    .sql(" AND version = ")
+    .integer(t.expected_version)
+    .sql(" RETURNING id), e AS (INSERT INTO order_events (id, order_id, seq, "
+         "event, from_state, to_state, actor, detail, dedup_key, created_at) "
+         "SELECT ")
+    .text(e.id)
+    .sql(", u.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE "
+         "order_id = ")
+    .text(t.order_id)
+    .sql("), ")
+    .text(e.event)
+    .sql(", ")
+    .text(e.from_state, true)
+    .sql(", ")
+    .text(e.to_state, true)
+    .sql(", ")
+    .text(e.actor)
+    .sql(", ")
+    .text(e.detail)
+    .sql(", ")
+    .text(e.dedup_key, true)
+    .sql(", ")
+    .text(e.created_at)
+    .sql(" FROM u RETURNING seq)");
+  if (t.cancel_all_timers)
+    b.sql(", c AS (UPDATE timers SET status = 'cancelled' WHERE order_id = ")
+      .text(t.order_id)
+      .sql(" AND status = 'pending' AND EXISTS (SELECT 1 FROM u))");
+  for (size_t i = 0; i < t.update_outbox.size(); ++i) {
+    auto& x = t.update_outbox[i];
+    b.sql(fmt::format(", x{} AS (UPDATE outbox SET status = ", i))
+      .text(x.status)
+      .sql(", attempts = attempts + ")
+      .integer(x.count_attempt ? 1 : 0)
+      .sql(", last_error = COALESCE(")
+      .text(x.last_error, true)
+      .sql(", last_error), claimed_until = ")
+      .text(x.claimed_until, true)
+      .sql(", done_at = ")
+      .text(x.status == "pending" ? std::string{} : now_text, true)
+      .sql(" WHERE id = ")
+      .text(x.id)
+      .sql(" AND order_id = ")
+      .text(t.order_id)
+      .sql(" AND status = 'pending' AND EXISTS (SELECT 1 FROM u) RETURNING "
+           "1)");
+  }
+  for (size_t i = 0; i < t.arm_timers.size(); ++i) {
+    auto& timer = t.arm_timers[i];
+    b.sql(fmt::format(", t{} AS (INSERT INTO timers (id, order_id, kind, "
+                      "event, due_at, status, created_at) SELECT ",
+                      i))
+      .text(or_new_id(timer.id))
+      .sql(", u.id, ")
+      .text(timer.kind)
+      .sql(", ")
+      .text(timer.event)
+      .sql(", ")
+      .text(timer.due_at)
+      .sql(", 'pending', ")
+      .text(or_time(timer.created_at, now_text))
+      .sql(" FROM u)");
+  }
+  // A replayed transition re-enqueues the same keys: skipped, as in
+  // insert_outbox.
+  for (size_t i = 0; i < t.enqueue.size(); ++i) {
+    auto& x = t.enqueue[i];
+    b.sql(fmt::format(", n{} AS (INSERT INTO outbox (id, order_id, action, "
+                      "params, idempotency_key, status, attempts, "
+                      "claimed_until, created_at) SELECT ",
+                      i))
+      .text(or_new_id(x.id))
+      .sql(", u.id, ")
+      .text(x.action)
+      .sql(", ")
+      .text(x.params)
+      .sql(", ")
+      .text(x.idempotency_key)
+      .sql(", 'pending', 0, ")
+      .text(x.claimed_until, true)
+      .sql(", ")
+      .text(or_time(x.created_at, now_text))
+      .sql(" FROM u ON CONFLICT (idempotency_key) DO NOTHING)");
+  }
+  // The event's seq (NULL: the version guard refused). An outbox row that
+  // was not pending must undo the whole statement: when the order row was
+  // updated but that row was not, the divisor is 0 and PostgreSQL aborts
+  // the statement with division_by_zero (22012).
+  b.sql(" SELECT (SELECT seq FROM e)");
+  for (size_t i = 0; i < t.update_outbox.size(); ++i)
+    b.sql(fmt::format(", 1 / ((SELECT COUNT(*) FROM u) + (SELECT COUNT(*) "
+                      "FROM x{}) - 1)",
+                      i));
+  return b;
+}
+
+} // namespace
+
 expected<transition_result> order_repository::apply(const transition& t) {
   transition_result result;
   const bool pg = db_.kind() == backend::postgresql;
+  if (pg && fits_one_statement(t)) {
+    auto now_text = to_iso(now());
+    event_row e = t.event;
+    e.id = or_new_id(e.id);
+    e.order_id = t.order_id;
+    e.from_state = t.from_state;
+    e.to_state = t.state;
+    e.created_at = or_time(e.created_at, now_text);
+    auto b = one_statement(t, e, now_text);
+    soci::indicator seq_ind = soci::i_null;
+    long long seq = 0;
+    std::string outbox_refused;
+    auto st = db_.write([&](soci::session& sql) {
+      detail::statement_lease stmt{sql, b.str()};
+      b.bind(*stmt);
+      stmt->exchange(soci::into(seq, seq_ind));
+      std::vector<long long> guards(t.update_outbox.size());
+      for (auto& g : guards)
+        stmt->exchange(soci::into(g));
+      stmt->define_and_bind();
+      try {
+        stmt.execute(true);
+      } catch (const soci::soci_error& err) {
+        if (detail::sqlstate_of(err) != "22012")
+          throw;
+        outbox_refused = "an outbox row of order " + t.order_id
+                         + " is not pending";
+      }
+    });
+    if (st)
+      return st;
+    if (!outbox_refused.empty())
+      return conflict(outbox_refused);
+    if (seq_ind != soci::i_ok)
+      return error{errc::conflict, "order " + t.order_id + " is not at version "
+                                     + std::to_string(t.expected_version)};
+    result.version = t.expected_version + 1;
+    result.event_seq = seq;
+    return result;
+  }
   auto st = db_.transact([&](soci::session& sql) -> status {
     auto now_text = to_iso(now());
     // The state this transition leaves, for the event: the caller's, or
@@ -867,8 +1041,10 @@ order_repository::visibility(const std::string& id) {
       v.buyer_id = opt_string(r, 1);
       v.creator_id = opt_string(r, 2);
       v.token_hash = opt_string(r, 3);
-      v.tag = fmt::format("{}.{}.{}.{}.{}", get_int(r, 4), get_int(r, 5),
-                          opt_string(r, 6), get_int(r, 7), opt_string(r, 8));
+      v.payments = get_int(r, 5);
+      v.refunds = get_int(r, 7);
+      v.tag = fmt::format("{}.{}.{}.{}.{}", get_int(r, 4), v.payments,
+                          opt_string(r, 6), v.refunds, opt_string(r, 8));
       out = std::move(v);
     }
   });

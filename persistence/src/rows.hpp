@@ -4,8 +4,11 @@
 // persistence/).
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <soci/soci.h>
@@ -127,6 +130,53 @@ private:
   soci::row row_; // before st_: bound into it, and outlives its binding
   detail::statement_lease st_;
   bool more_ = false;
+};
+
+/// A statement assembled piece by piece together with its values, for SQL
+/// whose shape varies (a row or a clause per item): `sql` appends text,
+/// `text`/`integer` append a placeholder and keep its value. SOCI binds
+/// PostgreSQL placeholders by position, so `bind` hands the values over in
+/// the order their placeholders were written. Equal shapes give equal
+/// texts (placeholders are numbered), so the statement cache reuses them.
+class builder {
+public:
+  builder& sql(std::string_view s) {
+    text_ += s;
+    return *this;
+  }
+  /// A text value; NULL when `null_when_empty` and it is empty.
+  builder& text(const std::string& v, bool null_when_empty = false) {
+    strings_.push_back(v);
+    indicators_.push_back(null_when_empty && v.empty() ? soci::i_null
+                                                       : soci::i_ok);
+    order_.push_back({false, strings_.size() - 1});
+    return placeholder();
+  }
+  builder& integer(long long v) {
+    integers_.push_back(v);
+    order_.push_back({true, integers_.size() - 1});
+    return placeholder();
+  }
+  const std::string& str() const noexcept { return text_; }
+  void bind(soci::statement& st) {
+    for (auto& [is_int, i] : order_)
+      if (is_int)
+        st.exchange(soci::use(integers_[i]));
+      else
+        st.exchange(soci::use(strings_[i], indicators_[i]));
+  }
+
+private:
+  builder& placeholder() {
+    text_ += ":p" + std::to_string(order_.size());
+    return *this;
+  }
+  std::string text_;
+  // deques: the values stay where they are while more are added
+  std::deque<std::string> strings_;
+  std::deque<soci::indicator> indicators_;
+  std::deque<long long> integers_;
+  std::vector<std::pair<bool, size_t>> order_;
 };
 
 /// Claims due rows portably: pick candidates, then take each with

@@ -113,6 +113,11 @@ bool statement_is_stale(const soci::soci_error& e) noexcept {
          || state.starts_with("42");
 }
 
+std::string sqlstate_of(const soci::soci_error& e) {
+  auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+  return pg == nullptr ? std::string{} : pg->sqlstate();
+}
+
 statement_lease::statement_lease(soci::session& sql, const std::string& text)
   : text_(text), cache_(cache_of(sql)) {
   if (cache_ != nullptr)

@@ -84,6 +84,9 @@ private:
 /// "cached plan must not change result type").
 bool statement_is_stale(const soci::soci_error& e) noexcept;
 
+/// The SQLSTATE of a PostgreSQL error ("" for any other error).
+std::string sqlstate_of(const soci::soci_error& e);
+
 /// The statement one `rows::exec` or `rows::query` runs: the connection's
 /// prepared statement for `text` when it has a cache, otherwise a statement
 /// run once. Values are bound by the caller (exchange + define_and_bind)

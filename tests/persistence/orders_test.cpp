@@ -483,6 +483,97 @@ BOOST_AUTO_TEST_CASE(a_transition_completes_fails_and_retries_outbox_rows) {
   BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 3);
 }
 
+// A transition that knows the state it leaves (as the planner's do) runs as
+// one statement on PostgreSQL: every effect, and every guard, as before.
+BOOST_AUTO_TEST_CASE(a_transition_from_a_known_state_writes_all_or_nothing) {
+  auto id = make_order();
+  auto t = pay(id, 1);
+  t.from_state = "pending";
+  t.arm_timers.push_back(timer("2030-01-01T00:40:00.000Z"));
+  t.enqueue = {outbox(id + ":a"), outbox(id + ":b"), outbox(id + ":c")};
+  auto r = orders.apply(t);
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+  BOOST_TEST(r->version == 2);
+  BOOST_TEST(r->event_seq == 2);
+  auto s = snapshot(id);
+  BOOST_TEST(s.order.state == "paid");
+  BOOST_REQUIRE_EQUAL(s.events.size(), 2u);
+  BOOST_TEST(s.events[1].from_state == "pending");
+  BOOST_TEST(s.events[1].to_state == "paid");
+  BOOST_TEST(s.events[1].detail == R"({"reference":"r1"})");
+  BOOST_TEST(s.timers.size() == 2u);
+  BOOST_REQUIRE_EQUAL(s.outbox.size(), 3u);
+
+  // Settle three rows three ways, cancel the timers and arm a new one, and
+  // enqueue one new row beside a replayed key.
+  sp::transition step;
+  step.order_id = id;
+  step.expected_version = 2;
+  step.from_state = "paid";
+  step.state = "paid";
+  step.step_index = 1;
+  step.last_error = "one failed";
+  step.event.event = "step.succeeded";
+  step.event.actor = "system";
+  step.event.detail = "{}";
+  step.event.dedup_key = "step:1";
+  step.cancel_all_timers = true;
+  step.arm_timers = {timer("2030-01-03T00:00:00.000Z")};
+  step.update_outbox = {{s.outbox[0].id, "done", true, {}, {}},
+                        {s.outbox[1].id, "pending", true, "timeout", t0},
+                        {s.outbox[2].id, "failed", true, "refused", {}}};
+  step.enqueue = {outbox(id + ":a"), outbox(id + ":d")};
+  auto r2 = orders.apply(step);
+  BOOST_REQUIRE_MESSAGE(r2, (r2 ? "" : r2.err().detail));
+  BOOST_TEST(r2->version == 3);
+  BOOST_TEST(r2->event_seq == 3);
+  auto s2 = snapshot(id);
+  BOOST_TEST(s2.order.step_index == 1);
+  BOOST_TEST(s2.order.last_error == "one failed");
+  BOOST_TEST(s2.order.state_entered_at == s.order.state_entered_at);
+  BOOST_TEST(s2.events.back().dedup_key == "step:1");
+  BOOST_REQUIRE_EQUAL(s2.timers.size(), 1u);
+  BOOST_TEST(s2.timers[0].due_at == "2030-01-03T00:00:00.000Z");
+  BOOST_TEST(count("SELECT COUNT(*) FROM timers WHERE status = 'cancelled'")
+             == 2);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE status = 'done' AND "
+                   "done_at IS NOT NULL")
+             == 1);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND "
+                   "last_error = 'refused' AND done_at IS NOT NULL")
+             == 1);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND "
+                   "attempts = 1 AND last_error = 'timeout' AND done_at IS "
+                   "NULL")
+             == 1);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 4); // + :d
+
+  // A stale version writes nothing.
+  auto stale = step;
+  stale.update_outbox.clear();
+  stale.enqueue = {outbox(id + ":e")};
+  auto r3 = orders.apply(stale);
+  BOOST_REQUIRE(!r3);
+  BOOST_TEST((r3.err().code == souk::errc::conflict));
+  // Settling a row that is no longer pending undoes the whole transition,
+  // the order's row included.
+  auto settled_again = step;
+  settled_again.expected_version = 3;
+  settled_again.arm_timers = {timer("2030-01-04T00:00:00.000Z")};
+  settled_again.event.dedup_key = "step:2";
+  settled_again.update_outbox = {{s.outbox[0].id, "done", true, {}, {}}};
+  settled_again.enqueue = {outbox(id + ":f")};
+  auto r4 = orders.apply(settled_again);
+  BOOST_REQUIRE(!r4);
+  BOOST_TEST((r4.err().code == souk::errc::conflict), r4.err().detail);
+  auto s4 = snapshot(id);
+  BOOST_TEST(s4.order.version == 3);
+  BOOST_TEST(s4.events.size() == 3u);
+  BOOST_TEST(s4.timers.size() == 1u);
+  BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 4);
+  BOOST_TEST(count("SELECT COUNT(*) FROM timers") == 3);
+}
+
 BOOST_AUTO_TEST_CASE(a_transition_fires_its_timer_once) {
   auto id = make_order();
   auto t = pay(id, 1);

@@ -232,6 +232,8 @@ struct order_visibility {
   std::string creator_id; ///< the product's creator
   std::string token_hash; ///< of the guest's access token; empty if none
   std::string tag;
+  int64_t payments = 0; ///< payment rows of the order
+  int64_t refunds = 0;  ///< refund rows of the order
 };
 
 /// Reads and writes orders, their events, timers and outbox. Blocking: call
