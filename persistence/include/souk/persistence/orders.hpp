@@ -125,7 +125,9 @@ struct transition {
   /// The state the order was in at `expected_version`, as the caller read
   /// it (only a transition changes the state, and it always bumps the
   /// version, so the version guard makes it exact). Empty: `apply` reads it
-  /// under the row lock, one statement more.
+  /// under the row lock, one statement more. Known, on PostgreSQL, and
+  /// without `fire_timer`, `cancel_timers` or `reopen_outbox`: the whole
+  /// transition is one statement (one round trip, no BEGIN/COMMIT).
   std::string from_state;
   /// The new state (may equal the current one, e.g. a step retry).
   std::string state;
