@@ -178,15 +178,14 @@ expected<size_t> delivery_repository::grant_files(const std::string& order_id,
     st.execute(true);
     added += static_cast<size_t>(st->get_affected_rows());
   };
-  auto st = files.size() <= chunk
-              ? db_.write([&](soci::session& sql) {
-                  insert(sql, 0, files.size());
-                })
-              : db_.transact([&](soci::session& sql) -> status {
-                  for (size_t i = 0; i < files.size(); i += chunk)
-                    insert(sql, i, std::min(files.size(), i + chunk));
-                  return {};
-                });
+  auto st
+    = files.size() <= chunk
+        ? db_.write([&](soci::session& sql) { insert(sql, 0, files.size()); })
+        : db_.transact([&](soci::session& sql) -> status {
+            for (size_t i = 0; i < files.size(); i += chunk)
+              insert(sql, i, std::min(files.size(), i + chunk));
+            return {};
+          });
   if (st)
     return st;
   return added;
@@ -408,8 +407,8 @@ expected<count_outcome> delivery_repository::count_download(
 
 expected<bool> delivery_repository::enqueue_email(const email_row& email) {
   bool added = false;
-  auto st = db_.write(
-    [&](soci::session& sql) { added = insert_email(sql, email); });
+  auto st
+    = db_.write([&](soci::session& sql) { added = insert_email(sql, email); });
   if (st)
     return st;
   return added;

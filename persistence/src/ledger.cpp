@@ -1,6 +1,7 @@
 #include "souk/persistence/ledger.hpp"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -125,19 +126,18 @@ error refused_by_guard(soci::session& sql,
                        const std::map<std::string, int64_t>& delta,
                        const std::string& currency) {
   for (auto& [id, d] : delta) {
-    long long balance = 0;
-    int negative = 0;
-    std::string kind;
-    if (!rows::read_one(sql,
-                        "SELECT balance, may_go_negative, kind FROM "
-                        "ledger_accounts WHERE id = :id",
-                        soci::use(id), soci::into(balance),
-                        soci::into(negative), soci::into(kind)))
+    std::optional<account_row> a;
+    for (auto& r : rows::query{sql,
+                               std::string{"SELECT "} + account_columns
+                                 + " FROM ledger_accounts WHERE id = :id",
+                               soci::use(id)})
+      a = read_account(r);
+    if (!a)
       return error{errc::internal, "ledger account " + id + " is missing"};
-    if (d < 0 && negative == 0 && balance + d < 0)
+    if (d < 0 && !a->may_go_negative && a->balance + d < 0)
       return error{errc::conflict,
                    fmt::format("{} does not hold {} {}", id, -d, currency)};
-    if (d > 0 && kind == "owed" && balance + d > 0)
+    if (d > 0 && a->kind == "owed" && a->balance + d > 0)
       return error{errc::conflict,
                    fmt::format("{} owes less than {} {}", id, d, currency)};
   }
@@ -533,8 +533,7 @@ ledger_repository::sales_by_day(const std::string& creator_id, day_point from,
 
 status ledger_repository::add_hold(const hold_row& h) {
   auto now_text = to_iso(now());
-  return db_.write(
-    [&](soci::session& sql) { insert_hold(sql, h, now_text); });
+  return db_.write([&](soci::session& sql) { insert_hold(sql, h, now_text); });
 }
 
 namespace {

@@ -105,9 +105,9 @@ status node_repository::heartbeat(const std::string& id) {
   long long updated = 0;
   if (auto err = db_.write([&](soci::session& sql) {
         auto at = to_iso(now());
-        updated
-          = rows::exec(sql, "UPDATE nodes SET heartbeat_at = :at WHERE id = :id",
-                       soci::use(at), soci::use(id));
+        updated = rows::exec(
+          sql, "UPDATE nodes SET heartbeat_at = :at WHERE id = :id",
+          soci::use(at), soci::use(id));
       }))
     return err;
   if (updated == 0)

@@ -581,8 +581,8 @@ expected<transition_result> order_repository::apply(const transition& t) {
       } catch (const soci::soci_error& err) {
         if (detail::sqlstate_of(err) != "22012")
           throw;
-        outbox_refused = "an outbox row of order " + t.order_id
-                         + " is not pending";
+        outbox_refused
+          = "an outbox row of order " + t.order_id + " is not pending";
       }
     });
     if (st)

@@ -110,9 +110,8 @@ payment_repository::claim_key(const std::string& scope, const std::string& key,
                               "request_hash, status, locked_until, created_at) "
                               "VALUES (:s, :k, :h, 'started', :l, :c) ON "
                               "CONFLICT (scope, idem_key) DO NOTHING",
-                              soci::use(scope), soci::use(key),
-                              soci::use(hash), soci::use(locked_until),
-                              soci::use(now_text));
+                              soci::use(scope), soci::use(key), soci::use(hash),
+                              soci::use(locked_until), soci::use(now_text));
       }))
     return err;
   if (ins_rows == 1) {

@@ -46,8 +46,9 @@ struct books {
 
   sp::posting posting(std::string key, std::vector<sp::leg> legs,
                       std::string kind = "sale") {
-    return sp::posting{std::move(key), "NGN",  std::move(kind),
-                       "order-1",      "test", std::move(legs), {}};
+    return sp::posting{
+      std::move(key),  "NGN", std::move(kind), "order-1", "test",
+      std::move(legs), {}};
   }
 
   void sound() {
@@ -171,12 +172,13 @@ BOOST_AUTO_TEST_CASE(a_posting_that_would_overdraw_changes_nothing) {
   b.sound();
 }
 
-BOOST_AUTO_TEST_CASE(a_posting_made_before_is_already_even_if_it_could_not_be_made_now) {
+BOOST_AUTO_TEST_CASE(
+  a_posting_made_before_is_already_even_if_it_could_not_be_made_now) {
   books b;
   BOOST_REQUIRE(
     b.ledger.post(b.posting("sale:o1", {{b.gateway, b.available, 100}})));
-  auto payout = b.posting("payout:p1", {{b.available, b.in_transit, 100}},
-                          "payout");
+  auto payout
+    = b.posting("payout:p1", {{b.available, b.in_transit, 100}}, "payout");
   auto first = b.ledger.post(payout);
   BOOST_REQUIRE_MESSAGE(first, (first ? "" : first.err().detail));
   BOOST_TEST((*first == sp::posted::done));
@@ -194,8 +196,8 @@ BOOST_AUTO_TEST_CASE(a_debt_is_repaid_but_never_overpaid) {
   books b;
   auto owed = sp::creator_account(b.creator, "NGN", "owed");
   // A refund after the sale's money left: the creator owes 300.
-  BOOST_REQUIRE(b.ledger.post(b.posting("refund:r1", {{owed, b.gateway, 300}},
-                                        "refund")));
+  BOOST_REQUIRE(
+    b.ledger.post(b.posting("refund:r1", {{owed, b.gateway, 300}}, "refund")));
   BOOST_TEST(b.balance(owed) == -300);
   auto over = b.ledger.post(
     b.posting("sale:o2", {{b.gateway, owed, 400}, {b.gateway, b.fees, 10}}));
@@ -217,23 +219,23 @@ BOOST_AUTO_TEST_CASE(a_sales_hold_is_written_with_its_posting) {
   books b;
   auto o1 = b.order();
   auto sale = b.posting("sale:o1", {{b.gateway, b.pending, 900}});
-  sale.hold = sp::hold_row{o1, b.creator, "NGN", "2030-01-01T00:00:00.000Z",
-                           "held"};
+  sale.hold
+    = sp::hold_row{o1, b.creator, "NGN", "2030-01-01T00:00:00.000Z", "held"};
   auto r = b.ledger.post(sale);
   BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
-  BOOST_TEST(b.count("SELECT COUNT(*) FROM wallet_holds WHERE order_id = '"
-                     + o1 + "' AND status = 'held'")
+  BOOST_TEST(b.count("SELECT COUNT(*) FROM wallet_holds WHERE order_id = '" + o1
+                     + "' AND status = 'held'")
              == 1);
   // A posting made before a crash lost its hold: the retry adds it.
-  BOOST_REQUIRE(!b.db->run(
-    [](soci::session& sql) { sql << "DELETE FROM wallet_holds"; }));
+  BOOST_REQUIRE(
+    !b.db->run([](soci::session& sql) { sql << "DELETE FROM wallet_holds"; }));
   auto again = b.ledger.post(sale);
   BOOST_REQUIRE_MESSAGE(again, (again ? "" : again.err().detail));
   BOOST_TEST((*again == sp::posted::already));
   BOOST_TEST(b.count("SELECT COUNT(*) FROM wallet_holds") == 1);
   // A refused posting leaves no hold behind.
-  auto refused = b.posting("payout:p1", {{b.available, b.in_transit, 5}},
-                           "payout");
+  auto refused
+    = b.posting("payout:p1", {{b.available, b.in_transit, 5}}, "payout");
   refused.hold = sp::hold_row{b.order(), b.creator, "NGN",
                               "2030-01-01T00:00:00.000Z", "held"};
   BOOST_TEST(!b.ledger.post(refused));

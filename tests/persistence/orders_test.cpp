@@ -268,25 +268,36 @@ BOOST_AUTO_TEST_CASE(a_stale_version_conflicts_and_writes_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failure_mid_transaction_rolls_back_everything) {
-  auto id = make_order();
-  BOOST_REQUIRE(orders.apply(pay(id, 1)));
-  auto t = pay(id, 2);
-  t.state = "delivered";
-  t.cancel_all_timers = true;
-  t.enqueue = {outbox(id + ":email")};
-  // The order update, the event and the cancel run first; this row then
-  // breaks the CHECK on kind.
-  t.arm_timers = {timer(t0), timer(t0, "bogus")};
-  auto r = orders.apply(t);
-  BOOST_REQUIRE(!r);
-  BOOST_TEST((r.err().code == souk::errc::database));
-  auto s = snapshot(id);
-  BOOST_TEST(s.order.state == "paid");
-  BOOST_TEST(s.order.version == 2);
-  BOOST_TEST(s.events.size() == 2u);
-  BOOST_TEST(s.timers.size() == 1u); // still pending, not cancelled
-  BOOST_TEST(count("SELECT COUNT(*) FROM timers") == 1);
-  BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 1);
+  // Without and with the state it leaves (PostgreSQL: statement by
+  // statement, then one statement).
+  for (std::string from : {"", "paid"}) {
+    BOOST_TEST_CONTEXT("from_state '" << from << "'") {
+      auto id = make_order();
+      BOOST_REQUIRE(orders.apply(pay(id, 1)));
+      auto t = pay(id, 2);
+      t.from_state = from;
+      t.state = "delivered";
+      t.cancel_all_timers = true;
+      t.enqueue = {outbox(id + ":email")};
+      // The order update, the event and the cancel run first; this row then
+      // breaks the CHECK on kind.
+      t.arm_timers = {timer(t0), timer(t0, "bogus")};
+      auto r = orders.apply(t);
+      BOOST_REQUIRE(!r);
+      BOOST_TEST((r.err().code == souk::errc::database));
+      auto s = snapshot(id);
+      BOOST_TEST(s.order.state == "paid");
+      BOOST_TEST(s.order.version == 2);
+      BOOST_TEST(s.events.size() == 2u);
+      BOOST_TEST(s.timers.size() == 1u); // still pending, not cancelled
+      BOOST_TEST(
+        count("SELECT COUNT(*) FROM timers WHERE order_id = '" + id + "'")
+        == 1);
+      BOOST_TEST(
+        count("SELECT COUNT(*) FROM outbox WHERE order_id = '" + id + "'")
+        == 1);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(replaying_an_idempotency_key_adds_no_second_row) {

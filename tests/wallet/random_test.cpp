@@ -195,7 +195,8 @@ BOOST_AUTO_TEST_CASE(interleaved_money_movements_keep_the_books) {
         // A step cut short: the posting made, then the node died before
         // the hold was written. The step runs again below.
         auto parts = w::split_sale(o.gross, o.currency, w::fee_policy{});
-        sp::posting cut{"sale:" + o.id, o.currency, "sale", o.id, "cut", {}, {}};
+        sp::posting cut{"sale:" + o.id, o.currency, "sale", o.id,
+                        "cut",          {},         {}};
         auto gw = sp::platform_account(o.currency, "gateway");
         if (parts.net > 0)
           cut.legs.push_back(

@@ -408,7 +408,8 @@ status service::impl::return_payout(const std::string& id) {
     auto legs = to_creator(p->creator_id, p->currency, from, p->amount);
     if (!legs)
       return legs.err();
-    auto r = l.post(sp::posting{key, p->currency, "payout", id, memo, *legs, {}});
+    auto r
+      = l.post(sp::posting{key, p->currency, "payout", id, memo, *legs, {}});
     if (r)
       return {};
     if (round == 1)
