@@ -17,6 +17,9 @@ public:
   struct options {
     /// CAF scheduler threads; 0 means one per core.
     uint32_t scheduler_threads = 0;
+    /// Whether an idle worker keeps polling its queue with short sleeps
+    /// (CAF's default) before it waits for work; off, it waits at once.
+    bool poll_when_idle = false;
   };
 
   explicit runtime(options opts);
