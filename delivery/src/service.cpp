@@ -128,6 +128,9 @@ struct service::impl {
     auto list = r.grants_of(o.id);
     if (!list || list->empty())
       return list;
+    // Read with the grants; a grant's file is one of its product's.
+    if (static_cast<int64_t>(list->size()) >= list->front().product_files)
+      return list;
     auto& first = list->front().grant;
     auto added = r.grant_files(o.id, o.product_id, first.max_downloads,
                                first.lifetime_ms, to_iso(now()));

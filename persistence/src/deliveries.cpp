@@ -52,11 +52,14 @@ grant_row read_grant(const soci::row& r) {
 const std::string view_select
   = std::string{"SELECT "} + grant_columns
     + ", f.name, f.size, f.sha256, f.content_type, f.storage_key, "
-      "o.buyer_email, o.buyer_id, o.state FROM download_grants g JOIN "
+      "o.buyer_email, o.buyer_id, o.state, (SELECT COUNT(*) FROM "
+      "product_files pf WHERE pf.product_id = g.product_id) FROM "
+      "download_grants g JOIN "
       "product_files f ON f.id = g.file_id JOIN orders o ON o.id = g.order_id ";
 
-// The grant's columns first, then the view's.
-grant_view read_view(const soci::row& r) {
+// The grant's columns first, then the view's; then, read by `view_select`
+// but not by a link's lookup, how many files the product has now.
+grant_view read_view(const soci::row& r, bool with_file_count = true) {
   grant_view v;
   v.grant = read_grant(r);
   auto i = grant_column_count;
@@ -68,6 +71,8 @@ grant_view read_view(const soci::row& r) {
   v.buyer_email = opt_string(r, i + 5);
   v.buyer_id = opt_string(r, i + 6);
   v.order_state = r.get<std::string>(i + 7);
+  if (with_file_count)
+    v.product_files = get_int(r, i + 8);
   return v;
 }
 
@@ -339,7 +344,7 @@ delivery_repository::find_link(const std::string& token_hash) {
         "g.order_id WHERE l.token_hash = :h",
     token_hash, [](const soci::row& r) {
       link_view l;
-      l.grant = read_view(r);
+      l.grant = read_view(r, false);
       l.token_hash = r.get<std::string>(grant_column_count + 8);
       l.replaced_at = opt_string(r, grant_column_count + 9);
       return l;

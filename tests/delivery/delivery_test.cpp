@@ -384,6 +384,39 @@ BOOST_AUTO_TEST_CASE(a_signed_in_buyer_gets_fresh_links_in_the_answer) {
              == 200u);
 }
 
+// A file the product gains after a sale is granted to its earlier buyers
+// on the same terms the next time their downloads are listed or linked, and
+// only once.
+BOOST_AUTO_TEST_CASE(a_file_added_after_the_sale_is_granted_on_the_next_read) {
+  auto id = buy();
+  auto list = [&] {
+    auto res = as_creator("GET", "/api/v1/orders/" + id + "/downloads");
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+    return json::parse(res.body)["items"];
+  };
+  BOOST_REQUIRE_EQUAL(list().size(), 1u);
+  auto up = st::http_request(
+    port, "PUT", "/api/v1/products/" + book + "/files?name=Extra.bin",
+    bytes_of(1000),
+    {{"Authorization", "Bearer " + creator_token},
+     {"Content-Type", "application/octet-stream"}});
+  BOOST_REQUIRE_MESSAGE(up.status == 201, up.body);
+  auto items = list();
+  BOOST_REQUIRE_EQUAL(items.size(), 2u);
+  BOOST_TEST(items[0]["name"] == "Extra.bin");
+  BOOST_TEST(items[0]["size"] == 1000);
+  BOOST_TEST(items[0]["max_downloads"] == items[1]["max_downloads"]);
+  BOOST_TEST(items[0]["remaining"] == items[0]["max_downloads"]);
+  BOOST_TEST(list().size() == 2u);
+  long long grants = -1;
+  auto st = db->run([&](soci::session& sql) {
+    sql << "SELECT COUNT(*) FROM download_grants WHERE order_id = :o",
+      soci::use(id), soci::into(grants);
+  });
+  BOOST_REQUIRE(!st);
+  BOOST_TEST(grants == 2);
+}
+
 BOOST_AUTO_TEST_CASE(steps_run_again_write_nothing_and_bad_steps_nothing) {
   auto order = buy();
   auto earlier = link_in_mail(1);

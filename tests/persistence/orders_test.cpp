@@ -2,6 +2,7 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <boost/test/unit_test.hpp>
 #include <soci/soci.h>
@@ -492,6 +493,81 @@ BOOST_AUTO_TEST_CASE(a_transition_completes_fails_and_retries_outbox_rows) {
   BOOST_TEST((!again && again.err().code == souk::errc::conflict));
   BOOST_TEST(snapshot(id).order.version == 3);
   BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 3);
+}
+
+// On PostgreSQL `load` reads the whole snapshot in one statement (its lists
+// as JSON built by the database): every field of every list comes back as
+// written, NULLs as empty, and the newest real failure (not a row cancelled
+// because the order left its state) as `last_failed`.
+BOOST_AUTO_TEST_CASE(load_returns_every_list_of_the_snapshot_as_written) {
+  auto id = make_order();
+  auto t = pay(id, 1);
+  t.event.detail = R"({"note":"quote \" and naïve ₦ \\ done"})";
+  t.event.dedup_key = "evt:" + id;
+  t.enqueue = {outbox(id + ":a"), outbox(id + ":b"), outbox(id + ":c")};
+  BOOST_REQUIRE(orders.apply(t));
+  auto rows = snapshot(id).outbox;
+  BOOST_REQUIRE_EQUAL(rows.size(), 3u);
+  sp::transition step;
+  step.order_id = id;
+  step.expected_version = 2;
+  step.state = "paid";
+  step.event.event = "step.failed";
+  step.event.actor = "system";
+  step.event.detail = "{}";
+  step.update_outbox = {{rows[0].id, "failed", true, "refused: no", {}},
+                        {rows[1].id, "pending", true, "timeout", t0}};
+  BOOST_REQUIRE(orders.apply(step));
+  // A newer row cancelled because its order moved on is not a failure.
+  exec("UPDATE outbox SET status = 'failed', last_error = '"
+       + std::string{sp::cancelled_prefix}
+       + " left paid', done_at = '2099-01-01T00:00:00.000Z' WHERE id = '"
+       + rows[2].id + "'");
+
+  auto s = snapshot(id);
+  BOOST_TEST(s.order.version == 3);
+  BOOST_TEST(s.order.state == "paid");
+  BOOST_REQUIRE_EQUAL(s.events.size(), 3u);
+  BOOST_TEST(s.events[1].detail == t.event.detail);
+  BOOST_TEST(s.events[1].dedup_key == "evt:" + id);
+  BOOST_TEST(s.events[1].from_state == "pending");
+  BOOST_TEST(s.events[1].to_state == "paid");
+  BOOST_TEST(s.events[2].seq == 3);
+  BOOST_TEST(s.events[2].dedup_key.empty());
+  // The events match the view's, read by a plain join.
+  auto view = orders.load_view(id);
+  BOOST_REQUIRE(view && view->has_value());
+  BOOST_REQUIRE_EQUAL((*view)->events.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    auto& a = s.events[i];
+    auto& b = (*view)->events[i];
+    BOOST_TEST(
+      (std::tie(a.id, a.order_id, a.seq, a.event, a.from_state, a.to_state,
+                a.actor, a.detail, a.dedup_key, a.created_at)
+       == std::tie(b.id, b.order_id, b.seq, b.event, b.from_state, b.to_state,
+                   b.actor, b.detail, b.dedup_key, b.created_at)));
+  }
+  BOOST_REQUIRE_EQUAL(s.timers.size(), 1u);
+  BOOST_TEST(s.timers[0].order_id == id);
+  BOOST_TEST(s.timers[0].kind == "step_retry");
+  BOOST_TEST(s.timers[0].event == "payment.expired");
+  BOOST_TEST(s.timers[0].due_at == "2030-01-01T00:30:00.000Z");
+  BOOST_TEST(s.timers[0].status == "pending");
+  BOOST_TEST(s.timers[0].claimed_by.empty());
+  BOOST_REQUIRE_EQUAL(s.outbox.size(), 1u);
+  BOOST_TEST(s.outbox[0].id == rows[1].id);
+  BOOST_TEST(s.outbox[0].action == "wallet.credit_sale");
+  BOOST_TEST(s.outbox[0].params == R"({"amount":5000})");
+  BOOST_TEST(s.outbox[0].idempotency_key == id + ":b");
+  BOOST_TEST(s.outbox[0].attempts == 1);
+  BOOST_TEST(s.outbox[0].last_error == "timeout");
+  BOOST_TEST(s.outbox[0].claimed_until == t0);
+  BOOST_TEST(s.outbox[0].done_at.empty());
+  BOOST_REQUIRE(s.last_failed);
+  BOOST_TEST(s.last_failed->id == rows[0].id);
+  BOOST_TEST(s.last_failed->status == "failed");
+  BOOST_TEST(s.last_failed->last_error == "refused: no");
+  BOOST_TEST(!s.last_failed->done_at.empty());
 }
 
 // A transition that knows the state it leaves (as the planner's do) runs as

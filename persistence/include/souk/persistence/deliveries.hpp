@@ -42,6 +42,10 @@ struct grant_view {
   std::string buyer_email;
   std::string buyer_id;
   std::string order_state;
+  /// How many files the grant's product has now: when an order has as
+  /// many grants, every file has one. Set in lists of grants (`grants_of`,
+  /// `grants_of_product`), 0 in a link's view.
+  int64_t product_files = 0;
 };
 
 /// What a link's token hash leads to.
