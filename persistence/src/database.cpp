@@ -186,8 +186,13 @@ status database::run(const std::function<void(soci::session&)>& fn) {
     result = error{errc::internal, e.what()};
   }
   if (result && !sql.is_connected()) {
-    // The server went away (restart, network): reconnect for the next lease.
-    // Its prepared statements went with it.
+    // The server went away (restart, network): not a fault of the request,
+    // which may be tried again in a moment (HTTP: 503 with Retry-After).
+    // Reconnect for the next lease; its prepared statements went with it.
+    log::warn("database connection lost: {}", result.detail);
+    result = error{errc::unavailable,
+                   "the database is unavailable; try again shortly"};
+    result.retry_after = std::chrono::seconds{1};
     if (cache != nullptr)
       cache->forget();
     try {

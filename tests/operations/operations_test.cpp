@@ -326,6 +326,22 @@ BOOST_AUTO_TEST_CASE(hundreds_of_orders_in_flight_show_live_with_their_steps) {
              .value_or(0)
            == n;
   }));
+  // An actor counts its transition once the write is back, a moment after
+  // the row says done: wait for the last step's count too.
+  BOOST_REQUIRE(eventually([&] {
+    auto now_text = metrics();
+    auto grew = [&](const std::string& name,
+                    const std::map<std::string, std::string>& labels) {
+      return sample(now_text, name, labels) - sample(before, name, labels);
+    };
+    return grew("souk_order_steps_total", {{"flow", "held"},
+                                           {"action", "test.gate"},
+                                           {"result", "succeeded"}})
+             >= n
+           && grew("souk_order_transitions_total",
+                   {{"flow", "held"}, {"from", "working"}, {"to", "done"}})
+                >= n;
+  }));
   auto after = metrics();
   // The counters moved with the orders.
   auto moved = [&](const std::string& name,

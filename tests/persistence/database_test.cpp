@@ -104,6 +104,35 @@ BOOST_AUTO_TEST_CASE(a_full_pool_times_out_instead_of_hanging) {
   BOOST_TEST(!(*small)->run([](soci::session&) {}));
 }
 
+// A connection the server drops (restart, network) fails its call as
+// "unavailable, try again" rather than as a database error, and the next
+// call gets a new connection.
+BOOST_AUTO_TEST_CASE(a_lost_connection_is_unavailable_then_replaced) {
+  if (db->kind() != souk::persistence::backend::postgresql)
+    return; // SQLite has no server to lose
+  souk::persistence::database::options opts;
+  opts.url = scratch.url();
+  opts.pool_size = 1;
+  auto one = pool::open(opts);
+  BOOST_REQUIRE(one);
+  int pid = 0;
+  BOOST_REQUIRE(!(*one)->run([&](soci::session& sql) {
+    sql << "SELECT pg_backend_pid()", soci::into(pid);
+  }));
+  BOOST_REQUIRE(!db->run([&](soci::session& sql) {
+    sql << "SELECT pg_terminate_backend(:p)", soci::use(pid);
+  }));
+  auto st = (*one)->run([](soci::session& sql) { sql << "SELECT 1"; });
+  BOOST_TEST((st.code == souk::errc::unavailable));
+  BOOST_TEST(st.retry_after.count() > 0);
+  int again = 0;
+  BOOST_TEST(!(*one)->run([&](soci::session& sql) {
+    sql << "SELECT pg_backend_pid()", soci::into(again);
+  }));
+  BOOST_TEST(again != 0);
+  BOOST_TEST(again != pid);
+}
+
 BOOST_AUTO_TEST_CASE(post_runs_jobs_on_database_threads) {
   auto caller = std::this_thread::get_id();
   std::promise<std::thread::id> ran_on;

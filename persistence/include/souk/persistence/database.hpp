@@ -58,8 +58,9 @@ public:
   const std::string& display_url() const noexcept;
 
   /// Runs `fn` with a leased connection on the calling thread. SOCI
-  /// exceptions become `errc::database` errors; a broken connection is
-  /// re-opened for the next caller. For reads: every write goes through
+  /// exceptions become `errc::database` errors, or `errc::unavailable`
+  /// (retry after a second) when the connection was lost; a broken
+  /// connection is re-opened for the next caller. For reads: every write goes through
   /// `transact`, or on SQLite it meets another writer in SQLite's busy
   /// handler, which sleeps (up to 100 ms a turn) instead of queueing.
   status run(const std::function<void(soci::session&)>& fn);
