@@ -116,6 +116,23 @@ struct fixture {
     return t;
   }
 
+  // Side effects `:a`, `:b` and `:c` of order `id`, to enqueue.
+  std::vector<sp::outbox_row> three_side_effects(const std::string& id) {
+    return {outbox(id + ":a"), outbox(id + ":b"), outbox(id + ":c")};
+  }
+
+  // A step's transition of a paid order at `version`: it stays paid.
+  sp::transition step_in_paid(const std::string& id, int64_t version,
+                              const std::string& event) {
+    sp::transition t;
+    t.order_id = id;
+    t.expected_version = version;
+    t.state = "paid";
+    t.event.event = event;
+    t.event.actor = "system";
+    return t;
+  }
+
   sp::order_snapshot snapshot(const std::string& id) {
     auto s = orders.load(id);
     BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.err().detail));
@@ -458,16 +475,11 @@ BOOST_AUTO_TEST_CASE(concurrent_claimers_never_share_a_timer) {
 BOOST_AUTO_TEST_CASE(a_transition_completes_fails_and_retries_outbox_rows) {
   auto id = make_order();
   auto t = pay(id, 1);
-  t.enqueue = {outbox(id + ":a"), outbox(id + ":b"), outbox(id + ":c")};
+  t.enqueue = three_side_effects(id);
   BOOST_REQUIRE(orders.apply(t));
   auto rows = snapshot(id).outbox;
   BOOST_REQUIRE_EQUAL(rows.size(), 3u);
-  sp::transition step;
-  step.order_id = id;
-  step.expected_version = 2;
-  step.state = "paid";
-  step.event.event = "step.succeeded";
-  step.event.actor = "system";
+  auto step = step_in_paid(id, 2, "step.succeeded");
   sp::outbox_update done{rows[0].id, "done", true, {}, {}};
   sp::outbox_update retry{rows[1].id, "pending", true, "timeout", t0};
   sp::outbox_update failed{rows[2].id, "failed", true, "refused", {}};
@@ -504,16 +516,11 @@ BOOST_AUTO_TEST_CASE(load_returns_every_list_of_the_snapshot_as_written) {
   auto t = pay(id, 1);
   t.event.detail = R"({"note":"quote \" and naïve ₦ \\ done"})";
   t.event.dedup_key = "evt:" + id;
-  t.enqueue = {outbox(id + ":a"), outbox(id + ":b"), outbox(id + ":c")};
+  t.enqueue = three_side_effects(id);
   BOOST_REQUIRE(orders.apply(t));
   auto rows = snapshot(id).outbox;
   BOOST_REQUIRE_EQUAL(rows.size(), 3u);
-  sp::transition step;
-  step.order_id = id;
-  step.expected_version = 2;
-  step.state = "paid";
-  step.event.event = "step.failed";
-  step.event.actor = "system";
+  auto step = step_in_paid(id, 2, "step.failed");
   step.event.detail = "{}";
   step.update_outbox = {{rows[0].id, "failed", true, "refused: no", {}},
                         {rows[1].id, "pending", true, "timeout", t0}};
@@ -577,7 +584,7 @@ BOOST_AUTO_TEST_CASE(a_transition_from_a_known_state_writes_all_or_nothing) {
   auto t = pay(id, 1);
   t.from_state = "pending";
   t.arm_timers.push_back(timer("2030-01-01T00:40:00.000Z"));
-  t.enqueue = {outbox(id + ":a"), outbox(id + ":b"), outbox(id + ":c")};
+  t.enqueue = three_side_effects(id);
   auto r = orders.apply(t);
   BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
   BOOST_TEST(r->version == 2);
@@ -593,15 +600,10 @@ BOOST_AUTO_TEST_CASE(a_transition_from_a_known_state_writes_all_or_nothing) {
 
   // Settle three rows three ways, cancel the timers and arm a new one, and
   // enqueue one new row beside a replayed key.
-  sp::transition step;
-  step.order_id = id;
-  step.expected_version = 2;
+  auto step = step_in_paid(id, 2, "step.succeeded");
   step.from_state = "paid";
-  step.state = "paid";
   step.step_index = 1;
   step.last_error = "one failed";
-  step.event.event = "step.succeeded";
-  step.event.actor = "system";
   step.event.detail = "{}";
   step.event.dedup_key = "step:1";
   step.cancel_all_timers = true;

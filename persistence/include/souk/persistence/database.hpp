@@ -60,9 +60,10 @@ public:
   /// Runs `fn` with a leased connection on the calling thread. SOCI
   /// exceptions become `errc::database` errors, or `errc::unavailable`
   /// (retry after a second) when the connection was lost; a broken
-  /// connection is re-opened for the next caller. For reads: every write goes through
-  /// `transact`, or on SQLite it meets another writer in SQLite's busy
-  /// handler, which sleeps (up to 100 ms a turn) instead of queueing.
+  /// connection is re-opened for the next caller. For reads: every write
+  /// goes through `transact` or `write`, or on SQLite it meets another
+  /// writer in SQLite's busy handler, which sleeps (up to 100 ms a turn)
+  /// instead of queueing.
   status run(const std::function<void(soci::session&)>& fn);
 
   /// Runs `fn` in a write transaction (SQLite: `BEGIN IMMEDIATE`, so writers
