@@ -216,8 +216,12 @@ void dispatch(order_actor* self, const persistence::outbox_row& row) {
                              "service '" + service + "' is not running"});
     return;
   }
-  action_call call{st.id, row.action, row.params, row.idempotency_key,
-                   static_cast<uint32_t>(st.snap->order.step_attempt)};
+  action_call call{st.id,
+                   row.action,
+                   row.params,
+                   row.idempotency_key,
+                   static_cast<uint32_t>(st.snap->order.step_attempt),
+                   st.snap->order};
   auto id = row.id;
   self->request(handle, st.ctx->opts.step_timeout, run_atom::value, call)
     .then(

@@ -537,7 +537,8 @@ status node::start() {
     actors::blocking_service_options o;
     o.name = name;
     o.run = [svc = d.delivery](const actors::action_call& c) {
-      return svc->run_action(c.action, c.order_id, c.params, c.idempotency_key);
+      return svc->run_action(c.action, c.order_id, c.params, c.idempotency_key,
+                             &c.order);
     };
     if (std::string_view{name} == "email") {
       o.round = [mail = d.mail] { return mail->run_due(); };

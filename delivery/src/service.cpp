@@ -105,7 +105,11 @@ struct service::impl {
     return persistence::delivery_repository{*db};
   }
 
-  expected<persistence::order_row> order(const std::string& id) {
+  // The order: `known` when its actor passed it, else read.
+  expected<persistence::order_row> order(const std::string& id,
+                                         const persistence::order_row* known) {
+    if (known != nullptr && known->id == id && known->kind == "order")
+      return *known;
     auto found = persistence::order_repository{*db}.find(id);
     if (!found)
       return found.err();
@@ -276,7 +280,8 @@ struct service::impl {
     return {};
   }
 
-  status grant(const std::string& order_id, const std::string& params) {
+  status grant(const std::string& order_id, const std::string& params,
+               const persistence::order_row* known) {
     auto doc = json::parse(params.empty() ? "{}" : params, nullptr, false);
     if (doc.is_discarded() || !doc.is_object())
       return error{errc::invalid_field, "the step's parameters are not an "
@@ -287,7 +292,7 @@ struct service::impl {
     auto max = count_param(doc, "max_downloads", opts.max_downloads);
     if (!max)
       return max.err();
-    auto o = order(order_id);
+    auto o = order(order_id, known);
     if (!o)
       return o.err();
     auto added = repo().grant_files(order_id, o->product_id, *max,
@@ -320,10 +325,11 @@ const std::vector<std::string>& service::actions() {
 
 status service::run_action(const std::string& action,
                            const std::string& order_id,
-                           const std::string& params, const std::string& key) {
+                           const std::string& params, const std::string& key,
+                           const persistence::order_row* order) {
   auto& d = *impl_;
   if (action == "delivery.grant_access")
-    return d.grant(order_id, params);
+    return d.grant(order_id, params, order);
   if (action == "delivery.revoke_access") {
     auto n = d.repo().revoke(order_id, "refunded", to_iso(now()));
     if (!n)
@@ -342,7 +348,7 @@ status service::run_action(const std::string& action,
     auto tpl = doc["template"].get<std::string>();
     if (!d.templates->has(tpl))
       return error{errc::invalid_field, "no email template " + tpl, "template"};
-    auto o = d.order(order_id);
+    auto o = d.order(order_id, order);
     if (!o)
       return o.err();
     // The receipt carries the download links; other templates the order.

@@ -151,6 +151,10 @@ response return_response(const request& req, unsigned status,
 struct order_reader {
   persistence::order_visibility row;
   const char* as = "buyer"; // buyer, operator or creator
+  // Read with the row when the backend allows (see order_page): the order
+  // and its events, and its newest payment.
+  std::optional<persistence::order_snapshot> view;
+  std::optional<persistence::payment_row> payment;
 };
 
 bool signed_in_may_see(const principal& who,
@@ -169,22 +173,37 @@ bool signed_in_may_see(const principal& who,
 
 // The reader of order `id` (never a payout: that is an instance of the same
 // engine, not an order): its signed-in buyer, its creator, an operator, or
-// a guest sending the order's access token. One read. Without `who` or a
-// token: unauthorized; anyone else: not_found, as for no order at all.
+// a guest sending the order's access token. One read; `with_page` reads
+// the order page's rows in it too where the backend can (order_page).
+// Without `who` or a token: unauthorized; anyone else: not_found, as for no
+// order at all.
 expected<order_reader> reader_of(const services& svc, const principal* who,
                                  std::optional<std::string_view> token,
-                                 const std::string& id) {
+                                 const std::string& id,
+                                 bool with_page = false) {
   bool has_token = token && !token->empty();
   if (who == nullptr && !has_token)
     return error{errc::unauthorized,
                  "sign in, or send the order's access token (from the "
                  "checkout's answer) in X-Order-Token"};
-  auto v = persistence::order_repository{*svc.db}.visibility(id);
-  if (!v)
-    return v.err();
-  if (!*v || (*v)->kind != "order")
-    return error{errc::not_found, "no order " + id};
-  order_reader out{std::move(**v)};
+  order_reader out;
+  if (with_page) {
+    auto page = persistence::payment_repository{*svc.db}.order_page_of(id);
+    if (!page)
+      return page.err();
+    if (!*page || (*page)->reader.kind != "order")
+      return error{errc::not_found, "no order " + id};
+    out.row = std::move((*page)->reader);
+    out.view = std::move((*page)->view);
+    out.payment = std::move((*page)->payment);
+  } else {
+    auto v = persistence::order_repository{*svc.db}.visibility(id);
+    if (!v)
+      return v.err();
+    if (!*v || (*v)->kind != "order")
+      return error{errc::not_found, "no order " + id};
+    out.row = std::move(**v);
+  }
   if (who != nullptr && signed_in_may_see(*who, out.row, out.as))
     return out;
   // A guest purchase, also after its buyer signed in: the token proves it.
@@ -201,6 +220,9 @@ expected<order_reader> reader_of(const services& svc, const principal* who,
 expected<visible_order> read_order(const services& svc,
                                    const order_reader& reader,
                                    const std::string& id) {
+  if (reader.view)
+    return visible_order{*reader.view, reader.row.creator_id,
+                         std::string_view{reader.as} == "buyer"};
   auto snap = persistence::order_repository{*svc.db}.load_view(id);
   if (!snap)
     return snap.err();
@@ -458,8 +480,8 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
               [svc](const request& req, const principal* who, reply_fn reply) {
                 off_loop(*svc, who, [svc, &req, who, reply = std::move(reply)] {
                   auto id = req.param("id");
-                  auto reader
-                    = reader_of(*svc, who, req.header("x-order-token"), id);
+                  auto reader = reader_of(
+                    *svc, who, req.header("x-order-token"), id, true);
                   if (!reader)
                     return reply(problem(reader.err(), req.request_id));
                   // A poller that has the current state gets 304 after one
@@ -479,8 +501,9 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
                     return reply(problem(found.err(), req.request_id));
                   // Counted in the reader's row: none there, no read.
                   persistence::payment_repository repo{*svc->db};
-                  std::optional<persistence::payment_row> payment;
-                  if (reader->row.payments > 0) {
+                  std::optional<persistence::payment_row> payment
+                    = reader->payment;
+                  if (reader->row.payments > 0 && !reader->view) {
                     auto p = repo.find_by_order(found->snap.order.id);
                     if (!p)
                       return reply(problem(p.err(), req.request_id));
@@ -575,21 +598,28 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
                 : std::string{},
               ""));
           }
+          // Where the order stands now, for the page (the webhook path
+          // does not need it, so settling does not read it).
+          std::string state;
+          if (auto o
+              = persistence::order_repository{*svc->db}.find(s->order_id);
+              o && *o)
+            state = (*o)->state;
           if (s->payment_status == "succeeded")
             return reply(return_response(req, 200, "Thank you",
                                          "Your payment is confirmed.",
-                                         s->order_id, s->order_state));
+                                         s->order_id, state));
           if (s->payment_status == "mismatch")
             return reply(return_response(
               req, 200, "We are checking your payment",
               "Something about this payment needs a person to look at it; "
               "nothing is lost, and we will be in touch.",
-              s->order_id, s->order_state));
+              s->order_id, state));
           return reply(return_response(
             req, 200, "Payment not completed",
             "The gateway reports this payment as " + s->gateway_status
               + ". You have not been charged for it.",
-            s->order_id, s->order_state));
+            s->order_id, state));
         });
       },
       svc->auth_limiter));

@@ -302,18 +302,17 @@ service::impl::deliver_paid(const persistence::payment_row& p,
   auto result = orders.deliver(p.order_id, in);
   if (!result)
     return result.err();
-  settlement out{p.order_id, p.reference, p.status, p.gateway_status, ""};
-  out.order_state = order_state(p.order_id);
+  settlement out{p.order_id, p.reference, p.status, p.gateway_status};
   if (*result == orders::outcome::ignored) {
     // Money arrived for an order that no longer waits for it (it expired
     // or failed first): an operator refunds or fulfils it by hand.
-    auto why = fmt::format("the gateway confirmed payment {} ({} {}) after "
-                           "the order left pending (state {})",
-                           p.reference, p.amount, p.currency, out.order_state);
+    auto why
+      = fmt::format("the gateway confirmed payment {} ({} {}) after "
+                    "the order left pending (state {})",
+                    p.reference, p.amount, p.currency, order_state(p.order_id));
     log::error("order {}: {}", p.order_id, why);
     if (auto err = orders.park(p.order_id, why))
       return err;
-    out.order_state = order_state(p.order_id);
   }
   // The order has it: reconciliation need not look again (until now it
   // would have, in case this delivery never happened).
@@ -341,8 +340,7 @@ service::impl::park_mismatch(const persistence::payment_row& p) {
     return err;
   if (auto err = repo().close_checks(p.id))
     log::warn("payment {}: {}", p.reference, err.detail);
-  return settlement{p.order_id, p.reference, p.status, p.gateway_status,
-                    order_state(p.order_id)};
+  return settlement{p.order_id, p.reference, p.status, p.gateway_status};
 }
 
 expected<settlement> service::settle(const std::string& reference,
@@ -367,8 +365,7 @@ expected<settlement> service::impl::settle(const std::string& reference,
   const bool late = p.status == "failed" && via == "webhook";
   if (p.status != "initialized" && !late && (closed || p.status == "failed"))
     // Settled, and the order knows: answer from what is stored.
-    return settlement{p.order_id, p.reference, p.status, p.gateway_status,
-                      d.order_state(p.order_id)};
+    return settlement{p.order_id, p.reference, p.status, p.gateway_status};
   if (p.status == "succeeded")
     return d.deliver_paid(p, via); // again: repairs a crash in between
   if (p.status == "mismatch")
@@ -390,8 +387,7 @@ expected<settlement> service::impl::settle(const std::string& reference,
                                  static_cast<uint32_t>(p.checks) + 1);
     if (auto err = repo.record_check(p.id, ch->status_text, to_iso(next)))
       return err;
-    return settlement{p.order_id, p.reference, p.status, ch->status_text,
-                      d.order_state(p.order_id)};
+    return settlement{p.order_id, p.reference, p.status, ch->status_text};
   }
   auto gateway_id = ch->id ? std::to_string(ch->id) : std::string{};
   if (ch->amount != p.amount || ch->currency != p.currency
@@ -410,8 +406,7 @@ expected<settlement> service::impl::settle(const std::string& reference,
       return again.err();
     p = std::move(**again);
     if (p.status != "mismatch") // someone else settled it first
-      return settlement{p.order_id, p.reference, p.status, p.gateway_status,
-                        d.order_state(p.order_id)};
+      return settlement{p.order_id, p.reference, p.status, p.gateway_status};
     return d.park_mismatch(p);
   }
   auto won = repo.settle(p.id, "succeeded", ch->status_text, gateway_id,
@@ -425,8 +420,7 @@ expected<settlement> service::impl::settle(const std::string& reference,
       return again.err();
     p = std::move(**again);
     if (p.status != "succeeded")
-      return settlement{p.order_id, p.reference, p.status, p.gateway_status,
-                        d.order_state(p.order_id)};
+      return settlement{p.order_id, p.reference, p.status, p.gateway_status};
   } else {
     p.status = "succeeded";
     p.gateway_status = ch->status_text;

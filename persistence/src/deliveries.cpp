@@ -246,7 +246,131 @@ expected<size_t> delivery_repository::revoke(const std::string& order_id,
   return n;
 }
 
+namespace {
+
+// PostgreSQL: `issue_links` as ONE statement (one round trip, no
+// BEGIN/COMMIT): the email unless its dedupe key is taken, and only then
+// each link, each inserted only if its grant stands; then, for each link
+// that went in, the grant's current links marked replaced, its expiry
+// pushed to now + its lifetime, its count reset, as asked. Selects 1 when
+// written, 0 when the email was there already. A grant that does not stand
+// divides by zero (22012), so nothing is written and the caller takes the
+// statement-by-statement path, which says why.
+rows::builder links_at_once(const link_issue& issue) {
+  rows::builder b;
+  bool first = true;
+  auto clause = [&](const std::string& name) -> rows::builder& {
+    b.sql(first ? "WITH " : ", ").sql(name).sql(" AS (");
+    first = false;
+    return b;
+  };
+  std::string gate, emailed = "1";
+  if (issue.email) {
+    auto& e = *issue.email;
+    clause("m")
+      .sql("INSERT INTO email_outbox (id, dedupe_key, order_id, template, "
+           "recipient, message_id, subject, message, status, attempts, "
+           "next_attempt_at, created_at, updated_at) VALUES (")
+      .text(e.id)
+      .sql(", ")
+      .text(e.dedupe_key)
+      .sql(", ")
+      .text(e.order_id, true)
+      .sql(", ")
+      .text(e.template_name)
+      .sql(", ")
+      .text(e.recipient)
+      .sql(", ")
+      .text(e.message_id)
+      .sql(", ")
+      .text(e.subject)
+      .sql(", ")
+      .text(e.message)
+      .sql(", 'queued', 0, ")
+      .text(e.next_attempt_at)
+      .sql(", ")
+      .text(e.created_at)
+      .sql(", ")
+      .text(e.updated_at)
+      .sql(") ON CONFLICT (dedupe_key) DO NOTHING RETURNING 1)");
+    gate = " AND EXISTS (SELECT 1 FROM m)";
+    emailed = "(SELECT COUNT(*) FROM m)";
+  }
+  // now + the grant's lifetime, as to_iso writes it.
+  auto renewed = [&] {
+    b.sql("to_char((CAST(")
+      .text(issue.now)
+      .sql(" AS TIMESTAMPTZ) + lifetime_ms * INTERVAL '1 millisecond') AT "
+           "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+  };
+  for (size_t i = 0; i < issue.links.size(); ++i) {
+    auto& [grant_id, hash] = issue.links[i];
+    auto went_in = fmt::format(" AND EXISTS (SELECT 1 FROM l{})", i);
+    clause(fmt::format("l{}", i))
+      .sql("INSERT INTO download_links (token_hash, grant_id, created_at) "
+           "SELECT ")
+      .text(hash)
+      .sql(", id, ")
+      .text(issue.now)
+      .sql(" FROM download_grants WHERE id = ")
+      .text(grant_id)
+      .sql(" AND revoked_at IS NULL")
+      .sql(gate)
+      .sql(" RETURNING 1)");
+    if (!issue.keep_current)
+      // One snapshot: the link inserted beside it is not among these.
+      clause(fmt::format("r{}", i))
+        .sql("UPDATE download_links SET replaced_at = ")
+        .text(issue.now)
+        .sql(" WHERE grant_id = ")
+        .text(grant_id)
+        .sql(" AND replaced_at IS NULL")
+        .sql(went_in)
+        .sql(")");
+    if (issue.reset_downloads) {
+      clause(fmt::format("g{}", i))
+        .sql("UPDATE download_grants SET downloads = 0, last_counted_at = "
+             "NULL, last_client = NULL, updated_at = ")
+        .text(issue.now);
+      if (issue.renew) {
+        b.sql(", expires_at = GREATEST(expires_at, ");
+        renewed();
+        b.sql(")");
+      }
+      b.sql(" WHERE id = ").text(grant_id).sql(went_in).sql(")");
+    } else if (issue.renew) {
+      clause(fmt::format("g{}", i))
+        .sql("UPDATE download_grants SET expires_at = ");
+      renewed();
+      b.sql(", updated_at = ")
+        .text(issue.now)
+        .sql(" WHERE id = ")
+        .text(grant_id)
+        .sql(" AND expires_at < ");
+      renewed();
+      b.sql(went_in).sql(")");
+    }
+  }
+  b.sql(" SELECT ").sql(emailed);
+  for (size_t i = 0; i < issue.links.size(); ++i)
+    b.sql(fmt::format(" * (1 / ((SELECT COUNT(*) FROM l{}) + 1 - {}))", i,
+                      emailed));
+  return b;
+}
+
+} // namespace
+
 expected<bool> delivery_repository::issue_links(const link_issue& issue) {
+  if (db_.kind() == backend::postgresql
+      && (issue.email || !issue.links.empty())) {
+    auto b = links_at_once(issue);
+    auto written = detail::write_at_once(db_, b, "refused");
+    if (written)
+      return *written == 1;
+    if (written.err().code != errc::conflict)
+      return written.err();
+    // a grant does not stand: the path below says which
+  }
   bool written = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
     if (issue.email && !insert_email(sql, *issue.email))
@@ -451,7 +575,12 @@ expected<std::vector<email_row>> delivery_repository::claim_emails(
     "UPDATE email_outbox SET claimed_until = :until WHERE id = :id AND "
     "status = 'queued' AND (claimed_until IS NULL OR claimed_until <= :now)",
     now, lease_until, limit, read_email,
-    [](const email_row& e) -> const std::string& { return e.id; });
+    [](const email_row& e) -> const std::string& { return e.id; },
+    "UPDATE email_outbox SET claimed_until = :until WHERE id IN (SELECT id "
+    "FROM email_outbox WHERE status = 'queued' AND next_attempt_at <= :now1 "
+    "AND (claimed_until IS NULL OR claimed_until <= :now2) ORDER BY "
+    "next_attempt_at LIMIT :lim FOR UPDATE SKIP LOCKED) RETURNING "
+      + std::string{email_columns});
 }
 
 status delivery_repository::email_sent(const std::string& id,

@@ -156,6 +156,84 @@ void insert_hold(soci::session& sql, const hold_row& h,
              soci::use(now_text));
 }
 
+// PostgreSQL: a posting with no per-cause limits as ONE statement
+// (data-modifying WITH clauses), so it costs one round trip and no
+// BEGIN/COMMIT, and holds the accounts' row locks only while it runs: the
+// entries, every balance under the same guards as the statement-by-statement
+// path, and the hold. When fewer balances moved than the posting touches
+// (an account that does not exist yet, or a guard refused), the divisor is
+// 0 and PostgreSQL aborts the whole statement with division_by_zero
+// (22012): the caller then runs the statement-by-statement path, which
+// creates accounts and says which guard refused. A replay stops on the
+// entries' unique keys, as there.
+rows::builder posting_at_once(const posting& p,
+                              const std::map<std::string, int64_t>& delta,
+                              const std::string& now_text) {
+  rows::builder b;
+  b.sql("WITH e AS (INSERT INTO ledger_entries (id, posting_id, "
+        "idempotency_key, debit_account, credit_account, amount, currency, "
+        "cause_kind, cause_id, memo, created_at) VALUES ");
+  for (size_t i = 0; i < p.legs.size(); ++i) {
+    auto& l = p.legs[i];
+    b.sql(i == 0 ? "(" : ", (")
+      .text(new_uuid())
+      .sql(", ")
+      .text(p.key)
+      .sql(", ")
+      .text(leg_key(p.key, i))
+      .sql(", ")
+      .text(l.from)
+      .sql(", ")
+      .text(l.to)
+      .sql(", ")
+      .integer(l.amount)
+      .sql(", ")
+      .text(p.currency)
+      .sql(", ")
+      .text(p.cause_kind)
+      .sql(", ")
+      .text(p.cause_id)
+      .sql(", ")
+      .text(p.memo)
+      .sql(", ")
+      .text(now_text)
+      .sql(")");
+  }
+  b.sql("), b AS (UPDATE ledger_accounts SET balance = balance + v.column2 "
+        "FROM (VALUES ");
+  bool first = true;
+  for (auto& [id, d] : delta) {
+    b.sql(first ? "(" : ", (")
+      .text(id)
+      .sql(", CAST(")
+      .integer(d)
+      .sql(" AS BIGINT))");
+    first = false;
+  }
+  b.sql(") AS v WHERE ledger_accounts.id = v.column1 AND (v.column2 >= 0 OR "
+        "may_go_negative = 1 OR balance + v.column2 >= 0) AND (v.column2 <= "
+        "0 OR kind <> 'owed' OR balance + v.column2 <= 0) RETURNING 1)");
+  if (p.hold) {
+    auto& h = *p.hold;
+    b.sql(", h AS (INSERT INTO wallet_holds (order_id, creator_id, currency, "
+          "release_at, status, created_at) VALUES (")
+      .text(h.order_id)
+      .sql(", ")
+      .text(h.creator_id)
+      .sql(", ")
+      .text(h.currency)
+      .sql(", ")
+      .text(h.release_at)
+      .sql(", 'held', ")
+      .text(now_text)
+      .sql(") ON CONFLICT (order_id) DO NOTHING)");
+  }
+  b.sql(fmt::format(" SELECT 1 / (CASE WHEN (SELECT COUNT(*) FROM b) = {} "
+                    "THEN 1 ELSE 0 END)",
+                    delta.size()));
+  return b;
+}
+
 } // namespace
 
 std::string creator_account(std::string_view user_id, std::string_view currency,
@@ -204,145 +282,161 @@ ledger_repository::post(const posting& p,
     delta[l.to] += l.amount;
   }
   std::erase_if(delta, [](auto& d) { return d.second == 0; });
-  auto st = db_.transact([&](soci::session& sql) -> status {
-    if (!per_cause.empty()) {
-      // Made before: what the cause has now no longer counts.
-      auto existing = read_posting(sql, p.key);
-      if (!existing.empty()) {
-        if (!same_legs(p, existing))
-          return error{errc::invalid_field,
-                       "posting " + p.key + " exists with other legs"};
-        result = posted::already;
-        return {};
-      }
-      // The lock first (held to commit), then what the cause has.
-      rows::exec(sql,
-                 "INSERT INTO ledger_cause_locks (cause_id, touched_at) VALUES "
-                 "(:c, :t) ON CONFLICT (cause_id) DO UPDATE SET touched_at = "
-                 "excluded.touched_at",
-                 soci::use(p.cause_id), soci::use(now_text));
-      for (auto& account : per_cause) {
-        int64_t taking = 0;
-        for (auto& l : p.legs)
-          if (l.from == account)
-            taking += l.amount;
-        if (taking == 0)
-          continue;
-        long long has = 0;
+  status st;
+  if (db_.kind() == backend::postgresql && per_cause.empty()
+      && !delta.empty()) {
+    auto b = posting_at_once(p, delta, now_text);
+    auto written = detail::write_at_once(db_, b, "refused");
+    if (written)
+      return posted::done;
+    if (written.err().code != errc::conflict)
+      st = written.err(); // a replay's unique keys are handled below
+    // conflict: nothing written; see posting_at_once
+  }
+  if (!st)
+    st = db_.transact([&](soci::session& sql) -> status {
+      if (!per_cause.empty()) {
+        // Made before: what the cause has now no longer counts.
+        auto existing = read_posting(sql, p.key);
+        if (!existing.empty()) {
+          if (!same_legs(p, existing))
+            return error{errc::invalid_field,
+                         "posting " + p.key + " exists with other legs"};
+          result = posted::already;
+          return {};
+        }
+        // The lock first (held to commit), then what the cause has.
         rows::exec(
           sql,
-          "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = :a1 THEN "
-          "amount ELSE 0 - amount END), 0) AS BIGINT) FROM "
-          "ledger_entries WHERE cause_id = :c AND (credit_account = :a2 "
-          "OR debit_account = :a3)",
-          soci::use(account), soci::use(p.cause_id), soci::use(account),
-          soci::use(account), soci::into(has));
-        if (has < taking)
-          return error{errc::conflict,
-                       fmt::format("{} holds {} {} of {}, not {}", account, has,
-                                   p.currency, p.cause_id, taking)};
+          "INSERT INTO ledger_cause_locks (cause_id, touched_at) VALUES "
+          "(:c, :t) ON CONFLICT (cause_id) DO UPDATE SET touched_at = "
+          "excluded.touched_at",
+          soci::use(p.cause_id), soci::use(now_text));
+        for (auto& account : per_cause) {
+          int64_t taking = 0;
+          for (auto& l : p.legs)
+            if (l.from == account)
+              taking += l.amount;
+          if (taking == 0)
+            continue;
+          long long has = 0;
+          rows::exec(
+            sql,
+            "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = :a1 THEN "
+            "amount ELSE 0 - amount END), 0) AS BIGINT) FROM "
+            "ledger_entries WHERE cause_id = :c AND (credit_account = :a2 "
+            "OR debit_account = :a3)",
+            soci::use(account), soci::use(p.cause_id), soci::use(account),
+            soci::use(account), soci::into(has));
+          if (has < taking)
+            return error{errc::conflict,
+                         fmt::format("{} holds {} {} of {}, not {}", account,
+                                     has, p.currency, p.cause_id, taking)};
+        }
       }
-    }
-    {
-      // Every account of the posting in one statement (they usually exist:
-      // one round trip instead of one per account), in id order.
-      std::string text = "INSERT INTO ledger_accounts (id, owner_kind, "
-                         "owner_id, currency, kind, may_go_negative, balance, "
-                         "created_at) VALUES ";
-      std::vector<int> negative;
-      negative.reserve(accounts.size());
-      for (size_t i = 0; i < accounts.size(); ++i)
-        text += fmt::format("{0}(:id{1}, :ok{1}, :oi{1}, :c{1}, :k{1}, :n{1}, "
-                            "0, :t{1})",
-                            i == 0 ? "" : ", ", i);
-      text += " ON CONFLICT (id) DO NOTHING";
-      detail::statement_lease insert{sql, text};
-      for (auto& [id, k] : accounts) {
-        negative.push_back(may_go_negative(k) ? 1 : 0);
-        insert->exchange(soci::use(id));
-        insert->exchange(soci::use(k.owner_kind));
-        insert->exchange(soci::use(k.owner_id));
-        insert->exchange(soci::use(k.currency));
-        insert->exchange(soci::use(k.kind));
-        insert->exchange(soci::use(negative.back()));
-        insert->exchange(soci::use(now_text));
+      {
+        // Every account of the posting in one statement (they usually exist:
+        // one round trip instead of one per account), in id order.
+        std::string text
+          = "INSERT INTO ledger_accounts (id, owner_kind, "
+            "owner_id, currency, kind, may_go_negative, balance, "
+            "created_at) VALUES ";
+        std::vector<int> negative;
+        negative.reserve(accounts.size());
+        for (size_t i = 0; i < accounts.size(); ++i)
+          text
+            += fmt::format("{0}(:id{1}, :ok{1}, :oi{1}, :c{1}, :k{1}, :n{1}, "
+                           "0, :t{1})",
+                           i == 0 ? "" : ", ", i);
+        text += " ON CONFLICT (id) DO NOTHING";
+        detail::statement_lease insert{sql, text};
+        for (auto& [id, k] : accounts) {
+          negative.push_back(may_go_negative(k) ? 1 : 0);
+          insert->exchange(soci::use(id));
+          insert->exchange(soci::use(k.owner_kind));
+          insert->exchange(soci::use(k.owner_id));
+          insert->exchange(soci::use(k.currency));
+          insert->exchange(soci::use(k.kind));
+          insert->exchange(soci::use(negative.back()));
+          insert->exchange(soci::use(now_text));
+        }
+        insert->define_and_bind();
+        insert.execute(true);
       }
-      insert->define_and_bind();
-      insert.execute(true);
-    }
-    {
-      // The entries next, in one statement: a posting made before (a
-      // retry) stops here on its unique leg keys before any balance moves,
-      // the transaction rolls back, and what is there is reported below.
-      std::string text = "INSERT INTO ledger_entries (id, posting_id, "
-                         "idempotency_key, debit_account, credit_account, "
-                         "amount, currency, cause_kind, cause_id, memo, "
-                         "created_at) VALUES ";
-      for (size_t i = 0; i < p.legs.size(); ++i)
-        text += fmt::format("{0}(:id{1}, :p{1}, :k{1}, :d{1}, :c{1}, :a{1}, "
-                            ":cur{1}, :ck{1}, :ci{1}, :m{1}, :t{1})",
-                            i == 0 ? "" : ", ", i);
-      std::vector<std::string> ids, keys;
-      std::vector<long long> amounts;
-      ids.reserve(p.legs.size());
-      keys.reserve(p.legs.size());
-      amounts.reserve(p.legs.size());
-      detail::statement_lease insert{sql, text};
-      for (size_t i = 0; i < p.legs.size(); ++i) {
-        auto& l = p.legs[i];
-        ids.push_back(new_uuid());
-        keys.push_back(leg_key(p.key, i));
-        amounts.push_back(l.amount);
-        insert->exchange(soci::use(ids.back()));
-        insert->exchange(soci::use(p.key));
-        insert->exchange(soci::use(keys.back()));
-        insert->exchange(soci::use(l.from));
-        insert->exchange(soci::use(l.to));
-        insert->exchange(soci::use(amounts.back()));
-        insert->exchange(soci::use(p.currency));
-        insert->exchange(soci::use(p.cause_kind));
-        insert->exchange(soci::use(p.cause_id));
-        insert->exchange(soci::use(p.memo));
-        insert->exchange(soci::use(now_text));
+      {
+        // The entries next, in one statement: a posting made before (a
+        // retry) stops here on its unique leg keys before any balance moves,
+        // the transaction rolls back, and what is there is reported below.
+        std::string text = "INSERT INTO ledger_entries (id, posting_id, "
+                           "idempotency_key, debit_account, credit_account, "
+                           "amount, currency, cause_kind, cause_id, memo, "
+                           "created_at) VALUES ";
+        for (size_t i = 0; i < p.legs.size(); ++i)
+          text += fmt::format("{0}(:id{1}, :p{1}, :k{1}, :d{1}, :c{1}, :a{1}, "
+                              ":cur{1}, :ck{1}, :ci{1}, :m{1}, :t{1})",
+                              i == 0 ? "" : ", ", i);
+        std::vector<std::string> ids, keys;
+        std::vector<long long> amounts;
+        ids.reserve(p.legs.size());
+        keys.reserve(p.legs.size());
+        amounts.reserve(p.legs.size());
+        detail::statement_lease insert{sql, text};
+        for (size_t i = 0; i < p.legs.size(); ++i) {
+          auto& l = p.legs[i];
+          ids.push_back(new_uuid());
+          keys.push_back(leg_key(p.key, i));
+          amounts.push_back(l.amount);
+          insert->exchange(soci::use(ids.back()));
+          insert->exchange(soci::use(p.key));
+          insert->exchange(soci::use(keys.back()));
+          insert->exchange(soci::use(l.from));
+          insert->exchange(soci::use(l.to));
+          insert->exchange(soci::use(amounts.back()));
+          insert->exchange(soci::use(p.currency));
+          insert->exchange(soci::use(p.cause_kind));
+          insert->exchange(soci::use(p.cause_id));
+          insert->exchange(soci::use(p.memo));
+          insert->exchange(soci::use(now_text));
+        }
+        insert->define_and_bind();
+        insert.execute(true);
       }
-      insert->define_and_bind();
-      insert.execute(true);
-    }
-    if (!delta.empty()) {
-      // Every balance in one statement, each account by its net change.
-      // The guards are the rules, checked on the row itself (PostgreSQL
-      // re-checks them after waiting for a concurrent writer's lock): a
-      // protected account is debited only if it holds the amount; a debt
-      // (`owed`) is only ever repaid, never overpaid.
-      std::string text = "UPDATE ledger_accounts SET balance = balance + "
-                         "v.column2 FROM (VALUES ";
-      size_t i = 0;
-      for (auto& d : delta) {
-        (void)d;
-        text += fmt::format("{0}(:id{1}, CAST(:d{1} AS BIGINT))",
-                            i == 0 ? "" : ", ", i);
-        ++i;
+      if (!delta.empty()) {
+        // Every balance in one statement, each account by its net change.
+        // The guards are the rules, checked on the row itself (PostgreSQL
+        // re-checks them after waiting for a concurrent writer's lock): a
+        // protected account is debited only if it holds the amount; a debt
+        // (`owed`) is only ever repaid, never overpaid.
+        std::string text = "UPDATE ledger_accounts SET balance = balance + "
+                           "v.column2 FROM (VALUES ";
+        size_t i = 0;
+        for (auto& d : delta) {
+          (void)d;
+          text += fmt::format("{0}(:id{1}, CAST(:d{1} AS BIGINT))",
+                              i == 0 ? "" : ", ", i);
+          ++i;
+        }
+        text
+          += ") AS v WHERE ledger_accounts.id = v.column1 AND (v.column2 "
+             ">= 0 OR may_go_negative = 1 OR balance + v.column2 >= 0) AND "
+             "(v.column2 <= 0 OR kind <> 'owed' OR balance + v.column2 <= 0)";
+        std::vector<long long> amounts;
+        amounts.reserve(delta.size());
+        detail::statement_lease update{sql, text};
+        for (auto& [id, d] : delta) {
+          amounts.push_back(d);
+          update->exchange(soci::use(id));
+          update->exchange(soci::use(amounts.back()));
+        }
+        update->define_and_bind();
+        update.execute(true);
+        if (update->get_affected_rows() != static_cast<long long>(delta.size()))
+          return refused_by_guard(sql, delta, p.currency);
       }
-      text += ") AS v WHERE ledger_accounts.id = v.column1 AND (v.column2 "
-              ">= 0 OR may_go_negative = 1 OR balance + v.column2 >= 0) AND "
-              "(v.column2 <= 0 OR kind <> 'owed' OR balance + v.column2 <= 0)";
-      std::vector<long long> amounts;
-      amounts.reserve(delta.size());
-      detail::statement_lease update{sql, text};
-      for (auto& [id, d] : delta) {
-        amounts.push_back(d);
-        update->exchange(soci::use(id));
-        update->exchange(soci::use(amounts.back()));
-      }
-      update->define_and_bind();
-      update.execute(true);
-      if (update->get_affected_rows() != static_cast<long long>(delta.size()))
-        return refused_by_guard(sql, delta, p.currency);
-    }
-    if (p.hold)
-      insert_hold(sql, *p.hold, now_text);
-    return {};
-  });
+      if (p.hold)
+        insert_hold(sql, *p.hold, now_text);
+      return {};
+    });
   if (st.code == errc::database) {
     // Made before (or by a concurrent post of the same key, which won the
     // race on the unique keys): ours rolled back whole; report what is

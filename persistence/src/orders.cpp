@@ -354,10 +354,11 @@ void read_snapshot_at_once(soci::session& sql, const std::string& id,
 
 namespace detail {
 
-void insert_new_order(soci::session& sql, const order_row& order,
-                      const event_row& first_event,
-                      const std::vector<timer_row>& arm_timers,
-                      const std::vector<outbox_row>& enqueue) {
+namespace {
+
+// The rows `insert_new_order` writes: ids, version 1 and times filled in.
+std::pair<order_row, event_row> new_order_rows(const order_row& order,
+                                               const event_row& first_event) {
   auto now_text = to_iso(now());
   order_row o = order;
   o.id = or_new_id(o.id);
@@ -372,6 +373,16 @@ void insert_new_order(soci::session& sql, const order_row& order,
   e.from_state.clear();
   e.to_state = o.state;
   e.created_at = or_time(e.created_at, o.created_at);
+  return {std::move(o), std::move(e)};
+}
+
+} // namespace
+
+void insert_new_order(soci::session& sql, const order_row& order,
+                      const event_row& first_event,
+                      const std::vector<timer_row>& arm_timers,
+                      const std::vector<outbox_row>& enqueue) {
+  auto [o, e] = new_order_rows(order, first_event);
   long long amount = o.amount;
   int version = 1;
   auto product_ind = null_if_empty(o.product_id);
@@ -397,12 +408,122 @@ void insert_new_order(soci::session& sql, const order_row& order,
   insert_outbox(sql, o.id, enqueue, o.created_at);
 }
 
+std::string new_order_clauses(rows::builder& b, const order_row& order,
+                              const event_row& first_event,
+                              const std::vector<timer_row>& arm_timers,
+                              const std::vector<outbox_row>& enqueue) {
+  auto [o, e] = new_order_rows(order, first_event);
+  b.sql("WITH o AS (INSERT INTO orders (id, kind, product_id, buyer_email, "
+        "buyer_id, amount, currency, flow, flow_version, flow_hash, state, "
+        "version, step_index, step_attempt, last_error, state_entered_at, "
+        "created_at, updated_at) VALUES (")
+    .text(o.id)
+    .sql(", ")
+    .text(o.kind)
+    .sql(", ")
+    .text(o.product_id, true)
+    .sql(", ")
+    .text(o.buyer_email, true)
+    .sql(", ")
+    .text(o.buyer_id, true)
+    .sql(", ")
+    .integer(o.amount)
+    .sql(", ")
+    .text(o.currency)
+    .sql(", ")
+    .text(o.flow)
+    .sql(", ")
+    .integer(o.flow_version)
+    .sql(", ")
+    .text(o.flow_hash)
+    .sql(", ")
+    .text(o.state)
+    .sql(", 1, ")
+    .integer(o.step_index)
+    .sql(", ")
+    .integer(o.step_attempt)
+    .sql(", ")
+    .text(o.last_error, true)
+    .sql(", ")
+    .text(o.state_entered_at)
+    .sql(", ")
+    .text(o.created_at)
+    .sql(", ")
+    .text(o.updated_at)
+    .sql(")), e AS (INSERT INTO order_events (id, order_id, seq, event, "
+         "from_state, to_state, actor, detail, dedup_key, created_at) VALUES (")
+    .text(e.id)
+    .sql(", ")
+    .text(o.id)
+    .sql(", 1, ")
+    .text(e.event)
+    .sql(", NULL, ")
+    .text(e.to_state, true)
+    .sql(", ")
+    .text(e.actor)
+    .sql(", ")
+    .text(e.detail)
+    .sql(", ")
+    .text(e.dedup_key, true)
+    .sql(", ")
+    .text(e.created_at)
+    .sql("))");
+  for (size_t i = 0; i < arm_timers.size(); ++i) {
+    auto& timer = arm_timers[i];
+    b.sql(fmt::format(", t{} AS (INSERT INTO timers (id, order_id, kind, "
+                      "event, due_at, status, created_at) VALUES (",
+                      i))
+      .text(or_new_id(timer.id))
+      .sql(", ")
+      .text(o.id)
+      .sql(", ")
+      .text(timer.kind)
+      .sql(", ")
+      .text(timer.event)
+      .sql(", ")
+      .text(timer.due_at)
+      .sql(", 'pending', ")
+      .text(or_time(timer.created_at, o.created_at))
+      .sql("))");
+  }
+  for (size_t i = 0; i < enqueue.size(); ++i) {
+    auto& x = enqueue[i];
+    b.sql(fmt::format(", n{} AS (INSERT INTO outbox (id, order_id, action, "
+                      "params, idempotency_key, status, attempts, "
+                      "claimed_until, created_at) VALUES (",
+                      i))
+      .text(or_new_id(x.id))
+      .sql(", ")
+      .text(o.id)
+      .sql(", ")
+      .text(x.action)
+      .sql(", ")
+      .text(x.params)
+      .sql(", ")
+      .text(x.idempotency_key)
+      .sql(", 'pending', 0, ")
+      .text(x.claimed_until, true)
+      .sql(", ")
+      .text(or_time(x.created_at, o.created_at))
+      .sql(") ON CONFLICT (idempotency_key) DO NOTHING)");
+  }
+  return o.id;
+}
+
 } // namespace detail
 
 status order_repository::create(const order_row& order,
                                 const event_row& first_event,
                                 const std::vector<timer_row>& arm_timers,
                                 const std::vector<outbox_row>& enqueue) {
+  if (db_.kind() == backend::postgresql) {
+    rows::builder b;
+    detail::new_order_clauses(b, order, first_event, arm_timers, enqueue);
+    b.sql(" SELECT 1");
+    if (auto written = detail::write_at_once(db_, b, {}); !written)
+      return written.err();
+    return {};
+  }
   return db_.transact([&](soci::session& sql) -> status {
     detail::insert_new_order(sql, order, first_event, arm_timers, enqueue);
     return {};
@@ -1105,32 +1226,62 @@ order_repository::list_for(const order_scope& scope,
   return out;
 }
 
+namespace detail {
+
+const char* const visibility_columns
+  = "o.kind, o.buyer_id, p.creator_id, a.token_hash, o.version, (SELECT "
+    "COUNT(*) FROM payments x WHERE x.order_id = o.id), (SELECT "
+    "MAX(x.updated_at) FROM payments x WHERE x.order_id = o.id), (SELECT "
+    "COUNT(*) FROM refunds r WHERE r.order_id = o.id), (SELECT "
+    "MAX(r.updated_at) FROM refunds r WHERE r.order_id = o.id)";
+
+const char* const visibility_joins
+  = "orders o LEFT JOIN products p ON p.id = o.product_id LEFT JOIN "
+    "order_access a ON a.order_id = o.id";
+
+order_visibility read_visibility(const soci::row& r, size_t at) {
+  order_visibility v;
+  v.kind = r.get<std::string>(at);
+  v.buyer_id = opt_string(r, at + 1);
+  v.creator_id = opt_string(r, at + 2);
+  v.token_hash = opt_string(r, at + 3);
+  v.payments = get_int(r, at + 5);
+  v.refunds = get_int(r, at + 7);
+  v.tag = fmt::format("{}.{}.{}.{}.{}", get_int(r, at + 4), v.payments,
+                      opt_string(r, at + 6), v.refunds, opt_string(r, at + 8));
+  return v;
+}
+
+const std::string& order_view_columns() {
+  static const std::string text
+    = order_columns_of_o() + ", (SELECT json_agg(json_build_array("
+      + event_columns
+      + ") ORDER BY seq) FROM order_events WHERE order_id = o.id)::text";
+  return text;
+}
+
+order_snapshot read_order_view(const soci::row& r) {
+  order_snapshot out{read_order(r), {}, {}, {}, {}};
+  constexpr size_t events_at = 19; // order_columns has 19
+  if (auto t = opt_string(r, events_at); !t.empty())
+    for (auto& a : nlohmann::json::parse(t))
+      out.events.push_back(read_event(json_columns{a}));
+  return out;
+}
+
+} // namespace detail
+
 expected<std::optional<order_visibility>>
 order_repository::visibility(const std::string& id) {
   std::optional<order_visibility> out;
   auto st = db_.run([&](soci::session& sql) {
-    rows::query rows{
-      sql,
-      "SELECT o.kind, o.buyer_id, p.creator_id, a.token_hash, o.version, "
-      "(SELECT COUNT(*) FROM payments x WHERE x.order_id = o.id), "
-      "(SELECT MAX(x.updated_at) FROM payments x WHERE x.order_id = o.id), "
-      "(SELECT COUNT(*) FROM refunds r WHERE r.order_id = o.id), "
-      "(SELECT MAX(r.updated_at) FROM refunds r WHERE r.order_id = o.id) "
-      "FROM orders o LEFT JOIN products p ON p.id = o.product_id "
-      "LEFT JOIN order_access a ON a.order_id = o.id WHERE o.id = :id",
-      soci::use(id)};
-    for (auto& r : rows) {
-      order_visibility v;
-      v.kind = r.get<std::string>(0);
-      v.buyer_id = opt_string(r, 1);
-      v.creator_id = opt_string(r, 2);
-      v.token_hash = opt_string(r, 3);
-      v.payments = get_int(r, 5);
-      v.refunds = get_int(r, 7);
-      v.tag = fmt::format("{}.{}.{}.{}.{}", get_int(r, 4), v.payments,
-                          opt_string(r, 6), v.refunds, opt_string(r, 8));
-      out = std::move(v);
-    }
+    rows::query rows{sql,
+                     std::string{"SELECT "} + detail::visibility_columns
+                       + " FROM " + detail::visibility_joins
+                       + " WHERE o.id = :id",
+                     soci::use(id)};
+    for (auto& r : rows)
+      out = detail::read_visibility(r, 0);
   });
   if (st)
     return st;

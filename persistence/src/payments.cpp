@@ -11,6 +11,9 @@ namespace souk::persistence {
 
 namespace {
 
+const std::string key_taken_over
+  = "the Idempotency-Key was taken over by another request";
+
 using rows::claim_due;
 using rows::find_one;
 using rows::get_int;
@@ -22,28 +25,33 @@ constexpr const char* payment_columns
     "authorization_url, access_code, gateway_status, gateway_id, settled_by, "
     "evidence, checks, next_check_at, created_at, updated_at, settled_at";
 
-payment_row read_payment(const soci::row& r) {
+// A payment from its columns (payment_columns), from column `at` on.
+payment_row read_payment_at(const soci::row& r, size_t at) {
   payment_row p;
-  p.id = r.get<std::string>(0);
-  p.order_id = r.get<std::string>(1);
-  p.gateway = r.get<std::string>(2);
-  p.reference = r.get<std::string>(3);
-  p.amount = get_int(r, 4);
-  p.currency = r.get<std::string>(5);
-  p.email = r.get<std::string>(6);
-  p.status = r.get<std::string>(7);
-  p.authorization_url = r.get<std::string>(8);
-  p.access_code = r.get<std::string>(9);
-  p.gateway_status = r.get<std::string>(10);
-  p.gateway_id = opt_string(r, 11);
-  p.settled_by = opt_string(r, 12);
-  p.evidence = opt_string(r, 13);
-  p.checks = static_cast<int32_t>(get_int(r, 14));
-  p.next_check_at = r.get<std::string>(15);
-  p.created_at = r.get<std::string>(16);
-  p.updated_at = r.get<std::string>(17);
-  p.settled_at = opt_string(r, 18);
+  p.id = r.get<std::string>(at);
+  p.order_id = r.get<std::string>(at + 1);
+  p.gateway = r.get<std::string>(at + 2);
+  p.reference = r.get<std::string>(at + 3);
+  p.amount = get_int(r, at + 4);
+  p.currency = r.get<std::string>(at + 5);
+  p.email = r.get<std::string>(at + 6);
+  p.status = r.get<std::string>(at + 7);
+  p.authorization_url = r.get<std::string>(at + 8);
+  p.access_code = r.get<std::string>(at + 9);
+  p.gateway_status = r.get<std::string>(at + 10);
+  p.gateway_id = opt_string(r, at + 11);
+  p.settled_by = opt_string(r, at + 12);
+  p.evidence = opt_string(r, at + 13);
+  p.checks = static_cast<int32_t>(get_int(r, at + 14));
+  p.next_check_at = r.get<std::string>(at + 15);
+  p.created_at = r.get<std::string>(at + 16);
+  p.updated_at = r.get<std::string>(at + 17);
+  p.settled_at = opt_string(r, at + 18);
   return p;
+}
+
+payment_row read_payment(const soci::row& r) {
+  return read_payment_at(r, 0);
 }
 
 constexpr const char* inbox_columns
@@ -186,6 +194,52 @@ status payment_repository::create_checkout(const checkout_rows& rows) {
   p.updated_at = p.created_at;
   if (p.next_check_at.empty())
     p.next_check_at = p.created_at;
+  if (db_.kind() == backend::postgresql) {
+    // One statement: one round trip, no BEGIN/COMMIT.
+    rows::builder b;
+    detail::new_order_clauses(b, rows.order, rows.first_event, rows.timers,
+                              rows.outbox);
+    b.sql(", p AS (INSERT INTO payments (id, order_id, gateway, reference, "
+          "amount, currency, email, status, authorization_url, access_code, "
+          "gateway_status, checks, next_check_at, created_at, updated_at) "
+          "VALUES (")
+      .text(p.id)
+      .sql(", ")
+      .text(p.order_id)
+      .sql(", ")
+      .text(p.gateway)
+      .sql(", ")
+      .text(p.reference)
+      .sql(", ")
+      .integer(p.amount)
+      .sql(", ")
+      .text(p.currency)
+      .sql(", ")
+      .text(p.email)
+      .sql(", 'initialized', ")
+      .text(p.authorization_url)
+      .sql(", ")
+      .text(p.access_code)
+      .sql(", ")
+      .text(p.gateway_status)
+      .sql(", 0, ")
+      .text(p.next_check_at)
+      .sql(", ")
+      .text(p.created_at)
+      .sql(", ")
+      .text(p.updated_at)
+      .sql("))");
+    if (!rows.access_hash.empty())
+      b.sql(", a AS (INSERT INTO order_access (order_id, token_hash) VALUES (")
+        .text(p.order_id)
+        .sql(", ")
+        .text(rows.access_hash)
+        .sql("))");
+    detail::finish_key_clause(b, rows.answer);
+    if (auto written = detail::write_at_once(db_, b, key_taken_over); !written)
+      return written.err();
+    return {};
+  }
   return db_.transact([&](soci::session& sql) -> status {
     detail::insert_new_order(sql, rows.order, rows.first_event, rows.timers,
                              rows.outbox);
@@ -214,6 +268,48 @@ status payment_repository::create_checkout(const checkout_rows& rows) {
 
 namespace detail {
 
+void finish_key_clause(rows::builder& b, const idempotency_answer& a) {
+  if (a.key.empty()) {
+    b.sql(" SELECT 1");
+    return;
+  }
+  b.sql(", k AS (UPDATE idempotency_keys SET status = 'done', "
+        "response_status = ")
+    .integer(a.status)
+    .sql(", response_body = ")
+    .text(a.body)
+    .sql(" WHERE scope = ")
+    .text(a.scope)
+    .sql(" AND idem_key = ")
+    .text(a.key)
+    .sql(" AND status = 'started' RETURNING 1) SELECT 1 / (SELECT COUNT(*) "
+         "FROM k)");
+}
+
+expected<int64_t> write_at_once(database& db, rows::builder& b,
+                                const std::string& refused) {
+  bool divided_by_zero = false;
+  long long value = 0;
+  auto st = db.write([&](soci::session& sql) {
+    statement_lease stmt{sql, b.str()};
+    b.bind(*stmt);
+    stmt->exchange(soci::into(value));
+    stmt->define_and_bind();
+    try {
+      stmt.execute(true);
+    } catch (const soci::soci_error& err) {
+      if (sqlstate_of(err) != "22012")
+        throw;
+      divided_by_zero = true;
+    }
+  });
+  if (st)
+    return st;
+  if (divided_by_zero)
+    return error{errc::conflict, refused};
+  return value;
+}
+
 status finish_key(soci::session& sql, const idempotency_answer& a) {
   if (a.key.empty())
     return {};
@@ -226,8 +322,7 @@ status finish_key(soci::session& sql, const idempotency_answer& a) {
                  soci::use(a.status), soci::use(a.body), soci::use(a.scope),
                  soci::use(a.key));
   if (upd_rows != 1)
-    return error{errc::conflict,
-                 "the Idempotency-Key was taken over by another request"};
+    return error{errc::conflict, key_taken_over};
   return {};
 }
 
@@ -248,6 +343,41 @@ payment_repository::find_by_order(const std::string& order_id) {
     std::string{"SELECT "} + payment_columns
       + " FROM payments WHERE order_id = :o ORDER BY created_at DESC, id",
     order_id, read_payment);
+}
+
+expected<std::optional<order_page>>
+payment_repository::order_page_of(const std::string& order_id) {
+  std::optional<order_page> out;
+  const bool pg = db_.kind() == backend::postgresql;
+  // PostgreSQL: the order and its events (20 columns), who may see it (9)
+  // and its newest payment (19, NULL when none), from one snapshot.
+  static const std::string page_text
+    = "SELECT " + detail::order_view_columns() + ", "
+      + detail::visibility_columns + ", lp.*" + " FROM "
+      + detail::visibility_joins + " LEFT JOIN LATERAL (SELECT "
+      + payment_columns
+      + " FROM payments WHERE order_id = o.id ORDER BY created_at DESC, id "
+        "LIMIT 1) lp ON TRUE WHERE o.id = :id";
+  static const std::string reader_text
+    = std::string{"SELECT "} + detail::visibility_columns + " FROM "
+      + detail::visibility_joins + " WHERE o.id = :id";
+  constexpr size_t reader_at = 20, payment_at = 29;
+  auto st = db_.run([&](soci::session& sql) {
+    for (auto& r :
+         rows::query{sql, pg ? page_text : reader_text, soci::use(order_id)}) {
+      if (!pg) {
+        out = order_page{detail::read_visibility(r, 0), {}, {}};
+        continue;
+      }
+      out = order_page{
+        detail::read_visibility(r, reader_at), detail::read_order_view(r), {}};
+      if (r.get_indicator(payment_at) == soci::i_ok)
+        out->payment = read_payment_at(r, payment_at);
+    }
+  });
+  if (st)
+    return st;
+  return out;
 }
 
 status payment_repository::record_check(const std::string& id,
@@ -383,7 +513,13 @@ expected<std::vector<inbox_row>> payment_repository::claim_due_events(
     "UPDATE inbox SET claimed_until = :until WHERE id = :id AND status = "
     "'received' AND (claimed_until IS NULL OR claimed_until <= :now)",
     now_text, lease_until, limit, read_inbox,
-    [](const inbox_row& r) -> const std::string& { return r.id; });
+    [](const inbox_row& r) -> const std::string& { return r.id; },
+    std::string{"UPDATE inbox SET claimed_until = :until WHERE id IN (SELECT "
+                "id FROM inbox WHERE status = 'received' AND next_attempt_at "
+                "<= :now1 AND (claimed_until IS NULL OR claimed_until <= "
+                ":now2) ORDER BY next_attempt_at, id LIMIT :lim FOR UPDATE "
+                "SKIP LOCKED) RETURNING "}
+      + inbox_columns);
 }
 
 status payment_repository::finish_event(const std::string& id,

@@ -184,12 +184,36 @@ private:
 /// row; on PostgreSQL the loser's UPDATE waits for the winner and then finds
 /// the lease taken. `select_due` binds :now1, :now2 and :lim; `take` binds
 /// :until, :id (the row's `key`) and :now.
+///
+/// On PostgreSQL, `at_once` (when given) does both in one statement and one
+/// round trip: "UPDATE ... SET claimed_until = :until WHERE id IN (SELECT id
+/// ... FOR UPDATE SKIP LOCKED) RETURNING <the columns `read` reads>",
+/// binding :until, :now1, :now2 and :lim in that order. Rows locked by
+/// another claimer are skipped, and a row claimed meanwhile fails the
+/// re-checked condition, so two claimers still never win one row. Its rows
+/// come in no particular order, with their new lease.
 template<class Row, class Read, class Key>
 expected<std::vector<Row>>
 claim_due(database& db, const std::string& select_due, const std::string& take,
           const std::string& now, const std::string& lease_until, size_t limit,
-          Read read, Key key) {
+          Read read, Key key, const std::string& at_once = {}) {
   long long lim = static_cast<long long>(limit);
+  if (!at_once.empty() && db.kind() == backend::postgresql) {
+    std::vector<Row> out;
+    auto st = db.write([&](soci::session& sql) {
+      rows::query rows{sql,
+                       at_once,
+                       soci::use(lease_until, "until"),
+                       soci::use(now, "now1"),
+                       soci::use(now, "now2"),
+                       soci::use(lim, "lim")};
+      for (auto& r : rows)
+        out.push_back(read(r));
+    });
+    if (st)
+      return st;
+    return out;
+  }
   std::vector<Row> candidates;
   auto st = db.run([&](soci::session& sql) {
     rows::query rows{sql, select_due, soci::use(now, "now1"),
@@ -257,6 +281,38 @@ void insert_new_order(soci::session& sql, const order_row& order,
                       const event_row& first_event,
                       const std::vector<timer_row>& arm_timers,
                       const std::vector<outbox_row>& enqueue);
+
+/// What `order_repository::visibility` reads (from `visibility_joins`,
+/// which names the order `o`), and its reader from column `at` on.
+extern const char* const visibility_columns;
+extern const char* const visibility_joins;
+order_visibility read_visibility(const soci::row& r, size_t at);
+
+/// PostgreSQL: the order's columns (of `o`) and its events as one JSON
+/// column, and their reader (from column 0), as `load_view` returns them.
+const std::string& order_view_columns();
+order_snapshot read_order_view(const soci::row& r);
+
+/// PostgreSQL: `insert_new_order` as the first WITH clauses of one
+/// statement ("WITH o AS (...), e AS (...), t0 ..., n0 ..."), for callers
+/// that add their own rows and end the statement (`finish_key_clause` or
+/// " SELECT 1"); returns the order's id.
+std::string new_order_clauses(rows::builder& b, const order_row& order,
+                              const event_row& first_event,
+                              const std::vector<timer_row>& arm_timers,
+                              const std::vector<outbox_row>& enqueue);
+
+/// PostgreSQL: `finish_key` as the last WITH clause and the statement's
+/// closing SELECT, which divides by zero (22012) when the key was taken over,
+/// so that nothing of the statement is written.
+void finish_key_clause(rows::builder& b, const idempotency_answer& answer);
+
+/// Runs `b`, one statement ending in a SELECT of one whole number, as one
+/// write and returns that number. A division by zero (22012: a guard of the
+/// statement refused, so nothing was written) becomes `errc::conflict` with
+/// `refused`.
+expected<int64_t> write_at_once(database& db, rows::builder& b,
+                                const std::string& refused);
 
 /// Stores the answer of an idempotent request inside the caller's
 /// transaction (a no-op for an empty key); `errc::conflict` if another

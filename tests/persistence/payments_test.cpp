@@ -1,6 +1,9 @@
 // The payments repository on both backends: idempotency keys, settling a
 // payment once, the inbox's deduplication and leases, refunds that only move
-// forward and are asked by one caller at a time.
+// forward and are asked by one caller at a time. And the delivery rows a
+// checkout leads to: links issued, renewed and reset, written whole or not
+// at all (PostgreSQL writes each in one statement, SQLite in a transaction:
+// both must leave the same rows).
 
 #include <thread>
 
@@ -9,6 +12,7 @@
 
 #include "souk/core/ids.hpp"
 #include "souk/core/time.hpp"
+#include "souk/persistence/deliveries.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/orders.hpp"
 #include "souk/persistence/payments.hpp"
@@ -46,6 +50,22 @@ struct shop_rows {
   void exec(const std::string& query) {
     auto st = db->run([&](soci::session& sql) { sql << query; });
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  }
+
+  std::string text(const std::string& query) {
+    std::string out;
+    soci::indicator ind = soci::i_null;
+    auto st = db->run(
+      [&](soci::session& sql) { sql << query, soci::into(out, ind); });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+    return ind == soci::i_ok ? out : std::string{"NULL"};
+  }
+
+  long long count(const std::string& query) {
+    long long n = -1;
+    auto st = db->run([&](soci::session& sql) { sql << query, soci::into(n); });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+    return n;
   }
 
   // A checkout's rows; returns the payment.
@@ -89,6 +109,71 @@ std::string later(std::chrono::milliseconds d) {
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(payments_rows)
+
+BOOST_AUTO_TEST_CASE(a_checkout_whose_key_was_released_writes_nothing) {
+  shop_rows f;
+  using k = sp::idempotency_claim;
+  BOOST_REQUIRE((f.repo.claim_key("orders:guest", "gone", "h", later(60s))->kind
+                 == k::owned));
+  BOOST_REQUIRE(!f.repo.release_key("orders:guest", "gone"));
+  sp::checkout_rows rows;
+  rows.order.id = souk::new_uuid();
+  rows.order.product_id = f.product_id;
+  rows.order.buyer_email = "b@example.com";
+  rows.order.amount = 5000;
+  rows.order.currency = "NGN";
+  rows.order.flow = "digital_download";
+  rows.order.flow_version = 1;
+  rows.order.flow_hash = "h";
+  rows.order.state = "pending";
+  rows.first_event.event = "order.created";
+  rows.first_event.actor = "system";
+  sp::timer_row timer;
+  timer.kind = "state_timeout";
+  timer.event = "payment.expired";
+  timer.due_at = later(60s);
+  rows.timers.push_back(timer);
+  sp::outbox_row check;
+  check.action = "payment.check";
+  check.params = "{}";
+  check.idempotency_key = rows.order.id + ":check";
+  rows.outbox.push_back(check);
+  rows.payment.gateway = "paystack";
+  rows.payment.reference = "souk-" + rows.order.id;
+  rows.payment.amount = 5000;
+  rows.payment.currency = "NGN";
+  rows.payment.email = "b@example.com";
+  rows.access_hash = "abc";
+  rows.answer = {"orders:guest", "gone", 201, "{}"};
+  auto st = f.repo.create_checkout(rows);
+  BOOST_REQUIRE(st);
+  BOOST_TEST(st.code == souk::errc::conflict);
+  BOOST_TEST(st.detail.find("Idempotency-Key") != std::string::npos);
+  auto id = "'" + rows.order.id + "'";
+  for (auto table :
+       {"orders WHERE id = ", "order_events WHERE order_id = ",
+        "timers WHERE order_id = ", "outbox WHERE order_id = ",
+        "payments WHERE order_id = ", "order_access WHERE order_id = "})
+    BOOST_TEST(f.count(std::string{"SELECT COUNT(*) FROM "} + table + id) == 0,
+               table);
+  // With the key held, the same rows go in whole.
+  BOOST_REQUIRE((f.repo.claim_key("orders:guest", "gone", "h", later(60s))->kind
+                 == k::owned));
+  st = f.repo.create_checkout(rows);
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  for (auto table :
+       {"orders WHERE id = ", "order_events WHERE order_id = ",
+        "timers WHERE order_id = ", "outbox WHERE order_id = ",
+        "payments WHERE order_id = ", "order_access WHERE order_id = "})
+    BOOST_TEST(f.count(std::string{"SELECT COUNT(*) FROM "} + table + id) == 1,
+               table);
+  BOOST_TEST(f.text("SELECT status FROM idempotency_keys WHERE idem_key = "
+                    "'gone'")
+             == "done");
+  BOOST_TEST(f.text("SELECT to_state FROM order_events WHERE order_id = " + id)
+             == "pending");
+  BOOST_TEST(f.text("SELECT buyer_id FROM orders WHERE id = " + id) == "NULL");
+}
 
 BOOST_AUTO_TEST_CASE(idempotency_keys) {
   shop_rows f;
@@ -139,6 +224,61 @@ BOOST_AUTO_TEST_CASE(racing_claims_of_a_new_key_have_one_owner) {
     t.join();
   BOOST_TEST(errors.load() == 0);
   BOOST_TEST(owners.load() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_page_is_read_in_one_go) {
+  shop_rows f;
+  auto p = f.checkout();
+  auto page = f.repo.order_page_of(p.order_id);
+  BOOST_REQUIRE_MESSAGE(page, (page ? "" : page.err().detail));
+  BOOST_REQUIRE(page->has_value());
+  auto& pg = **page;
+  auto alone = sp::order_repository{*f.db}.visibility(p.order_id);
+  BOOST_REQUIRE(alone && alone->has_value());
+  BOOST_TEST(pg.reader.kind == "order");
+  BOOST_TEST(pg.reader.payments == 1);
+  BOOST_TEST(pg.reader.tag == (*alone)->tag);
+  BOOST_TEST(pg.reader.creator_id == f.user_id);
+  if (f.db->kind() == sp::backend::postgresql) {
+    // The order and its events as load_view reads them; the payment as
+    // find_by_order does.
+    auto view = sp::order_repository{*f.db}.load_view(p.order_id);
+    BOOST_REQUIRE(view && view->has_value());
+    BOOST_REQUIRE(pg.view.has_value());
+    BOOST_TEST(pg.view->order.id == p.order_id);
+    BOOST_TEST(pg.view->order.version == (*view)->order.version);
+    BOOST_TEST(pg.view->order.buyer_id.empty());
+    BOOST_REQUIRE_EQUAL(pg.view->events.size(), (*view)->events.size());
+    BOOST_TEST(pg.view->events[0].event == (*view)->events[0].event);
+    BOOST_TEST(pg.view->events[0].to_state == "pending");
+    BOOST_REQUIRE(pg.payment.has_value());
+    BOOST_TEST(pg.payment->reference == p.reference);
+    BOOST_TEST(pg.payment->status == "initialized");
+    BOOST_TEST(pg.payment->gateway_id.empty());
+  } else {
+    BOOST_TEST(!pg.view.has_value()); // the caller reads it
+    BOOST_TEST(!pg.payment.has_value());
+  }
+  // An order without a payment has none; no order, no page.
+  sp::order_row bare;
+  bare.id = souk::new_uuid();
+  bare.product_id = f.product_id;
+  bare.buyer_email = "b@example.com";
+  bare.amount = 5000;
+  bare.currency = "NGN";
+  bare.flow = "digital_download";
+  bare.flow_version = 1;
+  bare.flow_hash = "h";
+  bare.state = "pending";
+  sp::event_row first;
+  first.event = "order.created";
+  first.actor = "system";
+  BOOST_REQUIRE(!sp::order_repository{*f.db}.create(bare, first, {}, {}));
+  auto none = f.repo.order_page_of(bare.id);
+  BOOST_REQUIRE(none && none->has_value());
+  BOOST_TEST((*none)->reader.payments == 0);
+  BOOST_TEST(!(*none)->payment.has_value());
+  BOOST_TEST(!f.repo.order_page_of(souk::new_uuid())->has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_payment_settles_once) {
@@ -258,6 +398,120 @@ BOOST_AUTO_TEST_CASE(refunds_are_asked_once_and_only_move_forward) {
   BOOST_TEST((*done)[0].gateway_id == "77");
   BOOST_TEST(!(*done)[0].processed_at.empty());
   BOOST_TEST(!f.repo.update_refund(row->id, "lost", "", ""));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(delivery_rows)
+
+BOOST_AUTO_TEST_CASE(links_are_issued_renewed_and_reset_whole_or_not_at_all) {
+  shop_rows f;
+  auto order = f.checkout().order_id;
+  f.exec("INSERT INTO product_files (id, product_id, name, storage_key, size, "
+         "sha256, content_type, created_at, updated_at) VALUES ('file-1', '"
+         + f.product_id
+         + "', 'book.pdf', 'key-1', 10, 'x', "
+           "'application/pdf', '"
+         + t0 + "', '" + t0 + "')");
+  sp::delivery_repository repo{*f.db};
+  const int64_t hour = 3'600'000;
+  BOOST_REQUIRE(*repo.grant_files(order, f.product_id, 5, hour, t0) == 1);
+  auto grant = (*repo.grants_of(order)).at(0).grant.id;
+  f.exec("UPDATE download_grants SET downloads = 3, expires_at = "
+         "'2020-01-01T00:00:00.000Z' WHERE id = '"
+         + grant + "'");
+  auto field = [&](const std::string& column) {
+    return f.text("SELECT " + column + " FROM download_grants WHERE id = '"
+                  + grant + "'");
+  };
+  auto replaced = [&](const std::string& hash) {
+    return f.text("SELECT replaced_at FROM download_links WHERE token_hash = '"
+                  + hash + "'");
+  };
+  auto links = [&](const std::string& hash) {
+    return f.count("SELECT COUNT(*) FROM download_links WHERE token_hash = '"
+                   + hash + "'");
+  };
+  auto email = [&](const std::string& key) {
+    sp::email_row e;
+    e.id = souk::new_uuid();
+    e.dedupe_key = key;
+    e.order_id = order;
+    e.template_name = "receipt";
+    e.recipient = "b@example.com";
+    e.message_id = e.id + "@example.com";
+    e.subject = "Your receipt";
+    e.message = "Subject: Your receipt\r\n\r\nhi";
+    e.next_attempt_at = e.created_at = e.updated_at = t0;
+    return e;
+  };
+
+  enum { renew = 1, reset = 2, keep = 4 };
+  auto issue = [&](const std::string& hash, int how, const std::string& at,
+                   std::optional<sp::email_row> mail = std::nullopt) {
+    sp::link_issue i;
+    i.links = {{grant, hash}};
+    i.renew = (how & renew) != 0;
+    i.reset_downloads = (how & reset) != 0;
+    i.keep_current = (how & keep) != 0;
+    i.email = std::move(mail);
+    i.now = at;
+    return repo.issue_links(i);
+  };
+
+  // Renewed: the expiry becomes now + the grant's lifetime, to the
+  // millisecond and in the same text form as every other time.
+  const std::string n1 = "2031-02-03T04:05:06.789Z";
+  auto w = issue("h1", renew, n1);
+  BOOST_REQUIRE_MESSAGE(w, (w ? "" : w.err().detail));
+  BOOST_TEST(*w);
+  BOOST_TEST(field("expires_at") == "2031-02-03T05:05:06.789Z");
+  BOOST_TEST(field("updated_at") == n1);
+  BOOST_TEST(replaced("h1") == "NULL");
+  // A second link replaces the first, not itself.
+  const std::string n2 = "2031-12-31T23:30:00.000Z";
+  BOOST_REQUIRE(*issue("h2", renew, n2));
+  BOOST_TEST(replaced("h1") == n2);
+  BOOST_TEST(replaced("h2") == "NULL");
+  BOOST_TEST(field("expires_at") == "2032-01-01T00:30:00.000Z");
+  // Never shortened.
+  f.exec("UPDATE download_grants SET expires_at = '2099-01-01T00:00:00.000Z' "
+         "WHERE id = '"
+         + grant + "'");
+  BOOST_REQUIRE(*issue("h3", renew, n2));
+  BOOST_TEST(field("expires_at") == "2099-01-01T00:00:00.000Z");
+  BOOST_TEST(field("downloads") == "3");
+  // Reset: the count starts again; the expiry stays without renew.
+  BOOST_REQUIRE(*issue("h4", reset, n2));
+  BOOST_TEST(field("downloads") == "0");
+  BOOST_TEST(field("last_client") == "NULL");
+  BOOST_TEST(field("expires_at") == "2099-01-01T00:00:00.000Z");
+  BOOST_TEST(replaced("h3") == n2);
+
+  // A receipt's link leaves the current ones working; its key is used once.
+  BOOST_REQUIRE(*issue("h5", keep, n2, email("receipt:1")));
+  BOOST_TEST(replaced("h4") == "NULL");
+  BOOST_TEST(links("h5") == 1);
+  auto again = issue("h6", keep, n2, email("receipt:1"));
+  BOOST_REQUIRE(again);
+  BOOST_TEST(!*again);
+  BOOST_TEST(links("h6") == 0);
+  BOOST_TEST(f.count("SELECT COUNT(*) FROM email_outbox WHERE dedupe_key = "
+                     "'receipt:1'")
+             == 1);
+
+  // A revoked grant: an error naming it, and nothing written at all.
+  BOOST_REQUIRE(*repo.revoke(order, "refunded", n2) == 1);
+  for (int how : {int{keep}, renew | reset}) {
+    auto refused = issue("h7", how, n2, email("fresh:2"));
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST(refused.err().code == souk::errc::link_revoked);
+    BOOST_TEST(links("h7") == 0);
+    BOOST_TEST(f.count("SELECT COUNT(*) FROM email_outbox WHERE dedupe_key "
+                       "= 'fresh:2'")
+               == 0);
+    BOOST_TEST(replaced("h5") == "NULL");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

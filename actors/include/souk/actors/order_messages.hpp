@@ -32,6 +32,10 @@ struct action_call {
   std::string params;          ///< the step's `with:` as a JSON object
   std::string idempotency_key; ///< the same for every attempt of the step
   uint32_t attempt = 1;
+  /// The order's row as its actor holds it when it starts the step (the
+  /// actor is the order's only writer), so a service that needs the
+  /// order's buyer, product or amount need not read it again.
+  persistence::order_row order;
 };
 
 /// A service's answer: `errc::ok`, or why the step failed (the template's

@@ -86,9 +86,11 @@ public:
 
   /// Runs `delivery.grant_access` (params `expires_in`, `max_downloads`),
   /// `delivery.revoke_access` or `email.send` (param `template`) for an
-  /// order; idempotent on `key`.
+  /// order; idempotent on `key`. `order`, when given, is the order's row
+  /// as its actor holds it (read from the database otherwise).
   status run_action(const std::string& action, const std::string& order_id,
-                    const std::string& params, const std::string& key);
+                    const std::string& params, const std::string& key,
+                    const persistence::order_row* order = nullptr);
 
   /// The grant a link's token leads to, counted as a download unless it is
   /// the same download as the last one (see `options`): `resume` is a Range

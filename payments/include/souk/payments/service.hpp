@@ -108,7 +108,6 @@ struct settlement {
   std::string reference;
   std::string payment_status; ///< initialized, succeeded, failed, mismatch
   std::string gateway_status; ///< the gateway's word, e.g. "abandoned"
-  std::string order_state;    ///< after settling
 };
 
 /// What a webhook delivery amounted to.

@@ -105,6 +105,16 @@ struct checkout_rows {
   std::string access_hash;
 };
 
+/// An order as its page (`GET /api/v1/orders/{id}`) shows it: who may see
+/// it and, on PostgreSQL, read in the same statement, the order with its
+/// events and its newest payment. On SQLite only `reader` is read: the
+/// caller reads the rest if it needs it.
+struct order_page {
+  order_visibility reader;
+  std::optional<order_snapshot> view; ///< order and events (load_view)
+  std::optional<payment_row> payment; ///< the newest; none when it has none
+};
+
 /// Payments, gateway events, refunds and idempotent requests.
 /// Thread-safe; every call blocks on the database.
 class payment_repository {
@@ -134,6 +144,11 @@ public:
   find_by_reference(const std::string& reference);
   expected<std::optional<payment_row>>
   find_by_order(const std::string& order_id);
+
+  /// The order's page rows (see `order_page`); nothing if there is no
+  /// order `order_id`. One statement on either backend.
+  expected<std::optional<order_page>>
+  order_page_of(const std::string& order_id);
 
   /// Records one verify answer for a payment still `initialized`: its
   /// status word, one more check, the next look.
