@@ -266,10 +266,11 @@ bool none_match(std::string_view list, const std::string& etag) {
 } // namespace
 
 // The order if `who` may see it; not_found otherwise (the same answer as for
-// an order that does not exist). Blocking.
+// an order that does not exist). Blocking; one read on PostgreSQL (the
+// order page's), two on SQLite.
 expected<visible_order> find_visible(const services& svc, const principal& who,
                                      const std::string& id) {
-  auto reader = reader_of(svc, &who, std::nullopt, id);
+  auto reader = reader_of(svc, &who, std::nullopt, id, true);
   if (!reader)
     return reader.err();
   return read_order(svc, *reader, id);
@@ -278,7 +279,7 @@ expected<visible_order> find_visible(const services& svc, const principal& who,
 expected<visible_order> find_visible(const services& svc, const principal* who,
                                      const request& req,
                                      const std::string& id) {
-  auto reader = reader_of(svc, who, req.header("x-order-token"), id);
+  auto reader = reader_of(svc, who, req.header("x-order-token"), id, true);
   if (!reader)
     return reader.err();
   return read_order(svc, *reader, id);
