@@ -225,6 +225,56 @@ void insert_outbox(soci::session& sql, const std::string& order_id,
   }
 }
 
+// PostgreSQL: WITH clauses t0, t1, ... inserting `timers` for the order
+// whose id the clause `from` returns, so nothing when it returns no row
+// (the one-statement transition's version guard).
+void timer_clauses(rows::builder& b, const std::vector<timer_row>& timers,
+                   std::string_view from, const std::string& now_text) {
+  for (size_t i = 0; i < timers.size(); ++i) {
+    auto& timer = timers[i];
+    b.sql(fmt::format(", t{} AS (INSERT INTO timers (id, order_id, kind, "
+                      "event, due_at, status, created_at) SELECT ",
+                      i))
+      .text(or_new_id(timer.id))
+      .sql(fmt::format(", {}.id, ", from))
+      .text(timer.kind)
+      .sql(", ")
+      .text(timer.event)
+      .sql(", ")
+      .text(timer.due_at)
+      .sql(", 'pending', ")
+      .text(or_time(timer.created_at, now_text))
+      .sql(fmt::format(" FROM {})", from));
+  }
+}
+
+// PostgreSQL: WITH clauses n0, n1, ... enqueueing `rows` as `timer_clauses`
+// arms timers. A replayed transition re-enqueues the same keys: skipped, as
+// in insert_outbox.
+void outbox_clauses(rows::builder& b, const std::vector<outbox_row>& rows,
+                    std::string_view from, const std::string& now_text) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto& x = rows[i];
+    b.sql(fmt::format(", n{} AS (INSERT INTO outbox (id, order_id, action, "
+                      "params, idempotency_key, status, attempts, "
+                      "claimed_until, created_at) SELECT ",
+                      i))
+      .text(or_new_id(x.id))
+      .sql(fmt::format(", {}.id, ", from))
+      .text(x.action)
+      .sql(", ")
+      .text(x.params)
+      .sql(", ")
+      .text(x.idempotency_key)
+      .sql(", 'pending', 0, ")
+      .text(x.claimed_until, true)
+      .sql(", ")
+      .text(or_time(x.created_at, now_text))
+      .sql(fmt::format(" FROM {} ON CONFLICT (idempotency_key) DO NOTHING)",
+                       from));
+  }
+}
+
 error conflict(const std::string& what) {
   return error{errc::conflict, what};
 }
@@ -450,7 +500,8 @@ std::string new_order_clauses(rows::builder& b, const order_row& order,
     .text(o.created_at)
     .sql(", ")
     .text(o.updated_at)
-    .sql(")), e AS (INSERT INTO order_events (id, order_id, seq, event, "
+    .sql(") RETURNING id), e AS (INSERT INTO order_events (id, order_id, seq, "
+         "event, "
          "from_state, to_state, actor, detail, dedup_key, created_at) VALUES (")
     .text(e.id)
     .sql(", ")
@@ -468,45 +519,8 @@ std::string new_order_clauses(rows::builder& b, const order_row& order,
     .sql(", ")
     .text(e.created_at)
     .sql("))");
-  for (size_t i = 0; i < arm_timers.size(); ++i) {
-    auto& timer = arm_timers[i];
-    b.sql(fmt::format(", t{} AS (INSERT INTO timers (id, order_id, kind, "
-                      "event, due_at, status, created_at) VALUES (",
-                      i))
-      .text(or_new_id(timer.id))
-      .sql(", ")
-      .text(o.id)
-      .sql(", ")
-      .text(timer.kind)
-      .sql(", ")
-      .text(timer.event)
-      .sql(", ")
-      .text(timer.due_at)
-      .sql(", 'pending', ")
-      .text(or_time(timer.created_at, o.created_at))
-      .sql("))");
-  }
-  for (size_t i = 0; i < enqueue.size(); ++i) {
-    auto& x = enqueue[i];
-    b.sql(fmt::format(", n{} AS (INSERT INTO outbox (id, order_id, action, "
-                      "params, idempotency_key, status, attempts, "
-                      "claimed_until, created_at) VALUES (",
-                      i))
-      .text(or_new_id(x.id))
-      .sql(", ")
-      .text(o.id)
-      .sql(", ")
-      .text(x.action)
-      .sql(", ")
-      .text(x.params)
-      .sql(", ")
-      .text(x.idempotency_key)
-      .sql(", 'pending', 0, ")
-      .text(x.claimed_until, true)
-      .sql(", ")
-      .text(or_time(x.created_at, o.created_at))
-      .sql(") ON CONFLICT (idempotency_key) DO NOTHING)");
-  }
+  timer_clauses(b, arm_timers, "o", o.created_at);
+  outbox_clauses(b, enqueue, "o", o.created_at);
   return o.id;
 }
 
@@ -707,43 +721,8 @@ rows::builder one_statement(const transition& t, const event_row& e,
       .sql(" AND status = 'pending' AND EXISTS (SELECT 1 FROM u) RETURNING "
            "1)");
   }
-  for (size_t i = 0; i < t.arm_timers.size(); ++i) {
-    auto& timer = t.arm_timers[i];
-    b.sql(fmt::format(", t{} AS (INSERT INTO timers (id, order_id, kind, "
-                      "event, due_at, status, created_at) SELECT ",
-                      i))
-      .text(or_new_id(timer.id))
-      .sql(", u.id, ")
-      .text(timer.kind)
-      .sql(", ")
-      .text(timer.event)
-      .sql(", ")
-      .text(timer.due_at)
-      .sql(", 'pending', ")
-      .text(or_time(timer.created_at, now_text))
-      .sql(" FROM u)");
-  }
-  // A replayed transition re-enqueues the same keys: skipped, as in
-  // insert_outbox.
-  for (size_t i = 0; i < t.enqueue.size(); ++i) {
-    auto& x = t.enqueue[i];
-    b.sql(fmt::format(", n{} AS (INSERT INTO outbox (id, order_id, action, "
-                      "params, idempotency_key, status, attempts, "
-                      "claimed_until, created_at) SELECT ",
-                      i))
-      .text(or_new_id(x.id))
-      .sql(", u.id, ")
-      .text(x.action)
-      .sql(", ")
-      .text(x.params)
-      .sql(", ")
-      .text(x.idempotency_key)
-      .sql(", 'pending', 0, ")
-      .text(x.claimed_until, true)
-      .sql(", ")
-      .text(or_time(x.created_at, now_text))
-      .sql(" FROM u ON CONFLICT (idempotency_key) DO NOTHING)");
-  }
+  timer_clauses(b, t.arm_timers, "u", now_text);
+  outbox_clauses(b, t.enqueue, "u", now_text);
   // The event's seq (NULL: the version guard refused). An outbox row that
   // was not pending must undo the whole statement: when the order row was
   // updated but that row was not, the divisor is 0 and PostgreSQL aborts

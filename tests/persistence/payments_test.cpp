@@ -68,8 +68,8 @@ struct shop_rows {
     return n;
   }
 
-  // A checkout's rows; returns the payment.
-  sp::payment_row checkout(const std::string& key = {}) {
+  // A checkout's rows, answering the Idempotency-Key `key` (none if empty).
+  sp::checkout_rows checkout_of(const std::string& key = {}) {
     sp::checkout_rows rows;
     rows.order.id = souk::new_uuid();
     rows.order.product_id = product_id;
@@ -93,6 +93,12 @@ struct shop_rows {
     rows.payment.next_check_at = "2020-01-01T00:00:00.000Z"; // due
     if (!key.empty())
       rows.answer = {"orders:guest", key, 201, "{\"order\":{}}"};
+    return rows;
+  }
+
+  // A checkout's rows written; returns the payment.
+  sp::payment_row checkout(const std::string& key = {}) {
+    auto rows = checkout_of(key);
     auto st = repo.create_checkout(rows);
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
     auto p = repo.find_by_reference(rows.payment.reference);
@@ -116,18 +122,7 @@ BOOST_AUTO_TEST_CASE(a_checkout_whose_key_was_released_writes_nothing) {
   BOOST_REQUIRE((f.repo.claim_key("orders:guest", "gone", "h", later(60s))->kind
                  == k::owned));
   BOOST_REQUIRE(!f.repo.release_key("orders:guest", "gone"));
-  sp::checkout_rows rows;
-  rows.order.id = souk::new_uuid();
-  rows.order.product_id = f.product_id;
-  rows.order.buyer_email = "b@example.com";
-  rows.order.amount = 5000;
-  rows.order.currency = "NGN";
-  rows.order.flow = "digital_download";
-  rows.order.flow_version = 1;
-  rows.order.flow_hash = "h";
-  rows.order.state = "pending";
-  rows.first_event.event = "order.created";
-  rows.first_event.actor = "system";
+  auto rows = f.checkout_of("gone");
   sp::timer_row timer;
   timer.kind = "state_timeout";
   timer.event = "payment.expired";
@@ -138,13 +133,7 @@ BOOST_AUTO_TEST_CASE(a_checkout_whose_key_was_released_writes_nothing) {
   check.params = "{}";
   check.idempotency_key = rows.order.id + ":check";
   rows.outbox.push_back(check);
-  rows.payment.gateway = "paystack";
-  rows.payment.reference = "souk-" + rows.order.id;
-  rows.payment.amount = 5000;
-  rows.payment.currency = "NGN";
-  rows.payment.email = "b@example.com";
   rows.access_hash = "abc";
-  rows.answer = {"orders:guest", "gone", 201, "{}"};
   auto st = f.repo.create_checkout(rows);
   BOOST_REQUIRE(st);
   BOOST_TEST(st.code == souk::errc::conflict);
@@ -260,21 +249,10 @@ BOOST_AUTO_TEST_CASE(an_order_page_is_read_in_one_go) {
     BOOST_TEST(!pg.payment.has_value());
   }
   // An order without a payment has none; no order, no page.
-  sp::order_row bare;
-  bare.id = souk::new_uuid();
-  bare.product_id = f.product_id;
-  bare.buyer_email = "b@example.com";
-  bare.amount = 5000;
-  bare.currency = "NGN";
-  bare.flow = "digital_download";
-  bare.flow_version = 1;
-  bare.flow_hash = "h";
-  bare.state = "pending";
-  sp::event_row first;
-  first.event = "order.created";
-  first.actor = "system";
-  BOOST_REQUIRE(!sp::order_repository{*f.db}.create(bare, first, {}, {}));
-  auto none = f.repo.order_page_of(bare.id);
+  auto bare = f.checkout_of();
+  BOOST_REQUIRE(
+    !sp::order_repository{*f.db}.create(bare.order, bare.first_event, {}, {}));
+  auto none = f.repo.order_page_of(bare.order.id);
   BOOST_REQUIRE(none && none->has_value());
   BOOST_TEST((*none)->reader.payments == 0);
   BOOST_TEST(!(*none)->payment.has_value());
