@@ -173,37 +173,24 @@ bool signed_in_may_see(const principal& who,
 
 // The reader of order `id` (never a payout: that is an instance of the same
 // engine, not an order): its signed-in buyer, its creator, an operator, or
-// a guest sending the order's access token. One read; `with_page` reads
-// the order page's rows in it too where the backend can (order_page).
-// Without `who` or a token: unauthorized; anyone else: not_found, as for no
-// order at all.
+// a guest sending the order's access token. One read, which also reads
+// the order page's rows where the backend can (order_page). Without `who`
+// or a token: unauthorized; anyone else: not_found, as for no order at all.
 expected<order_reader> reader_of(const services& svc, const principal* who,
                                  std::optional<std::string_view> token,
-                                 const std::string& id,
-                                 bool with_page = false) {
+                                 const std::string& id) {
   bool has_token = token && !token->empty();
   if (who == nullptr && !has_token)
     return error{errc::unauthorized,
                  "sign in, or send the order's access token (from the "
                  "checkout's answer) in X-Order-Token"};
-  order_reader out;
-  if (with_page) {
-    auto page = persistence::payment_repository{*svc.db}.order_page_of(id);
-    if (!page)
-      return page.err();
-    if (!*page || (*page)->reader.kind != "order")
-      return error{errc::not_found, "no order " + id};
-    out.row = std::move((*page)->reader);
-    out.view = std::move((*page)->view);
-    out.payment = std::move((*page)->payment);
-  } else {
-    auto v = persistence::order_repository{*svc.db}.visibility(id);
-    if (!v)
-      return v.err();
-    if (!*v || (*v)->kind != "order")
-      return error{errc::not_found, "no order " + id};
-    out.row = std::move(**v);
-  }
+  auto page = persistence::payment_repository{*svc.db}.order_page_of(id);
+  if (!page)
+    return page.err();
+  if (!*page || (*page)->reader.kind != "order")
+    return error{errc::not_found, "no order " + id};
+  order_reader out{std::move((*page)->reader), "buyer",
+                   std::move((*page)->view), std::move((*page)->payment)};
   if (who != nullptr && signed_in_may_see(*who, out.row, out.as))
     return out;
   // A guest purchase, also after its buyer signed in: the token proves it.
@@ -270,7 +257,7 @@ bool none_match(std::string_view list, const std::string& etag) {
 // order page's), two on SQLite.
 expected<visible_order> find_visible(const services& svc, const principal& who,
                                      const std::string& id) {
-  auto reader = reader_of(svc, &who, std::nullopt, id, true);
+  auto reader = reader_of(svc, &who, std::nullopt, id);
   if (!reader)
     return reader.err();
   return read_order(svc, *reader, id);
@@ -279,7 +266,7 @@ expected<visible_order> find_visible(const services& svc, const principal& who,
 expected<visible_order> find_visible(const services& svc, const principal* who,
                                      const request& req,
                                      const std::string& id) {
-  auto reader = reader_of(svc, who, req.header("x-order-token"), id, true);
+  auto reader = reader_of(svc, who, req.header("x-order-token"), id);
   if (!reader)
     return reader.err();
   return read_order(svc, *reader, id);
@@ -481,8 +468,8 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
               [svc](const request& req, const principal* who, reply_fn reply) {
                 off_loop(*svc, who, [svc, &req, who, reply = std::move(reply)] {
                   auto id = req.param("id");
-                  auto reader = reader_of(
-                    *svc, who, req.header("x-order-token"), id, true);
+                  auto reader
+                    = reader_of(*svc, who, req.header("x-order-token"), id);
                   if (!reader)
                     return reply(problem(reader.err(), req.request_id));
                   // A poller that has the current state gets 304 after one

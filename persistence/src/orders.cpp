@@ -50,6 +50,13 @@ struct json_columns {
   int64_t integer(size_t i) const { return a.at(i).get<int64_t>(); }
 };
 
+// A column holding JSON the database built (a list of rows, or one row),
+// parsed; an empty array for NULL.
+nlohmann::json json_list(const soci::row& r, size_t i) {
+  auto t = opt_string(r, i);
+  return t.empty() ? nlohmann::json::array() : nlohmann::json::parse(t);
+}
+
 constexpr const char* order_columns
   = "id, product_id, buyer_email, buyer_id, amount, currency, flow, "
     "flow_version, flow_hash, state, version, step_index, step_attempt, "
@@ -225,6 +232,33 @@ void insert_outbox(soci::session& sql, const std::string& order_id,
   }
 }
 
+// PostgreSQL: the WITH clause e inserting event `e` for the order whose id
+// the clause `from` returns, with the seq `seq` writes (SQL), returning it.
+template<class Seq>
+void event_clause(rows::builder& b, const event_row& e, std::string_view from,
+                  Seq seq) {
+  b.sql(", e AS (INSERT INTO order_events (id, order_id, seq, event, "
+        "from_state, to_state, actor, detail, dedup_key, created_at) SELECT ")
+    .text(e.id)
+    .sql(fmt::format(", {}.id, ", from));
+  seq(b);
+  b.sql(", ")
+    .text(e.event)
+    .sql(", ")
+    .text(e.from_state, true)
+    .sql(", ")
+    .text(e.to_state, true)
+    .sql(", ")
+    .text(e.actor)
+    .sql(", ")
+    .text(e.detail)
+    .sql(", ")
+    .text(e.dedup_key, true)
+    .sql(", ")
+    .text(e.created_at)
+    .sql(fmt::format(" FROM {} RETURNING seq)", from));
+}
+
 // PostgreSQL: WITH clauses t0, t1, ... inserting `timers` for the order
 // whose id the clause `from` returns, so nothing when it returns no row
 // (the one-statement transition's version guard).
@@ -364,11 +398,8 @@ void read_snapshot(soci::session& sql, const std::string& id,
 void read_snapshot_at_once(soci::session& sql, const std::string& id,
                            std::optional<order_snapshot>& out) {
   static const std::string text
-    = "SELECT " + order_columns_of_o() + ", (SELECT json_agg(json_build_array("
-      + event_columns
-      + ") ORDER BY seq) FROM order_events WHERE order_id = o.id)::text, "
-        "(SELECT json_agg(json_build_array("
-      + timer_columns
+    = "SELECT " + detail::order_view_columns()
+      + ", (SELECT json_agg(json_build_array(" + timer_columns
       + ") ORDER BY due_at, id) FROM timers WHERE order_id = o.id AND "
         "status = 'pending')::text, (SELECT json_agg(json_build_array("
       + outbox_columns
@@ -379,24 +410,17 @@ void read_snapshot_at_once(soci::session& sql, const std::string& id,
         "(last_error IS NULL OR last_error NOT LIKE :c) ORDER BY done_at "
         "DESC, created_at DESC, id DESC LIMIT 1)::text FROM orders o WHERE "
         "o.id = :id";
-  constexpr size_t lists_at = 19; // order_columns has 19
+  constexpr size_t lists_at = 20; // after order_view_columns' 20
   const std::string cancelled = std::string{cancelled_prefix} + "%";
   // Placeholders bind in the order they occur: :c before :id.
   for (auto& r : rows::query{sql, text, soci::use(cancelled), soci::use(id)}) {
-    out = order_snapshot{read_order(r), {}, {}, {}, {}};
-    auto list = [&](size_t i) {
-      auto t = opt_string(r, lists_at + i);
-      return t.empty() ? nlohmann::json::array() : nlohmann::json::parse(t);
-    };
-    for (auto& a : list(0))
-      out->events.push_back(read_event(json_columns{a}));
-    for (auto& a : list(1))
+    out = detail::read_order_view(r);
+    for (auto& a : json_list(r, lists_at))
       out->timers.push_back(read_timer(json_columns{a}));
-    for (auto& a : list(2))
+    for (auto& a : json_list(r, lists_at + 1))
       out->outbox.push_back(read_outbox(json_columns{a}));
-    if (auto failed = opt_string(r, lists_at + 3); !failed.empty())
-      out->last_failed
-        = read_outbox(json_columns{nlohmann::json::parse(failed)});
+    if (auto failed = json_list(r, lists_at + 2); !failed.empty())
+      out->last_failed = read_outbox(json_columns{failed});
   }
 }
 
@@ -458,10 +482,10 @@ void insert_new_order(soci::session& sql, const order_row& order,
   insert_outbox(sql, o.id, enqueue, o.created_at);
 }
 
-std::string new_order_clauses(rows::builder& b, const order_row& order,
-                              const event_row& first_event,
-                              const std::vector<timer_row>& arm_timers,
-                              const std::vector<outbox_row>& enqueue) {
+void new_order_clauses(rows::builder& b, const order_row& order,
+                       const event_row& first_event,
+                       const std::vector<timer_row>& arm_timers,
+                       const std::vector<outbox_row>& enqueue) {
   auto [o, e] = new_order_rows(order, first_event);
   b.sql("WITH o AS (INSERT INTO orders (id, kind, product_id, buyer_email, "
         "buyer_id, amount, currency, flow, flow_version, flow_hash, state, "
@@ -500,28 +524,10 @@ std::string new_order_clauses(rows::builder& b, const order_row& order,
     .text(o.created_at)
     .sql(", ")
     .text(o.updated_at)
-    .sql(") RETURNING id), e AS (INSERT INTO order_events (id, order_id, seq, "
-         "event, "
-         "from_state, to_state, actor, detail, dedup_key, created_at) VALUES (")
-    .text(e.id)
-    .sql(", ")
-    .text(o.id)
-    .sql(", 1, ")
-    .text(e.event)
-    .sql(", NULL, ")
-    .text(e.to_state, true)
-    .sql(", ")
-    .text(e.actor)
-    .sql(", ")
-    .text(e.detail)
-    .sql(", ")
-    .text(e.dedup_key, true)
-    .sql(", ")
-    .text(e.created_at)
-    .sql("))");
+    .sql(") RETURNING id)");
+  event_clause(b, e, "o", [](rows::builder& x) { x.sql("1"); });
   timer_clauses(b, arm_timers, "o", o.created_at);
   outbox_clauses(b, enqueue, "o", o.created_at);
-  return o.id;
 }
 
 } // namespace detail
@@ -676,28 +682,13 @@ rows::builder one_statement(const transition& t, const event_row& e,
     .text(t.order_id)
     .sql(" AND version = ")
     .integer(t.expected_version)
-    .sql(" RETURNING id), e AS (INSERT INTO order_events (id, order_id, seq, "
-         "event, from_state, to_state, actor, detail, dedup_key, created_at) "
-         "SELECT ")
-    .text(e.id)
-    .sql(", u.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE "
-         "order_id = ")
-    .text(t.order_id)
-    .sql("), ")
-    .text(e.event)
-    .sql(", ")
-    .text(e.from_state, true)
-    .sql(", ")
-    .text(e.to_state, true)
-    .sql(", ")
-    .text(e.actor)
-    .sql(", ")
-    .text(e.detail)
-    .sql(", ")
-    .text(e.dedup_key, true)
-    .sql(", ")
-    .text(e.created_at)
-    .sql(" FROM u RETURNING seq)");
+    .sql(" RETURNING id)");
+  event_clause(b, e, "u", [&](rows::builder& x) {
+    x.sql("(SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE "
+          "order_id = ")
+      .text(t.order_id)
+      .sql(")");
+  });
   if (t.cancel_all_timers)
     b.sql(", c AS (UPDATE timers SET status = 'cancelled' WHERE order_id = ")
       .text(t.order_id)
@@ -723,14 +714,15 @@ rows::builder one_statement(const transition& t, const event_row& e,
   }
   timer_clauses(b, t.arm_timers, "u", now_text);
   outbox_clauses(b, t.enqueue, "u", now_text);
-  // The event's seq (NULL: the version guard refused). An outbox row that
+  // The event's seq (0: the version guard refused). An outbox row that
   // was not pending must undo the whole statement: when the order row was
   // updated but that row was not, the divisor is 0 and PostgreSQL aborts
-  // the statement with division_by_zero (22012).
-  b.sql(" SELECT (SELECT seq FROM e)");
+  // the statement with division_by_zero (22012); otherwise each factor is
+  // 1 (or -1 when the guard refused, and the seq is 0 anyway).
+  b.sql(" SELECT COALESCE((SELECT seq FROM e), 0)");
   for (size_t i = 0; i < t.update_outbox.size(); ++i)
-    b.sql(fmt::format(", 1 / ((SELECT COUNT(*) FROM u) + (SELECT COUNT(*) "
-                      "FROM x{}) - 1)",
+    b.sql(fmt::format(" * (1 / ((SELECT COUNT(*) FROM u) + (SELECT COUNT(*) "
+                      "FROM x{}) - 1))",
                       i));
   return b;
 }
@@ -749,35 +741,15 @@ expected<transition_result> order_repository::apply(const transition& t) {
     e.to_state = t.state;
     e.created_at = or_time(e.created_at, now_text);
     auto b = one_statement(t, e, now_text);
-    soci::indicator seq_ind = soci::i_null;
-    long long seq = 0;
-    std::string outbox_refused;
-    auto st = db_.write([&](soci::session& sql) {
-      detail::statement_lease stmt{sql, b.str()};
-      b.bind(*stmt);
-      stmt->exchange(soci::into(seq, seq_ind));
-      std::vector<long long> guards(t.update_outbox.size());
-      for (auto& g : guards)
-        stmt->exchange(soci::into(g));
-      stmt->define_and_bind();
-      try {
-        stmt.execute(true);
-      } catch (const soci::soci_error& err) {
-        if (detail::sqlstate_of(err) != "22012")
-          throw;
-        outbox_refused
-          = "an outbox row of order " + t.order_id + " is not pending";
-      }
-    });
-    if (st)
-      return st;
-    if (!outbox_refused.empty())
-      return conflict(outbox_refused);
-    if (seq_ind != soci::i_ok)
+    auto seq = detail::write_at_once(
+      db_, b, "an outbox row of order " + t.order_id + " is not pending");
+    if (!seq)
+      return seq.err();
+    if (*seq == 0)
       return error{errc::conflict, "order " + t.order_id + " is not at version "
                                      + std::to_string(t.expected_version)};
     result.version = t.expected_version + 1;
-    result.event_seq = seq;
+    result.event_seq = *seq;
     return result;
   }
   auto st = db_.transact([&](soci::session& sql) -> status {
@@ -1242,9 +1214,8 @@ const std::string& order_view_columns() {
 order_snapshot read_order_view(const soci::row& r) {
   order_snapshot out{read_order(r), {}, {}, {}, {}};
   constexpr size_t events_at = 19; // order_columns has 19
-  if (auto t = opt_string(r, events_at); !t.empty())
-    for (auto& a : nlohmann::json::parse(t))
-      out.events.push_back(read_event(json_columns{a}));
+  for (auto& a : json_list(r, events_at))
+    out.events.push_back(read_event(json_columns{a}));
   return out;
 }
 

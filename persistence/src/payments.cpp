@@ -347,28 +347,26 @@ payment_repository::find_by_order(const std::string& order_id) {
 
 expected<std::optional<order_page>>
 payment_repository::order_page_of(const std::string& order_id) {
-  std::optional<order_page> out;
-  const bool pg = db_.kind() == backend::postgresql;
-  // PostgreSQL: the order and its events (20 columns), who may see it (9)
-  // and its newest payment (19, NULL when none), from one snapshot.
-  static const std::string page_text
+  if (db_.kind() != backend::postgresql) {
+    auto reader = order_repository{db_}.visibility(order_id);
+    if (!reader)
+      return reader.err();
+    if (!*reader)
+      return std::optional<order_page>{};
+    return std::optional<order_page>{order_page{std::move(**reader), {}, {}}};
+  }
+  // The order and its events (20 columns), who may see it (9) and its
+  // newest payment (19, NULL when none), from one snapshot.
+  static const std::string text
     = "SELECT " + detail::order_view_columns() + ", "
-      + detail::visibility_columns + ", lp.*" + " FROM "
-      + detail::visibility_joins + " LEFT JOIN LATERAL (SELECT "
-      + payment_columns
+      + detail::visibility_columns + ", lp.* FROM " + detail::visibility_joins
+      + " LEFT JOIN LATERAL (SELECT " + payment_columns
       + " FROM payments WHERE order_id = o.id ORDER BY created_at DESC, id "
         "LIMIT 1) lp ON TRUE WHERE o.id = :id";
-  static const std::string reader_text
-    = std::string{"SELECT "} + detail::visibility_columns + " FROM "
-      + detail::visibility_joins + " WHERE o.id = :id";
   constexpr size_t reader_at = 20, payment_at = 29;
+  std::optional<order_page> out;
   auto st = db_.run([&](soci::session& sql) {
-    for (auto& r :
-         rows::query{sql, pg ? page_text : reader_text, soci::use(order_id)}) {
-      if (!pg) {
-        out = order_page{detail::read_visibility(r, 0), {}, {}};
-        continue;
-      }
+    for (auto& r : rows::query{sql, text, soci::use(order_id)}) {
       out = order_page{
         detail::read_visibility(r, reader_at), detail::read_order_view(r), {}};
       if (r.get_indicator(payment_at) == soci::i_ok)

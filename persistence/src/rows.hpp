@@ -296,11 +296,11 @@ order_snapshot read_order_view(const soci::row& r);
 /// PostgreSQL: `insert_new_order` as the first WITH clauses of one
 /// statement ("WITH o AS (...), e AS (...), t0 ..., n0 ..."), for callers
 /// that add their own rows and end the statement (`finish_key_clause` or
-/// " SELECT 1"); returns the order's id.
-std::string new_order_clauses(rows::builder& b, const order_row& order,
-                              const event_row& first_event,
-                              const std::vector<timer_row>& arm_timers,
-                              const std::vector<outbox_row>& enqueue);
+/// " SELECT 1").
+void new_order_clauses(rows::builder& b, const order_row& order,
+                       const event_row& first_event,
+                       const std::vector<timer_row>& arm_timers,
+                       const std::vector<outbox_row>& enqueue);
 
 /// PostgreSQL: `finish_key` as the last WITH clause and the statement's
 /// closing SELECT, which divides by zero (22012) when the key was taken over,

@@ -146,7 +146,8 @@ public:
   find_by_order(const std::string& order_id);
 
   /// The order's page rows (see `order_page`); nothing if there is no
-  /// order `order_id`. One statement on either backend.
+  /// order `order_id`. One statement on either backend (SQLite:
+  /// `order_repository::visibility`).
   expected<std::optional<order_page>>
   order_page_of(const std::string& order_id);
 
