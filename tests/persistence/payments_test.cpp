@@ -5,6 +5,9 @@
 // at all (PostgreSQL writes each in one statement, SQLite in a transaction:
 // both must leave the same rows).
 
+#include <atomic>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
@@ -110,6 +113,52 @@ struct shop_rows {
 
 std::string later(std::chrono::milliseconds d) {
   return souk::to_iso(souk::now() + d);
+}
+
+// Claimers racing for due rows (four nodes' rounds at once) take each row
+// exactly once: on PostgreSQL one UPDATE ... FOR UPDATE SKIP LOCKED each.
+// `claim` returns the ids it took, or nothing when the claim failed (the
+// assertions run on this thread: Boost.Test's are not thread-safe).
+template<class Claim>
+void racing_claimers_take_each_row_once(size_t rows, Claim claim) {
+  std::vector<std::vector<std::string>> taken(4);
+  std::atomic<int> failed{0};
+  std::vector<std::thread> claimers;
+  for (auto& mine : taken)
+    claimers.emplace_back([&mine, &claim, &failed] {
+      while (true) {
+        auto ids = claim();
+        if (!ids) {
+          ++failed;
+          return;
+        }
+        if (ids->empty())
+          return;
+        mine.insert(mine.end(), ids->begin(), ids->end());
+      }
+    });
+  for (auto& t : claimers)
+    t.join();
+  BOOST_TEST(failed.load() == 0);
+  std::set<std::string> all;
+  size_t total = 0;
+  for (auto& mine : taken) {
+    total += mine.size();
+    all.insert(mine.begin(), mine.end());
+  }
+  BOOST_TEST(total == rows);
+  BOOST_TEST(all.size() == rows);
+}
+
+// The ids of rows a claim took; nothing if it failed.
+template<class Rows>
+std::optional<std::vector<std::string>> ids_of(const Rows& got) {
+  if (!got)
+    return std::nullopt;
+  std::vector<std::string> ids;
+  for (auto& row : *got)
+    ids.push_back(row.id);
+  return ids;
 }
 
 } // namespace
@@ -346,6 +395,22 @@ BOOST_AUTO_TEST_CASE(the_inbox_keeps_one_row_per_event) {
   BOOST_TEST((*retried)[0].last_error == "verify: 500");
 }
 
+BOOST_AUTO_TEST_CASE(racing_claimers_take_each_gateway_event_once) {
+  shop_rows f;
+  for (int i = 0; i < 40; ++i) {
+    sp::inbox_row e;
+    e.gateway = "paystack";
+    e.event_key = "charge.success:" + std::to_string(i);
+    e.event = "charge.success";
+    e.reference = "souk-" + std::to_string(i);
+    e.payload = "{}";
+    BOOST_REQUIRE(*f.repo.store_event(e));
+  }
+  racing_claimers_take_each_row_once(40, [&] {
+    return ids_of(f.repo.claim_due_events(later(0ms), later(60s), 2));
+  });
+}
+
 BOOST_AUTO_TEST_CASE(refunds_are_asked_once_and_only_move_forward) {
   shop_rows f;
   auto p = f.checkout();
@@ -380,6 +445,26 @@ BOOST_AUTO_TEST_CASE(refunds_are_asked_once_and_only_move_forward) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(delivery_rows)
+
+BOOST_AUTO_TEST_CASE(racing_claimers_take_each_email_once) {
+  shop_rows f;
+  sp::delivery_repository repo{*f.db};
+  for (int i = 0; i < 40; ++i) {
+    sp::email_row e;
+    e.id = souk::new_uuid();
+    e.dedupe_key = "mail:" + std::to_string(i);
+    e.template_name = "receipt";
+    e.recipient = "b@example.com";
+    e.message_id = e.id + "@example.com";
+    e.subject = "Your receipt";
+    e.message = "Subject: Your receipt\r\n\r\nhi";
+    e.next_attempt_at = e.created_at = e.updated_at
+      = "2020-01-01T00:00:00.000Z"; // due
+    BOOST_REQUIRE(*repo.enqueue_email(e));
+  }
+  racing_claimers_take_each_row_once(
+    40, [&] { return ids_of(repo.claim_emails(later(0ms), later(60s), 2)); });
+}
 
 BOOST_AUTO_TEST_CASE(links_are_issued_renewed_and_reset_whole_or_not_at_all) {
   shop_rows f;
