@@ -222,17 +222,33 @@ json download_items(const json& list, const std::string& state) {
   return out;
 }
 
-// The order page, once the order (and downloads) are read.
+// The order page, once the order is read. Its downloads are read after it,
+// never beside it: grants exist before an order is delivered, so a list read
+// after a delivered order is complete (read at the same time, it could come
+// from just before the grants and show a delivered order with no files).
 void show_order(const site_ptr& s, const http::request& req,
-                http::reply_fn reply, visitor v, json order, json downloads,
+                http::reply_fn reply, visitor v, json order,
                 std::string error) {
+  std::string id = order.value("id", "");
   std::string product_id = order.value("product_id", "");
-  s->api.call(
-    req,
-    api_request{"GET", "/api/v1/products/" + url_encode(product_id), {}, {}},
+  // Only the buyer downloads here; the creator and operators re-issue
+  // links from their own pages.
+  bool with_downloads = order.value("viewer", "") == "buyer"
+                        && order.value("state", "") == "delivered";
+  std::vector<api_request> calls{
+    api_request{"GET", "/api/v1/products/" + url_encode(product_id), {}, {}}};
+  if (with_downloads)
+    calls.push_back(
+      api_request{"GET",
+                  "/api/v1/orders/" + url_encode(id) + "/downloads",
+                  {},
+                  order_headers(req)});
+  s->api.all(
+    req, std::move(calls),
     [s, &req, reply = std::move(reply), v = std::move(v),
-     order = std::move(order), downloads = std::move(downloads),
-     error = std::move(error)](api_reply product) mutable {
+     order = std::move(order),
+     error = std::move(error)](std::vector<api_reply> rs) mutable {
+      auto& product = rs[0];
       json view;
       with_money_text(order);
       view["order"] = order;
@@ -246,12 +262,16 @@ void show_order(const site_ptr& s, const http::request& req,
         view["product_title"] = "Your purchase";
       }
       describe(view, order);
-      // Only the buyer downloads here; the creator and operators re-issue
-      // links from their own pages.
-      view["downloads"]
-        = order.value("viewer", "") == "buyer"
-            ? download_items(downloads, order.value("state", ""))
-            : json::array();
+      view["downloads"] = json::array();
+      if (rs.size() > 1) {
+        if (rs[1].ok())
+          view["downloads"] = download_items(
+            rs[1].body.value("items", json::array()), order.value("state", ""));
+        else if (error.empty())
+          error = "Your downloads cannot be listed just now. " + rs[1].detail()
+                  + " Reload the page in a moment; the links are in your "
+                    "email too.";
+      }
       json history = json::array();
       for (auto& e : order["timeline"])
         history.push_back(
@@ -267,11 +287,9 @@ void show_order(const site_ptr& s, const http::request& req,
 void order_page(const site_ptr& s, const http::request& req,
                 http::reply_fn reply, std::string error = {}) {
   auto id = url_encode(req.param("id"));
-  auto h = order_headers(req);
   with_visitor(
     s, req,
-    {api_request{"GET", "/api/v1/orders/" + id, {}, h},
-     api_request{"GET", "/api/v1/orders/" + id + "/downloads", {}, h}},
+    {api_request{"GET", "/api/v1/orders/" + id, {}, order_headers(req)}},
     [s, &req, reply = std::move(reply),
      error = std::move(error)](visitor v, std::vector<api_reply> rs) mutable {
       auto& order = rs[0];
@@ -286,10 +304,8 @@ void order_page(const site_ptr& s, const http::request& req,
                        {{"href", "/"}, {"label", "Go to the shop"}}})));
       if (!order.ok())
         return reply(failure(*s, v, req, order));
-      auto downloads
-        = rs[1].ok() ? rs[1].body.value("items", json::array()) : json::array();
       show_order(s, req, std::move(reply), std::move(v), std::move(order.body),
-                 std::move(downloads), std::move(error));
+                 std::move(error));
     });
 }
 
