@@ -199,7 +199,10 @@ struct service::impl {
       out.push_back(std::move(l));
     }
     if (!tpl.empty()) {
-      auto title = product_title(o.product_id);
+      // Read with the grants; a separate read only without any.
+      auto title = !active.empty() && !active.front().product_title.empty()
+                     ? expected<std::string>{active.front().product_title}
+                     : product_title(o.product_id);
       if (!title)
         return title.err();
       int64_t fewest = out.empty() ? 0 : out.front().remaining;

@@ -63,12 +63,18 @@ struct service::impl {
   }
 
   expected<checkout_answer> checkout_owned(const checkout_request& r);
+  // `event_id`: the inbox row of the webhook being processed, marked
+  // processed with the payment's checks closed (then `*finished` is set).
   expected<settlement> deliver_paid(const persistence::payment_row& p,
-                                    std::string_view via);
+                                    std::string_view via,
+                                    const std::string& event_id = {},
+                                    bool* finished = nullptr);
   expected<settlement> park_mismatch(const persistence::payment_row& p);
   std::string order_state(const std::string& order_id);
   expected<settlement> settle(const std::string& reference,
-                              std::string_view via);
+                              std::string_view via,
+                              const std::string& event_id = {},
+                              bool* finished = nullptr);
   status process_event(const persistence::inbox_row& e);
   status refund_event(const webhook_event& ev);
   void reconcile(const persistence::payment_row& p);
@@ -291,7 +297,8 @@ std::string service::impl::order_state(const std::string& order_id) {
 
 expected<settlement>
 service::impl::deliver_paid(const persistence::payment_row& p,
-                            std::string_view via) {
+                            std::string_view via, const std::string& event_id,
+                            bool* finished) {
   json detail{{"reference", p.reference},
               {"gateway", p.gateway},
               {"gateway_id", p.gateway_id},
@@ -316,8 +323,10 @@ service::impl::deliver_paid(const persistence::payment_row& p,
   }
   // The order has it: reconciliation need not look again (until now it
   // would have, in case this delivery never happened).
-  if (auto err = repo().close_checks(p.id))
+  if (auto err = repo().close_checks(p.id, event_id))
     log::warn("payment {}: {}", p.reference, err.detail);
+  else if (finished != nullptr && !event_id.empty())
+    *finished = true;
   return out;
 }
 
@@ -349,7 +358,9 @@ expected<settlement> service::settle(const std::string& reference,
 }
 
 expected<settlement> service::impl::settle(const std::string& reference,
-                                           std::string_view via) {
+                                           std::string_view via,
+                                           const std::string& event_id,
+                                           bool* finished) {
   auto& d = *this;
   auto repo = d.repo();
   auto found = repo.find_by_reference(reference);
@@ -367,7 +378,8 @@ expected<settlement> service::impl::settle(const std::string& reference,
     // Settled, and the order knows: answer from what is stored.
     return settlement{p.order_id, p.reference, p.status, p.gateway_status};
   if (p.status == "succeeded")
-    return d.deliver_paid(p, via); // again: repairs a crash in between
+    // again: repairs a crash in between
+    return d.deliver_paid(p, via, event_id, finished);
   if (p.status == "mismatch")
     return d.park_mismatch(p); // again: repairs a crash in between
 
@@ -428,7 +440,7 @@ expected<settlement> service::impl::settle(const std::string& reference,
     log::info("payment {} verified ({}): {} {}", reference, via, ch->amount,
               ch->currency);
   }
-  return d.deliver_paid(p, via);
+  return d.deliver_paid(p, via, event_id, finished);
 }
 
 // -- background work
@@ -490,9 +502,12 @@ status service::impl::process_event(const persistence::inbox_row& e) {
     return repo().finish_event(e.id, "ignored", ev.err().detail);
   status result;
   if (ev->event == "charge.success") {
-    auto s = settle(ev->reference, "webhook");
+    bool finished = false; // with the payment's checks closed
+    auto s = settle(ev->reference, "webhook", e.id, &finished);
     if (!s)
       result = s.err();
+    else if (finished)
+      return {};
   } else if (ev->event.starts_with("refund.")) {
     if (ev->event == "refund.processed" || ev->event == "refund.failed")
       result = refund_event(*ev);

@@ -53,12 +53,14 @@ const std::string view_select
   = std::string{"SELECT "} + grant_columns
     + ", f.name, f.size, f.sha256, f.content_type, f.storage_key, "
       "o.buyer_email, o.buyer_id, o.state, (SELECT COUNT(*) FROM "
-      "product_files pf WHERE pf.product_id = g.product_id) FROM "
+      "product_files pf WHERE pf.product_id = g.product_id), (SELECT "
+      "p.title FROM products p WHERE p.id = g.product_id) FROM "
       "download_grants g JOIN "
       "product_files f ON f.id = g.file_id JOIN orders o ON o.id = g.order_id ";
 
 // The grant's columns first, then the view's; then, read by `view_select`
-// but not by a link's lookup, how many files the product has now.
+// but not by a link's lookup, how many files the product has now and its
+// title.
 grant_view read_view(const soci::row& r, bool with_file_count = true) {
   grant_view v;
   v.grant = read_grant(r);
@@ -71,8 +73,10 @@ grant_view read_view(const soci::row& r, bool with_file_count = true) {
   v.buyer_email = opt_string(r, i + 5);
   v.buyer_id = opt_string(r, i + 6);
   v.order_state = r.get<std::string>(i + 7);
-  if (with_file_count)
+  if (with_file_count) {
     v.product_files = get_int(r, i + 8);
+    v.product_title = opt_string(r, i + 9);
+  }
   return v;
 }
 

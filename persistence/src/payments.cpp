@@ -456,13 +456,35 @@ status payment_repository::reschedule_check(const std::string& id,
   });
 }
 
-status payment_repository::close_checks(const std::string& id) {
+namespace {
+constexpr const char* close_checks_sql
+  = "UPDATE payments SET next_check_at = :n, check_claimed_until = NULL "
+    "WHERE id = :id";
+constexpr const char* processed_sql
+  = "UPDATE inbox SET status = 'processed', last_error = NULL, processed_at "
+    "= :t, claimed_until = NULL WHERE id = :e AND status = 'received'";
+} // namespace
+
+status payment_repository::close_checks(const std::string& id,
+                                        const std::string& event_id) {
   const std::string never{no_more_checks};
-  return db_.write([&](soci::session& sql) {
-    rows::exec(sql,
-               "UPDATE payments SET next_check_at = :n, check_claimed_until = "
-               "NULL WHERE id = :id",
-               soci::use(never), soci::use(id));
+  if (event_id.empty())
+    return db_.write([&](soci::session& sql) {
+      rows::exec(sql, close_checks_sql, soci::use(never), soci::use(id));
+    });
+  auto now_text = to_iso(now());
+  if (db_.kind() == backend::postgresql)
+    return db_.write([&](soci::session& sql) {
+      rows::exec(sql,
+                 std::string{"WITH i AS ("} + processed_sql + " RETURNING 1) "
+                   + close_checks_sql,
+                 soci::use(now_text), soci::use(event_id), soci::use(never),
+                 soci::use(id));
+    });
+  return db_.transact([&](soci::session& sql) -> status {
+    rows::exec(sql, processed_sql, soci::use(now_text), soci::use(event_id));
+    rows::exec(sql, close_checks_sql, soci::use(never), soci::use(id));
+    return {};
   });
 }
 

@@ -39,6 +39,16 @@ BOOST_AUTO_TEST_CASE(webhook_completes_a_purchase) {
   BOOST_TEST(s.events(id, "payment.succeeded") == 1);
   BOOST_TEST(s.fx->of(id) == 1);
   BOOST_TEST(s.inbox_rows(ref) == 1);
+  // The webhook's row is processed and reconciliation stops looking at the
+  // payment: both written once the order took the payment (one write).
+  BOOST_TEST(shop::eventually([&] {
+    return s.count("SELECT COUNT(*) FROM inbox WHERE reference = '" + ref
+                   + "' AND status = 'processed' AND processed_at IS NOT "
+                     "NULL AND claimed_until IS NULL")
+             == 1
+           && s.payment(id).next_check_at
+                == souk::persistence::payment_repository::no_more_checks;
+  }));
   BOOST_TEST(s.inbox_open() == 0);
   // Paid means verified: the gateway was asked before the order moved.
   BOOST_TEST(s.gw->verify_calls(ref) >= 1u);

@@ -478,7 +478,11 @@ BOOST_AUTO_TEST_CASE(links_are_issued_renewed_and_reset_whole_or_not_at_all) {
   sp::delivery_repository repo{*f.db};
   const int64_t hour = 3'600'000;
   BOOST_REQUIRE(*repo.grant_files(order, f.product_id, 5, hour, t0) == 1);
-  auto grant = (*repo.grants_of(order)).at(0).grant.id;
+  auto listed = (*repo.grants_of(order)).at(0);
+  // Read with the list: the product's file count and title (for emails).
+  BOOST_TEST(listed.product_files == 1);
+  BOOST_TEST(listed.product_title == "Book");
+  auto grant = listed.grant.id;
   f.exec("UPDATE download_grants SET downloads = 3, expires_at = "
          "'2020-01-01T00:00:00.000Z' WHERE id = '"
          + grant + "'");

@@ -46,6 +46,8 @@ struct grant_view {
   /// many grants, every file has one. Set in lists of grants (`grants_of`,
   /// `grants_of_product`), 0 in a link's view.
   int64_t product_files = 0;
+  /// The product's title now; set where `product_files` is.
+  std::string product_title;
 };
 
 /// What a link's token hash leads to.

@@ -171,8 +171,10 @@ public:
                           const std::string& next_check_at);
 
   /// Stops reconciliation looking at a payment: it is settled and its order
-  /// has heard of it.
-  status close_checks(const std::string& id);
+  /// has heard of it. With `event_id`, that gateway event (still
+  /// `received`) is marked processed too, as one write: the webhook that
+  /// settled the payment is done with it.
+  status close_checks(const std::string& id, const std::string& event_id = {});
 
   /// `next_check_at` of a payment nobody needs to look at again.
   static constexpr std::string_view no_more_checks = "9999-12-31T00:00:00.000Z";
