@@ -49,14 +49,23 @@ grant_row read_grant(const soci::row& r) {
   return g;
 }
 
-const std::string view_select
+const std::string view_columns
   = std::string{"SELECT "} + grant_columns
     + ", f.name, f.size, f.sha256, f.content_type, f.storage_key, "
       "o.buyer_email, o.buyer_id, o.state, (SELECT COUNT(*) FROM "
       "product_files pf WHERE pf.product_id = g.product_id), (SELECT "
-      "p.title FROM products p WHERE p.id = g.product_id) FROM "
-      "download_grants g JOIN "
-      "product_files f ON f.id = g.file_id JOIN orders o ON o.id = g.order_id ";
+      "p.title FROM products p WHERE p.id = g.product_id)";
+const std::string view_from
+  = " FROM download_grants g JOIN product_files f ON f.id = g.file_id JOIN "
+    "orders o ON o.id = g.order_id ";
+const std::string view_select = view_columns + view_from;
+
+// How many times links were issued for a grant's order since :s (one issue
+// of several files counts once).
+constexpr const char* link_sets_count
+  = "SELECT COUNT(DISTINCT l.created_at) FROM download_links l JOIN "
+    "download_grants lg ON lg.id = l.grant_id WHERE lg.order_id = :o AND "
+    "l.created_at >= :s";
 
 // The grant's columns first, then the view's; then, read by `view_select`
 // but not by a link's lookup, how many files the product has now and its
@@ -201,10 +210,28 @@ expected<size_t> delivery_repository::grant_files(const std::string& order_id,
 }
 
 expected<std::vector<grant_view>>
-delivery_repository::grants_of(const std::string& order_id) {
-  return find_all<grant_view>(
-    db_, view_select + "WHERE g.order_id = :o ORDER BY f.name, g.id", order_id,
-    [](const soci::row& r) { return read_view(r); });
+delivery_repository::grants_of(const std::string& order_id,
+                               const std::string& link_sets_since) {
+  if (link_sets_since.empty())
+    return find_all<grant_view>(
+      db_, view_select + "WHERE g.order_id = :o ORDER BY f.name, g.id",
+      order_id, [](const soci::row& r) { return read_view(r); });
+  // The count rides along as the last column (the same in every row).
+  std::vector<grant_view> out;
+  auto st = db_.run([&](soci::session& sql) {
+    rows::query rows{sql,
+                     view_columns + ", (" + link_sets_count + ")" + view_from
+                       + "WHERE g.order_id = :g ORDER BY f.name, g.id",
+                     soci::use(order_id, "o"), soci::use(link_sets_since, "s"),
+                     soci::use(order_id, "g")};
+    for (auto& r : rows) {
+      out.push_back(read_view(r));
+      out.back().link_sets = get_int(r, grant_column_count + 10);
+    }
+  });
+  if (st)
+    return st;
+  return out;
 }
 
 expected<std::vector<grant_view>> delivery_repository::grants_of_product(
@@ -448,12 +475,8 @@ delivery_repository::link_sets_since(const std::string& order_id,
                                      const std::string& since) {
   long long n = 0;
   auto st = db_.run([&](soci::session& sql) {
-    rows::exec(
-      sql,
-      "SELECT COUNT(DISTINCT l.created_at) FROM download_links l JOIN "
-      "download_grants g ON g.id = l.grant_id WHERE g.order_id = :o AND "
-      "l.created_at >= :s",
-      soci::use(order_id), soci::use(since), soci::into(n));
+    rows::exec(sql, link_sets_count, soci::use(order_id), soci::use(since),
+               soci::into(n));
   });
   if (st)
     return st;

@@ -482,6 +482,7 @@ BOOST_AUTO_TEST_CASE(links_are_issued_renewed_and_reset_whole_or_not_at_all) {
   // Read with the list: the product's file count and title (for emails).
   BOOST_TEST(listed.product_files == 1);
   BOOST_TEST(listed.product_title == "Book");
+  BOOST_TEST(listed.link_sets == -1); // not asked for
   auto grant = listed.grant.id;
   f.exec("UPDATE download_grants SET downloads = 3, expires_at = "
          "'2020-01-01T00:00:00.000Z' WHERE id = '"
@@ -565,6 +566,19 @@ BOOST_AUTO_TEST_CASE(links_are_issued_renewed_and_reset_whole_or_not_at_all) {
   BOOST_TEST(f.count("SELECT COUNT(*) FROM email_outbox WHERE dedupe_key = "
                      "'receipt:1'")
              == 1);
+
+  // Link sets counted with the grants, as on their own (a set is a
+  // moment: h1 at n1, h2 to h5 at n2).
+  for (auto [since, sets] : {std::pair{n1, 2},
+                             {n2, 1},
+                             {std::string{"2032-06-01T00:00:00.000Z"}, 0}}) {
+    auto with = repo.grants_of(order, since);
+    BOOST_REQUIRE(with && with->size() == 1);
+    BOOST_TEST(with->front().link_sets == sets);
+    BOOST_TEST(*repo.link_sets_since(order, since) == sets);
+    BOOST_TEST(with->front().grant.id == grant);
+    BOOST_TEST(with->front().product_title == "Book");
+  }
 
   // A revoked grant: an error naming it, and nothing written at all.
   BOOST_REQUIRE(*repo.revoke(order, "refunded", n2) == 1);

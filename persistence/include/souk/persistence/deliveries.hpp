@@ -48,6 +48,9 @@ struct grant_view {
   int64_t product_files = 0;
   /// The product's title now; set where `product_files` is.
   std::string product_title;
+  /// `link_sets_since` for the grant's order, when `grants_of` was asked
+  /// for it; else -1.
+  int64_t link_sets = -1;
 };
 
 /// What a link's token hash leads to.
@@ -120,8 +123,12 @@ public:
                                int64_t max_downloads, int64_t lifetime_ms,
                                const std::string& now);
 
-  /// The order's grants with their files, by file name.
-  expected<std::vector<grant_view>> grants_of(const std::string& order_id);
+  /// The order's grants with their files, by file name. With
+  /// `link_sets_since`, each carries `link_sets_since`'s count too (in the
+  /// same read).
+  expected<std::vector<grant_view>> grants_of(const std::string& order_id,
+                                              const std::string& link_sets_since
+                                              = {});
 
   /// A product's grants (every buyer), newest order first: `limit` of them
   /// after the cursor `before` (a grant id; empty: the newest).
