@@ -2,6 +2,7 @@
 // call of the gateway interface, and how the gateway's refusals map onto
 // souk's error codes.
 
+#include <optional>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
@@ -10,6 +11,7 @@
 #include "souk/http/router.hpp"
 #include "souk/http/server.hpp"
 #include "souk/payments/gateway.hpp"
+#include "souk/payments/http_client.hpp"
 #include "souk/sandbox/gateway.hpp"
 
 using namespace std::chrono_literals;
@@ -111,6 +113,36 @@ BOOST_AUTO_TEST_CASE(charges_and_refunds) {
   auto over = gw->start_refund(rr);
   BOOST_REQUIRE(!over);
   BOOST_TEST(over.err().code == souk::errc::invalid_field);
+}
+
+// A thread's calls share one kept-alive connection: no connect (or TLS
+// handshake, against the real gateway) per call. A server restarted in
+// between closes it; the next call connects again by itself.
+BOOST_AUTO_TEST_CASE(calls_from_a_thread_reuse_one_connection) {
+  std::optional<sandboxed> s;
+  s.emplace();
+  // Which of four calls opened a connection.
+  auto calls = [&] {
+    std::vector<bool> opened;
+    for (int i = 0; i < 4; ++i) {
+      pay::http_call c;
+      c.url = s->url + "/transaction/verify/souk-none";
+      c.headers = {{"Authorization", "Bearer sk_test_driver"}};
+      auto a = pay::send(c);
+      opened.push_back(!a || a->connected); // a failed call fails the test
+    }
+    return opened;
+  };
+  // On a new thread: one that called before may have kept another server's.
+  std::vector<bool> first, second;
+  std::thread{[&] {
+    first = calls();
+    s.reset(); // the server goes away with the connection kept to it
+    s.emplace();
+    second = calls(); // the dead connection is not used
+  }}.join();
+  BOOST_TEST((first == std::vector<bool>{true, false, false, false}));
+  BOOST_TEST((second == std::vector<bool>{true, false, false, false}));
 }
 
 BOOST_AUTO_TEST_CASE(transfers) {

@@ -24,6 +24,8 @@ struct http_answer {
   long status = 0;
   std::string body;
   std::string content_type;
+  /// Whether this call opened a connection (false: it reused a kept one).
+  bool connected = false;
 };
 
 /// Sends `call` with libcurl and waits for the answer. Blocking: call it on a
@@ -31,7 +33,8 @@ struct http_answer {
 /// Errors: `errc::unavailable` when the request cannot have arrived (no
 /// connection: refused, DNS, TLS handshake), `errc::timeout` when it may
 /// have but no answer came (the deadline passed, the connection broke).
-/// Thread-safe.
+/// Thread-safe. Each thread keeps its connections open for its next calls
+/// (HTTP keep-alive; libcurl's connection cache, checked before reuse).
 expected<http_answer> send(const http_call& call);
 
 } // namespace souk::payments
