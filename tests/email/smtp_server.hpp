@@ -40,7 +40,8 @@ public:
   std::vector<std::string> messages() const {
     return read_files(dir_.path() / "mail", ".eml");
   }
-  /// Their envelopes ("from ...", "to ...", "tls yes|no", "auth yes|no").
+  /// Their envelopes ("from ...", "to ...", "tls yes|no", "auth yes|no",
+  /// "peer PORT": the client's port, the same for one connection).
   std::vector<std::string> envelopes() const {
     return read_files(dir_.path() / "mail", ".env");
   }

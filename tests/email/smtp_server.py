@@ -6,7 +6,10 @@ Each accepted message is written to DIR/NNNN.eml (in arrival order) with its
 envelope in DIR/NNNN.env. Options make it misbehave the way real servers do:
 refuse the first N messages with a temporary 451, refuse recipients
 containing a text for good (550), require STARTTLS (with a self-signed
-certificate it makes) and AUTH. Prints "listening on PORT" when
+certificate it makes) and AUTH, close connections idle for a time or
+after a number of messages. Each
+envelope file names the client's port ("peer N"): messages on one
+connection share it. Prints "listening on PORT" when
 ready; runs until killed.
 """
 import argparse
@@ -28,11 +31,22 @@ def free_port():
 
 
 class Handler:
-    def __init__(self, out_dir, refuse, reject_rcpt):
+    def __init__(self, out_dir, refuse, reject_rcpt, per_connection):
         self.out_dir = out_dir
         self.refuse = refuse
         self.reject_rcpt = reject_rcpt
+        self.per_connection = per_connection
         self.count = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        # A cap on messages per connection, enforced as some servers do:
+        # the connection is closed when the next message starts.
+        if self.per_connection and getattr(session, "souk_sent", 0) >= self.per_connection:
+            server.transport.close()
+            return "421 4.7.0 Too many messages on this connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         if self.reject_rcpt and self.reject_rcpt in address:
@@ -45,6 +59,7 @@ class Handler:
             self.refuse -= 1
             return "451 4.3.0 Try again later"
         self.count += 1
+        session.souk_sent = getattr(session, "souk_sent", 0) + 1
         base = os.path.join(self.out_dir, "%04d" % self.count)
         with open(base + ".tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)
@@ -54,6 +69,7 @@ class Handler:
                 f.write("to %s\n" % r)
             f.write("tls %s\n" % ("yes" if session.ssl else "no"))
             f.write("auth %s\n" % (session.authenticated and "yes" or "no"))
+            f.write("peer %s\n" % session.peer[1])
         os.rename(base + ".tmp", base + ".eml")
         return "250 2.0.0 Accepted"
 
@@ -66,9 +82,11 @@ def main():
     p.add_argument("--tls", action="store_true")
     p.add_argument("--user", default="")
     p.add_argument("--password", default="")
+    p.add_argument("--idle-timeout", type=float, default=300)
+    p.add_argument("--per-connection", type=int, default=0)
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
-    kwargs = {}
+    kwargs = {"timeout": a.idle_timeout}
     if a.tls:
         cert = os.path.join(a.dir, "cert.pem")
         key = os.path.join(a.dir, "key.pem")
@@ -88,7 +106,7 @@ def main():
         kwargs.update(authenticator=authenticator, auth_required=True,
                       auth_require_tls=a.tls)
     port = free_port()
-    controller = Controller(Handler(a.dir, a.refuse, a.reject_rcpt), hostname="127.0.0.1",
+    controller = Controller(Handler(a.dir, a.refuse, a.reject_rcpt, a.per_connection), hostname="127.0.0.1",
                             port=port, **kwargs)
     controller.start()
     print("listening on %d" % port, flush=True)

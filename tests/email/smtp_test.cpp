@@ -5,6 +5,7 @@
 // different one; STARTTLS and AUTH work, and a server that demands TLS
 // never gets a message in the clear.
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -133,6 +134,62 @@ BOOST_AUTO_TEST_CASE(a_queued_email_goes_out_once_and_is_cleared) {
   BOOST_TEST(r.attempts == 1);
   BOOST_TEST(r.message.empty()); // it held a download link
   BOOST_TEST(!r.sent_at.empty());
+}
+
+// The client's port of an envelope: one per connection.
+std::string peer_of(const std::string& envelope) {
+  auto at = envelope.find("peer ");
+  return at == std::string::npos
+           ? std::string{}
+           : envelope.substr(at + 5, envelope.find('\n', at) - at - 5);
+}
+
+BOOST_AUTO_TEST_CASE(
+  messages_share_a_kept_connection_until_the_server_drops_it) {
+  souk::testing::smtp_server srv{{"--idle-timeout", "1"}};
+  auto s = sender_for(smtp_to(srv));
+  std::vector<sp::email_row> first;
+  for (int i = 0; i < 3; ++i)
+    first.push_back(queue());
+  BOOST_REQUIRE(until(s, [&] {
+    return std::all_of(first.begin(), first.end(),
+                       [&](auto& e) { return row(e.id).status == "sent"; });
+  }));
+  // The server closes the connection after a second of silence: the next
+  // message goes out at its first try all the same, on a new connection.
+  std::this_thread::sleep_for(1500ms);
+  auto later = queue();
+  s.run_due();
+  BOOST_TEST(row(later.id).status == "sent");
+  BOOST_TEST(row(later.id).attempts == 1);
+  auto env = srv.envelopes();
+  BOOST_REQUIRE_EQUAL(env.size(), 4u);
+  BOOST_TEST(!peer_of(env[0]).empty());
+  BOOST_TEST(peer_of(env[1]) == peer_of(env[0]));
+  BOOST_TEST(peer_of(env[2]) == peer_of(env[0]));
+  BOOST_TEST(peer_of(env[3]) != peer_of(env[0]));
+  for (auto& e : first)
+    BOOST_TEST(row(e.id).attempts == 1);
+}
+
+// A server that takes two messages per connection and then closes it when
+// the third starts: that message still goes out at its first try, on a new
+// connection.
+BOOST_AUTO_TEST_CASE(a_kept_connection_the_server_closes_is_replaced_at_once) {
+  souk::testing::smtp_server srv{{"--per-connection", "2"}};
+  auto s = sender_for(smtp_to(srv));
+  std::vector<sp::email_row> sent;
+  for (int i = 0; i < 3; ++i)
+    sent.push_back(queue());
+  s.run_due();
+  for (auto& e : sent) {
+    BOOST_TEST(row(e.id).status == "sent");
+    BOOST_TEST(row(e.id).attempts == 1);
+  }
+  auto env = srv.envelopes();
+  BOOST_REQUIRE_EQUAL(env.size(), 3u);
+  BOOST_TEST(peer_of(env[1]) == peer_of(env[0]));
+  BOOST_TEST(peer_of(env[2]) != peer_of(env[0]));
 }
 
 BOOST_AUTO_TEST_CASE(a_server_refusing_then_accepting_gets_it_on_a_retry) {
