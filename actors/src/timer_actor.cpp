@@ -5,6 +5,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "souk/core/log.hpp"
@@ -55,8 +56,16 @@ caf::behavior timers(timer_actor* self, context_ptr shared) {
       if (r.err)
         log::warn("timers: cannot claim due timers: {}", r.err.detail);
       auto manager = st.ctx->services->get(manager_name);
-      for (auto& t : r.timers)
-        self->send(manager, timer_atom::value, std::move(t));
+      for (auto& t : r.timers) {
+        if (!st.ctx->opts.before_timer) {
+          self->send(manager, timer_atom::value, std::move(t));
+          continue;
+        }
+        auto& check = st.ctx->opts.before_timer;
+        check(t, [manager, t]() mutable {
+          caf::anon_send(manager, timer_atom::value, std::move(t));
+        });
+      }
       // A full batch means more are due: claim again at once. Otherwise
       // pause, so a SQLite writer never hogs the file lock.
       if (!r.err && r.timers.size() == st.ctx->opts.batch)

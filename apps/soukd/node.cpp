@@ -552,6 +552,18 @@ status node::start() {
   }
 
   engine_opts.metrics = d.metrics;
+  // A payment whose webhook was lost is looked up before its order's wait
+  // runs out, on the gateway's threads (the timer may fire after).
+  engine_opts.before_timer
+    = [svc = d.payments, workers = d.gateway_workers](
+        const persistence::timer_row& t, std::function<void()> fire) {
+        if (t.event != "payment.expired")
+          return fire();
+        workers->post([svc, id = t.order_id, fire = std::move(fire)] {
+          svc->confirm_before_expiry(id);
+          fire();
+        });
+      };
   d.engine = std::make_unique<actors::order_engine>(
     d.runtime->system(), d.db, d.flows, d.directory, std::move(engine_opts));
   for (auto& child : d.engine->children())

@@ -256,6 +256,27 @@ BOOST_AUTO_TEST_CASE(a_declined_payment_fails_when_the_wait_is_over) {
   BOOST_TEST(s.fx->of(id) == 0);
 }
 
+// Paid, but its webhook never came and reconciliation has not looked yet:
+// as the order's wait runs out, the gateway is asked first, and the order
+// is delivered rather than failed (and then parked as paid too late).
+BOOST_AUTO_TEST_CASE(a_payment_whose_webhook_was_lost_is_found_before_expiry) {
+  shop_options o;
+  o.misbehave.drop = true;  // the webhook is lost
+  o.reconcile_after = 300s; // reconciliation would come far too late
+  shop s{o};
+  auto order = s.checkout(s.quick_product);
+  std::string id = order["order"]["id"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  auto p = s.payment(id);
+  BOOST_TEST(p.status == "succeeded");
+  BOOST_TEST(p.settled_by == "expiry");
+  BOOST_TEST(s.events(id, "payment.succeeded") == 1);
+  BOOST_TEST(s.events(id, "payment.expired") == 0);
+  BOOST_TEST(s.fx->of(id) == 1);
+  BOOST_TEST(s.gw->stats().webhook_attempts == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(settle_repair)

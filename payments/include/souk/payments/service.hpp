@@ -142,12 +142,21 @@ public:
   expected<intake> receive_webhook(std::string_view body,
                                    std::string_view signature);
 
+  /// Before an order's wait for its payment runs out (the flow's
+  /// `payment.expired`): asks the gateway whether the payment went through
+  /// after all (its webhook lost or late) and, if so, settles it, so the
+  /// order is paid and delivered rather than failed and parked. Does
+  /// nothing for an order without an open payment. Blocking (a gateway
+  /// call). If the gateway does not answer, the expiry goes ahead;
+  /// reconciliation still finds a late payment.
+  void confirm_before_expiry(const std::string& order_id);
+
   /// Asks the gateway about the payment `reference` and acts on the answer:
   /// a successful charge whose amount and currency match moves the order on
   /// with `payment.succeeded` (deduplicated on the reference, so webhook,
   /// browser and reconciliation complete it exactly once); a mismatch parks
   /// the order with the evidence; anything else is recorded. `via` says
-  /// who asked ("webhook", "callback", "reconciliation").
+  /// who asked ("webhook", "callback", "reconciliation", "expiry").
   expected<settlement> settle(const std::string& reference,
                               std::string_view via);
 
