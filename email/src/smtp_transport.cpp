@@ -60,11 +60,15 @@ public:
       return error{errc::internal, "curl_easy_init failed"};
     auto a = hand_over(h.get(), m);
     a.reused = a.reused && kept;
-    if (a.rc != CURLE_OK && a.reused) {
-      // The kept connection may have been closed by the server meanwhile
-      // (idle timeout, a cap on messages per connection): once more on a
-      // new one. At worst a message the server did take goes out twice,
-      // with the same Message-ID, as after a crash.
+    // The kept connection was gone: no reply, or 421 (the server closing
+    // the channel: an idle timeout, a cap on messages per connection).
+    // Once more at once on a new one. Not after a timeout (a slow server,
+    // not a closed connection) nor another reply (the server answered).
+    const bool gone = a.rc != CURLE_OK && a.rc != CURLE_OPERATION_TIMEDOUT
+                      && (a.code == 0 || a.code == 421);
+    if (a.reused && gone) {
+      // At worst a message the server did take goes out twice, with the
+      // same Message-ID, as after a crash.
       h.reset(curl_easy_init());
       if (!h)
         return error{errc::internal, "curl_easy_init failed"};
