@@ -17,6 +17,7 @@
 #include "souk/catalog/service.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
+#include "souk/core/time.hpp"
 #include "souk/core/worker_pool.hpp"
 #include "souk/delivery/service.hpp"
 #include "souk/email/message.hpp"
@@ -67,6 +68,10 @@ std::string hostname() {
     return "unknown";
   return buf;
 }
+
+// How long past its time an order's payment.expired may wait for the
+// gateway to say whether the payment went through (see before_timer).
+constexpr std::chrono::minutes expiry_hold{10};
 
 actors::engine_options engine_options_of(const config::settings& cfg,
                                          const std::string& node_id) {
@@ -553,15 +558,22 @@ status node::start() {
 
   engine_opts.metrics = d.metrics;
   // A payment whose webhook was lost is looked up before its order's wait
-  // runs out, on the gateway's threads (the timer may fire after).
+  // runs out, on the gateway's threads (the timer may fire after). While
+  // the gateway does not answer, the expiry waits (the timer is claimed
+  // again when its lease runs out), for at most `expiry_hold`.
   engine_opts.before_timer
     = [svc = d.payments, workers = d.gateway_workers](
         const persistence::timer_row& t, std::function<void()> fire) {
         if (t.event != "payment.expired")
           return fire();
-        workers->post([svc, id = t.order_id, fire = std::move(fire)] {
-          svc->confirm_before_expiry(id);
-          fire();
+        workers->post([svc, t, fire = std::move(fire)] {
+          auto due = parse_iso(t.due_at);
+          bool overdue = !due || now() - *due > expiry_hold;
+          if (svc->confirm_before_expiry(t.order_id) || overdue)
+            return fire();
+          log::warn("order {}: payment.expired held: the gateway did not "
+                    "answer; asking again when the timer's claim runs out",
+                    t.order_id);
         });
       };
   d.engine = std::make_unique<actors::order_engine>(

@@ -443,24 +443,27 @@ expected<settlement> service::impl::settle(const std::string& reference,
   return d.deliver_paid(p, via, event_id, finished);
 }
 
-void service::confirm_before_expiry(const std::string& order_id) {
+bool service::confirm_before_expiry(const std::string& order_id) {
   auto found = impl_->repo().find_by_order(order_id);
   if (!found) {
     log::warn("order {}: before its payment window closes: {}", order_id,
               found.err().detail);
-    return;
+    return false;
   }
   if (!*found || (*found)->status != "initialized")
-    return;
+    return true;
   auto& p = **found;
   auto s = impl_->settle(p.reference, "expiry");
-  if (!s)
+  if (!s) {
     log::warn("payment {}: not confirmed before its window closed: {}",
               p.reference, s.err().detail);
-  else if (s->payment_status == "succeeded")
+    return false;
+  }
+  if (s->payment_status == "succeeded")
     log::info("payment {}: confirmed by the gateway as its order's wait ran "
               "out (no webhook came)",
               p.reference);
+  return true;
 }
 
 // -- background work

@@ -277,6 +277,27 @@ BOOST_AUTO_TEST_CASE(a_payment_whose_webhook_was_lost_is_found_before_expiry) {
   BOOST_TEST(s.gw->stats().webhook_attempts == 0u);
 }
 
+// The same, with the gateway failing the first look as the wait runs out:
+// the order does not expire on no answer; the next look (when the timer's
+// claim has run out) finds the payment.
+BOOST_AUTO_TEST_CASE(an_expiry_waits_for_a_gateway_that_did_not_answer) {
+  shop_options o;
+  o.misbehave.drop = true;
+  o.misbehave.verify_errors = 1; // per reference: the expiry's first look
+  o.reconcile_after = 300s;
+  o.timer_lease = 1s;
+  shop s{o};
+  auto order = s.checkout(s.quick_product);
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  BOOST_TEST(s.payment(id).settled_by == "expiry");
+  BOOST_TEST(s.events(id, "payment.expired") == 0);
+  BOOST_TEST(s.gw->verify_calls(ref) >= 2u);
+  BOOST_TEST(s.fx->of(id) == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(settle_repair)

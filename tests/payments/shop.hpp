@@ -103,6 +103,8 @@ struct shop_options {
   std::chrono::milliseconds reconcile_for = 72h;
   /// A webhook that cannot be processed is set aside after this.
   std::chrono::milliseconds retry_for = 72h;
+  /// A node's claim on a due timer (0: the settings' default).
+  std::chrono::milliseconds timer_lease{0};
 };
 
 struct shop {
@@ -164,6 +166,8 @@ struct shop {
     cfg.payments.reconcile_for = o.reconcile_for;
     cfg.payments.retry_for = o.retry_for;
     cfg.wallet.hold = o.hold;
+    if (o.timer_lease.count() > 0)
+      cfg.orders.timer_lease = o.timer_lease;
     cfg.wallet.poll = 100ms;
     ext.actions["test.effect"] = {};
     ext.services.emplace_back("test", [fx = fx](caf::actor_system& sys) {

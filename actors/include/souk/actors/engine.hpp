@@ -73,12 +73,13 @@ struct engine_options {
   /// (`database::post`). Never CAF's scheduler threads.
   std::function<void(std::function<void()>)> executor;
   /// Looked at before a claimed timer fires: `before_timer(timer, fire)`
-  /// must not block, and calls `fire()` once, from any thread, when the
-  /// timer may go to its order (within `timer_lease`). Whatever it
-  /// delivered to the order meanwhile comes first; a timer of a state the
-  /// order has left is then ignored. soukd asks the gateway whether a
-  /// payment arrived after all before `payment.expired` fails its order.
-  /// Null: timers fire at once.
+  /// must not block, and calls `fire()` at most once, from any thread, when
+  /// the timer may go to its order (within `timer_lease`). A timer it does
+  /// not fire is claimed again, and looked at again, once its lease runs
+  /// out. Whatever it delivered to the order meanwhile comes first; a
+  /// timer of a state the order has left is then ignored. soukd asks the
+  /// gateway whether a payment arrived after all before `payment.expired`
+  /// fails its order. Null: timers fire at once.
   std::function<void(const persistence::timer_row&, std::function<void()>)>
     before_timer;
 };

@@ -147,9 +147,10 @@ public:
   /// after all (its webhook lost or late) and, if so, settles it, so the
   /// order is paid and delivered rather than failed and parked. Does
   /// nothing for an order without an open payment. Blocking (a gateway
-  /// call). If the gateway does not answer, the expiry goes ahead;
-  /// reconciliation still finds a late payment.
-  void confirm_before_expiry(const std::string& order_id);
+  /// call). Returns false when the gateway (or the order) did not answer:
+  /// the caller asks again later rather than expire an order that may be
+  /// paid.
+  bool confirm_before_expiry(const std::string& order_id);
 
   /// Asks the gateway about the payment `reference` and acts on the answer:
   /// a successful charge whose amount and currency match moves the order on
