@@ -383,9 +383,9 @@ status service::run_action(const std::string& action,
   return error{errc::invalid_field, "delivery does not run " + action};
 }
 
-expected<download> service::open(const std::string& token,
-                                 const std::string& client, bool resume,
-                                 bool count) {
+expected<download> service::open(
+  const std::string& token, const std::string& client, bool resume, bool count,
+  const std::function<bool(const persistence::grant_view&)>& answerable) {
   auto& d = *impl_;
   error unknown{errc::not_found,
                 "this download link is not known: check that it was copied "
@@ -409,6 +409,8 @@ expected<download> service::open(const std::string& token,
   auto since
     = to_iso(t - (resume ? d.opts.resume_window : d.opts.repeat_window));
   count_outcome outcome;
+  if (count && answerable && !answerable(l.grant))
+    count = false;
   if (count) {
     auto counted = d.repo().count_download(g.id, client, to_iso(t), since);
     if (!counted)

@@ -226,7 +226,15 @@ void serve_download(const std::shared_ptr<const services>& svc,
   }
   auto client = delivery::client_key(
     req.remote, std::string{req.header("user-agent").value_or("")});
-  auto found = svc->delivery->open(token, client, resume, !head);
+  // A Range that lies wholly beyond the file is answered 416 below; it
+  // must not take one of the buyer's downloads.
+  auto answerable = [&](const persistence::grant_view& g) {
+    return !range_header || !if_range_holds(req, "\"" + g.file_sha256 + "\"")
+           || parse_range(*range_header, static_cast<uint64_t>(g.file_size))
+                  .what
+                != range_answer::kind::unsatisfiable;
+  };
+  auto found = svc->delivery->open(token, client, resume, !head, answerable);
   if (!found)
     return reply(link_problem(*svc, req, found.err()));
   auto& g = found->grant;

@@ -302,6 +302,19 @@ BOOST_AUTO_TEST_CASE(ranges_follow_rfc_9110_and_resumes_count_once) {
   auto resumed = get(link, "127.0.0.22", {{"Range", "bytes=100-"}});
   BOOST_TEST(resumed.status == 206u);
   BOOST_TEST(downloads(order)["downloads"] == 2);
+  // A Range beyond the end from yet another client is 416 and takes none
+  // of the buyer's downloads; the same with an If-Range that holds.
+  auto past = "bytes=" + std::to_string(size) + "-";
+  BOOST_TEST(get(link, "127.0.0.23", {{"Range", past}}).status == 416u);
+  BOOST_TEST(
+    get(link, "127.0.0.24", {{"Range", past}, {"If-Range", etag}}).status
+    == 416u);
+  BOOST_TEST(downloads(order)["downloads"] == 2);
+  // With an If-Range that no longer holds the whole file is sent: counted.
+  auto whole
+    = get(link, "127.0.0.25", {{"Range", past}, {"If-Range", "\"old\""}});
+  BOOST_TEST(whole.status == 200u);
+  BOOST_TEST(downloads(order)["downloads"] == 3);
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_downloads_never_pass_the_limit) {

@@ -95,10 +95,16 @@ public:
   /// The grant a link's token leads to, counted as a download unless it is
   /// the same download as the last one (see `options`): `resume` is a Range
   /// request not starting at byte 0; `count` false only checks (HEAD).
+  /// `answerable`, when given, is asked about the link's file before it is
+  /// counted: a request it refuses (a Range beyond the file's end, answered
+  /// 416) is only checked, so it takes none of the buyer's downloads.
   /// Errors: not_found (no such link), link_replaced, link_expired,
   /// link_used_up, link_revoked — each with a detail saying what to do.
-  expected<download> open(const std::string& token, const std::string& client,
-                          bool resume, bool count = true);
+  expected<download>
+  open(const std::string& token, const std::string& client, bool resume,
+       bool count = true,
+       const std::function<bool(const persistence::grant_view&)>& answerable
+       = {});
 
   /// The grants (with download counts) of `order`, a row the caller just
   /// read, adding grants for files the product gained since (new files
