@@ -34,6 +34,7 @@
 #include "souk/payments/payouts.hpp"
 #include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
+#include "souk/persistence/housekeeping.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/nodes.hpp"
 #include "souk/persistence/orders.hpp"
@@ -72,6 +73,9 @@ std::string hostname() {
 // How long past its time an order's payment.expired may wait for the
 // gateway to say whether the payment went through (see before_timer).
 constexpr std::chrono::minutes expiry_hold{10};
+
+// Rows of each kind housekeeping deletes per statement.
+constexpr int64_t housekeeping_batch = 500;
 
 actors::engine_options engine_options_of(const config::settings& cfg,
                                          const std::string& node_id) {
@@ -138,6 +142,7 @@ struct node::impl {
   std::shared_ptr<email::sender> mail;
   std::shared_ptr<worker_pool> delivery_workers;
   std::shared_ptr<worker_pool> email_workers;
+  std::shared_ptr<worker_pool> housekeeping_workers;
   http::router routes;
   std::unique_ptr<http::server> server;
   bool registered = false;
@@ -556,6 +561,41 @@ status node::start() {
     children.push_back(actors::blocking_service(std::move(o)));
   }
 
+  // Housekeeping: rows kept only for a while (expired sessions, old
+  // Idempotency-Keys, forgotten login failures) deleted hourly, in small
+  // batches, as the supervised actor "housekeeping". Every node runs it;
+  // deleting the same rows twice is harmless.
+  {
+    d.housekeeping_workers = std::make_shared<worker_pool>(1);
+    actors::blocking_service_options o;
+    o.name = "housekeeping";
+    o.batch = housekeeping_batch;
+    o.round = [db = d.db, auth = d.cfg.auth, pay = d.cfg.payments] {
+      auto t = now();
+      persistence::prune_before before;
+      before.sessions_expired = to_iso(t - auth.sessions_kept_for);
+      before.throttle_failed = to_iso(t - auth.login_failures_kept_for);
+      before.idempotency_created = to_iso(t - pay.idempotency_keys_kept_for);
+      before.now = to_iso(t);
+      auto done = persistence::prune(*db, before, housekeeping_batch);
+      if (!done) {
+        log::warn("housekeeping: {}", done.err().detail);
+        return size_t{0};
+      }
+      if (done->total() > 0)
+        log::info("housekeeping: deleted {} expired sessions, {} "
+                  "Idempotency-Keys, {} login throttles",
+                  done->sessions, done->idempotency_keys, done->throttles);
+      // A full batch of any kind: more are due, run again at once.
+      return static_cast<size_t>(
+        std::max({done->sessions, done->idempotency_keys, done->throttles}));
+    };
+    o.poll = std::chrono::hours{1};
+    o.workers = d.housekeeping_workers;
+    o.directory = d.directory;
+    children.push_back(actors::blocking_service(std::move(o)));
+  }
+
   engine_opts.metrics = d.metrics;
   // A payment whose webhook was lost is looked up before its order's wait
   // runs out, on the gateway's threads (the timer may fire after). While
@@ -701,6 +741,8 @@ void node::stop() {
     d.delivery_workers->shutdown();
   if (d.email_workers)
     d.email_workers->shutdown();
+  if (d.housekeeping_workers)
+    d.housekeeping_workers->shutdown();
   if (d.workers)
     d.workers->shutdown();
   if (d.runtime)

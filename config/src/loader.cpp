@@ -77,6 +77,16 @@ expected<milliseconds> parse_duration_value(const std::string& text) {
   return parse_duration(text);
 }
 
+// How long rows are kept: at least an hour, so a retry or a replay in
+// flight never finds its row gone.
+expected<milliseconds> parse_retention(const std::string& text) {
+  auto d = parse_duration(text);
+  if (d && *d < std::chrono::hours{1})
+    return error{errc::invalid_field,
+                 fmt::format("must be at least 1h, got '{}'", text)};
+  return d;
+}
+
 expected<bool> parse_bool(const std::string& text) {
   if (text == "true" || text == "yes" || text == "on" || text == "1")
     return true;
@@ -365,6 +375,14 @@ const std::vector<field>& fields() {
     make_field("auth.session_ttl", "how long a login session lasts",
                SOUK_MEMBER(auth.session_ttl), parse_duration_value,
                show_duration),
+    make_field("auth.sessions_kept_for",
+               "how long an expired session is kept before it is deleted",
+               SOUK_MEMBER(auth.sessions_kept_for), parse_retention,
+               show_duration),
+    make_field("auth.login_failures_kept_for",
+               "failed logins are forgotten after this long without one",
+               SOUK_MEMBER(auth.login_failures_kept_for), parse_retention,
+               show_duration),
     make_field("auth.password_min_length", "shortest password accepted",
                SOUK_MEMBER(auth.password_min_length), parse_count, show_count),
     make_field("auth.password_hash_ops", "Argon2id passes (opslimit)",
@@ -422,6 +440,10 @@ const std::vector<field>& fields() {
                parse_duration_value, show_duration),
     make_field("payments.reconcile_for", "stop looking (payment failed) after",
                SOUK_MEMBER(payments.reconcile_for), parse_duration_value,
+               show_duration),
+    make_field("payments.idempotency_keys_kept_for",
+               "how long an Idempotency-Key is remembered",
+               SOUK_MEMBER(payments.idempotency_keys_kept_for), parse_retention,
                show_duration),
     make_field(
       "payments.retry_initial", "first retry of an unprocessed webhook",

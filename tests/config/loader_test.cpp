@@ -107,10 +107,22 @@ BOOST_AUTO_TEST_CASE(bad_values_name_key_line_and_expectation) {
        {"listen: nowhere\n", "listen: host:99999\n",
         "database:\n  url: mysql://x\n", "database:\n  pool_size: 0\n",
         "log:\n  level: loud\n", "http:\n  threads: [1, 2]\n",
-        "public_url: ftp://x\n", "database:\n  migrate_on_start: maybe\n"}) {
+        "public_url: ftp://x\n", "database:\n  migrate_on_start: maybe\n",
+        "auth:\n  sessions_kept_for: 30m\n",
+        "payments:\n  idempotency_keys_kept_for: 0s\n"}) {
     BOOST_TEST_INFO("yaml: " << bad);
     BOOST_TEST(!load_text(bad));
   }
+}
+
+BOOST_AUTO_TEST_CASE(retention_is_at_least_an_hour) {
+  auto x = load_text("auth:\n  login_failures_kept_for: 59m\n");
+  BOOST_REQUIRE(!x);
+  BOOST_TEST_INFO(x.err().detail);
+  BOOST_TEST(x.err().detail.find("at least 1h") != std::string::npos);
+  auto ok = load_text("auth:\n  login_failures_kept_for: 1h\n");
+  BOOST_REQUIRE(ok);
+  BOOST_TEST(ok->values.auth.login_failures_kept_for == std::chrono::hours{1});
 }
 
 BOOST_AUTO_TEST_CASE(broken_yaml_reports_its_position) {

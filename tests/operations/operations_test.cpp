@@ -25,8 +25,10 @@
 #include "souk/actors/engine.hpp"
 #include "souk/actors/order_messages.hpp"
 #include "souk/core/ids.hpp"
+#include "souk/core/time.hpp"
 #include "souk/metrics/registry.hpp"
 #include "souk/persistence/database.hpp"
+#include "souk/persistence/migrations.hpp"
 #include "souk/persistence/orders.hpp"
 #include "souk/testing/node_settings.hpp"
 #include "souk/testing/support.hpp"
@@ -544,6 +546,80 @@ BOOST_AUTO_TEST_CASE(soukctl_shows_an_order_with_its_log_lines_and_the_flows) {
           BOOST_TEST(s["terminal"] == true);
         }
   BOOST_TEST(found);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Housekeeping on a real node: expired sessions, old Idempotency-Keys and
+// quiet login throttles left in the database are deleted as the node
+// starts (then hourly), and live ones are kept.
+BOOST_AUTO_TEST_SUITE(housekeeping)
+
+BOOST_AUTO_TEST_CASE(a_starting_node_deletes_rows_past_their_time) {
+  st::scratch_database scratch;
+  st::temp_dir dir;
+  auto db = scratch.open(1);
+  auto r = souk::persistence::migrate(
+    *db, souk::persistence::shipped_migrations(db->kind()));
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+  auto exec = [&](const std::string& q) {
+    auto err = db->run([&](soci::session& sql) { sql << q; });
+    BOOST_REQUIRE_MESSAGE(!err, err.detail);
+  };
+  auto count = [&](const std::string& q) {
+    long long n = -1;
+    auto err = db->run([&](soci::session& sql) { sql << q, soci::into(n); });
+    BOOST_REQUIRE_MESSAGE(!err, err.detail);
+    return n;
+  };
+  auto t = souk::now();
+  auto ago = [&](std::chrono::hours h) { return souk::to_iso(t - h); };
+  auto later = souk::to_iso(t + 24h);
+  exec("INSERT INTO users (id, email, password_hash, role, created_at, "
+       "updated_at) VALUES ('u', 'u@example.com', 'x', 'customer', '"
+       + ago(2000h) + "', '" + ago(2000h) + "')");
+  for (auto [id, expires] :
+       {std::pair<std::string, std::string>{"gone", ago(31 * 24h)},
+        {"kept", ago(24h)},
+        {"live", later}})
+    exec("INSERT INTO sessions (id, user_id, token_hash, created_at, "
+         "expires_at, remote, user_agent) VALUES ('"
+         + id + "', 'u', 'h" + id + "', '" + ago(1000h) + "', '" + expires
+         + "', '127.0.0.1', 'test')");
+  for (auto [k, created] :
+       {std::pair<std::string, std::string>{"gone", ago(8 * 24h)},
+        {"kept", ago(6 * 24h)}})
+    exec("INSERT INTO idempotency_keys (scope, idem_key, request_hash, "
+         "status, locked_until, created_at) VALUES ('orders:guest', '"
+         + k + "', 'x', 'done', '" + created + "', '" + created + "')");
+  exec("INSERT INTO login_throttle (email, failures, last_failure_at) VALUES "
+       "('gone@example.com', 2, '"
+       + ago(25h) + "'), ('kept@example.com', 2, '" + ago(23h) + "')");
+
+  souk::config::settings cfg;
+  std::filesystem::create_directories(dir.path() / "flows");
+  st::embedded_node_settings(cfg, dir.path(), scratch.url());
+  souk::node node{cfg, {}};
+  auto err = node.start();
+  BOOST_REQUIRE_MESSAGE(!err, err.detail);
+  bool done = false;
+  for (int i = 0; i < 100 && !done; ++i) {
+    done = count("SELECT COUNT(*) FROM sessions") == 2
+           && count("SELECT COUNT(*) FROM idempotency_keys") == 1
+           && count("SELECT COUNT(*) FROM login_throttle") == 1;
+    if (!done)
+      std::this_thread::sleep_for(100ms);
+  }
+  node.stop();
+  BOOST_TEST(done);
+  BOOST_TEST(count("SELECT COUNT(*) FROM sessions WHERE id = 'gone'") == 0);
+  BOOST_TEST(count("SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = "
+                   "'kept'")
+             == 1);
+  BOOST_TEST(count("SELECT COUNT(*) FROM login_throttle WHERE email = "
+                   "'kept@example.com'")
+             == 1);
+  db->shutdown();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -86,6 +86,12 @@ struct supervisor_settings {
 struct auth_settings {
   /// How long a login session lasts.
   milliseconds session_ttl{14ll * 24 * 3600 * 1000};
+  /// How long an expired session (its address and user agent) is kept
+  /// before soukd's housekeeping deletes it.
+  milliseconds sessions_kept_for{30ll * 24 * 3600 * 1000};
+  /// Failed logins for an email are forgotten after this long without a
+  /// new one (and while it is not blocked).
+  milliseconds login_failures_kept_for{24ll * 3600 * 1000};
   /// Shortest password accepted at sign-up.
   uint32_t password_min_length = 10;
   /// Argon2id passes (libsodium opslimit); with `password_hash_memory` it
@@ -178,6 +184,9 @@ struct payments_settings {
   milliseconds retry_initial{1'000};
   milliseconds retry_max{5 * 60'000};
   milliseconds retry_for{72ll * 3600'000};
+  /// How long an Idempotency-Key (checkout, payout) is remembered: a
+  /// request repeating it later runs as a new one.
+  milliseconds idempotency_keys_kept_for{7ll * 24 * 3600'000};
 };
 
 /// The wallet (`wallet:` in the file). docs/wallet.md has a worked example.
