@@ -32,6 +32,9 @@ constexpr const char* usage
     "  order ID [--log FILE|-]\n"
     "                the order's record and timeline; with --log, the log\n"
     "                lines naming the order merged in by time\n"
+    "  orders [--email E] [--state S] [--product ID] [--limit N]\n"
+    "                buyers' orders, newest first (50 unless --limit): find\n"
+    "                a buyer's by the email they paid with\n"
     "  flows         loaded flow templates with orders per state\n"
     "  retry ID      resume an order parked in needs_attention\n"
     "  cancel ID     cancel an order through its flow\n"
@@ -262,7 +265,7 @@ int main(int argc, char** argv) {
   auto cli = souk::config::parse_command_line(
     argc, argv, {"json", "help", "password-stdin", "passivated"},
     {"email", "templates", "name", "url", "token", "state", "flow", "kind",
-     "limit", "log", "reason", "amount"});
+     "limit", "log", "reason", "amount", "product"});
   if (!cli)
     return fail(2, cli.err().detail);
   if (cli->switches.count("help") || cli->positional.empty()) {

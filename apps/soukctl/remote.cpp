@@ -171,14 +171,15 @@ struct target {
   bool json = false;
 };
 
-// GET that follows `next_cursor` until `limit` items (0: all).
-int get_all(const target& t, const std::string& path, size_t limit,
-            json& items) {
+// GET that follows `next_cursor` until `limit` items (0: all), `per_page`
+// at a time.
+int get_all(const target& t, const std::string& path, size_t limit, json& items,
+            size_t per_page = 500) {
   items = json::array();
   std::string cursor;
   while (true) {
     auto sep = path.find('?') == std::string::npos ? "?" : "&";
-    auto page = path + sep + "limit=500"
+    auto page = path + sep + fmt::format("limit={}", per_page)
                 + (cursor.empty() ? "" : "&cursor=" + encode(cursor));
     auto r = call(t.url, t.token, "GET", page);
     if (!r.error.empty() || r.status != 200)
@@ -197,6 +198,19 @@ int get_all(const target& t, const std::string& path, size_t limit,
   }
 }
 
+// --limit N (at least 1), or `fallback`; 0 after printing the usage error.
+size_t limit_of(const souk::config::command_line& cli, size_t fallback) {
+  if (!cli.values.count("limit"))
+    return fallback;
+  auto& v = cli.values.at("limit");
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos
+      || v.size() > 7 || std::stoul(v) == 0) {
+    fail(usage, "--limit must be a whole number of at least 1");
+    return 0;
+  }
+  return std::stoul(v);
+}
+
 int actors(const target& t, const souk::config::command_line& cli) {
   std::string query = "/admin/actors?status=";
   query += cli.switches.count("passivated") ? "passivated" : "live";
@@ -205,16 +219,9 @@ int actors(const target& t, const souk::config::command_line& cli) {
       query += fmt::format("&{}={}", key, encode(cli.values.at(key)));
   // Passivated orders include every order resting in a non-terminal state
   // (delivered ones, awaiting a possible refund): page, don't dump.
-  size_t limit = 1000;
-  if (cli.values.count("limit")) {
-    auto& v = cli.values.at("limit");
-    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos
-        || v.size() > 7)
-      return fail(usage, "--limit must be a whole number");
-    limit = std::stoul(v);
-    if (limit == 0)
-      return fail(usage, "--limit must be at least 1");
-  }
+  size_t limit = limit_of(cli, 1000);
+  if (limit == 0)
+    return usage;
   json items;
   if (auto rc = get_all(t, query, limit, items); rc != ok)
     return rc;
@@ -255,6 +262,42 @@ int actors(const target& t, const souk::config::command_line& cli) {
     std::cout << fmt::format("showing the first {}; narrow with --state or "
                              "--flow, or raise --limit\n",
                              limit);
+  return ok;
+}
+
+// Buyers' orders, newest first: by the email they paid with (what a buyer
+// writing in gives), a state or a product.
+int orders(const target& t, const souk::config::command_line& cli) {
+  std::string query = "/api/v1/orders?as=all";
+  for (auto [flag, param] : {std::pair{"email", "email"},
+                             {"state", "state"},
+                             {"product", "product_id"}})
+    if (cli.values.count(flag))
+      query += fmt::format("&{}={}", param, encode(cli.values.at(flag)));
+  size_t limit = limit_of(cli, 50);
+  if (limit == 0)
+    return usage;
+  json items;
+  if (auto rc = get_all(t, query, limit, items, std::min<size_t>(limit, 100));
+      rc != ok)
+    return rc;
+  if (t.json) {
+    std::cout << json{{"items", items}}.dump() << '\n';
+    return ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (auto& x : items) {
+    auto& p = x["price"];
+    rows.push_back(
+      {x.value("id", ""), x.value("state", ""), x.value("buyer_email", ""),
+       fmt::format("{} {}", p.value("amount", int64_t{0}),
+                   p.value("currency", "")),
+       clip(x.value("product_title", ""), 40), x.value("created_at", "")});
+  }
+  table({"ID", "STATE", "BUYER", "PRICE (MINOR)", "PRODUCT", "CREATED"}, rows);
+  std::cout << fmt::format(
+    "{} order(s), newest first{}\n", items.size(),
+    items.size() == limit ? "; more may match: raise --limit" : "");
   return ok;
 }
 
@@ -469,8 +512,9 @@ std::string env_or(const char* name, const std::string& fallback) {
 } // namespace
 
 bool is_remote(const std::string& command) {
-  return command == "actors" || command == "order" || command == "flows"
-         || command == "retry" || command == "cancel" || command == "refund";
+  return command == "actors" || command == "order" || command == "orders"
+         || command == "flows" || command == "retry" || command == "cancel"
+         || command == "refund";
 }
 
 int run_remote(const std::string& command,
@@ -514,6 +558,8 @@ int run_remote(const std::string& command,
       rc = actors(t, cli);
     else if (command == "flows")
       rc = flows(t);
+    else if (command == "orders")
+      rc = orders(t, cli);
     else if (command == "order")
       rc = order(t, cli, words[1]);
     else

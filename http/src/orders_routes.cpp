@@ -424,6 +424,14 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
         scope.product_id
           = std::string{req.query_param("product_id").value_or("")};
         scope.state = std::string{req.query_param("state").value_or("")};
+        // A buyer's orders by the email they paid with (a creator's sales
+        // or, for operators, all): what a buyer writing in gives.
+        if (auto e = req.query_param("email"); e && !e->empty()) {
+          auto email = accounts::normalize_email(*e);
+          if (!email)
+            return reply(problem(email.err(), req.request_id));
+          scope.buyer_email = *email;
+        }
         std::string after_created;
         std::string after_id;
         if (auto c = req.query_param("cursor"); c && !c->empty()) {

@@ -1148,7 +1148,8 @@ order_repository::list_for(const order_scope& scope,
         "WHERE o.kind = 'order' AND (CAST(:b1 AS TEXT) = '' OR o.buyer_id = "
         ":b2) AND (CAST(:c1 AS TEXT) = '' OR p.creator_id = :c2) AND "
         "(CAST(:p1 AS TEXT) = '' OR o.product_id = :p2) AND (CAST(:s1 AS "
-        "TEXT) = '' OR o.state = :s2) AND (CAST(:a1 AS TEXT) = '' OR "
+        "TEXT) = '' OR o.state = :s2) AND (CAST(:e1 AS TEXT) = '' OR "
+        "o.buyer_email = :e2) AND (CAST(:a1 AS TEXT) = '' OR "
         "o.created_at < :a2 OR (o.created_at = :a3 AND o.id < :i)) "
         "ORDER BY o.created_at DESC, o.id DESC LIMIT :lim";
   std::vector<order_summary> out;
@@ -1164,6 +1165,8 @@ order_repository::list_for(const order_scope& scope,
                      soci::use(scope.product_id),
                      soci::use(scope.state),
                      soci::use(scope.state),
+                     soci::use(scope.buyer_email),
+                     soci::use(scope.buyer_email),
                      soci::use(after_created),
                      soci::use(after_created),
                      soci::use(after_created),

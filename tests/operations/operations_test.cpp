@@ -533,6 +533,19 @@ BOOST_AUTO_TEST_CASE(soukctl_shows_an_order_with_its_log_lines_and_the_flows) {
   BOOST_TEST(out.find("unrelated line") == std::string::npos);
   // Merged by time: the line from 2099 comes after every event.
   BOOST_TEST(out.find("a line about it") > out.find("steps.done"));
+  // A buyer writing in gives their email: soukctl orders finds the order
+  // by it, however it is written.
+  auto [rc_found, found_out]
+    = soukctl({"orders", "--email", "Buyer@Example.com"}, api_key);
+  BOOST_REQUIRE_MESSAGE(rc_found == 0, found_out);
+  BOOST_TEST(found_out.find(id) != std::string::npos);
+  BOOST_TEST(found_out.find("1 order(s)") != std::string::npos);
+  auto [rc_none, none]
+    = soukctl({"orders", "--email", "someone@example.com", "--json"}, api_key);
+  BOOST_REQUIRE_MESSAGE(rc_none == 0, none);
+  BOOST_TEST(json::parse(none)["items"].empty());
+  // A bad email is the server's 422: exit 1.
+  BOOST_TEST(soukctl({"orders", "--email", "nobody"}, api_key).first == 1);
   auto [rc2, flows] = soukctl({"flows", "--json"}, api_key);
   BOOST_REQUIRE(rc2 == 0);
   auto doc = json::parse(flows);

@@ -160,6 +160,26 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(s.as_creator("GET", "/api/v1/orders?cursor=x").status == 422u);
   auto mine = s.as_creator("GET", "/api/v1/orders?as=buyer");
   BOOST_TEST(json::parse(mine.body)["items"].empty());
+
+  // A buyer writing in gives the email they paid with: the creator finds
+  // their orders by it, however it is written, and no one else's.
+  auto third = s.checkout_raw(
+    json{{"product_id", s.product}, {"email", " Someone.Else@Example.com"}}
+      .dump(),
+    souk::new_uuid());
+  BOOST_REQUIRE_MESSAGE(third.status == 201u, third.body);
+  auto by_email
+    = s.as_creator("GET", "/api/v1/orders?email=SOMEONE.ELSE%40example.com");
+  BOOST_REQUIRE_MESSAGE(by_email.status == 200u, by_email.body);
+  auto found = json::parse(by_email.body)["items"];
+  BOOST_REQUIRE(found.size() == 1u);
+  BOOST_TEST(found[0]["id"] == json::parse(third.body)["order"]["id"]);
+  BOOST_TEST(found[0]["buyer_email"] == "someone.else@example.com");
+  auto theirs = s.as_creator("GET", "/api/v1/orders?email=buyer%40example.com");
+  BOOST_TEST(json::parse(theirs.body)["items"].size() == 2u);
+  auto bad = s.as_creator("GET", "/api/v1/orders?email=nobody");
+  BOOST_TEST(bad.status == 422u);
+  BOOST_TEST(json::parse(bad.body)["field"] == "email");
 }
 
 BOOST_AUTO_TEST_CASE(

@@ -203,6 +203,7 @@ struct order_scope {
   std::string creator_id; ///< the sales of a creator's products
   std::string product_id;
   std::string state;
+  std::string buyer_email; ///< normalised (accounts::normalize_email)
 };
 
 /// An order in a listing, with its product's title.
