@@ -213,21 +213,36 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
     "GET", "/dashboard/sales",
     [s](const http::request& req, http::reply_fn reply) {
       auto t = std::string{"/api/v1/orders?as=seller&limit=50"};
+      // A buyer who writes in gives the email they paid with.
+      auto email = std::string{req.query_param("email").value_or("")};
+      if (!email.empty())
+        t += "&email=" + url_encode(email);
       if (auto c = req.query_param("cursor"); c && !c->empty())
         t += "&cursor=" + url_encode(*c);
       with_visitor(
         s, req, {api_request{"GET", t, {}, {}}},
-        [s, &req, reply = std::move(reply)](visitor v,
-                                            std::vector<api_reply> rs) {
+        [s, &req, email, reply = std::move(reply)](visitor v,
+                                                   std::vector<api_reply> rs) {
           if (auto no = require(*s, v, req, creator))
             return reply(std::move(*no));
+          json view{{"title", "Sales"}, {"email", email}};
+          if (rs[0].status == 422 && rs[0].field() == "email") {
+            // Said beside the search box; the page stays usable.
+            view["email_error"] = rs[0].detail();
+            view["searched"] = true;
+            view["sales"] = sales_rows(json::array());
+            return reply(
+              render(*s, v, req, 422, "sales.html", std::move(view)));
+          }
           if (!rs[0].ok())
             return reply(failure(*s, v, req, rs[0]));
-          json view{{"title", "Sales"},
-                    {"sales", sales_rows(rs[0].body["items"])}};
+          view["sales"] = sales_rows(rs[0].body["items"]);
+          view["searched"] = !email.empty();
           if (rs[0].body["next_cursor"].is_string())
             view["next"]
-              = "/dashboard/sales?cursor="
+              = "/dashboard/sales?"
+                + (email.empty() ? "" : "email=" + url_encode(email) + "&")
+                + "cursor="
                 + url_encode(rs[0].body["next_cursor"].get<std::string>());
           reply(render(*s, v, req, 200, "sales.html", std::move(view)));
         });

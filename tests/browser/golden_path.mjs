@@ -123,6 +123,25 @@ await run("golden_path", {}, async ({ souk, browser, rec }) => {
         "the pending balance holds the creator's net");
   check(await creator.locator("svg.chart rect").count() >= 28, "the earnings chart is drawn");
   await rec.shot(creator, "dashboard-sale");
+  // A buyer writes in: the creator finds the sale by the email, however typed.
+  await creator.getByRole("link", { name: "All sales" }).click();
+  await creator.waitForURL(/\/dashboard\/sales$/);
+  const find = async (email) => {
+    await creator.getByLabel("Buyer's email").fill(email);
+    await creator.getByRole("button", { name: "Find", exact: true }).click();
+    await creator.waitForURL((url) => url.pathname === "/dashboard/sales"
+                             && url.searchParams.get("email") === email);
+  };
+  await find(buyerEmail.toUpperCase());
+  check((await creator.locator("#sales").textContent()).includes(buyerEmail), "the sale is found by the buyer's email");
+  await find("someone.else@example.com");
+  check(await creator.locator("#no-match").isVisible(), "no sale is found for another email");
+  check(await creator.locator("#sales").count() === 0, "and no table is shown");
+  await find("nobody");
+  check((await creator.locator("#email-error").textContent()).includes("@"),
+        "a bad email is explained beside the search box");
+  check(await creator.getByLabel("Buyer's email").getAttribute("aria-invalid") === "true",
+        "the box is marked invalid");
   await rec.phone(browser, base + "/dashboard", "dashboard", await creatorCtx.storageState());
   await creator.goto(base + "/dashboard/payouts");
   await rec.shot(creator, "payouts");
