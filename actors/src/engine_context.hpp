@@ -61,6 +61,7 @@ struct load_result {
 struct commit_result {
   error err;
   persistence::transition_result result;
+  bool parked = false; ///< a park that changed the order (not already parked)
 };
 
 /// Rows found by the timer actor (due timers or orders to resume).

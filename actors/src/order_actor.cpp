@@ -197,7 +197,8 @@ void park(order_actor* self, std::string reason) {
   auto me = caf::actor{self};
   ctx->post([ctx, id, reason, me] {
     commit_result r;
-    r.err = persistence::order_repository{*ctx->db}.park(id, reason, "engine");
+    r.err = persistence::order_repository{*ctx->db}.park(id, reason, "engine",
+                                                         &r.parked);
     caf::anon_send(me, parked_atom::value, std::move(r));
   });
 }
@@ -514,7 +515,7 @@ caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
         return self->quit(to_caf(r.err));
       }
       self->state.in_flight.clear();
-      if (auto* m = self->state.ctx->metrics())
+      if (auto* m = self->state.ctx->metrics(); m != nullptr && r.parked)
         m->parked("engine");
       load(self);
     },

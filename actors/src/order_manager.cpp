@@ -97,7 +97,8 @@ void on_crash(manager_actor* self, const std::string& id,
     auto me = caf::actor{self};
     ctx->post([ctx, id, text, me] {
       commit_result r;
-      r.err = persistence::order_repository{*ctx->db}.park(id, text, "engine");
+      r.err = persistence::order_repository{*ctx->db}.park(id, text, "engine",
+                                                           &r.parked);
       caf::anon_send(me, parked_atom::value, id, std::move(r));
     });
     return;
@@ -255,7 +256,7 @@ caf::behavior manager(manager_actor* self, context_ptr ctx) {
         return;
       }
       st.crashes.erase(id);
-      if (auto* m = st.ctx->metrics())
+      if (auto* m = st.ctx->metrics(); m != nullptr && r.parked)
         m->parked("engine");
     },
     [self](list_atom) {

@@ -420,8 +420,10 @@ status node::start() {
   };
   port.park = [db = d.db, m = d.metrics](const std::string& id,
                                          const std::string& reason) {
-    auto err = persistence::order_repository{*db}.park(id, reason, "payments");
-    if (!err)
+    bool parked_now = false;
+    auto err = persistence::order_repository{*db}.park(id, reason, "payments",
+                                                       &parked_now);
+    if (parked_now)
       m->parked("payments");
     return err;
   };

@@ -976,9 +976,10 @@ status order_repository::lease_outbox(const std::string& order_id,
 
 status order_repository::park(const std::string& order_id,
                               const std::string& reason,
-                              const std::string& actor) {
+                              const std::string& actor, bool* parked_now) {
   const bool pg = db_.kind() == backend::postgresql;
-  return db_.transact([&](soci::session& sql) -> status {
+  bool changed = false;
+  auto st = db_.transact([&](soci::session& sql) -> status {
     auto now_text = to_iso(now());
     std::string state;
     long long version = 0;
@@ -1017,8 +1018,12 @@ status order_repository::park(const std::string& order_id,
       "UPDATE outbox SET status = 'failed', last_error = :e, done_at = "
       ":d WHERE order_id = :o AND status = 'pending'",
       soci::use(why), soci::use(now_text), soci::use(order_id));
+    changed = true;
     return {};
   });
+  if (parked_now != nullptr)
+    *parked_now = !st && changed;
+  return st;
 }
 
 expected<std::vector<std::string>> order_repository::orders_needing_resume(

@@ -736,7 +736,10 @@ BOOST_AUTO_TEST_CASE(park_records_the_state_and_cancels_timers) {
   auto t = pay(id, 1);
   t.arm_timers = {timer(t0)};
   BOOST_REQUIRE(orders.apply(t));
-  BOOST_REQUIRE(!orders.park(id, "crashed 3 times: boom", "supervisor"));
+  bool parked_now = false;
+  BOOST_REQUIRE(
+    !orders.park(id, "crashed 3 times: boom", "supervisor", &parked_now));
+  BOOST_TEST(parked_now);
   auto s = snapshot(id);
   BOOST_TEST(s.order.state == std::string{sp::parked_state});
   BOOST_TEST(s.order.parked_from == "paid");
@@ -750,8 +753,10 @@ BOOST_AUTO_TEST_CASE(park_records_the_state_and_cancels_timers) {
   BOOST_TEST(s.events.back().event == "order.parked");
   BOOST_TEST(s.events.back().seq == 3);
   BOOST_TEST(s.events.back().from_state == "paid");
-  // Parking twice changes nothing; an unknown order is not found.
-  BOOST_REQUIRE(!orders.park(id, "again", "supervisor"));
+  // Parking twice changes nothing (and says so, so the parked counter does
+  // not count it); an unknown order is not found.
+  BOOST_REQUIRE(!orders.park(id, "again", "supervisor", &parked_now));
+  BOOST_TEST(!parked_now);
   BOOST_TEST(snapshot(id).order.version == 3);
   BOOST_TEST(
     (orders.park(souk::new_uuid(), "x", "y").code == souk::errc::not_found));

@@ -304,8 +304,10 @@ public:
   /// outbox row failed with "parked: REASON" (the rows stay as evidence). One
   /// transaction, whatever the order's version. `errc::not_found` for no such
   /// order; parking a parked order changes nothing and succeeds.
+  /// `parked_now`, if given, says whether this call parked it (for the
+  /// parked counter, which must not count a park that changed nothing).
   status park(const std::string& order_id, const std::string& reason,
-              const std::string& actor);
+              const std::string& actor, bool* parked_now = nullptr);
 
   /// Up to `limit` ids (sorted, greater than `after`) of orders that are not
   /// parked and have a pending outbox row whose lease is absent or ran out
