@@ -172,17 +172,54 @@ void add_console(http::router& routes, const site_ptr& s) {
         });
     });
 
-  routes.add("GET", "/console/orders",
-             [](const http::request& req, http::reply_fn reply) {
-               auto id = std::string{req.query_param("id").value_or("")};
-               while (!id.empty() && id.back() == ' ')
-                 id.pop_back();
-               while (!id.empty() && id.front() == ' ')
-                 id.erase(0, 1);
-               reply(see_other(id.empty()
-                                 ? "/console"
-                                 : "/console/orders/" + url_encode(id)));
-             });
+  // The search box: an order id, a payment reference (`souk-<order id>`,
+  // what a buyer's bank statement or Paystack shows) or a buyer's email
+  // (what a buyer writing in gives: their orders, newest first).
+  routes.add(
+    "GET", "/console/orders",
+    [s](const http::request& req, http::reply_fn reply) {
+      auto id = std::string{req.query_param("id").value_or("")};
+      while (!id.empty() && id.back() == ' ')
+        id.pop_back();
+      while (!id.empty() && id.front() == ' ')
+        id.erase(0, 1);
+      if (id.find('@') == std::string::npos) {
+        if (id.starts_with("souk-"))
+          id.erase(0, 5);
+        return reply(see_other(
+          id.empty() ? "/console" : "/console/orders/" + url_encode(id)));
+      }
+      with_visitor(
+        s, req,
+        {api_request{"GET",
+                     "/api/v1/orders?as=all&limit=100&email=" + url_encode(id),
+                     {},
+                     {}}},
+        [s, &req, id, reply = std::move(reply)](visitor v,
+                                                std::vector<api_reply> rs) {
+          if (auto no = require(*s, v, req, operator_role))
+            return reply(std::move(*no));
+          json view{{"title", "Orders of " + id}, {"email", id}};
+          if (rs[0].status == 422) {
+            view["error"] = rs[0].detail();
+            view["orders"] = json::array();
+            return reply(
+              render(*s, v, req, 422, "console_orders.html", std::move(view)));
+          }
+          if (!rs[0].ok())
+            return reply(failure(*s, v, req, rs[0]));
+          json orders = json::array();
+          for (auto o : rs[0].body["items"]) {
+            with_money_text(o);
+            o["created_text"] = time_text(o.value("created_at", ""));
+            orders.push_back(std::move(o));
+          }
+          view["orders"] = std::move(orders);
+          view["more"] = rs[0].body["next_cursor"].is_string();
+          reply(
+            render(*s, v, req, 200, "console_orders.html", std::move(view)));
+        });
+    });
 
   routes.add("GET", "/console/orders/{id}",
              [s](const http::request& req, http::reply_fn reply) {

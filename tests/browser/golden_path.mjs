@@ -167,5 +167,25 @@ await run("golden_path", {}, async ({ souk, browser, rec }) => {
     check(timeline.includes(event), `the timeline shows ${event}`);
   check((await op.locator("#order-state").textContent()).trim() === "delivered", "order state shown");
   await rec.shot(op, "console-order");
+  // A buyer writes in: the operator finds the order by the buyer's email,
+  // or by the payment reference the buyer's bank shows.
+  const search = async (text) => {
+    await op.goto(base + "/console");
+    await op.getByLabel(/^Find an order/).fill(text);
+    await op.getByRole("button", { name: "Open", exact: true }).click();
+  };
+  await search(buyerEmail.toUpperCase());
+  await op.waitForURL(/\/console\/orders\?id=/);
+  check((await op.locator("#orders").textContent()).includes(orderId),
+        "the operator finds the order by the buyer's email");
+  await op.locator(`#orders a[href="/console/orders/${orderId}"]`).click();
+  await op.waitForURL(new RegExp(`/console/orders/${orderId}$`));
+  await search(`souk-${orderId}`);
+  await op.waitForURL(new RegExp(`/console/orders/${orderId}$`));
+  check((await op.locator("#order-state").textContent()).trim() === "delivered",
+        "and by its payment reference");
+  await search("nobody@example.com");
+  await op.waitForURL(/\/console\/orders\?id=/);
+  check(await op.locator("#no-orders").isVisible(), "an email with no orders says so");
   await rec.phone(browser, base + "/console", "console", await opCtx.storageState());
 });
