@@ -16,13 +16,19 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 caf::behavior heartbeat(caf::event_based_actor* self,
                         std::shared_ptr<persistence::database> db,
-                        std::string node_id,
-                        std::chrono::milliseconds interval) {
+                        std::string node_id, std::chrono::milliseconds interval,
+                        std::function<void(const error&)> fenced) {
   self->send(self, tick_atom::value);
   return {
-    [self, db, node_id, interval](tick_atom) {
+    [self, db, node_id, interval, fenced](tick_atom) {
       if (auto err = persistence::node_repository{*db}.heartbeat(node_id)) {
-        log::warn("node heartbeat failed: {}", err.detail);
+        if (err.code == errc::conflict) {
+          log::critical("node heartbeat: {}", err.detail);
+          if (fenced)
+            fenced(err);
+        } else {
+          log::warn("node heartbeat failed: {}", err.detail);
+        }
         self->quit(to_caf(err));
         return;
       }
@@ -35,12 +41,14 @@ caf::behavior heartbeat(caf::event_based_actor* self,
 
 child_spec node_heartbeat(std::shared_ptr<persistence::database> db,
                           std::string node_id,
-                          std::chrono::milliseconds interval) {
-  return child_spec{
-    "node_heartbeat", [db = std::move(db), node_id = std::move(node_id),
-                       interval](caf::actor_system& sys) {
-      return sys.spawn<caf::detached>(heartbeat, db, node_id, interval);
-    }};
+                          std::chrono::milliseconds interval,
+                          std::function<void(const error&)> fenced) {
+  return child_spec{"node_heartbeat",
+                    [db = std::move(db), node_id = std::move(node_id), interval,
+                     fenced = std::move(fenced)](caf::actor_system& sys) {
+                      return sys.spawn<caf::detached>(heartbeat, db, node_id,
+                                                      interval, fenced);
+                    }};
 }
 
 } // namespace souk::actors

@@ -70,7 +70,12 @@ int main(int argc, char** argv) {
   auto& settings = cfg->values;
   souk::log::setup(settings.log.level, settings.log.format);
 
-  souk::node node{settings};
+  souk::node_extensions ext;
+  // Taken for dead by another node (a long pause, a cut-off database):
+  // stop as if asked to, and exit 1 so the service manager starts a new
+  // node.
+  ext.on_fenced = [] { ::kill(::getpid(), SIGTERM); };
+  souk::node node{settings, std::move(ext)};
   if (auto err = node.start()) {
     souk::log::critical("cannot start: {}", err.detail);
     node.stop();
@@ -92,5 +97,5 @@ int main(int argc, char** argv) {
   }).detach();
   node.stop();
   souk::log::info("stopped");
-  return 0;
+  return node.fenced() ? 1 : 0;
 }

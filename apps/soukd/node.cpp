@@ -1,5 +1,6 @@
 #include "node.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <unistd.h>
 
@@ -120,6 +121,7 @@ constexpr const char* sandbox_default_key = "sk_test_souk_sandbox";
 struct node::impl {
   config::settings cfg;
   node_extensions ext;
+  std::atomic<bool> fenced{false};
   std::string id = new_uuid();
   std::shared_ptr<persistence::database> db;
   std::shared_ptr<metrics::registry> metrics
@@ -366,8 +368,19 @@ status node::start() {
     d.cfg.supervisor.restart_window,  d.cfg.supervisor.jitter_percent / 100.0};
   d.directory = std::make_shared<actors::service_directory>();
   auto engine_opts = engine_options_of(d.cfg, d.id);
+  // Marked stopped by another node (this one looked dead): say so once and
+  // let the embedder stop it (soukd exits 1, to be restarted as a new node).
+  auto fenced = [this](const error&) {
+    if (impl_->fenced.exchange(true))
+      return;
+    log::critical("this node ({}) was taken for dead by another node and "
+                  "must stop: what it held may be held elsewhere now",
+                  impl_->id);
+    if (impl_->ext.on_fenced)
+      impl_->ext.on_fenced();
+  };
   std::vector<actors::child_spec> children{
-    actors::node_heartbeat(d.db, d.id, heartbeat_interval)};
+    actors::node_heartbeat(d.db, d.id, heartbeat_interval, fenced)};
   for (auto& [name, spawn] : d.ext.services) {
     engine_opts.services.insert(name);
     children.push_back(actors::child_spec{
@@ -705,6 +718,10 @@ status node::start() {
 
 actors::order_engine& node::engine() {
   return *impl_->engine;
+}
+
+bool node::fenced() const {
+  return impl_->fenced.load();
 }
 
 const std::string& node::id() const {

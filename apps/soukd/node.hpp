@@ -37,6 +37,10 @@ struct node_extensions {
   /// Tests only: see `email::sender_options::after_send` (a node that
   /// "dies" between handing an email over and recording it).
   std::function<bool(const persistence::email_row&)> email_after_send;
+  /// Called (once, from the heartbeat's thread) when another node has
+  /// marked this one stopped, having found its heartbeat stale: it must
+  /// stop (soukd: SIGTERM to itself, then exit 1).
+  std::function<void()> on_fenced;
 };
 
 /// One running soukd: database, actor system and HTTP server, started in
@@ -55,6 +59,10 @@ public:
 
   /// This node's id (its row in `nodes`).
   const std::string& id() const;
+
+  /// Whether another node marked this one stopped while it ran (see
+  /// `node_extensions::on_fenced`).
+  bool fenced() const;
 
   /// The URL to open in a browser.
   std::string url() const;

@@ -103,16 +103,27 @@ expected<registration> node_repository::register_node(node_row row,
 
 status node_repository::heartbeat(const std::string& id) {
   long long updated = 0;
+  std::string stopped_at;
+  soci::indicator ind = soci::i_null;
   if (auto err = db_.write([&](soci::session& sql) {
         auto at = to_iso(now());
-        updated = rows::exec(
-          sql, "UPDATE nodes SET heartbeat_at = :at WHERE id = :id",
-          soci::use(at), soci::use(id));
+        updated = rows::exec(sql,
+                             "UPDATE nodes SET heartbeat_at = :at WHERE id = "
+                             ":id AND stopped_at IS NULL",
+                             soci::use(at), soci::use(id));
+        if (updated == 0)
+          rows::read_one(sql, "SELECT stopped_at FROM nodes WHERE id = :id",
+                         soci::use(id), soci::into(stopped_at, ind));
       }))
     return err;
-  if (updated == 0)
-    return error{errc::not_found, "node " + id + " is not registered"};
-  return {};
+  if (updated > 0)
+    return {};
+  if (ind == soci::i_ok)
+    return error{errc::conflict,
+                 "node " + id + " was marked stopped at " + stopped_at
+                   + " by a node that found its heartbeat stale: its leases "
+                     "may be held by other nodes now"};
+  return error{errc::not_found, "node " + id + " is not registered"};
 }
 
 status node_repository::mark_stopped(const std::string& id) {

@@ -1,6 +1,8 @@
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -141,6 +143,29 @@ BOOST_AUTO_TEST_CASE(failed_heartbeat_crashes_and_is_restarted) {
     st = status_of("node_heartbeat");
     return st && st->restarts >= 3;
   }));
+}
+
+// Taken for dead by another node (marked stopped), the node is told once
+// through `fenced`, and its heartbeat no longer moves the row.
+BOOST_AUTO_TEST_CASE(a_node_marked_stopped_is_fenced) {
+  auto id = register_node();
+  std::atomic<int> calls{0};
+  std::string reason;
+  std::mutex mx;
+  sup = sa::spawn_supervisor(sys, sa::restart_policy{},
+                             {sa::node_heartbeat(db, id, 20ms,
+                                                 [&](const souk::error& e) {
+                                                   std::lock_guard lock{mx};
+                                                   reason = e.detail;
+                                                   ++calls;
+                                                 })},
+                             board);
+  std::this_thread::sleep_for(60ms);
+  BOOST_TEST(calls.load() == 0);
+  BOOST_REQUIRE(!sp::node_repository{*db}.mark_stopped(id));
+  BOOST_REQUIRE(eventually([&] { return calls.load() > 0; }));
+  std::lock_guard lock{mx};
+  BOOST_TEST(reason.find("marked stopped") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

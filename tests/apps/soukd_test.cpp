@@ -382,6 +382,31 @@ BOOST_AUTO_TEST_CASE(a_restart_after_sigkill_marks_its_predecessor_gone) {
   BOOST_TEST(second.wait(10s).value_or(-1) == 0);
 }
 
+// A node another one took for dead (its row marked stopped, its leases
+// released) stops at its next heartbeat and exits 1, to be restarted as a
+// new node, rather than work on beside the nodes that took its place.
+BOOST_AUTO_TEST_CASE(a_node_taken_for_dead_stops_and_exits_1) {
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  st::child_process p{soukd_args(db), {listen_env(port)}, dir.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(p, port), p.out() + p.err());
+  auto check = open_node_database(db, dir);
+  BOOST_REQUIRE(check);
+  auto err = (*check)->run([&](soci::session& sql) {
+    sql << "UPDATE nodes SET stopped_at = '2030-01-01T00:00:00.000Z' WHERE "
+           "stopped_at IS NULL";
+  });
+  BOOST_REQUIRE_MESSAGE(!err, err.detail);
+  // The heartbeat runs every 10 s.
+  auto rc = p.wait(30s);
+  BOOST_REQUIRE_MESSAGE(rc, "soukd kept running: " + p.err());
+  BOOST_TEST(*rc == 1);
+  BOOST_TEST(p.err().find("taken for dead by another node")
+               != std::string::npos,
+             p.err());
+}
+
 BOOST_AUTO_TEST_CASE(a_busy_port_is_a_clear_start_up_error) {
   st::scratch_database db;
   st::temp_dir dir;

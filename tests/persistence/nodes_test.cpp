@@ -156,6 +156,21 @@ BOOST_AUTO_TEST_CASE(heartbeats_move_forward) {
   BOOST_TEST(after > before);
 }
 
+// A node another node took for dead (and marked stopped) learns it from its
+// next heartbeat, which no longer moves its row.
+BOOST_AUTO_TEST_CASE(a_node_marked_stopped_is_told_so_by_its_heartbeat) {
+  auto row = make_row();
+  BOOST_REQUIRE(nodes.register_node(row));
+  BOOST_REQUIRE(!nodes.mark_stopped(row.id));
+  auto before = nodes.list(false)->front().heartbeat_at;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto st = nodes.heartbeat(row.id);
+  BOOST_TEST((st.code == souk::errc::conflict));
+  BOOST_TEST(st.detail.find("marked stopped") != std::string::npos);
+  BOOST_TEST(nodes.list(false)->front().heartbeat_at == before);
+  BOOST_TEST(nodes.list(true)->empty());
+}
+
 BOOST_AUTO_TEST_CASE(heartbeat_of_an_unknown_node_is_not_found) {
   auto st = nodes.heartbeat(souk::new_uuid());
   BOOST_TEST((st.code == souk::errc::not_found));
