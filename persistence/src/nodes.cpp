@@ -111,13 +111,16 @@ status node_repository::heartbeat(const std::string& id) {
                              "UPDATE nodes SET heartbeat_at = :at WHERE id = "
                              ":id AND stopped_at IS NULL",
                              soci::use(at), soci::use(id));
-        if (updated == 0)
-          rows::read_one(sql, "SELECT stopped_at FROM nodes WHERE id = :id",
-                         soci::use(id), soci::into(stopped_at, ind));
       }))
     return err;
   if (updated > 0)
     return {};
+  // Why not: stopped by another node, or never registered.
+  if (auto err = db_.run([&](soci::session& sql) {
+        rows::read_one(sql, "SELECT stopped_at FROM nodes WHERE id = :id",
+                       soci::use(id), soci::into(stopped_at, ind));
+      }))
+    return err;
   if (ind == soci::i_ok)
     return error{errc::conflict,
                  "node " + id + " was marked stopped at " + stopped_at
