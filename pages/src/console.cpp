@@ -208,13 +208,7 @@ void add_console(http::router& routes, const site_ptr& s) {
           }
           if (!rs[0].ok())
             return reply(failure(*s, v, req, rs[0]));
-          json orders = json::array();
-          for (auto o : rs[0].body["items"]) {
-            with_money_text(o);
-            o["created_text"] = time_text(o.value("created_at", ""));
-            orders.push_back(std::move(o));
-          }
-          view["orders"] = std::move(orders);
+          view["orders"] = order_rows(rs[0].body["items"]);
           view["more"] = rs[0].body["next_cursor"].is_string();
           reply(
             render(*s, v, req, 200, "console_orders.html", std::move(view)));

@@ -19,16 +19,6 @@ using nlohmann::json;
 
 constexpr const char* creator = "creator";
 
-json sales_rows(const json& items) {
-  json out = json::array();
-  for (auto o : items) {
-    with_money_text(o);
-    o["created_text"] = time_text(o.value("created_at", ""));
-    out.push_back(std::move(o));
-  }
-  return out;
-}
-
 // The editor's fields from a product (or what was typed).
 json product_fields(const json& p) {
   json f;
@@ -204,7 +194,7 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
                     {"balances", balances},
                     {"charts", charts},
                     {"products", products},
-                    {"sales", sales_rows(rs[3].body["items"])}};
+                    {"sales", order_rows(rs[3].body["items"])}};
           reply(render(*s, v, req, 200, "dashboard.html", std::move(view)));
         });
     });
@@ -230,13 +220,13 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
             // Said beside the search box; the page stays usable.
             view["email_error"] = rs[0].detail();
             view["searched"] = true;
-            view["sales"] = sales_rows(json::array());
+            view["sales"] = order_rows(json::array());
             return reply(
               render(*s, v, req, 422, "sales.html", std::move(view)));
           }
           if (!rs[0].ok())
             return reply(failure(*s, v, req, rs[0]));
-          view["sales"] = sales_rows(rs[0].body["items"]);
+          view["sales"] = order_rows(rs[0].body["items"]);
           view["searched"] = !email.empty();
           if (rs[0].body["next_cursor"].is_string())
             view["next"]

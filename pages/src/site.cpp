@@ -6,6 +6,8 @@
 #include "souk/core/ids.hpp"
 #include "souk/http/access.hpp"
 
+#include "view.hpp"
+
 namespace souk::pages {
 
 namespace {
@@ -256,6 +258,16 @@ std::string safe_next(const std::string& next) {
     if (c < 0x20 || c == 0x7f)
       return "/";
   return next;
+}
+
+nlohmann::json order_rows(const nlohmann::json& items) {
+  auto out = nlohmann::json::array();
+  for (auto o : items) {
+    with_money_text(o);
+    o["created_text"] = time_text(o.value("created_at", ""));
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 void with_money_text(nlohmann::json& doc) {

@@ -114,6 +114,10 @@ std::string safe_next(const std::string& next);
 /// into arrays and objects.
 void with_money_text(nlohmann::json& doc);
 
+/// The items of an order list from the API (`GET /api/v1/orders`), each
+/// with its money as text and `created_text`, for a table of orders.
+nlohmann::json order_rows(const nlohmann::json& items);
+
 /// Registration of each group of pages.
 void add_storefront(http::router& r, const site_ptr& s);
 void add_dashboard(http::router& r, const site_ptr& s);

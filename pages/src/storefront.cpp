@@ -670,13 +670,9 @@ void add_storefront(http::router& routes, const site_ptr& s) {
             return reply(std::move(*no));
           if (!rs[0].ok())
             return reply(failure(*s, v, req, rs[0]));
-          json orders = json::array();
-          for (auto o : rs[0].body["items"]) {
-            with_money_text(o);
+          auto orders = order_rows(rs[0].body["items"]);
+          for (auto& o : orders)
             o["state_text"] = state_text(o.value("state", ""));
-            o["created_text"] = time_text(o.value("created_at", ""));
-            orders.push_back(std::move(o));
-          }
           json view{{"title", "My purchases"}, {"orders", orders}};
           if (rs[0].body["next_cursor"].is_string())
             view["next"]
