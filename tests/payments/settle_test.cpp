@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "souk/core/time.hpp"
 #include "souk/metrics/registry.hpp"
 #include "souk/payments/gateway.hpp"
 #include "souk/payments/service.hpp"
@@ -296,6 +297,34 @@ BOOST_AUTO_TEST_CASE(an_expiry_waits_for_a_gateway_that_did_not_answer) {
   BOOST_TEST(s.events(id, "payment.expired") == 0);
   BOOST_TEST(s.gw->verify_calls(ref) >= 2u);
   BOOST_TEST(s.fx->of(id) == 1);
+}
+
+// A gateway that stays silent does not keep an order open for ever: once
+// its expiry is more than 10 minutes overdue (here back-dated), it expires
+// without an answer, and reconciliation is left to find the money.
+BOOST_AUTO_TEST_CASE(an_expiry_long_overdue_goes_ahead_without_an_answer) {
+  shop_options o;
+  o.misbehave.drop = true;
+  o.misbehave.verify_errors = 1000; // the gateway never answers a verify
+  o.reconcile_after = 300s;
+  o.timer_lease = 1s;
+  shop s{o};
+  auto order = s.checkout(s.quick_product);
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  auto long_ago = souk::to_iso(souk::now() - std::chrono::minutes{11});
+  auto st = s.db->run([&](soci::session& sql) {
+    sql << "UPDATE timers SET due_at = :d WHERE order_id = :o AND event = "
+           "'payment.expired'",
+      soci::use(long_ago), soci::use(id);
+  });
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "failed"));
+  BOOST_TEST(s.events(id, "payment.expired") == 1);
+  BOOST_TEST(s.gw->verify_calls(ref) >= 1u);
+  BOOST_TEST(s.payment(id).status == "initialized");
+  BOOST_TEST(s.fx->of(id) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
