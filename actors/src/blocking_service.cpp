@@ -101,7 +101,15 @@ caf::behavior blocking(blocking_actor_t* self,
     [self](round_atom, uint64_t done) {
       auto& st = self->state;
       --st.rounds;
-      if (st.again || done >= st.opts->batch) {
+      if (done >= st.opts->batch) {
+        // A full batch: more is due (a backlog, after an outage or a
+        // restart), so run as many rounds as may run at once.
+        st.again = false;
+        while (st.rounds < std::max<size_t>(1, st.opts->rounds_at_once))
+          start_round(self);
+        return;
+      }
+      if (st.again) {
         st.again = false;
         return start_round(self);
       }

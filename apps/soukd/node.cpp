@@ -78,6 +78,10 @@ constexpr std::chrono::minutes expiry_hold{10};
 // Rows of each kind housekeeping deletes per statement.
 constexpr int64_t housekeeping_batch = 500;
 
+// Emails one sender round claims: few, so that a burst of receipts is
+// shared out between the `email.senders` rounds running at once.
+constexpr size_t email_batch = 4;
+
 actors::engine_options engine_options_of(const config::settings& cfg,
                                          const std::string& node_id) {
   auto& o = cfg.orders;
@@ -548,15 +552,21 @@ status node::start() {
   mail_opts.retry_initial = d.cfg.email.retry_initial;
   mail_opts.retry_max = d.cfg.email.retry_max;
   mail_opts.retry_for = d.cfg.email.retry_for;
-  mail_opts.lease = d.cfg.email.smtp_timeout * 2 + std::chrono::seconds{30};
+  // Each round claims a few messages and sends them one after another; the
+  // claim outlasts the round even if every send runs to the SMTP timeout,
+  // so no other sender takes a message this one may still be sending.
+  mail_opts.batch = email_batch;
+  mail_opts.lease = d.cfg.email.smtp_timeout * static_cast<int64_t>(email_batch)
+                    + std::chrono::seconds{30};
   mail_opts.after_send = d.ext.email_after_send;
   d.mail = std::make_shared<email::sender>(d.db, std::move(mail_transport),
                                            std::move(mail_opts));
   d.delivery_workers = std::make_shared<worker_pool>(2);
-  // Two threads: one round of sends at a time (a slow or unreachable SMTP
-  // server can hold it for minutes) never keeps `email.send` steps, which
-  // only queue, waiting past their step timeout.
-  d.email_workers = std::make_shared<worker_pool>(2);
+  // `email.senders` rounds of sends at once, each on its own thread and
+  // SMTP connection, plus one thread so that senders held up by a slow or
+  // unreachable server never keep `email.send` steps, which only queue,
+  // waiting past their step timeout.
+  d.email_workers = std::make_shared<worker_pool>(d.cfg.email.senders + 1);
   for (auto name : {"delivery", "email"}) {
     engine_opts.services.insert(name);
     actors::blocking_service_options o;
@@ -567,6 +577,8 @@ status node::start() {
     };
     if (std::string_view{name} == "email") {
       o.round = [mail = d.mail] { return mail->run_due(); };
+      o.batch = email_batch;
+      o.rounds_at_once = d.cfg.email.senders;
       o.poll = d.cfg.email.poll;
       o.workers = d.email_workers;
     } else {

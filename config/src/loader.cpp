@@ -62,6 +62,14 @@ expected<uint32_t> parse_cache_size(const std::string& text) {
   return static_cast<uint32_t>(*n);
 }
 
+expected<uint32_t> parse_senders(const std::string& text) {
+  auto n = parse_uint(text);
+  if (!n || *n == 0 || *n > 64)
+    return error{errc::invalid_field,
+                 fmt::format("expected a number from 1 to 64, got '{}'", text)};
+  return static_cast<uint32_t>(*n);
+}
+
 expected<uint64_t> parse_hash_memory(const std::string& text) {
   auto n = parse_size(text);
   if (!n)
@@ -523,6 +531,8 @@ const std::vector<field>& fields() {
                show_duration),
     make_field("email.poll", "how often the outbox is looked at",
                SOUK_MEMBER(email.poll), parse_duration_value, show_duration),
+    make_field("email.senders", "messages sent at the same time",
+               SOUK_MEMBER(email.senders), parse_senders, show_count),
     make_field("orders.idle_timeout", "idle order actors leave memory after",
                SOUK_MEMBER(orders.idle_timeout), parse_duration_value,
                show_duration),

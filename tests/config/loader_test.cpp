@@ -125,6 +125,19 @@ BOOST_AUTO_TEST_CASE(retention_is_at_least_an_hour) {
   BOOST_TEST(ok->values.auth.login_failures_kept_for == std::chrono::hours{1});
 }
 
+BOOST_AUTO_TEST_CASE(email_senders_are_from_1_to_64) {
+  for (auto bad : {"0", "65", "many"}) {
+    auto x = load_text(std::string{"email:\n  senders: "} + bad + "\n");
+    BOOST_REQUIRE(!x);
+    BOOST_TEST_INFO(x.err().detail);
+    BOOST_TEST(x.err().detail.find("email.senders") != std::string::npos);
+    BOOST_TEST(x.err().detail.find("from 1 to 64") != std::string::npos);
+  }
+  auto ok = load_text("email:\n  senders: 64\n");
+  BOOST_REQUIRE(ok);
+  BOOST_TEST(ok->values.email.senders == 64u);
+}
+
 BOOST_AUTO_TEST_CASE(broken_yaml_reports_its_position) {
   auto x = load_text("http:\n  body_limit: [1\n");
   BOOST_REQUIRE(!x);

@@ -23,6 +23,7 @@
 #include "souk/email/templates.hpp"
 
 #include "shop.hpp"
+#include "smtp_server.hpp"
 
 namespace st = souk::testing;
 using st::json;
@@ -528,6 +529,53 @@ BOOST_AUTO_TEST_CASE(a_hanging_smtp_server_does_not_hold_up_receipts) {
   BOOST_TEST(eventually([&] { return emails_of(second) == 1; }, 4s));
   BOOST_TEST(count("SELECT COUNT(*) FROM email_outbox WHERE status = 'sent'")
              == 0);
+}
+
+BOOST_AUTO_TEST_CASE(receipts_go_out_over_several_smtp_connections_at_once) {
+  // The server holds each message until two are in DATA at once (or 3 s
+  // pass) and writes down how many were: one sender at a time can never
+  // show two, so the count proves the sends overlapped.
+  auto together = [](const souk::testing::smtp_server& srv) {
+    std::vector<int> out;
+    for (auto& env : srv.envelopes()) {
+      auto at = env.find("together ");
+      BOOST_REQUIRE(at != std::string::npos);
+      out.push_back(std::stoi(env.substr(at + 9)));
+    }
+    return out;
+  };
+  auto receipts_of
+    = [&](uint32_t senders, const souk::testing::smtp_server& srv) {
+        restart([&](souk::config::settings& c) {
+          c.email.transport = "smtp";
+          c.email.smtp_url = srv.url();
+          c.email.smtp_tls = "off";
+          c.email.senders = senders;
+        });
+        auto first = buy();
+        // The first receipt is claimed (and held by the server) before the
+        // second is queued, so one round never takes both.
+        BOOST_REQUIRE(eventually([&] {
+          return count("SELECT COUNT(*) FROM email_outbox WHERE order_id = '"
+                       + first + "' AND claimed_until IS NOT NULL")
+                 == 1;
+        }));
+        buy();
+        BOOST_REQUIRE(eventually([&] { return srv.messages().size() == 2; }));
+        return together(srv);
+      };
+  souk::testing::smtp_server one_at_a_time{
+    {"--gather", "2", "--gather-timeout", "3"}};
+  BOOST_TEST(receipts_of(1, one_at_a_time) == (std::vector<int>{1, 1}),
+             boost::test_tools::per_element());
+  souk::testing::smtp_server several{
+    {"--gather", "2", "--gather-timeout", "3"}};
+  BOOST_TEST(receipts_of(2, several) == (std::vector<int>{2, 2}),
+             boost::test_tools::per_element());
+  BOOST_TEST(eventually([&] {
+    return count("SELECT COUNT(*) FROM email_outbox WHERE status = 'sent'")
+           == 4;
+  }));
 }
 
 BOOST_AUTO_TEST_CASE(a_front_web_server_can_send_the_file) {

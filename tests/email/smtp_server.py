@@ -7,12 +7,15 @@ envelope in DIR/NNNN.env. Options make it misbehave the way real servers do:
 refuse the first N messages with a temporary 451, refuse recipients
 containing a text for good (550), require STARTTLS (with a self-signed
 certificate it makes) and AUTH, close connections idle for a time or
-after a number of messages. Each
-envelope file names the client's port ("peer N"): messages on one
-connection share it. Prints "listening on PORT" when
-ready; runs until killed.
+after a number of messages. With --gather N, each message's DATA waits
+until N messages are in DATA at once (or --gather-timeout seconds pass);
+from then on nothing waits. Each envelope file names the client's port
+("peer N": messages on one connection share it) and how many messages
+were in DATA together when it was let through ("together N"). Prints
+"listening on PORT" when ready; runs until killed.
 """
 import argparse
+import asyncio
 import os
 import socket
 import ssl
@@ -31,12 +34,34 @@ def free_port():
 
 
 class Handler:
-    def __init__(self, out_dir, refuse, reject_rcpt, per_connection):
+    def __init__(self, out_dir, refuse, reject_rcpt, per_connection,
+                 gather=0, gather_timeout=10.0):
         self.out_dir = out_dir
         self.refuse = refuse
         self.reject_rcpt = reject_rcpt
         self.per_connection = per_connection
         self.count = 0
+        self.gather = gather
+        self.gather_timeout = gather_timeout
+        self.in_data = 0
+        self.gathered = False
+        self.group = 0
+
+    async def wait_for_company(self):
+        """Holds a message until `gather` are in DATA at once (or the
+        timeout); returns how many were in DATA when it was let through."""
+        if self.gathered:
+            return self.in_data
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.gather_timeout
+        while not self.gathered and loop.time() < end:
+            if self.in_data >= self.gather:
+                self.gathered = True
+                self.group = self.in_data
+                break
+            await asyncio.sleep(0.01)
+        # Those waiting when the group formed went on together.
+        return self.group if self.gathered else self.in_data
 
     async def handle_MAIL(self, server, session, envelope, address, options):
         # A cap on messages per connection, enforced as some servers do:
@@ -58,6 +83,11 @@ class Handler:
         if self.refuse > 0:
             self.refuse -= 1
             return "451 4.3.0 Try again later"
+        self.in_data += 1
+        try:
+            together = await self.wait_for_company() if self.gather else 1
+        finally:
+            self.in_data -= 1
         self.count += 1
         session.souk_sent = getattr(session, "souk_sent", 0) + 1
         base = os.path.join(self.out_dir, "%04d" % self.count)
@@ -70,6 +100,7 @@ class Handler:
             f.write("tls %s\n" % ("yes" if session.ssl else "no"))
             f.write("auth %s\n" % (session.authenticated and "yes" or "no"))
             f.write("peer %s\n" % session.peer[1])
+            f.write("together %d\n" % together)
         os.rename(base + ".tmp", base + ".eml")
         return "250 2.0.0 Accepted"
 
@@ -84,6 +115,8 @@ def main():
     p.add_argument("--password", default="")
     p.add_argument("--idle-timeout", type=float, default=300)
     p.add_argument("--per-connection", type=int, default=0)
+    p.add_argument("--gather", type=int, default=0)
+    p.add_argument("--gather-timeout", type=float, default=10.0)
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     kwargs = {"timeout": a.idle_timeout}
@@ -106,7 +139,8 @@ def main():
         kwargs.update(authenticator=authenticator, auth_required=True,
                       auth_require_tls=a.tls)
     port = free_port()
-    controller = Controller(Handler(a.dir, a.refuse, a.reject_rcpt, a.per_connection), hostname="127.0.0.1",
+    controller = Controller(Handler(a.dir, a.refuse, a.reject_rcpt, a.per_connection,
+                                    a.gather, a.gather_timeout), hostname="127.0.0.1",
                             port=port, **kwargs)
     controller.start()
     print("listening on %d" % port, flush=True)

@@ -27,7 +27,8 @@ struct blocking_service_options {
   /// Runs one step; must be idempotent on the call's idempotency key.
   std::function<status(const action_call&)> run;
   /// One background round (may be empty); returns how many items it did. A
-  /// round that did a full batch is followed at once by another.
+  /// round that did a full batch is followed at once by as many rounds as
+  /// may run at once (`rounds_at_once`).
   std::function<size_t()> round;
   /// How often the round runs when idle.
   std::chrono::milliseconds poll{1'000};

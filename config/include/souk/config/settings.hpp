@@ -253,6 +253,9 @@ struct email_settings {
   milliseconds retry_for{72ll * 3600'000};
   /// How often the outbox is looked at (a new email is sent at once anyway).
   milliseconds poll{5'000};
+  /// Messages sent at the same time, each over its own connection (an SMTP
+  /// conversation takes tens of milliseconds, a busy server seconds).
+  uint32_t senders = 4;
 };
 
 /// Everything `soukd` reads at start-up.
