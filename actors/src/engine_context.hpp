@@ -39,6 +39,7 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using parked_atom = caf::atom_constant<caf::atom("parked")>;
 using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using commit_atom = caf::atom_constant<caf::atom("committed")>;
+using inline_atom = caf::atom_constant<caf::atom("inlined")>;
 using leased_atom = caf::atom_constant<caf::atom("leased")>;
 using step_atom = caf::atom_constant<caf::atom("stepdone")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
@@ -62,6 +63,23 @@ struct commit_result {
   error err;
   persistence::transition_result result;
   bool parked = false; ///< a park that changed the order (not already parked)
+};
+
+/// A local step run inside the transaction of the transition before it
+/// (engine_options::local_services), and the transition recording its
+/// success.
+struct inline_step {
+  std::string action;
+  persistence::transition tx;
+  persistence::transition_result result;
+};
+
+/// The result of a transition committed with the local steps it led to.
+struct inline_result {
+  error err;                            ///< the transition's own failure
+  persistence::transition_result first; ///< the transition's
+  std::vector<inline_step> steps;       ///< empty: none ran inline
+  std::optional<persistence::outbox_row> dispatch; ///< to start after
 };
 
 /// Rows found by the timer actor (due timers or orders to resume).
@@ -114,3 +132,4 @@ caf::actor spawn_timers(caf::actor_system& sys, context_ptr ctx);
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::actors::detail::load_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::actors::detail::commit_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::actors::detail::found_rows)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(souk::actors::detail::inline_result)

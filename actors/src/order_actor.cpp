@@ -274,6 +274,73 @@ void lease_and_dispatch(order_actor* self, persistence::outbox_row row,
   });
 }
 
+// Whether a step of `action` runs inside the transaction before it.
+const std::function<status(const action_call&)>*
+local_step(const engine_context& ctx, const std::string& action) {
+  auto& local = ctx.opts.local_services;
+  auto it = local.find(action.substr(0, action.find('.')));
+  return it == local.end() ? nullptr : &it->second;
+}
+
+// On a worker: commits `tx` together with the local step it leads to
+// (`first`), the transition recording that step's success, and so on while
+// the next step is local too. If any part fails, all of it rolls back and
+// `tx` is committed alone; its step then runs the usual way.
+inline_result run_inline(const engine_context& ctx,
+                         const persistence::transition& tx, order_snapshot snap,
+                         const flows::flow_template& tpl,
+                         persistence::outbox_row first) {
+  inline_result r;
+  persistence::order_repository repo{*ctx.db};
+  auto together = ctx.db->transact([&](soci::session&) -> status {
+    auto applied = repo.apply(tx);
+    if (!applied)
+      return applied.err();
+    r.first = *applied;
+    orders::mirror(snap, tx, *applied, ctx.now());
+    std::optional<persistence::outbox_row> next = std::move(first);
+    while (next) {
+      auto* run = local_step(ctx, next->action);
+      if (run == nullptr)
+        break;
+      action_call call{snap.order.id,
+                       next->action,
+                       next->params,
+                       next->idempotency_key,
+                       static_cast<uint32_t>(snap.order.step_attempt),
+                       snap.order};
+      if (auto failed = (*run)(call))
+        return failed;
+      auto p
+        = orders::plan_step_result(tpl, snap, next->id, errc::ok, {}, ctx.now(),
+                                   ctx.opts.plan, engine_context::sample());
+      if (!p.tx)
+        return error{errc::internal, "the success of " + next->action
+                                       + " planned no transition"};
+      auto done = repo.apply(*p.tx);
+      if (!done)
+        return done.err();
+      orders::mirror(snap, *p.tx, *done, ctx.now());
+      r.steps.push_back({next->action, std::move(*p.tx), *done});
+      next = std::move(p.dispatch);
+    }
+    r.dispatch = std::move(next);
+    return {};
+  });
+  if (!together)
+    return r;
+  log::debug("order {}: {} did not commit inline ({}); it runs the usual way",
+             snap.order.id, first.action, together.detail);
+  r.steps.clear();
+  r.dispatch.reset();
+  auto alone = repo.apply(tx);
+  if (alone)
+    r.first = *alone;
+  else
+    r.err = alone.err();
+  return r;
+}
+
 void process(order_actor* self) {
   auto& st = self->state;
   while (!st.loading && !st.busy && !st.queue.empty()) {
@@ -314,10 +381,21 @@ void process(order_actor* self) {
     }
     st.busy = true;
     auto tx = *p.tx;
-    st.current = std::move(w);
-    st.current_plan = std::move(p);
     auto ctx = st.ctx;
     auto me = caf::actor{self};
+    if (p.dispatch && local_step(*ctx, p.dispatch->action) != nullptr) {
+      ctx->post([ctx, tx, snap = *st.snap, tpl = st.tpl, first = *p.dispatch,
+                 me]() mutable {
+        caf::anon_send(
+          me, inline_atom::value,
+          run_inline(*ctx, tx, std::move(snap), *tpl, std::move(first)));
+      });
+      st.current = std::move(w);
+      st.current_plan = std::move(p);
+      continue;
+    }
+    st.current = std::move(w);
+    st.current_plan = std::move(p);
     ctx->post([ctx, tx, me] {
       commit_result r;
       auto applied = persistence::order_repository{*ctx->db}.apply(tx);
@@ -394,6 +472,37 @@ void on_committed(order_actor* self, commit_result& r) {
   log::warn("order {}: {} ({})", st.id, r.err.detail, to_string(r.err.code));
   fail_queued(self, r.err);
   self->quit(to_caf(r.err));
+}
+
+void on_inlined(order_actor* self, inline_result& r) {
+  auto& st = self->state;
+  if (r.err || r.steps.empty()) {
+    // The transition committed alone (or not at all): on the usual way.
+    commit_result c;
+    c.err = std::move(r.err);
+    c.result = r.first;
+    return on_committed(self, c);
+  }
+  st.busy = false;
+  auto w = std::move(*st.current);
+  auto p = std::move(*st.current_plan);
+  st.current.reset();
+  st.current_plan.reset();
+  count(self, w, *p.tx);
+  orders::mirror(*st.snap, *p.tx, r.first, st.ctx->now());
+  for (auto& s : r.steps) {
+    if (auto* m = st.ctx->metrics(); m != nullptr) {
+      auto& o = st.snap->order;
+      if (s.tx.state != o.state)
+        m->transition(o.flow, o.state, s.tx.state);
+      m->step(o.flow, s.action, "succeeded");
+    }
+    orders::mirror(*st.snap, s.tx, s.result, st.ctx->now());
+  }
+  reply(w, p.result);
+  if (r.dispatch)
+    dispatch(self, *r.dispatch);
+  process(self);
 }
 
 void on_loaded(order_actor* self, load_result& r) {
@@ -507,6 +616,7 @@ caf::behavior order(order_actor* self, context_ptr ctx, std::string id,
     },
     [self](loaded_atom, load_result& r) { on_loaded(self, r); },
     [self](commit_atom, commit_result& r) { on_committed(self, r); },
+    [self](inline_atom, inline_result& r) { on_inlined(self, r); },
     [self](parked_atom, commit_result& r) {
       self->state.busy = false;
       if (r.err) {

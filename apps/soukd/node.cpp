@@ -506,6 +506,10 @@ status node::start() {
   wallet_actor.run = [svc = d.wallet](const actors::action_call& c) {
     return svc->run_action(c.action, c.order_id, c.idempotency_key);
   };
+  // The wallet, delivery and email's queue only write to the database:
+  // their steps commit with the order's transitions (orders.inline_steps).
+  if (d.cfg.orders.inline_steps)
+    engine_opts.local_services.emplace("wallet", wallet_actor.run);
   wallet_actor.round = [svc = d.wallet] { return svc->run_due(); };
   wallet_actor.poll = d.cfg.wallet.poll;
   wallet_actor.workers = d.wallet_workers;
@@ -575,6 +579,8 @@ status node::start() {
       return svc->run_action(c.action, c.order_id, c.params, c.idempotency_key,
                              &c.order);
     };
+    if (d.cfg.orders.inline_steps)
+      engine_opts.local_services.emplace(name, o.run);
     if (std::string_view{name} == "email") {
       o.round = [mail = d.mail] { return mail->run_due(); };
       o.batch = email_batch;

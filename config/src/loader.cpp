@@ -564,6 +564,9 @@ const std::vector<field>& fields() {
     make_field("orders.crash_window", "window counted by max_crashes",
                SOUK_MEMBER(orders.crash_window), parse_duration_value,
                show_duration),
+    make_field("orders.inline_steps",
+               "database-only steps commit with their transitions",
+               SOUK_MEMBER(orders.inline_steps), parse_bool, show_bool),
   };
   return table;
 }

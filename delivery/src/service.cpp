@@ -255,17 +255,23 @@ struct service::impl {
       return written.err();
     if (!*written)
       return std::vector<issued_link>{}; // this key's links went out before
-    log::logger lg{{{"order_id", o.id}}};
-    if (issue.email) {
-      lg.info("email {} ({}) queued for {}", issue.email->message_id, tpl,
-              o.buyer_email);
-      if (opts.on_email_queued)
-        opts.on_email_queued();
-    }
-    for (auto& l : out)
-      if (opts.log_links)
-        lg.info("download link for {} ({} left, until {}): {}", l.file_name,
-                l.remaining, l.expires_at, l.url);
+    // Said (and the sender woken) once the rows are committed: inside a
+    // flow step's transaction that is later, or never if it rolls back.
+    db->after_commit(
+      [order_id = o.id, buyer = o.buyer_email, tpl,
+       message_id = issue.email ? issue.email->message_id : std::string{},
+       links = opts.log_links ? out : std::vector<issued_link>{},
+       queued = opts.on_email_queued] {
+        log::logger lg{{{"order_id", order_id}}};
+        if (!message_id.empty()) {
+          lg.info("email {} ({}) queued for {}", message_id, tpl, buyer);
+          if (queued)
+            queued();
+        }
+        for (auto& l : links)
+          lg.info("download link for {} ({} left, until {}): {}", l.file_name,
+                  l.remaining, l.expires_at, l.url);
+      });
     return out;
   }
 

@@ -68,6 +68,29 @@ void open_postgresql(soci::session& sql, const std::string& url) {
   sql << "SET TIME ZONE 'UTC'";
 }
 
+// The transaction `transact` runs on this thread, if any: repository calls
+// made inside it (a flow step run in the transaction that records it) join
+// it on its connection instead of leasing another. The first failure of
+// such a call makes the whole transaction roll back: on PostgreSQL a failed
+// statement has aborted it anyway, and a nested `transact` that refused
+// cannot take back what it already wrote.
+struct ambient_tx {
+  const void* owner = nullptr;
+  soci::session* sql = nullptr;
+  error failure; ///< the first nested call that failed
+  std::vector<std::function<void()>> after_commit;
+};
+
+thread_local ambient_tx* ambient = nullptr;
+
+// Restores the thread's previous (none) transaction on every way out.
+struct ambient_scope {
+  explicit ambient_scope(ambient_tx& tx) { ambient = &tx; }
+  ~ambient_scope() { ambient = nullptr; }
+  ambient_scope(const ambient_scope&) = delete;
+  ambient_scope& operator=(const ambient_scope&) = delete;
+};
+
 } // namespace
 
 std::string_view to_string(backend x) noexcept {
@@ -162,7 +185,25 @@ const std::string& database::display_url() const noexcept {
   return impl_->display_url;
 }
 
+bool database::in_transaction() const noexcept {
+  return ambient != nullptr && ambient->owner == impl_.get();
+}
+
 status database::run(const std::function<void(soci::session&)>& fn) {
+  if (in_transaction()) {
+    // Joins the transaction this thread is in (see ambient_tx).
+    status result;
+    try {
+      fn(*ambient->sql);
+    } catch (const soci::soci_error& e) {
+      result = error{errc::database, e.get_error_message()};
+    } catch (const std::exception& e) {
+      result = error{errc::internal, e.what()};
+    }
+    if (result && !ambient->failure)
+      ambient->failure = result;
+    return result;
+  }
   size_t pos = 0;
   if (!impl_->pool.try_lease(pos, 0)) {
     ++impl_->waits;
@@ -209,14 +250,29 @@ status database::run(const std::function<void(soci::session&)>& fn) {
 }
 
 status database::transact(const std::function<status(soci::session&)>& fn) {
+  if (in_transaction()) {
+    status outcome;
+    auto st = run([&](soci::session& sql) { outcome = fn(sql); });
+    if (st)
+      return st;
+    if (outcome && !ambient->failure)
+      ambient->failure = outcome;
+    return outcome;
+  }
   std::unique_lock writer{impl_->sqlite_writer, std::defer_lock};
   if (impl_->kind == backend::sqlite)
     writer.lock();
   status outcome;
+  ambient_tx tx;
+  tx.owner = impl_.get();
   auto st = run([&](soci::session& sql) {
     sql << (impl_->kind == backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
     try {
+      tx.sql = &sql;
+      ambient_scope scope{tx};
       outcome = fn(sql);
+      if (!outcome && tx.failure)
+        outcome = tx.failure;
     } catch (...) {
       try {
         sql << "ROLLBACK";
@@ -229,10 +285,24 @@ status database::transact(const std::function<status(soci::session&)>& fn) {
   });
   if (st)
     return st;
+  if (!outcome) {
+    writer = {};
+    for (auto& f : tx.after_commit)
+      f();
+  }
   return outcome;
 }
 
+void database::after_commit(std::function<void()> fn) {
+  if (in_transaction())
+    ambient->after_commit.push_back(std::move(fn));
+  else
+    fn();
+}
+
 status database::write(const std::function<void(soci::session&)>& fn) {
+  if (in_transaction())
+    return run(fn);
   std::unique_lock writer{impl_->sqlite_writer, std::defer_lock};
   if (impl_->kind == backend::sqlite)
     writer.lock();

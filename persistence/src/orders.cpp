@@ -553,9 +553,12 @@ status order_repository::create(const order_row& order,
 namespace {
 
 // Runs `reads` in one read-only snapshot (PostgreSQL: repeatable read), so
-// rows read one after another are from the same commit.
+// rows read one after another are from the same commit; inside a
+// transaction already (`nested`), in that one.
 template<class F>
-void in_one_snapshot(soci::session& sql, bool pg, F reads) {
+void in_one_snapshot(soci::session& sql, bool pg, bool nested, F reads) {
+  if (nested)
+    return reads();
   sql << (pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN");
   try {
     reads();
@@ -581,7 +584,8 @@ order_repository::load(const std::string& id) {
     if (pg)
       read_snapshot_at_once(sql, id, out);
     else
-      in_one_snapshot(sql, pg, [&] { read_snapshot(sql, id, out); });
+      in_one_snapshot(sql, pg, db_.in_transaction(),
+                      [&] { read_snapshot(sql, id, out); });
   });
   if (st)
     return st;
@@ -1055,7 +1059,7 @@ order_repository::history(const std::string& id) {
   std::optional<order_history> out;
   const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.run([&](soci::session& sql) {
-    in_one_snapshot(sql, pg, [&] {
+    in_one_snapshot(sql, pg, db_.in_transaction(), [&] {
       std::optional<order_snapshot> snap;
       read_snapshot(sql, id, snap);
       if (!snap)

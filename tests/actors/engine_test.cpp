@@ -153,12 +153,18 @@ struct fixture {
   caf::actor sup;
   std::string product_id = souk::new_uuid();
 
-  fixture()
+  // Steps the engine ran itself, inside its transactions (inline_fixture).
+  std::vector<sa::action_call> inline_calls;
+
+  // `local`: the test service's steps run inline, each writing a row of
+  // `effects` before it answers as scripted.
+  explicit fixture(bool local = false)
     : sys(init(cfg)),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
     clock_start = sched.clock().now();
     auto r = sp::migrate(*db, sp::shipped_migrations(db->kind()));
     BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+    exec("CREATE TABLE effects (action TEXT NOT NULL)");
     auto user = souk::new_uuid();
     exec("INSERT INTO users (id, email, password_hash, role, created_at, "
          "updated_at) VALUES ('"
@@ -189,6 +195,21 @@ struct fixture {
     o.services = {"test"};
     o.clock = [this] { return now(); };
     o.executor = [](std::function<void()> job) { job(); };
+    if (local)
+      o.local_services["test"]
+        = [this](const sa::action_call& c) -> souk::status {
+        inline_calls.push_back(c);
+        auto wrote = db->write([&](soci::session& sql) {
+          sql << "INSERT INTO effects (action) VALUES (:a)",
+            soci::use(c.action);
+        });
+        if (wrote)
+          return wrote;
+        auto answer = service->run(c);
+        if (answer.code == errc::ok)
+          return {};
+        return souk::error{answer.code, answer.detail};
+      };
     engine = std::make_unique<sa::order_engine>(sys, db, flows, dir, o);
     auto children = engine->children();
     children.push_back(sa::child_spec{"test", [this](caf::actor_system& s) {
@@ -222,6 +243,19 @@ struct fixture {
     return t0
            + std::chrono::duration_cast<std::chrono::milliseconds>(
              sched.clock().now() - clock_start);
+  }
+
+  /// The rows the inline steps left, in order.
+  std::vector<std::string> effects() {
+    std::vector<std::string> out;
+    auto st = db->run([&](soci::session& sql) {
+      soci::rowset<std::string> rs
+        = (sql.prepare << "SELECT action FROM effects ORDER BY action");
+      for (auto& a : rs)
+        out.push_back(a);
+    });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+    return out;
   }
 
   void exec(const std::string& q) {
@@ -316,6 +350,10 @@ struct fixture {
 
 using strings = std::vector<std::string>;
 
+struct inline_fixture : fixture {
+  inline_fixture() : fixture(true) {}
+};
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(engine, fixture)
@@ -340,6 +378,86 @@ BOOST_AUTO_TEST_CASE(happy_path) {
   BOOST_TEST(service->effects.size() == 2u);
   BOOST_TEST(s.outbox.empty());
   BOOST_TEST(s.timers.empty()); // the payment timeout was cancelled
+}
+
+BOOST_FIXTURE_TEST_CASE(local_steps_commit_with_the_transition_before_them,
+                        inline_fixture) {
+  auto id = create();
+  auto r = deliver(id, "payment.succeeded", "evt-1");
+  BOOST_REQUIRE(r);
+  BOOST_TEST((*r == so::outcome::applied));
+  auto s = rows(id);
+  BOOST_TEST(s.order.state == "delivered");
+  // No service actor ran a step: the engine ran both, in order, with what
+  // the actor would have been given.
+  BOOST_TEST(service->calls.empty());
+  BOOST_REQUIRE_EQUAL(inline_calls.size(), 2u);
+  BOOST_TEST(inline_calls[0].action == "test.credit");
+  BOOST_TEST(inline_calls[1].action == "test.ship");
+  BOOST_TEST(inline_calls[1].params == R"({"speed":"fast"})");
+  BOOST_TEST(inline_calls[1].attempt == 1u);
+  BOOST_TEST(inline_calls[1].order.state == "paid");
+  BOOST_TEST(!inline_calls[0].idempotency_key.empty());
+  BOOST_TEST(effects() == (strings{"test.credit", "test.ship"}),
+             boost::test_tools::per_element());
+  // The same timeline as steps run one by one; nothing left to run.
+  BOOST_TEST(events(id)
+               == (strings{"order.created", "payment.succeeded",
+                           "step.succeeded", "steps.done"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(s.outbox.empty());
+  BOOST_TEST(s.timers.empty());
+  // The actor knows it too: a refund moves it on from `delivered`.
+  BOOST_TEST(inspect(id).state == "delivered");
+  auto refund = deliver(id, "refund.requested");
+  BOOST_REQUIRE(refund);
+  BOOST_TEST((*refund == so::outcome::applied));
+  BOOST_TEST(rows(id).order.state == "refunded");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_failing_local_step_undoes_the_lot_and_runs_as_usual,
+                        inline_fixture) {
+  service->script["test.ship"] = {errc::unavailable};
+  auto id = create();
+  deliver(id, "payment.succeeded");
+  // Inline, credit wrote its row and ship failed after writing its own:
+  // both rolled back with the transition to `paid`, which then committed
+  // alone. Credit ran through the service actor; its success led to ship,
+  // run inline again and answering ok this time.
+  BOOST_TEST(rows(id).order.state == "delivered");
+  BOOST_TEST(inline_calls.size() == 3u);
+  BOOST_REQUIRE_EQUAL(service->calls.size(), 1u);
+  BOOST_TEST(service->calls[0].action == "test.credit");
+  BOOST_TEST(effects() == strings{"test.ship"},
+             boost::test_tools::per_element());
+  BOOST_TEST(events(id)
+               == (strings{"order.created", "payment.succeeded",
+                           "step.succeeded", "steps.done"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_local_step_failing_through_its_actor_is_retried,
+                        inline_fixture) {
+  // Fails inline and then through the actor: the template's retry rules
+  // apply as they do to any step.
+  service->script["test.credit"] = {errc::unavailable, errc::unavailable};
+  auto id = create();
+  deliver(id, "payment.succeeded");
+  auto s = rows(id);
+  BOOST_TEST(s.order.state == "paid");
+  BOOST_TEST(s.order.last_error == "unavailable: scripted failure");
+  BOOST_TEST(effects().empty());
+  BOOST_REQUIRE_EQUAL(s.timers.size(), 1u);
+  BOOST_TEST(s.timers[0].kind == "step_retry");
+  // The retry starts the step again: inline, and it goes through now.
+  advance(2s);
+  BOOST_TEST(rows(id).order.state == "delivered");
+  BOOST_TEST(effects() == (strings{"test.credit", "test.ship"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(events(id)
+               == (strings{"order.created", "payment.succeeded", "step.failed",
+                           "step.retry", "step.succeeded", "steps.done"}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_step_fails_then_succeeds_within_its_retries) {

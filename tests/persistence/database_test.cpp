@@ -1,5 +1,6 @@
 #include <atomic>
 #include <future>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 #include <soci/soci.h>
@@ -77,6 +78,76 @@ BOOST_AUTO_TEST_CASE(transact_rolls_back_on_a_failing_statement) {
     sql << "INSERT INTO t (id, name) VALUES (3, 'c')";
     return {};
   }));
+  BOOST_TEST(count() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(calls_inside_a_transaction_join_it) {
+  // A pool of two: the nested calls would need a third connection, and on
+  // SQLite the nested write would wait for the transaction's own lock.
+  std::vector<int> order;
+  auto st = db->transact([&](soci::session& sql) -> souk::status {
+    BOOST_TEST(db->in_transaction());
+    sql << "INSERT INTO t (id, name) VALUES (1, 'a')";
+    auto w = db->write([](soci::session& s) {
+      s << "INSERT INTO t (id, name) VALUES (2, 'b')";
+    });
+    BOOST_TEST(!w);
+    auto t = db->transact([&](soci::session& s) -> souk::status {
+      s << "INSERT INTO t (id, name) VALUES (3, 'c')";
+      return {};
+    });
+    BOOST_TEST(!t);
+    // The transaction's own rows are seen, as on its connection.
+    int n = 0;
+    BOOST_TEST(!db->run(
+      [&](soci::session& s) { s << "SELECT count(*) FROM t", soci::into(n); }));
+    BOOST_TEST(n == 3);
+    db->after_commit([&] { order.push_back(2); });
+    order.push_back(1);
+    return {};
+  });
+  BOOST_TEST(!st);
+  BOOST_TEST(!db->in_transaction());
+  BOOST_TEST(count() == 3);
+  // After the commit, not when asked for.
+  BOOST_TEST(order == (std::vector<int>{1, 2}),
+             boost::test_tools::per_element());
+  // Outside a transaction: at once.
+  db->after_commit([&] { order.push_back(3); });
+  BOOST_TEST(order.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_call_inside_a_transaction_rolls_all_of_it_back) {
+  bool told = false;
+  // A nested transact that refuses, although the outer one carries on.
+  auto st = db->transact([&](soci::session& sql) -> souk::status {
+    sql << "INSERT INTO t (id, name) VALUES (1, 'a')";
+    db->after_commit([&] { told = true; });
+    auto refused = db->transact([](soci::session& s) -> souk::status {
+      s << "INSERT INTO t (id, name) VALUES (2, 'b')";
+      return souk::error{souk::errc::conflict, "not now"};
+    });
+    BOOST_TEST((refused.code == souk::errc::conflict));
+    return {};
+  });
+  BOOST_TEST((st.code == souk::errc::conflict));
+  BOOST_TEST(st.detail == "not now");
+  BOOST_TEST(count() == 0);
+  BOOST_TEST(!told);
+  // A nested statement that fails, its error swallowed by the caller.
+  st = db->transact([&](soci::session& sql) -> souk::status {
+    sql << "INSERT INTO t (id, name) VALUES (1, 'a')";
+    auto failed = db->write([](soci::session& s) {
+      s << "INSERT INTO t (id, name) VALUES (1, 'duplicate')";
+    });
+    BOOST_TEST((failed.code == souk::errc::database));
+    return {};
+  });
+  BOOST_TEST((st.code == souk::errc::database));
+  BOOST_TEST(count() == 0);
+  // The connection is usable afterwards, and calls stand alone again.
+  BOOST_TEST(!db->write(
+    [](soci::session& s) { s << "INSERT INTO t (id, name) VALUES (5, 'e')"; }));
   BOOST_TEST(count() == 1);
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -31,6 +32,7 @@ namespace souk::actors {
 
 class service_directory;
 struct order_inspection;
+struct action_call;
 
 /// Tunables of the order engine (`orders:` in the config file).
 struct engine_options {
@@ -64,6 +66,16 @@ struct engine_options {
   /// whose service is not installed parks its order instead of failing it:
   /// nothing pretends a step ran.
   std::set<std::string> services;
+  /// Services whose steps only write to this database (soukd: the wallet,
+  /// delivery and email's queue), by name, with the call that runs one step
+  /// on the calling thread. Such a step runs inside the transaction that
+  /// records the transition leading to it, together with the transition
+  /// recording its success and any local steps after it: one commit for
+  /// the lot, no outbox lease, no service actor. If one fails, all of it
+  /// rolls back and the step runs the usual way (its service actor,
+  /// retries by the template). Empty: every step goes to its actor.
+  std::map<std::string, std::function<status(const action_call&)>>
+    local_services;
   /// The time (tests drive it); default `souk::now`.
   std::function<timestamp()> clock;
   /// Where transitions, steps, restarts and activations are counted; none

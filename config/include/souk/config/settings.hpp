@@ -152,6 +152,10 @@ struct orders_settings {
   milliseconds restart_max{30'000};
   uint32_t max_crashes = 3;
   milliseconds crash_window{600'000};
+  /// Steps of services that only write to the database (wallet, delivery,
+  /// email's queue) commit with the transitions around them, one commit
+  /// for a run of them; false: each goes through its service actor.
+  bool inline_steps = true;
 };
 
 /// Payments (`payments:` in the file).

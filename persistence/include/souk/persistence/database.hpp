@@ -69,7 +69,21 @@ public:
   /// Runs `fn` in a write transaction (SQLite: `BEGIN IMMEDIATE`, so writers
   /// queue instead of dead-locking). Commits if `fn` returns no error and
   /// rolls back otherwise, or if it throws.
+  ///
+  /// While `fn` runs, `run`, `write` and `transact` called on this thread
+  /// (by repositories `fn` calls) join this transaction on its connection:
+  /// a flow step's writes commit with the transition that records it. If
+  /// any of them fails, the whole transaction rolls back and `transact`
+  /// returns that first failure, even if `fn` carried on.
   status transact(const std::function<status(soci::session&)>& fn);
+
+  /// Runs `fn` once the transaction this thread is in commits (not at all
+  /// if it rolls back), after its connection is given back; at once when
+  /// the thread is in none. For telling other threads about new rows.
+  void after_commit(std::function<void()> fn);
+
+  /// Whether this thread runs inside a `transact` of this database.
+  bool in_transaction() const noexcept;
 
   /// Runs `fn`, which writes with exactly one statement: a statement is
   /// atomic on its own, so on PostgreSQL it runs without BEGIN and COMMIT
