@@ -74,10 +74,12 @@ struct inline_step {
   persistence::transition_result result;
 };
 
-/// The result of a transition committed with the local steps it led to.
+/// The result of local steps run in one transaction, with the transition
+/// that led to the first (`led`) or after it had committed.
 struct inline_result {
-  error err;                            ///< the transition's own failure
-  persistence::transition_result first; ///< the transition's
+  bool led = false;                     ///< a transition came first
+  error err;                            ///< that transition's own failure
+  persistence::transition_result first; ///< that transition's
   std::vector<inline_step> steps;       ///< empty: none ran inline
   std::optional<persistence::outbox_row> dispatch; ///< to start after
 };

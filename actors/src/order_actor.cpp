@@ -274,34 +274,38 @@ void lease_and_dispatch(order_actor* self, persistence::outbox_row row,
   });
 }
 
-// Whether a step of `action` runs inside the transaction before it.
-const std::function<status(const action_call&)>*
-local_step(const engine_context& ctx, const std::string& action) {
+// The local service running steps of `action`, or null.
+const local_service* local_step(const engine_context& ctx,
+                                const std::string& action) {
   auto& local = ctx.opts.local_services;
   auto it = local.find(action.substr(0, action.find('.')));
   return it == local.end() ? nullptr : &it->second;
 }
 
-// On a worker: commits `tx` together with the local step it leads to
-// (`first`), the transition recording that step's success, and so on while
-// the next step is local too. If any part fails, all of it rolls back and
-// `tx` is committed alone; its step then runs the usual way.
+// On a worker: one transaction with `tx` (if any), the local step `first`,
+// the transition recording its success, and so on while the next step is
+// local too (until a step whose service commits after it). If any part
+// fails, all of it rolls back; `tx` is then committed alone, and the step
+// runs the usual way.
 inline_result run_inline(const engine_context& ctx,
-                         const persistence::transition& tx, order_snapshot snap,
-                         const flows::flow_template& tpl,
+                         const std::optional<persistence::transition>& tx,
+                         order_snapshot snap, const flows::flow_template& tpl,
                          persistence::outbox_row first) {
   inline_result r;
+  r.led = tx.has_value();
   persistence::order_repository repo{*ctx.db};
   auto together = ctx.db->transact([&](soci::session&) -> status {
-    auto applied = repo.apply(tx);
-    if (!applied)
-      return applied.err();
-    r.first = *applied;
-    orders::mirror(snap, tx, *applied, ctx.now());
-    std::optional<persistence::outbox_row> next = std::move(first);
+    if (tx) {
+      auto applied = repo.apply(*tx);
+      if (!applied)
+        return applied.err();
+      r.first = *applied;
+      orders::mirror(snap, *tx, *applied, ctx.now());
+    }
+    std::optional<persistence::outbox_row> next = first;
     while (next) {
-      auto* run = local_step(ctx, next->action);
-      if (run == nullptr)
+      auto* svc = local_step(ctx, next->action);
+      if (svc == nullptr)
         break;
       action_call call{snap.order.id,
                        next->action,
@@ -309,7 +313,7 @@ inline_result run_inline(const engine_context& ctx,
                        next->idempotency_key,
                        static_cast<uint32_t>(snap.order.step_attempt),
                        snap.order};
-      if (auto failed = (*run)(call))
+      if (auto failed = svc->run(call))
         return failed;
       auto p
         = orders::plan_step_result(tpl, snap, next->id, errc::ok, {}, ctx.now(),
@@ -323,6 +327,8 @@ inline_result run_inline(const engine_context& ctx,
       orders::mirror(snap, *p.tx, *done, ctx.now());
       r.steps.push_back({next->action, std::move(*p.tx), *done});
       next = std::move(p.dispatch);
+      if (svc->commits_after)
+        break;
     }
     r.dispatch = std::move(next);
     return {};
@@ -332,13 +338,31 @@ inline_result run_inline(const engine_context& ctx,
   log::debug("order {}: {} did not commit inline ({}); it runs the usual way",
              snap.order.id, first.action, together.detail);
   r.steps.clear();
-  r.dispatch.reset();
-  auto alone = repo.apply(tx);
-  if (alone)
-    r.first = *alone;
-  else
-    r.err = alone.err();
+  r.dispatch = std::move(first);
+  if (tx) {
+    auto alone = repo.apply(*tx);
+    if (alone)
+      r.first = *alone;
+    else
+      r.err = alone.err();
+  }
   return r;
+}
+
+// Runs `first` (a local step) and what follows it inline; `tx`, if any,
+// commits in the same transaction. The order is busy meanwhile.
+void start_inline(order_actor* self, std::optional<persistence::transition> tx,
+                  persistence::outbox_row first) {
+  auto& st = self->state;
+  st.busy = true;
+  auto ctx = st.ctx;
+  auto me = caf::actor{self};
+  ctx->post([ctx, tx = std::move(tx), snap = *st.snap, tpl = st.tpl,
+             first = std::move(first), me]() mutable {
+    caf::anon_send(
+      me, inline_atom::value,
+      run_inline(*ctx, tx, std::move(snap), *tpl, std::move(first)));
+  });
 }
 
 void process(order_actor* self) {
@@ -384,12 +408,7 @@ void process(order_actor* self) {
     auto ctx = st.ctx;
     auto me = caf::actor{self};
     if (p.dispatch && local_step(*ctx, p.dispatch->action) != nullptr) {
-      ctx->post([ctx, tx, snap = *st.snap, tpl = st.tpl, first = *p.dispatch,
-                 me]() mutable {
-        caf::anon_send(
-          me, inline_atom::value,
-          run_inline(*ctx, tx, std::move(snap), *tpl, std::move(first)));
-      });
+      start_inline(self, tx, *p.dispatch);
       st.current = std::move(w);
       st.current_plan = std::move(p);
       continue;
@@ -476,7 +495,7 @@ void on_committed(order_actor* self, commit_result& r) {
 
 void on_inlined(order_actor* self, inline_result& r) {
   auto& st = self->state;
-  if (r.err || r.steps.empty()) {
+  if (r.led && (r.err || r.steps.empty())) {
     // The transition committed alone (or not at all): on the usual way.
     commit_result c;
     c.err = std::move(r.err);
@@ -484,12 +503,15 @@ void on_inlined(order_actor* self, inline_result& r) {
     return on_committed(self, c);
   }
   st.busy = false;
-  auto w = std::move(*st.current);
-  auto p = std::move(*st.current_plan);
-  st.current.reset();
-  st.current_plan.reset();
-  count(self, w, *p.tx);
-  orders::mirror(*st.snap, *p.tx, r.first, st.ctx->now());
+  if (r.led) {
+    auto w = std::move(*st.current);
+    auto p = std::move(*st.current_plan);
+    st.current.reset();
+    st.current_plan.reset();
+    count(self, w, *p.tx);
+    orders::mirror(*st.snap, *p.tx, r.first, st.ctx->now());
+    reply(w, p.result);
+  }
   for (auto& s : r.steps) {
     if (auto* m = st.ctx->metrics(); m != nullptr) {
       auto& o = st.snap->order;
@@ -499,9 +521,13 @@ void on_inlined(order_actor* self, inline_result& r) {
     }
     orders::mirror(*st.snap, s.tx, s.result, st.ctx->now());
   }
-  reply(w, p.result);
-  if (r.dispatch)
+  if (r.dispatch) {
+    // Local steps after one that commits on its own run in a transaction
+    // of their own; one that failed inline goes to its service actor.
+    if (!r.steps.empty() && local_step(*st.ctx, r.dispatch->action) != nullptr)
+      return start_inline(self, std::nullopt, std::move(*r.dispatch));
     dispatch(self, *r.dispatch);
+  }
   process(self);
 }
 

@@ -508,8 +508,11 @@ status node::start() {
   };
   // The wallet, delivery and email's queue only write to the database:
   // their steps commit with the order's transitions (orders.inline_steps).
+  // A sale moves the platform's gateway and fee balances, rows every order
+  // updates: the transaction commits right after the wallet's step.
   if (d.cfg.orders.inline_steps)
-    engine_opts.local_services.emplace("wallet", wallet_actor.run);
+    engine_opts.local_services.emplace(
+      "wallet", actors::local_service{wallet_actor.run, true});
   wallet_actor.round = [svc = d.wallet] { return svc->run_due(); };
   wallet_actor.poll = d.cfg.wallet.poll;
   wallet_actor.workers = d.wallet_workers;
@@ -580,7 +583,7 @@ status node::start() {
                              &c.order);
     };
     if (d.cfg.orders.inline_steps)
-      engine_opts.local_services.emplace(name, o.run);
+      engine_opts.local_services.emplace(name, actors::local_service{o.run});
     if (std::string_view{name} == "email") {
       o.round = [mail = d.mail] { return mail->run_due(); };
       o.batch = email_batch;

@@ -66,6 +66,8 @@ was lost or done twice. Exit 0 when every check passed.
   --abandon-percent P   buyers who never pay
   --seed N              random seed (default: from the clock; printed)
   --keep                keep the work directory (logs, database)
+  --set KEY=VALUE       a setting for soukd (as soukd --set), e.g.
+                        orders.inline_steps=false; may be repeated
   --help                this text
 
 Chaos: soukd is killed with SIGKILL and started again; the sandbox is told
@@ -143,7 +145,12 @@ options parse(int argc, char** argv, bool& help) {
       o.seed = number(a, value(), UINT32_MAX);
     else if (a == "--keep")
       o.keep = true;
-    else
+    else if (a == "--set") {
+      auto kv = value();
+      if (kv.find('=') == std::string::npos)
+        throw bad_usage{"--set needs KEY=VALUE, got '" + kv + "'"};
+      o.soukd_settings.push_back(std::move(kv));
+    } else
       throw bad_usage{"unknown option '" + a + "' (see --help)"};
   }
   if (o.decline_percent + o.abandon_percent > 100)
@@ -455,6 +462,10 @@ int main(int argc, char** argv) {
       soukd_args.push_back("--set");
       soukd_args.push_back(s);
     }
+  for (auto& s : o.soukd_settings) {
+    soukd_args.push_back("--set");
+    soukd_args.push_back(s);
+  }
   soukd_node soukd{soukd_args, (work / "soukd.log").string(), soukd_port};
   if (!soukd.start() || !soukd.wait_ready(std::chrono::seconds{60}))
     return fail("soukd did not become ready (" + soukd.log() + ")");

@@ -37,6 +37,8 @@ struct options {
   milliseconds drain_limit{180'000};
   uint64_t seed = 0;
   bool keep = false; ///< keep the work directory
+  /// KEY=VALUE settings passed to soukd after the bench's own.
+  std::vector<std::string> soukd_settings;
   std::string soukd, sandbox, soukctl, cluster_script, flow_template;
 };
 

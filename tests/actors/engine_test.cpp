@@ -158,7 +158,7 @@ struct fixture {
 
   // `local`: the test service's steps run inline, each writing a row of
   // `effects` before it answers as scripted.
-  explicit fixture(bool local = false)
+  explicit fixture(bool local = false, bool commits_after = false)
     : sys(init(cfg)),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
     clock_start = sched.clock().now();
@@ -196,7 +196,9 @@ struct fixture {
     o.clock = [this] { return now(); };
     o.executor = [](std::function<void()> job) { job(); };
     if (local)
-      o.local_services["test"]
+      o.local_services["test"].commits_after = commits_after;
+    if (local)
+      o.local_services["test"].run
         = [this](const sa::action_call& c) -> souk::status {
         inline_calls.push_back(c);
         auto wrote = db->write([&](soci::session& sql) {
@@ -354,6 +356,11 @@ struct inline_fixture : fixture {
   inline_fixture() : fixture(true) {}
 };
 
+// The test service's steps commit right after themselves (as the wallet's).
+struct commits_after_fixture : fixture {
+  commits_after_fixture() : fixture(true, true) {}
+};
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(engine, fixture)
@@ -458,6 +465,34 @@ BOOST_FIXTURE_TEST_CASE(a_local_step_failing_through_its_actor_is_retried,
                == (strings{"order.created", "payment.succeeded", "step.failed",
                            "step.retry", "step.succeeded", "steps.done"}),
              boost::test_tools::per_element());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_local_step_that_commits_after_it_ends_its_transaction,
+                        commits_after_fixture) {
+  service->script["test.ship"] = {errc::unavailable};
+  auto id = create();
+  deliver(id, "payment.succeeded");
+  // Credit committed with `paid` and its own success; ship ran inline in a
+  // transaction of its own, failed and rolled back only itself, then ran
+  // through the service actor.
+  BOOST_TEST(rows(id).order.state == "delivered");
+  BOOST_TEST(inline_calls.size() == 2u);
+  BOOST_REQUIRE_EQUAL(service->calls.size(), 1u);
+  BOOST_TEST(service->calls[0].action == "test.ship");
+  BOOST_TEST(effects() == strings{"test.credit"},
+             boost::test_tools::per_element());
+  BOOST_TEST(events(id)
+               == (strings{"order.created", "payment.succeeded",
+                           "step.succeeded", "steps.done"}),
+             boost::test_tools::per_element());
+  // Without a failure both still run inline, in two transactions.
+  inline_calls.clear();
+  service->calls.clear();
+  auto other = create();
+  deliver(other, "payment.succeeded");
+  BOOST_TEST(rows(other).order.state == "delivered");
+  BOOST_TEST(inline_calls.size() == 2u);
+  BOOST_TEST(service->calls.empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_step_fails_then_succeeds_within_its_retries) {

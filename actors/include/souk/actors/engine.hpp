@@ -34,6 +34,19 @@ class service_directory;
 struct order_inspection;
 struct action_call;
 
+/// A service whose steps the engine runs itself, inside its transactions
+/// (`engine_options::local_services`).
+struct local_service {
+  /// Runs one step on the calling thread; its database calls join the
+  /// engine's transaction.
+  std::function<status(const action_call&)> run;
+  /// Its steps write rows that every order shares (the platform's ledger
+  /// accounts): the transaction commits right after such a step, so those
+  /// rows stay locked as briefly as when the step commits on its own, and
+  /// the steps after it run in a transaction of their own.
+  bool commits_after = false;
+};
+
 /// Tunables of the order engine (`orders:` in the config file).
 struct engine_options {
   /// This node's id: timer claims carry it.
@@ -67,15 +80,14 @@ struct engine_options {
   /// nothing pretends a step ran.
   std::set<std::string> services;
   /// Services whose steps only write to this database (soukd: the wallet,
-  /// delivery and email's queue), by name, with the call that runs one step
-  /// on the calling thread. Such a step runs inside the transaction that
-  /// records the transition leading to it, together with the transition
-  /// recording its success and any local steps after it: one commit for
-  /// the lot, no outbox lease, no service actor. If one fails, all of it
-  /// rolls back and the step runs the usual way (its service actor,
-  /// retries by the template). Empty: every step goes to its actor.
-  std::map<std::string, std::function<status(const action_call&)>>
-    local_services;
+  /// delivery and email's queue), by name. Such a step runs inside the
+  /// transaction that records the transition leading to it, together with
+  /// the transition recording its success and any local steps after it:
+  /// one commit for the lot, no outbox lease, no service actor. If one
+  /// fails, all of it rolls back and the step runs the usual way (its
+  /// service actor, retries by the template). Empty: every step goes to
+  /// its actor.
+  std::map<std::string, local_service> local_services;
   /// The time (tests drive it); default `souk::now`.
   std::function<timestamp()> clock;
   /// Where transitions, steps, restarts and activations are counted; none
