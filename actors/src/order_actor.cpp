@@ -1,8 +1,10 @@
 // One live order: rebuilds itself from the database, then turns each input
 // (an event, a timer, a step's result) into one planned transaction, commits
-// it off the scheduler threads and starts the side effect it names. Inputs
-// wait in the actor's own queue while a transaction is in flight, so the
-// order sees them one at a time in arrival order.
+// it off the scheduler threads and starts the side effect it names. A step
+// of a local service (engine_options::local_services) is not started but
+// run inside that transaction, with the transitions after it (run_inline).
+// Inputs wait in the actor's own queue while a transaction is in flight, so
+// the order sees them one at a time in arrival order.
 
 #include <algorithm>
 #include <deque>
