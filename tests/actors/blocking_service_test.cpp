@@ -19,6 +19,7 @@
 
 #include "souk/actors/blocking_service.hpp"
 #include "souk/core/worker_pool.hpp"
+#include "souk/testing/support.hpp"
 
 namespace sa = souk::actors;
 
@@ -70,17 +71,6 @@ struct fixture {
     sys.await_all_actors_done();
   }
 
-  template<class F>
-  bool eventually(F cond, std::chrono::milliseconds limit = 10s) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (!cond()) {
-      if (std::chrono::steady_clock::now() >= end)
-        return false;
-      std::this_thread::sleep_for(10ms);
-    }
-    return true;
-  }
-
   void start(const std::shared_ptr<backlog>& b, size_t at_once,
              size_t threads) {
     sa::blocking_service_options o;
@@ -94,6 +84,19 @@ struct fixture {
   }
 };
 
+// Waits until the backlog is worked off and no round runs; then the most
+// rounds that ran at once.
+size_t peak_once_worked(backlog& b) {
+  BOOST_REQUIRE(souk::testing::eventually(
+    [&] {
+      std::lock_guard lk{b.mu};
+      return b.left == 0 && b.inside == 0;
+    },
+    10s));
+  std::lock_guard lk{b.mu};
+  return b.peak;
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(blocking_service, fixture)
@@ -103,13 +106,8 @@ BOOST_AUTO_TEST_CASE(a_backlog_is_worked_by_every_round_allowed_at_once) {
   b->left = 40;
   b->want = 3;
   start(b, 3, 4);
-  BOOST_REQUIRE(eventually([&] {
-    std::lock_guard lk{b->mu};
-    return b->left == 0 && b->inside == 0;
-  }));
-  std::lock_guard lk{b->mu};
   // The start's one nudge ran one round; its full batch started the rest.
-  BOOST_TEST(b->peak == 3u);
+  BOOST_TEST(peak_once_worked(*b) == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(one_round_at_once_stays_one) {
@@ -119,12 +117,7 @@ BOOST_AUTO_TEST_CASE(one_round_at_once_stays_one) {
   b->limit = 200ms;
   b->batch = 3;
   start(b, 1, 2);
-  BOOST_REQUIRE(eventually([&] {
-    std::lock_guard lk{b->mu};
-    return b->left == 0 && b->inside == 0;
-  }));
-  std::lock_guard lk{b->mu};
-  BOOST_TEST(b->peak == 1u);
+  BOOST_TEST(peak_once_worked(*b) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

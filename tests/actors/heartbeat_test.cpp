@@ -33,13 +33,7 @@ namespace {
 // heartbeat runs on its own thread in real time, so the test polls.
 bool eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds limit = 5s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= until)
-      return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+  return souk::testing::eventually(pred, limit, 10ms);
 }
 
 // Declared in destruction order: the actor system stops (and with it every

@@ -231,13 +231,7 @@ struct fixture {
 
   template<class F>
   static bool eventually(F cond, std::chrono::milliseconds limit = 30s) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-      if (cond())
-        return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return cond();
+    return souk::testing::eventually(cond, limit, 50ms);
   }
 
   // Runs soukctl against this node; (exit code, stdout).

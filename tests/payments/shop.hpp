@@ -314,13 +314,7 @@ struct shop {
   /// Waits for `cond` (or `timeout`).
   template<class F>
   static bool eventually(F cond, std::chrono::milliseconds timeout = 15s) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (cond())
-        return true;
-      std::this_thread::sleep_for(30ms);
-    }
-    return cond();
+    return souk::testing::eventually(cond, timeout, 30ms);
   }
 
   int events(const std::string& order_id, const std::string& name) {

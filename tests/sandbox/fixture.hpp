@@ -34,18 +34,6 @@ namespace sandbox = souk::sandbox;
 
 constexpr const char* secret = "sk_test_sandbox_suite";
 
-/// Checks `done()` every 10 ms until it holds or `deadline` passes.
-template<class F>
-bool eventually(F done, std::chrono::milliseconds deadline = 5s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until)
-      return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
 /// One webhook as the receiver got it.
 struct webhook {
   std::string body;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -156,5 +157,22 @@ run_program(std::vector<std::string> argv, std::vector<std::string> env = {},
 /// left out. A missing directory has none.
 std::vector<std::string> read_files(const std::filesystem::path& dir,
                                     const std::string& extension);
+
+/// Checks `cond()` every `step` until it holds or `limit` passes; the
+/// last look is after the limit. For what other threads or processes do
+/// in real time.
+template<class F>
+bool eventually(F cond,
+                std::chrono::milliseconds limit = std::chrono::seconds{5},
+                std::chrono::milliseconds step
+                = std::chrono::milliseconds{20}) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond())
+      return true;
+    std::this_thread::sleep_for(step);
+  }
+  return cond();
+}
 
 } // namespace souk::testing
