@@ -83,6 +83,20 @@ struct ambient_tx {
 
 thread_local ambient_tx* ambient = nullptr;
 
+// PostgreSQL: a statement failed inside the open transaction and its caller
+// caught the error and carried on. Every later statement then fails, and
+// COMMIT would quietly roll back. (SQLite undoes only the failed statement.)
+bool aborted(soci::session& sql, backend kind) {
+  if (kind != backend::postgresql)
+    return false;
+  auto* be = static_cast<soci::postgresql_session_backend*>(sql.get_backend());
+  return be != nullptr && be->conn_ != nullptr
+         && PQtransactionStatus(be->conn_) == PQTRANS_INERROR;
+}
+
+const error aborted_error{errc::database,
+                          "a statement failed inside the transaction"};
+
 // Restores the thread's previous (none) transaction on every way out.
 struct ambient_scope {
   explicit ambient_scope(ambient_tx& tx) { ambient = &tx; }
@@ -200,6 +214,8 @@ status database::run(const std::function<void(soci::session&)>& fn) {
     } catch (const std::exception& e) {
       result = error{errc::internal, e.what()};
     }
+    if (!result && aborted(*ambient->sql, impl_->kind))
+      result = aborted_error;
     if (result && !ambient->failure)
       ambient->failure = result;
     return result;
@@ -273,6 +289,8 @@ status database::transact(const std::function<status(soci::session&)>& fn) {
       outcome = fn(sql);
       if (!outcome && tx.failure)
         outcome = tx.failure;
+      if (!outcome && aborted(sql, impl_->kind))
+        outcome = aborted_error;
     } catch (...) {
       try {
         sql << "ROLLBACK";

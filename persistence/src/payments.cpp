@@ -298,9 +298,9 @@ expected<int64_t> write_at_once(database& db, rows::builder& b,
     try {
       stmt.execute(true);
     } catch (const soci::soci_error& err) {
-      // Inside a transaction the failed statement aborted it: the whole
-      // of it must roll back, which the thrown error makes sure of.
-      if (sqlstate_of(err) != "22012" || db.in_transaction())
+      // Inside a transaction the failed statement aborted it: `database`
+      // sees that and fails the write (and the transaction) all the same.
+      if (sqlstate_of(err) != "22012")
         throw;
       divided_by_zero = true;
     }

@@ -151,6 +151,39 @@ BOOST_AUTO_TEST_CASE(a_failed_call_inside_a_transaction_rolls_all_of_it_back) {
   BOOST_TEST(count() == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_failure_its_caller_caught_still_counts_on_postgresql) {
+  // The caller handles a failed statement itself and carries on, inside a
+  // nested call and in the transaction's own body.
+  auto insert_twice = [](soci::session& s, int id) {
+    s << "INSERT INTO t (id, name) VALUES (:id, 'x')", soci::use(id);
+    try {
+      s << "INSERT INTO t (id, name) VALUES (:id, 'again')", soci::use(id);
+    } catch (const soci::soci_error&) {
+      // "already there": fine by this caller
+    }
+  };
+  const bool pg = db->kind() == souk::persistence::backend::postgresql;
+  auto nested = db->transact([&](soci::session&) -> souk::status {
+    return db->run([&](soci::session& s) { insert_twice(s, 1); });
+  });
+  auto own = db->transact([&](soci::session& sql) -> souk::status {
+    insert_twice(sql, 2);
+    return {};
+  });
+  if (pg) {
+    // PostgreSQL aborted the transaction at the failed statement: its
+    // COMMIT would roll back, so both say they failed and left nothing.
+    BOOST_TEST((nested.code == souk::errc::database));
+    BOOST_TEST((own.code == souk::errc::database));
+    BOOST_TEST(count() == 0);
+  } else {
+    // SQLite undid the failed statement only: the rest commits.
+    BOOST_TEST(!nested);
+    BOOST_TEST(!own);
+    BOOST_TEST(count() == 2);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_full_pool_times_out_instead_of_hanging) {
   souk::persistence::database::options opts;
   opts.url = scratch.url();
