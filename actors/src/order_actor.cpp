@@ -407,16 +407,16 @@ void process(order_actor* self) {
     }
     st.busy = true;
     auto tx = *p.tx;
-    auto ctx = st.ctx;
-    auto me = caf::actor{self};
-    if (p.dispatch && local_step(*ctx, p.dispatch->action) != nullptr) {
-      start_inline(self, tx, *p.dispatch);
-      st.current = std::move(w);
-      st.current_plan = std::move(p);
-      continue;
-    }
+    auto local = p.dispatch && local_step(*st.ctx, p.dispatch->action);
+    auto first = local ? p.dispatch : std::nullopt;
     st.current = std::move(w);
     st.current_plan = std::move(p);
+    if (first) {
+      start_inline(self, std::move(tx), std::move(*first));
+      continue;
+    }
+    auto ctx = st.ctx;
+    auto me = caf::actor{self};
     ctx->post([ctx, tx, me] {
       commit_result r;
       auto applied = persistence::order_repository{*ctx->db}.apply(tx);

@@ -278,16 +278,23 @@ BOOST_AUTO_TEST_CASE(a_payment_whose_webhook_was_lost_is_found_before_expiry) {
   BOOST_TEST(s.gw->stats().webhook_attempts == 0u);
 }
 
+// A lost webhook, reconciliation far off, the first `verify_errors` verify
+// calls per reference failing, and a timer claim that runs out in a second.
+shop_options unanswered_expiry(uint32_t verify_errors) {
+  shop_options o;
+  o.misbehave.drop = true;
+  o.misbehave.verify_errors = verify_errors;
+  o.reconcile_after = 300s;
+  o.timer_lease = 1s;
+  return o;
+}
+
 // The same, with the gateway failing the first look as the wait runs out:
 // the order does not expire on no answer; the next look (when the timer's
 // claim has run out) finds the payment.
 BOOST_AUTO_TEST_CASE(an_expiry_waits_for_a_gateway_that_did_not_answer) {
-  shop_options o;
-  o.misbehave.drop = true;
-  o.misbehave.verify_errors = 1; // per reference: the expiry's first look
-  o.reconcile_after = 300s;
-  o.timer_lease = 1s;
-  shop s{o};
+  // Per reference: only the expiry's first look fails.
+  shop s{unanswered_expiry(1)};
   auto order = s.checkout(s.quick_product);
   std::string id = order["order"]["id"];
   std::string ref = order["payment"]["reference"];
@@ -303,12 +310,7 @@ BOOST_AUTO_TEST_CASE(an_expiry_waits_for_a_gateway_that_did_not_answer) {
 // its expiry is more than 10 minutes overdue (here back-dated), it expires
 // without an answer, and reconciliation is left to find the money.
 BOOST_AUTO_TEST_CASE(an_expiry_long_overdue_goes_ahead_without_an_answer) {
-  shop_options o;
-  o.misbehave.drop = true;
-  o.misbehave.verify_errors = 1000; // the gateway never answers a verify
-  o.reconcile_after = 300s;
-  o.timer_lease = 1s;
-  shop s{o};
+  shop s{unanswered_expiry(1000)}; // the gateway never answers a verify
   auto order = s.checkout(s.quick_product);
   std::string id = order["order"]["id"];
   std::string ref = order["payment"]["reference"];
