@@ -74,7 +74,9 @@ public:
   /// (by repositories `fn` calls) join this transaction on its connection:
   /// a flow step's writes commit with the transition that records it. If
   /// any of them fails, the whole transaction rolls back and `transact`
-  /// returns that first failure, even if `fn` carried on.
+  /// returns that first failure, even if `fn` carried on. So does a
+  /// PostgreSQL statement whose error the caller caught: PostgreSQL has
+  /// aborted the transaction, and its COMMIT would quietly roll back.
   status transact(const std::function<status(soci::session&)>& fn);
 
   /// Runs `fn` once the transaction this thread is in commits (not at all
