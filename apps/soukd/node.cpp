@@ -81,6 +81,12 @@ constexpr int64_t housekeeping_batch = 500;
 // Emails one sender round claims: few, so that a burst of receipts is
 // shared out between the `email.senders` rounds running at once.
 constexpr size_t email_batch = 4;
+// What one message written by the file transport may take, for its lease.
+constexpr std::chrono::seconds file_send_bound{5};
+// How long a row leased as it is written (a webhook's inbox row, a
+// receipt) may wait in memory for its round before it is left to the usual
+// claim: its lease is the round's plus this.
+constexpr std::chrono::seconds handoff_wait{30};
 
 actors::engine_options engine_options_of(const config::settings& cfg,
                                          const std::string& node_id) {
@@ -424,6 +430,9 @@ status node::start() {
   pay_opts.retry_max = d.cfg.payments.retry_max;
   pay_opts.retry_for = d.cfg.payments.retry_for;
   pay_opts.refund_lease = 2 * d.cfg.payments.timeout + std::chrono::seconds{30};
+  // A webhook is stored leased to this node and handed to the payment
+  // rounds in memory: no round spends a claim (a write) on it.
+  pay_opts.webhook_lease = pay_opts.lease + handoff_wait;
   pay_opts.callback_url
     = [this] { return with_slash(url()) + "api/v1/payments/paystack/return"; };
   payments::order_port port;
@@ -549,11 +558,6 @@ status node::start() {
   delivery_opts.from = d.cfg.email.from;
   delivery_opts.shop_name = d.cfg.email.shop_name;
   delivery_opts.log_links = d.cfg.email.transport == "files";
-  delivery_opts.on_email_queued
-    = [dir = d.directory] { actors::nudge(*dir, "email"); };
-  d.delivery = std::make_shared<delivery::service>(
-    d.db, std::make_shared<const email::templates>(std::move(*templates)),
-    std::move(delivery_opts));
   email::sender_options mail_opts;
   mail_opts.envelope_from = email::address_of(d.cfg.email.from);
   mail_opts.retry_initial = d.cfg.email.retry_initial;
@@ -563,11 +567,30 @@ status node::start() {
   // claim outlasts the round even if every send runs to the SMTP timeout,
   // so no other sender takes a message this one may still be sending.
   mail_opts.batch = email_batch;
-  mail_opts.lease = d.cfg.email.smtp_timeout * static_cast<int64_t>(email_batch)
-                    + std::chrono::seconds{30};
+  // Writing a file takes no SMTP timeout.
+  auto send_bound = d.cfg.email.transport == "smtp" ? d.cfg.email.smtp_timeout
+                                                    : file_send_bound;
+  mail_opts.lease
+    = send_bound * static_cast<int64_t>(email_batch) + std::chrono::seconds{30};
   mail_opts.after_send = d.ext.email_after_send;
+  // A receipt is queued already leased to this node and handed to a sender
+  // in memory, so no sender spends a claim (a write) on it. Its lease leaves
+  // it `handoff_wait` to wait for a sender before a round's full lease
+  // starts; if this node dies first, another claims it when the lease ends.
+  delivery_opts.email_lease = mail_opts.lease + handoff_wait;
   d.mail = std::make_shared<email::sender>(d.db, std::move(mail_transport),
                                            std::move(mail_opts));
+  delivery_opts.on_email_queued
+    = [dir = d.directory, mail = std::weak_ptr<email::sender>{d.mail}](
+        const persistence::email_row& e) {
+        auto until = parse_iso(e.claimed_until);
+        if (auto m = mail.lock(); m && until)
+          m->hand(e, *until);
+        actors::nudge(*dir, "email");
+      };
+  d.delivery = std::make_shared<delivery::service>(
+    d.db, std::make_shared<const email::templates>(std::move(*templates)),
+    std::move(delivery_opts));
   d.delivery_workers = std::make_shared<worker_pool>(2);
   // `email.senders` rounds of sends at once, each on its own thread and
   // SMTP connection, plus one thread so that senders held up by a slow or

@@ -244,6 +244,8 @@ struct service::impl {
                                   e.message_id,
                                   {}});
       e.next_attempt_at = issue.now;
+      if (opts.email_lease.count() > 0)
+        e.claimed_until = to_iso(now() + opts.email_lease);
       e.created_at = issue.now;
       e.updated_at = issue.now;
       issue.email = std::move(e);
@@ -257,21 +259,20 @@ struct service::impl {
       return std::vector<issued_link>{}; // this key's links went out before
     // Said (and the sender woken) once the rows are committed: inside a
     // flow step's transaction that is later, or never if it rolls back.
-    db->after_commit(
-      [order_id = o.id, buyer = o.buyer_email, tpl,
-       message_id = issue.email ? issue.email->message_id : std::string{},
-       links = opts.log_links ? out : std::vector<issued_link>{},
-       queued = opts.on_email_queued] {
-        log::logger lg{{{"order_id", order_id}}};
-        if (!message_id.empty()) {
-          lg.info("email {} ({}) queued for {}", message_id, tpl, buyer);
-          if (queued)
-            queued();
-        }
-        for (auto& l : links)
-          lg.info("download link for {} ({} left, until {}): {}", l.file_name,
-                  l.remaining, l.expires_at, l.url);
-      });
+    db->after_commit([order_id = o.id, buyer = o.buyer_email, tpl,
+                      email = std::move(issue.email),
+                      links = opts.log_links ? out : std::vector<issued_link>{},
+                      queued = opts.on_email_queued] {
+      log::logger lg{{{"order_id", order_id}}};
+      if (email) {
+        lg.info("email {} ({}) queued for {}", email->message_id, tpl, buyer);
+        if (queued)
+          queued(*email);
+      }
+      for (auto& l : links)
+        lg.info("download link for {} ({} left, until {}): {}", l.file_name,
+                l.remaining, l.expires_at, l.url);
+    });
     return out;
   }
 

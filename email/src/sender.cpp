@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "souk/core/handoff.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/time.hpp"
 #include "souk/email/transport.hpp"
@@ -11,13 +12,26 @@ namespace souk::email {
 
 sender::sender(std::shared_ptr<persistence::database> db,
                std::shared_ptr<transport> t, sender_options opts)
-  : db_(std::move(db)), transport_(std::move(t)), opts_(std::move(opts)) {}
+  : db_(std::move(db)), transport_(std::move(t)), opts_(std::move(opts)),
+    handed_(std::make_unique<handoff<persistence::email_row>>()) {}
+
+sender::~sender() = default;
+sender::sender(sender&&) noexcept = default;
+
+bool sender::hand(persistence::email_row e, timestamp lease_until) {
+  return handed_->give(std::move(e), lease_until);
+}
 
 size_t sender::run_due() {
   persistence::delivery_repository repo{*db_};
   auto start = now();
-  auto claimed = repo.claim_emails(to_iso(start), to_iso(start + opts_.lease),
-                                   opts_.batch);
+  // Emails handed over as they were queued are leased already; only when
+  // none wait is the outbox claimed from.
+  auto claimed = expected<std::vector<persistence::email_row>>{
+    handed_->take(opts_.batch, start + opts_.lease)};
+  if (claimed->empty())
+    claimed = repo.claim_emails(to_iso(start), to_iso(start + opts_.lease),
+                                opts_.batch);
   if (!claimed) {
     log::warn("email: cannot claim due emails: {}", claimed.err().detail);
     return 0;

@@ -15,6 +15,7 @@
 
 #include "souk/accounts/credentials.hpp"
 #include "souk/catalog/service.hpp"
+#include "souk/core/handoff.hpp"
 #include "souk/core/hash.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
@@ -57,6 +58,8 @@ struct service::impl {
   std::shared_ptr<catalog::service> catalog;
   order_port orders;
   service_options opts;
+  // Webhooks stored leased to this process, for `run_due` to work on.
+  handoff<persistence::inbox_row> handed;
 
   persistence::payment_repository repo() {
     return persistence::payment_repository{*db};
@@ -280,10 +283,21 @@ expected<intake> service::receive_webhook(std::string_view body,
     row.last_error = ev.err().detail;
     row.processed_at = to_iso(now());
   }
+  auto lease = impl_->opts.webhook_lease;
+  auto t = now();
+  if (row.status == "received" && lease.count() > 0) {
+    row.id = new_uuid();
+    row.received_at = to_iso(t);
+    row.claimed_until = to_iso(t + lease);
+  }
   auto stored = impl_->repo().store_event(row);
   if (!stored)
     return stored.err();
-  return *stored ? intake::accepted : intake::duplicate;
+  if (!*stored)
+    return intake::duplicate;
+  if (!row.claimed_until.empty())
+    impl_->handed.give(std::move(row), t + lease);
+  return intake::accepted;
 }
 
 // -- settling a payment
@@ -608,7 +622,11 @@ size_t service::run_due() {
   // slow gateway never lets the lease of a row still waiting run out.
   for (; handled < d.opts.batch; ++handled) {
     auto t = now();
-    auto events = repo.claim_due_events(to_iso(t), to_iso(t + d.opts.lease), 1);
+    // Webhooks this process stored leased to itself come first.
+    auto events = expected<std::vector<persistence::inbox_row>>{
+      d.handed.take(1, t + d.opts.lease)};
+    if (events->empty())
+      events = repo.claim_due_events(to_iso(t), to_iso(t + d.opts.lease), 1);
     if (!events) {
       log::warn("payments: cannot claim gateway events: {}",
                 events.err().detail);

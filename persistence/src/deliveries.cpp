@@ -119,17 +119,19 @@ email_row read_email(const soci::row& r) {
 // taken (nothing written).
 bool insert_email(soci::session& sql, const email_row& e) {
   auto order_ind = null_if_empty(e.order_id);
+  auto claim_ind = null_if_empty(e.claimed_until);
   const long long ins_rows = rows::exec(
     sql,
     "INSERT INTO email_outbox (id, dedupe_key, order_id, template, "
     "recipient, message_id, subject, message, status, attempts, "
-    "next_attempt_at, created_at, updated_at) VALUES (:id, :k, :o, "
-    ":t, :r, :m, :s, :msg, 'queued', 0, :n, :c, :u) ON CONFLICT "
+    "next_attempt_at, claimed_until, created_at, updated_at) VALUES (:id, "
+    ":k, :o, :t, :r, :m, :s, :msg, 'queued', 0, :n, :cu, :c, :u) ON CONFLICT "
     "(dedupe_key) DO NOTHING",
     soci::use(e.id), soci::use(e.dedupe_key), soci::use(e.order_id, order_ind),
     soci::use(e.template_name), soci::use(e.recipient), soci::use(e.message_id),
     soci::use(e.subject), soci::use(e.message), soci::use(e.next_attempt_at),
-    soci::use(e.created_at), soci::use(e.updated_at));
+    soci::use(e.claimed_until, claim_ind), soci::use(e.created_at),
+    soci::use(e.updated_at));
   return ins_rows == 1;
 }
 
@@ -301,7 +303,8 @@ rows::builder links_at_once(const link_issue& issue) {
     clause("m")
       .sql("INSERT INTO email_outbox (id, dedupe_key, order_id, template, "
            "recipient, message_id, subject, message, status, attempts, "
-           "next_attempt_at, created_at, updated_at) VALUES (")
+           "next_attempt_at, claimed_until, created_at, updated_at) VALUES "
+           "(")
       .text(e.id)
       .sql(", ")
       .text(e.dedupe_key)
@@ -319,6 +322,8 @@ rows::builder links_at_once(const link_issue& issue) {
       .text(e.message)
       .sql(", 'queued', 0, ")
       .text(e.next_attempt_at)
+      .sql(", ")
+      .text(e.claimed_until, true)
       .sql(", ")
       .text(e.created_at)
       .sql(", ")

@@ -56,7 +56,7 @@ payment_row read_payment(const soci::row& r) {
 
 constexpr const char* inbox_columns
   = "id, gateway, event_key, event, reference, payload, status, attempts, "
-    "next_attempt_at, last_error, received_at, processed_at";
+    "next_attempt_at, last_error, received_at, processed_at, claimed_until";
 
 inbox_row read_inbox(const soci::row& r) {
   inbox_row x;
@@ -72,6 +72,7 @@ inbox_row read_inbox(const soci::row& r) {
   x.last_error = opt_string(r, 9);
   x.received_at = r.get<std::string>(10);
   x.processed_at = opt_string(r, 11);
+  x.claimed_until = opt_string(r, 12);
   return x;
 }
 
@@ -504,19 +505,21 @@ expected<bool> payment_repository::store_event(const inbox_row& row) {
     int attempts = 0;
     auto err_ind = null_if_empty(x.last_error);
     auto done_ind = null_if_empty(x.processed_at);
+    auto claim_ind = null_if_empty(x.claimed_until);
     const long long ins_rows = rows::exec(
       sql,
       "INSERT INTO inbox (id, gateway, event_key, event, "
       "reference, payload, status, attempts, "
       "next_attempt_at, last_error, received_at, "
-      "processed_at) VALUES (:id, :g, :k, :e, :r, :p, :s, "
-      ":a, :n, :le, :ra, :pa) ON CONFLICT (gateway, "
+      "processed_at, claimed_until) VALUES (:id, :g, :k, :e, :r, :p, :s, "
+      ":a, :n, :le, :ra, :pa, :cu) ON CONFLICT (gateway, "
       "event_key) DO NOTHING",
       soci::use(x.id), soci::use(x.gateway), soci::use(x.event_key),
       soci::use(x.event), soci::use(x.reference), soci::use(x.payload),
       soci::use(x.status), soci::use(attempts), soci::use(x.next_attempt_at),
       soci::use(x.last_error, err_ind), soci::use(x.received_at),
-      soci::use(x.processed_at, done_ind));
+      soci::use(x.processed_at, done_ind),
+      soci::use(x.claimed_until, claim_ind));
     stored = ins_rows == 1;
   });
   if (st)

@@ -37,8 +37,10 @@ struct outbox_fixture {
     BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
   }
 
-  /// Queues one email; returns its row.
-  sp::email_row queue(const std::string& to = "buyer@example.com") {
+  /// Queues one email (leased to its writer for `leased`, if above zero);
+  /// returns its row.
+  sp::email_row queue(const std::string& to = "buyer@example.com",
+                      std::chrono::milliseconds leased = 0ms) {
     sp::email_row e;
     e.id = souk::new_uuid();
     e.dedupe_key = "test:" + e.id;
@@ -56,6 +58,8 @@ struct outbox_fixture {
     e.next_attempt_at = souk::to_iso(souk::now());
     e.created_at = e.next_attempt_at;
     e.updated_at = e.next_attempt_at;
+    if (leased > 0ms)
+      e.claimed_until = souk::to_iso(souk::now() + leased);
     auto added = sp::delivery_repository{*db}.enqueue_email(e);
     BOOST_REQUIRE(added);
     BOOST_REQUIRE(*added);
@@ -243,6 +247,37 @@ BOOST_AUTO_TEST_CASE(a_crash_between_send_and_record_sends_the_same_message) {
   BOOST_TEST(got[0] == got[1]); // the same bytes, so the same Message-ID
   BOOST_TEST(got[1].find("Message-ID: <" + e.message_id + ">")
              != std::string::npos);
+}
+
+// A receipt is queued leased to its node and handed to that node's sender
+// in memory: it goes out without a claim (no other sender may take it), but
+// only while a whole claim's lease of it is left.
+BOOST_AUTO_TEST_CASE(a_handed_email_goes_out_without_a_claim) {
+  souk::testing::smtp_server srv;
+  se::sender_options o;
+  o.lease = 2s;
+  auto s = sender_for(smtp_to(srv), o);
+  auto other = sender_for(smtp_to(srv), o);
+  auto e = queue("buyer@example.com", 10s);
+  other.run_due(); // leased: no claim takes it
+  BOOST_TEST(srv.messages().empty());
+  BOOST_TEST(row(e.id).status == "queued");
+  BOOST_TEST(s.hand(e, *souk::parse_iso(e.claimed_until)));
+  BOOST_TEST(s.run_due() == 1u);
+  BOOST_TEST(row(e.id).status == "sent");
+  BOOST_REQUIRE_EQUAL(srv.messages().size(), 1u);
+  BOOST_TEST(srv.messages()[0].find("Message-ID: <" + e.message_id + ">")
+             != std::string::npos);
+
+  // Less of its lease left than a send may take: it is not sent from
+  // memory, and the usual claim takes it once the lease has run out.
+  auto late = queue("late@example.com", 1s);
+  BOOST_TEST(s.hand(late, *souk::parse_iso(late.claimed_until)));
+  s.run_due();
+  BOOST_TEST(srv.messages().size() == 1u);
+  BOOST_TEST(row(late.id).status == "queued");
+  BOOST_REQUIRE(until(other, [&] { return row(late.id).status == "sent"; }));
+  BOOST_TEST(srv.messages().size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(starttls_and_auth_and_never_in_the_clear) {

@@ -5,7 +5,9 @@
 // charged. Runs on SQLite and PostgreSQL (--backend).
 
 #include <algorithm>
+#include <thread>
 
+#include "souk/core/hash.hpp"
 #include "souk/core/time.hpp"
 #include "souk/metrics/registry.hpp"
 #include "souk/payments/gateway.hpp"
@@ -327,6 +329,89 @@ BOOST_AUTO_TEST_CASE(an_expiry_long_overdue_goes_ahead_without_an_answer) {
   BOOST_TEST(s.gw->verify_calls(ref) >= 1u);
   BOOST_TEST(s.payment(id).status == "initialized");
   BOOST_TEST(s.fx->of(id) == 0);
+}
+
+// A webhook is stored leased to the node that took it and worked on from
+// memory, without a claim of its own; if that node dies first, another
+// works on it once the lease has run out.
+BOOST_AUTO_TEST_CASE(a_webhook_is_worked_on_by_its_node_or_after_its_lease) {
+  shop_options o;
+  o.misbehave.drop = true; // the webhooks come from the nodes below
+  shop s{o};
+  // Paystack's event key is the transaction's id: one per payment.
+  int64_t transaction = 4711;
+  auto charge_success = [&](const std::string& ref) {
+    auto body = json{{"event", "charge.success"},
+                     {"data",
+                      {{"id", transaction++},
+                       {"reference", ref},
+                       {"status", "success"},
+                       {"amount", 500000},
+                       {"currency", "NGN"}}}}
+                  .dump();
+    return std::pair{body, souk::hmac_sha512_hex(secret, body)};
+  };
+  auto leased = [&](const std::string& ref) {
+    return s.count("SELECT COUNT(*) FROM inbox WHERE reference = '" + ref
+                   + "' AND status = 'received' AND claimed_until > '"
+                   + souk::to_iso(souk::now()) + "'");
+  };
+  souk::payments::paystack_options gw;
+  gw.base_url = s.sandbox_url();
+  gw.secret_key = secret;
+
+  // A node that stores the webhook and works on it: its engine is down,
+  // so the order is not told, and the event is left to be tried again.
+  auto first = s.checkout();
+  std::string first_id = first["order"]["id"];
+  std::string first_ref = first["payment"]["reference"];
+  BOOST_REQUIRE(s.press(first, "pay").status == 303u);
+  std::vector<std::string> told;
+  souk::payments::order_port down;
+  down.deliver
+    = [&](const std::string& id,
+          souk::orders::event_input) -> souk::expected<souk::orders::outcome> {
+    told.push_back(id);
+    return souk::error{souk::errc::unavailable, "the engine is down"};
+  };
+  souk::payments::service_options opts;
+  opts.webhook_lease = 90s; // more than a claim's (60 s) left when taken
+  souk::payments::service node{s.db, souk::payments::make_paystack(gw), nullptr,
+                               down, opts};
+  auto [body, sig] = charge_success(first_ref);
+  auto got = node.receive_webhook(body, sig);
+  BOOST_REQUIRE(got);
+  BOOST_TEST((*got == souk::payments::intake::accepted));
+  BOOST_TEST(leased(first_ref) == 1); // no claim can take it...
+  node.run_due();                     // ...but its node works on it
+  BOOST_REQUIRE_EQUAL(told.size(), 1u);
+  BOOST_TEST(told[0] == first_id);
+  // Released for a retry, which the shop's node makes.
+  BOOST_REQUIRE(s.reaches(first_id, "delivered"));
+  BOOST_TEST(s.events(first_id, "payment.succeeded") == 1);
+
+  // A node that dies after storing it: nobody works on it until its lease
+  // runs out; then the shop's node claims it.
+  auto second = s.checkout();
+  std::string second_id = second["order"]["id"];
+  std::string second_ref = second["payment"]["reference"];
+  BOOST_REQUIRE(s.press(second, "pay").status == 303u);
+  opts.webhook_lease = 3s;
+  {
+    souk::payments::service dying{s.db, souk::payments::make_paystack(gw),
+                                  nullptr, down, opts};
+    auto [b, g] = charge_success(second_ref);
+    auto stored = dying.receive_webhook(b, g);
+    BOOST_REQUIRE(stored);
+    BOOST_TEST((*stored == souk::payments::intake::accepted));
+  }
+  std::this_thread::sleep_for(1s);
+  BOOST_TEST(leased(second_ref) == 1);
+  BOOST_TEST(s.state(second_id) == "pending");
+  BOOST_REQUIRE(s.reaches(second_id, "delivered"));
+  BOOST_TEST(told.size() == 1u);
+  BOOST_TEST(s.events(second_id, "payment.succeeded") == 1);
+  BOOST_TEST(s.inbox_open() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -45,8 +45,13 @@ struct options {
   /// Log every link issued (the embedded default, whose mail is files: a
   /// new user can follow the link from the log).
   bool log_links = false;
-  /// Called after an email was queued (to wake the sender).
-  std::function<void()> on_email_queued;
+  /// Called once an email's row is committed (to wake the sender), with the
+  /// row. With `email_lease` above zero the row was queued already leased
+  /// to this process for that long (`claimed_until`), to be handed to the
+  /// sender in memory; the sender's usual claim takes it only once that
+  /// lease has run out.
+  std::function<void(const persistence::email_row&)> on_email_queued;
+  std::chrono::milliseconds email_lease{0};
 };
 
 /// A link just issued: the only time its token exists outside a hash.

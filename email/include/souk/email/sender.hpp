@@ -5,6 +5,13 @@
 #include <memory>
 #include <string>
 
+#include "souk/core/time.hpp"
+
+namespace souk {
+template<class Row>
+class handoff;
+} // namespace souk
+
 namespace souk::persistence {
 class database;
 struct email_row;
@@ -23,7 +30,9 @@ struct sender_options {
   std::chrono::milliseconds retry_initial{30'000};
   std::chrono::milliseconds retry_max{60 * 60'000};
   std::chrono::milliseconds retry_for{72ll * 3600'000};
-  /// How long a node's claim on an email lasts (longer than one send).
+  /// How long a node's claim on an email lasts (longer than a round's
+  /// sends). A handed row (`hand`) is sent only while at least this much of
+  /// its lease is left, as if it had just been claimed.
   std::chrono::milliseconds lease{120'000};
   size_t batch = 20;
   /// Tests only: called after the transport accepted a message and before
@@ -40,8 +49,17 @@ class sender {
 public:
   sender(std::shared_ptr<persistence::database> db,
          std::shared_ptr<transport> t, sender_options opts);
+  ~sender();
+  sender(sender&&) noexcept;
 
-  /// Sends the due emails; returns how many it handled.
+  /// Takes an email just queued already leased to this process until
+  /// `lease_until` (its `claimed_until`), so that a round sends it without
+  /// claiming it again. False when too many wait: the row is left to the
+  /// usual claim once its lease has run out.
+  bool hand(persistence::email_row e, timestamp lease_until);
+
+  /// Sends the emails handed to it, or else claims due ones; returns how
+  /// many it handled.
   size_t run_due();
 
   const transport& via() const { return *transport_; }
@@ -50,6 +68,7 @@ private:
   std::shared_ptr<persistence::database> db_;
   std::shared_ptr<transport> transport_;
   sender_options opts_;
+  std::unique_ptr<handoff<persistence::email_row>> handed_;
 };
 
 } // namespace souk::email

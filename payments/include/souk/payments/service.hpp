@@ -64,6 +64,11 @@ struct service_options {
   std::chrono::milliseconds retry_for{72ll * 3600'000};
   /// How long a node's claim on an event or a check lasts.
   std::chrono::milliseconds lease{60'000};
+  /// Above zero, a webhook is stored already leased to this process for
+  /// this long and handed to `run_due` in memory, which works on it
+  /// without claiming it (a write) while at least `lease` of it is left.
+  /// If the process dies first, any node claims it once the lease ends.
+  std::chrono::milliseconds webhook_lease{0};
   /// Rows taken per round.
   size_t batch = 50;
   /// How long a checkout holds its Idempotency-Key before another request

@@ -50,6 +50,9 @@ struct inbox_row {
   std::string last_error;
   std::string received_at;
   std::string processed_at;
+  /// Until when a node works on it; stored as given by `store_event` (a
+  /// row leased to its writer as it is stored).
+  std::string claimed_until;
 };
 
 /// One row of `refunds`.
