@@ -284,13 +284,36 @@ const local_service* local_step(const engine_context& ctx,
   return it == local.end() ? nullptr : &it->second;
 }
 
-// On a worker: one transaction with `tx` (if any), the local step `first`,
+// On a worker: commits `tx`, with the caller's writes `with` (an event's)
+// in the same transaction.
+expected<persistence::transition_result>
+apply_with(const engine_context& ctx, const persistence::transition& tx,
+           const std::function<status()>& with) {
+  persistence::order_repository repo{*ctx.db};
+  if (!with)
+    return repo.apply(tx);
+  persistence::transition_result out;
+  auto st = ctx.db->transact([&](soci::session&) -> status {
+    auto applied = repo.apply(tx);
+    if (!applied)
+      return applied.err();
+    out = *applied;
+    return with();
+  });
+  if (st)
+    return st;
+  return out;
+}
+
+// On a worker: one transaction with `tx` (if any) and the caller's writes
+// `with`, the local step `first`,
 // the transition recording its success, and so on while the next step is
 // local too (until a step whose service commits after it). If any part
 // fails, all of it rolls back; `tx` is then committed alone, and the step
 // runs the usual way.
 inline_result run_inline(const engine_context& ctx,
                          const std::optional<persistence::transition>& tx,
+                         const std::function<status()>& with,
                          order_snapshot snap, const flows::flow_template& tpl,
                          persistence::outbox_row first) {
   inline_result r;
@@ -303,6 +326,9 @@ inline_result run_inline(const engine_context& ctx,
         return applied.err();
       r.first = *applied;
       orders::mirror(snap, *tx, *applied, ctx.now());
+      if (with)
+        if (auto failed = with())
+          return failed;
     }
     std::optional<persistence::outbox_row> next = first;
     while (next) {
@@ -342,7 +368,7 @@ inline_result run_inline(const engine_context& ctx,
   r.steps.clear();
   r.dispatch = std::move(first);
   if (tx) {
-    auto alone = repo.apply(*tx);
+    auto alone = apply_with(ctx, *tx, with);
     if (alone)
       r.first = *alone;
     else
@@ -354,16 +380,16 @@ inline_result run_inline(const engine_context& ctx,
 // Runs `first` (a local step) and what follows it inline; `tx`, if any,
 // commits in the same transaction. The order is busy meanwhile.
 void start_inline(order_actor* self, std::optional<persistence::transition> tx,
-                  persistence::outbox_row first) {
+                  std::function<status()> with, persistence::outbox_row first) {
   auto& st = self->state;
   st.busy = true;
   auto ctx = st.ctx;
   auto me = caf::actor{self};
-  ctx->post([ctx, tx = std::move(tx), snap = *st.snap, tpl = st.tpl,
-             first = std::move(first), me]() mutable {
+  ctx->post([ctx, tx = std::move(tx), with = std::move(with), snap = *st.snap,
+             tpl = st.tpl, first = std::move(first), me]() mutable {
     caf::anon_send(
       me, inline_atom::value,
-      run_inline(*ctx, tx, std::move(snap), *tpl, std::move(first)));
+      run_inline(*ctx, tx, with, std::move(snap), *tpl, std::move(first)));
   });
 }
 
@@ -407,19 +433,24 @@ void process(order_actor* self) {
     }
     st.busy = true;
     auto tx = *p.tx;
+    std::function<status()> with;
+    if (w.kind == work::on_event && w.in.with)
+      with = [f = w.in.with, result = p.result, db = st.ctx->db] {
+        return f(result, *db);
+      };
     auto local = p.dispatch && local_step(*st.ctx, p.dispatch->action);
     auto first = local ? p.dispatch : std::nullopt;
     st.current = std::move(w);
     st.current_plan = std::move(p);
     if (first) {
-      start_inline(self, std::move(tx), std::move(*first));
+      start_inline(self, std::move(tx), std::move(with), std::move(*first));
       continue;
     }
     auto ctx = st.ctx;
     auto me = caf::actor{self};
-    ctx->post([ctx, tx, me] {
+    ctx->post([ctx, tx, with = std::move(with), me] {
       commit_result r;
-      auto applied = persistence::order_repository{*ctx->db}.apply(tx);
+      auto applied = apply_with(*ctx, tx, with);
       if (applied)
         r.result = *applied;
       else
@@ -527,7 +558,7 @@ void on_inlined(order_actor* self, inline_result& r) {
     // Local steps after one that commits on its own run in a transaction
     // of their own; one that failed inline goes to its service actor.
     if (!r.steps.empty() && local_step(*st.ctx, r.dispatch->action) != nullptr)
-      return start_inline(self, std::nullopt, std::move(*r.dispatch));
+      return start_inline(self, std::nullopt, nullptr, std::move(*r.dispatch));
     dispatch(self, *r.dispatch);
   }
   process(self);

@@ -8,6 +8,7 @@
 #include "souk/payments/service.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 
 #include <fmt/format.h>
@@ -72,7 +73,21 @@ struct service::impl {
                                     std::string_view via,
                                     const std::string& event_id = {},
                                     bool* finished = nullptr);
+  // What follows the order's answer to `payment.succeeded`: an order that
+  // no longer waits for the money is parked; then the event (`event_id`)
+  // and the payment's checks are closed.
+  expected<settlement> after_paid(const persistence::payment_row& p,
+                                  orders::outcome result,
+                                  const std::string& event_id, bool* finished);
   expected<settlement> park_mismatch(const persistence::payment_row& p);
+  // Settles `p` as succeeded in the same transaction as the order's
+  // `payment.succeeded` (and, with `event_id`, marks that event processed
+  // and closes the payment's checks); nullopt when that could not be done
+  // together (the caller settles on its own and delivers after).
+  std::optional<expected<settlement>>
+  settle_with_order(persistence::payment_row& p, const charge& ch,
+                    const std::string& gateway_id, std::string_view via,
+                    const std::string& event_id, bool* finished);
   std::string order_state(const std::string& order_id);
   expected<settlement> settle(const std::string& reference,
                               std::string_view via,
@@ -309,22 +324,38 @@ std::string service::impl::order_state(const std::string& order_id) {
   return {};
 }
 
+namespace {
+
+orders::event_input paid_event(const persistence::payment_row& p,
+                               const std::string& gateway_id,
+                               std::string_view via) {
+  json detail{{"reference", p.reference},
+              {"gateway", p.gateway},
+              {"gateway_id", gateway_id},
+              {"amount", money_json(p.amount, p.currency)},
+              {"via", via}};
+  return {"payment.succeeded", "gateway:" + p.gateway, detail.dump(),
+          "payment:" + p.reference};
+}
+
+} // namespace
+
 expected<settlement>
 service::impl::deliver_paid(const persistence::payment_row& p,
                             std::string_view via, const std::string& event_id,
                             bool* finished) {
-  json detail{{"reference", p.reference},
-              {"gateway", p.gateway},
-              {"gateway_id", p.gateway_id},
-              {"amount", money_json(p.amount, p.currency)},
-              {"via", via}};
-  orders::event_input in{"payment.succeeded", "gateway:" + p.gateway,
-                         detail.dump(), "payment:" + p.reference};
-  auto result = orders.deliver(p.order_id, in);
+  auto result = orders.deliver(p.order_id, paid_event(p, p.gateway_id, via));
   if (!result)
     return result.err();
+  return after_paid(p, *result, event_id, finished);
+}
+
+expected<settlement>
+service::impl::after_paid(const persistence::payment_row& p,
+                          orders::outcome result, const std::string& event_id,
+                          bool* finished) {
   settlement out{p.order_id, p.reference, p.status, p.gateway_status};
-  if (*result == orders::outcome::ignored) {
+  if (result == orders::outcome::ignored) {
     // Money arrived for an order that no longer waits for it (it expired
     // or failed first): an operator refunds or fulfils it by hand.
     auto why
@@ -435,6 +466,9 @@ expected<settlement> service::impl::settle(const std::string& reference,
       return settlement{p.order_id, p.reference, p.status, p.gateway_status};
     return d.park_mismatch(p);
   }
+  if (auto together
+      = d.settle_with_order(p, *ch, gateway_id, via, event_id, finished))
+    return std::move(*together);
   auto won = repo.settle(p.id, "succeeded", ch->status_text, gateway_id,
                          std::string{via}, ch->raw);
   if (!won)
@@ -455,6 +489,69 @@ expected<settlement> service::impl::settle(const std::string& reference,
               ch->currency);
   }
   return d.deliver_paid(p, via, event_id, finished);
+}
+
+std::optional<expected<settlement>> service::impl::settle_with_order(
+  persistence::payment_row& p, const charge& ch, const std::string& gateway_id,
+  std::string_view via, const std::string& event_id, bool* finished) {
+  // Written by the order's transaction, on the database's thread; kept
+  // alive by the closure in case this caller stops waiting first.
+  struct together {
+    std::string payment_id, gateway_status, gateway_id, via, evidence, event_id;
+    std::atomic<bool> settled{false};
+  };
+  auto t = std::make_shared<together>();
+  t->payment_id = p.id;
+  t->gateway_status = ch.status_text;
+  t->gateway_id = gateway_id;
+  t->via = std::string{via};
+  t->evidence = ch.raw;
+  t->event_id = event_id;
+  auto in = paid_event(p, gateway_id, via);
+  in.with = [t](orders::outcome result, persistence::database& db) -> status {
+    persistence::payment_repository repo{db};
+    auto won = repo.settle(t->payment_id, "succeeded", t->gateway_status,
+                           t->gateway_id, t->via, t->evidence);
+    if (!won)
+      return won.err();
+    if (!*won)
+      // Settled by someone else since it was read: that row, not this
+      // verify, says what happens (the caller reads it again).
+      return error{errc::precondition_failed,
+                   "the payment was settled meanwhile"};
+    // An order that no longer waits for the money is parked after this:
+    // until then reconciliation and the event stay open, so a crash in
+    // between is repaired.
+    if (result == orders::outcome::applied)
+      if (auto err = repo.close_checks(t->payment_id, t->event_id))
+        return err;
+    t->settled = true;
+    return {};
+  };
+  auto result = orders.deliver(p.order_id, std::move(in));
+  if (!result) {
+    if (result.err().code == errc::precondition_failed)
+      return std::nullopt; // on its own, from what is stored
+    return expected<settlement>{result.err()};
+  }
+  if (!t->settled
+      || (*result != orders::outcome::applied
+          && *result != orders::outcome::ignored))
+    // Not recorded (a duplicate: the order has it already): settle alone.
+    return std::nullopt;
+  p.status = "succeeded";
+  p.gateway_status = ch.status_text;
+  p.gateway_id = gateway_id;
+  log::info("payment {} verified ({}): {} {}", p.reference, via, ch.amount,
+            ch.currency);
+  if (*result == orders::outcome::ignored)
+    // Money for an order that no longer waits for it: parked, then the
+    // event and the checks closed, as when the payment is settled alone.
+    return after_paid(p, *result, event_id, finished);
+  if (finished != nullptr && !event_id.empty())
+    *finished = true;
+  return expected<settlement>{
+    settlement{p.order_id, p.reference, p.status, p.gateway_status}};
 }
 
 bool service::confirm_before_expiry(const std::string& order_id) {

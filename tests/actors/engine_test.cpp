@@ -2,6 +2,7 @@
 // test's thread when the test says so, database work runs inline, and time
 // (CAF's and souk's) moves only when the test advances it. No sleeps.
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -297,6 +298,80 @@ struct fixture {
     return *got;
   }
 
+  /// Delivers `event` with writes of the caller's (`with`) that add a row
+  /// `what` to `effects` and then answer `answer`; `told` collects the
+  /// outcomes they were run with.
+  souk::expected<so::outcome> deliver_with(const std::string& id,
+                                           const std::string& event,
+                                           const std::string& key,
+                                           std::vector<so::outcome>& told,
+                                           souk::status answer = {}) {
+    so::event_input in{event, "test", "", key};
+    in.with = [&told, answer](so::outcome r, sp::database& db) -> souk::status {
+      told.push_back(r);
+      auto wrote = db.write([&](soci::session& sql) {
+        sql << "INSERT INTO effects (action) VALUES ('caller')";
+      });
+      if (wrote)
+        return wrote;
+      return answer;
+    };
+    std::optional<souk::expected<so::outcome>> got;
+    engine->deliver(id, std::move(in),
+                    [&](souk::expected<so::outcome> x) { got = x; });
+    run();
+    BOOST_REQUIRE_MESSAGE(got, "no answer to " << event);
+    return *got;
+  }
+
+  /// What the two tests of an event's own writes check, with steps run by
+  /// the service actor or inline.
+  void an_events_writes_commit_with_it() {
+    std::vector<so::outcome> told;
+    auto id = create();
+    auto r = deliver_with(id, "payment.succeeded", "evt-1", told);
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+    BOOST_TEST((*r == so::outcome::applied));
+    BOOST_TEST(rows(id).order.state == "delivered");
+    BOOST_REQUIRE_EQUAL(told.size(), 1u);
+    BOOST_TEST((told[0] == so::outcome::applied));
+    auto caller = [&] {
+      auto e = effects();
+      return std::count(e.begin(), e.end(), "caller");
+    };
+    BOOST_TEST(caller() == 1);
+    // A duplicate writes nothing: the caller's writes do not run.
+    r = deliver_with(id, "payment.succeeded", "evt-1", told);
+    BOOST_REQUIRE(r);
+    BOOST_TEST((*r == so::outcome::duplicate));
+    BOOST_TEST(told.size() == 1u);
+    BOOST_TEST(caller() == 1);
+    // An event the state ignores is recorded, with the caller's writes.
+    auto other = create();
+    r = deliver_with(other, "refund.requested", "", told);
+    BOOST_REQUIRE(r);
+    BOOST_TEST((*r == so::outcome::ignored));
+    BOOST_REQUIRE_EQUAL(told.size(), 2u);
+    BOOST_TEST((told[1] == so::outcome::ignored));
+    BOOST_TEST(caller() == 2);
+
+    // Writes that fail undo the event's record with them; the failure is
+    // the answer, and the order is as before.
+    auto third = create();
+    r = deliver_with(third, "payment.succeeded", "evt-3", told,
+                     souk::error{errc::precondition_failed, "not any more"});
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.err().code == errc::precondition_failed));
+    BOOST_TEST(rows(third).order.state == "pending");
+    BOOST_TEST(events(third) == std::vector<std::string>{"order.created"},
+               boost::test_tools::per_element());
+    BOOST_TEST(caller() == 2);
+    // Nothing stuck: the same event without them goes through.
+    BOOST_TEST(
+      (*deliver(third, "payment.succeeded", "evt-3") == so::outcome::applied));
+    BOOST_TEST(rows(third).order.state == "delivered");
+  }
+
   sa::order_inspection inspect(const std::string& id) {
     std::optional<souk::expected<sa::order_inspection>> got;
     engine->inspect(id,
@@ -493,6 +568,19 @@ BOOST_FIXTURE_TEST_CASE(a_local_step_that_commits_after_it_ends_its_transaction,
   BOOST_TEST(rows(other).order.state == "delivered");
   BOOST_TEST(inline_calls.size() == 2u);
   BOOST_TEST(service->calls.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_events_own_writes_commit_with_it) {
+  an_events_writes_commit_with_it();
+}
+
+BOOST_FIXTURE_TEST_CASE(an_events_own_writes_commit_with_it_and_local_steps,
+                        inline_fixture) {
+  an_events_writes_commit_with_it();
+  // The local steps' rows are there for the orders that were paid, not
+  // for the one whose event was undone the first time.
+  auto e = effects();
+  BOOST_TEST(std::count(e.begin(), e.end(), "test.credit") == 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_step_fails_then_succeeds_within_its_retries) {

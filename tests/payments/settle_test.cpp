@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "souk/actors/engine.hpp"
 #include "souk/core/hash.hpp"
 #include "souk/core/time.hpp"
 #include "souk/metrics/registry.hpp"
@@ -418,12 +419,63 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(settle_repair)
 
-// A node settles a payment, then dies before its order hears of it:
-// reconciliation finds the settled payment still due and delivers it.
+// Money for an order that expired first: the order records the payment as
+// ignored, in the same transaction as the payment is settled, and is parked
+// after; until then the payment's checks stay open. If that park is lost
+// (the node died, the database failed), the next look at the payment is
+// turned away again and parks it.
+BOOST_AUTO_TEST_CASE(a_late_payment_whose_park_was_lost_is_parked_later) {
+  shop_options o;
+  o.misbehave.drop = true;  // no webhook
+  o.reconcile_after = 300s; // nor reconciliation
+  shop s{o};
+  auto order = s.checkout(s.quick_product);
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  BOOST_REQUIRE(s.reaches(id, "failed")); // its wait ran out unpaid
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+
+  souk::payments::paystack_options gw;
+  gw.base_url = s.sandbox_url();
+  gw.secret_key = secret;
+  souk::payments::order_port port;
+  port.deliver
+    = [&](const std::string& order_id, souk::orders::event_input in) {
+        return s.node->engine().deliver_wait(order_id, std::move(in));
+      };
+  port.park = [](const std::string&, const std::string&) -> souk::status {
+    return souk::error{souk::errc::unavailable, "the node died"};
+  };
+  souk::payments::service dying{
+    s.db, souk::payments::make_paystack(gw), nullptr, port, {}};
+  BOOST_TEST(!dying.settle(ref, "callback"));
+  BOOST_TEST(s.payment(id).status == "succeeded");
+  BOOST_TEST(s.state(id) == "failed");
+  BOOST_TEST(s.payment(id).next_check_at
+             != souk::persistence::payment_repository::no_more_checks);
+
+  // The buyer's return makes the shop look again: turned away again (each
+  // arrival is in the timeline), and parked now.
+  auto back = http_request(s.port, "GET",
+                           "/api/v1/payments/paystack/return?reference=" + ref,
+                           {}, {{"Accept", "application/json"}});
+  BOOST_TEST(back.status == 200u);
+  BOOST_REQUIRE(s.reaches(id, "needs_attention"));
+  BOOST_TEST(s.events(id, "payment.succeeded") == 2);
+  BOOST_TEST(s.payment(id).next_check_at
+             == souk::persistence::payment_repository::no_more_checks);
+  BOOST_TEST(s.fx->of(id) == 0); // nothing delivered
+}
+
+// A payment is settled in the same transaction as its order hears of it, so
+// a node whose order engine is gone settles nothing. A payment settled
+// alone (a path kept for when the order had recorded the event already)
+// whose order never heard is found still due by reconciliation and
+// delivered.
 BOOST_AUTO_TEST_CASE(a_settled_payment_whose_order_never_heard_is_delivered) {
   shop_options o;
   o.misbehave.drop = true; // no webhook: only the two nodes below
-  o.reconcile_after = 1s;  // the shop's own reconciliation, later
+  o.reconcile_after = 2s;  // the shop's own reconciliation, later
   shop s{o};
   auto order = s.checkout();
   std::string id = order["order"]["id"];
@@ -445,9 +497,16 @@ BOOST_AUTO_TEST_CASE(a_settled_payment_whose_order_never_heard_is_delivered) {
     s.db, souk::payments::make_paystack(gw), nullptr, dead, {}};
   auto settled = dying.settle(ref, "callback");
   BOOST_TEST(!settled);
-  BOOST_TEST(s.payment(id).status == "succeeded");
+  BOOST_TEST(s.payment(id).status == "initialized");
   BOOST_TEST(s.state(id) == "pending");
 
+  // Settled alone, as that path leaves it when the node dies next.
+  auto st = s.db->run([&](soci::session& sql) {
+    sql << "UPDATE payments SET status = 'succeeded', gateway_status = "
+           "'success', settled_by = 'callback' WHERE reference = :r",
+      soci::use(ref);
+  });
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
   BOOST_REQUIRE(s.reaches(id, "delivered"));
   BOOST_TEST(s.payment(id).settled_by == "callback");
   BOOST_TEST(s.payment(id).next_check_at

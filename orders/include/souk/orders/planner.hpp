@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,6 +28,14 @@ struct plan_options {
   double retry_jitter = 0.2;
 };
 
+/// What a plan did with its input, as the order actor reports it back.
+enum class outcome {
+  applied,   ///< the order moved (or recorded a step's progress)
+  ignored,   ///< recorded, but the state does not handle it
+  duplicate, ///< seen before (same dedup key): nothing written
+  stale,     ///< about a timer or step the order no longer waits for
+};
+
 /// Something that happened to an order from outside: a webhook, the API, an
 /// operator.
 struct event_input {
@@ -38,6 +47,16 @@ struct event_input {
   /// arrived) unless this is false: a request refused to its caller
   /// (409) leaves nothing behind.
   bool record_if_ignored = true;
+  /// The caller's own writes, committed in the same transaction as the
+  /// event's record: run inside it on the database's thread, after the
+  /// order's rows, told the outcome the caller will get and given the
+  /// engine's database, whose calls there join the transaction (another
+  /// `database` object's would not). Their failure rolls back both and is
+  /// the answer. They run with every transaction that records the event
+  /// (outcome `applied` or `ignored`), never for a `duplicate` or `stale`
+  /// one, which writes nothing. Capture by value: they may run after a
+  /// caller that stopped waiting has gone.
+  std::function<status(outcome, persistence::database&)> with = {};
 };
 
 /// An operator's retry of a parked order (state `needs_attention`): the
@@ -50,14 +69,6 @@ inline constexpr std::string_view retry_event = "order.retry";
 /// An operator's cancellation: an ordinary event the template routes (the
 /// shipped order flows cancel a `pending` order).
 inline constexpr std::string_view cancel_event = "order.cancel";
-
-/// What a plan did with its input, as the order actor reports it back.
-enum class outcome {
-  applied,   ///< the order moved (or recorded a step's progress)
-  ignored,   ///< recorded, but the state does not handle it
-  duplicate, ///< seen before (same dedup key): nothing written
-  stale,     ///< about a timer or step the order no longer waits for
-};
 
 /// "applied", "ignored", "duplicate" or "stale".
 std::string_view to_string(outcome x) noexcept;
