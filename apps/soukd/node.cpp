@@ -810,6 +810,12 @@ void node::stop() {
     d.workers->shutdown();
   if (d.runtime)
     d.runtime->shutdown();
+  // Rows written leased to this node and not worked on: any node may take
+  // them now, rather than when their leases run out.
+  if (d.payments)
+    d.payments->release_handed();
+  if (d.mail)
+    d.mail->release_handed();
   if (d.db && d.registered)
     if (auto err = persistence::node_repository{*d.db}.mark_stopped(d.id))
       log::warn("could not mark node stopped: {}", err.detail);

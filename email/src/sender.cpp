@@ -22,6 +22,15 @@ bool sender::hand(persistence::email_row e, timestamp lease_until) {
   return handed_->give(std::move(e), lease_until);
 }
 
+void sender::release_handed() {
+  persistence::delivery_repository repo{*db_};
+  for (auto& e : handed_->take_all())
+    if (auto err = repo.release_email(e.id, e.claimed_until))
+      log::warn("email {}: could not give up its lease ({}); it goes out "
+                "once the lease has run out",
+                e.id, err.detail);
+}
+
 size_t sender::run_due() {
   persistence::delivery_repository repo{*db_};
   auto start = now();

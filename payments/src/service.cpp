@@ -711,6 +711,15 @@ void service::impl::reconcile(const persistence::payment_row& p) {
   }
 }
 
+void service::release_handed() {
+  auto repo = impl_->repo();
+  for (auto& e : impl_->handed.take_all())
+    if (auto err = repo.release_event(e.id, e.claimed_until))
+      log::warn("gateway event {}: could not give up its lease ({}); it is "
+                "worked on once the lease has run out",
+                e.id, err.detail);
+}
+
 size_t service::run_due() {
   auto& d = *impl_;
   auto repo = d.repo();

@@ -575,6 +575,16 @@ expected<bool> delivery_repository::enqueue_email(const email_row& email) {
   return added;
 }
 
+status delivery_repository::release_email(const std::string& id,
+                                          const std::string& claimed_until) {
+  return db_.write([&](soci::session& sql) {
+    rows::exec(sql,
+               "UPDATE email_outbox SET claimed_until = NULL WHERE id = :i AND "
+               "status = 'queued' AND claimed_until = :c",
+               soci::use(id), soci::use(claimed_until));
+  });
+}
+
 expected<std::vector<email_row>>
 delivery_repository::emails_of(const std::string& order_id) {
   auto out = find_all<email_row>(

@@ -527,6 +527,16 @@ expected<bool> payment_repository::store_event(const inbox_row& row) {
   return stored;
 }
 
+status payment_repository::release_event(const std::string& id,
+                                         const std::string& claimed_until) {
+  return db_.write([&](soci::session& sql) {
+    rows::exec(sql,
+               "UPDATE inbox SET claimed_until = NULL WHERE id = :i AND status "
+               "= 'received' AND claimed_until = :c",
+               soci::use(id), soci::use(claimed_until));
+  });
+}
+
 expected<std::vector<inbox_row>> payment_repository::claim_due_events(
   const std::string& now_text, const std::string& lease_until, size_t limit) {
   return claim_due<inbox_row>(

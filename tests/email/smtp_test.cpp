@@ -278,6 +278,17 @@ BOOST_AUTO_TEST_CASE(a_handed_email_goes_out_without_a_claim) {
   BOOST_TEST(row(late.id).status == "queued");
   BOOST_REQUIRE(until(other, [&] { return row(late.id).status == "sent"; }));
   BOOST_TEST(srv.messages().size() == 2u);
+
+  // A sender stopping gives up what it was handed and did not send: any
+  // sender takes it at once, not when its lease runs out.
+  auto left = queue("left@example.com", 60s);
+  BOOST_TEST(s.hand(left, *souk::parse_iso(left.claimed_until)));
+  s.release_handed();
+  BOOST_TEST(row(left.id).claimed_until.empty());
+  BOOST_TEST(other.run_due() == 1u);
+  BOOST_TEST(row(left.id).status == "sent");
+  BOOST_TEST(s.run_due() == 0u); // no longer handed
+  BOOST_TEST(srv.messages().size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(starttls_and_auth_and_never_in_the_clear) {

@@ -412,6 +412,25 @@ BOOST_AUTO_TEST_CASE(a_webhook_is_worked_on_by_its_node_or_after_its_lease) {
   BOOST_REQUIRE(s.reaches(second_id, "delivered"));
   BOOST_TEST(told.size() == 1u);
   BOOST_TEST(s.events(second_id, "payment.succeeded") == 1);
+
+  // A node that stops gracefully gives up what it stored and did not work
+  // on: the shop's node takes it at once, long before its lease would end.
+  auto third = s.checkout();
+  std::string third_id = third["order"]["id"];
+  std::string third_ref = third["payment"]["reference"];
+  BOOST_REQUIRE(s.press(third, "pay").status == 303u);
+  opts.webhook_lease = 10min;
+  {
+    souk::payments::service stopping{s.db, souk::payments::make_paystack(gw),
+                                     nullptr, down, opts};
+    auto [b, g] = charge_success(third_ref);
+    BOOST_REQUIRE(stopping.receive_webhook(b, g));
+    BOOST_TEST(leased(third_ref) == 1);
+    stopping.release_handed();
+  }
+  BOOST_TEST(leased(third_ref) == 0);
+  BOOST_REQUIRE(s.reaches(third_id, "delivered"));
+  BOOST_TEST(told.size() == 1u);
   BOOST_TEST(s.inbox_open() == 0);
 }
 

@@ -49,6 +49,16 @@ public:
     return out;
   }
 
+  /// Every row still waiting (e.g. to release their leases at shutdown).
+  std::vector<Row> take_all() {
+    std::vector<Row> out;
+    std::lock_guard lock{mu_};
+    for (auto& [row, until] : waiting_)
+      out.push_back(std::move(row));
+    waiting_.clear();
+    return out;
+  }
+
   size_t size() const {
     std::lock_guard lock{mu_};
     return waiting_.size();

@@ -62,6 +62,11 @@ public:
   /// many it handled.
   size_t run_due();
 
+  /// Gives up the leases of the emails handed to it and not taken yet, so
+  /// that another node (or this one, started again) sends them at once. For
+  /// a graceful stop, once no round runs.
+  void release_handed();
+
   const transport& via() const { return *transport_; }
 
 private:

@@ -170,6 +170,11 @@ public:
   /// reconciliation checks. Returns how many rows it handled.
   size_t run_due();
 
+  /// Gives up the leases of webhooks stored by this process and not worked
+  /// on yet, so that any node works on them at once. For a graceful stop,
+  /// once no round runs.
+  void release_handed();
+
   /// Runs the flow action `action` (e.g. "payment.refund") for an order;
   /// idempotent on `idempotency_key`.
   status run_action(const std::string& action, const std::string& order_id,

@@ -167,6 +167,10 @@ public:
   /// Queues an email unless one with its dedupe key exists (false then).
   expected<bool> enqueue_email(const email_row& email);
 
+  /// Gives up this process's lease on a queued email (it held it until
+  /// `claimed_until`), so any sender may claim it at once.
+  status release_email(const std::string& id, const std::string& claimed_until);
+
   /// The emails about an order, oldest first (messages not included).
   expected<std::vector<email_row>> emails_of(const std::string& order_id);
 

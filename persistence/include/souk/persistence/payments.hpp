@@ -197,6 +197,10 @@ public:
   /// there already (a duplicate delivery: nothing written).
   expected<bool> store_event(const inbox_row& row);
 
+  /// Gives up this process's lease on a `received` event (it held it until
+  /// `claimed_until`), so any node may claim it at once.
+  status release_event(const std::string& id, const std::string& claimed_until);
+
   /// Claims up to `limit` `received` events due by `now`, leased until
   /// `lease_until`.
   expected<std::vector<inbox_row>>
