@@ -1,9 +1,11 @@
 #include "souk/persistence/database.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -31,7 +33,21 @@ void open_sqlite(soci::session& sql, const std::string& path,
   // SOCI reads `timeout` in seconds; the PRAGMA below sets the precise value.
   auto secs = std::max<int64_t>(1, (busy.count() + 999) / 1000);
   sql.open(soci::sqlite3, fmt::format("db=\"{}\" timeout={}", path, secs));
-  sql << "PRAGMA journal_mode=WAL";
+  // Switching a new database to WAL needs it to itself; SQLite answers
+  // "database is locked" at once, without waiting, when another process
+  // opens it at the same moment (two nodes starting together). The mode
+  // is kept in the file: once one of them has set it, this is a no-op.
+  auto until = std::chrono::steady_clock::now() + busy;
+  for (;;) {
+    try {
+      sql << "PRAGMA journal_mode=WAL";
+      break;
+    } catch (const soci::soci_error&) {
+      if (std::chrono::steady_clock::now() >= until)
+        throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+  }
   sql << "PRAGMA synchronous=NORMAL";
   sql << "PRAGMA foreign_keys=ON";
   sql << fmt::format("PRAGMA busy_timeout={}", busy.count());
