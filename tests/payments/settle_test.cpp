@@ -361,12 +361,25 @@ BOOST_AUTO_TEST_CASE(a_webhook_is_worked_on_by_its_node_or_after_its_lease) {
   gw.base_url = s.sandbox_url();
   gw.secret_key = secret;
 
+  // An order paid on the gateway, and a node storing its webhook.
+  struct paid_order {
+    std::string id, ref;
+  };
+  auto pay = [&] {
+    auto order = s.checkout();
+    BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+    return paid_order{order["order"]["id"], order["payment"]["reference"]};
+  };
+  auto store = [&](souk::payments::service& at, const std::string& ref) {
+    auto [body, sig] = charge_success(ref);
+    auto got = at.receive_webhook(body, sig);
+    BOOST_REQUIRE(got);
+    BOOST_TEST((*got == souk::payments::intake::accepted));
+  };
+
   // A node that stores the webhook and works on it: its engine is down,
   // so the order is not told, and the event is left to be tried again.
-  auto first = s.checkout();
-  std::string first_id = first["order"]["id"];
-  std::string first_ref = first["payment"]["reference"];
-  BOOST_REQUIRE(s.press(first, "pay").status == 303u);
+  auto first = pay();
   std::vector<std::string> told;
   souk::payments::order_port down;
   down.deliver
@@ -379,57 +392,44 @@ BOOST_AUTO_TEST_CASE(a_webhook_is_worked_on_by_its_node_or_after_its_lease) {
   opts.webhook_lease = 90s; // more than a claim's (60 s) left when taken
   souk::payments::service node{s.db, souk::payments::make_paystack(gw), nullptr,
                                down, opts};
-  auto [body, sig] = charge_success(first_ref);
-  auto got = node.receive_webhook(body, sig);
-  BOOST_REQUIRE(got);
-  BOOST_TEST((*got == souk::payments::intake::accepted));
-  BOOST_TEST(leased(first_ref) == 1); // no claim can take it...
+  store(node, first.ref);
+  BOOST_TEST(leased(first.ref) == 1); // no claim can take it...
   node.run_due();                     // ...but its node works on it
   BOOST_REQUIRE_EQUAL(told.size(), 1u);
-  BOOST_TEST(told[0] == first_id);
+  BOOST_TEST(told[0] == first.id);
   // Released for a retry, which the shop's node makes.
-  BOOST_REQUIRE(s.reaches(first_id, "delivered"));
-  BOOST_TEST(s.events(first_id, "payment.succeeded") == 1);
+  BOOST_REQUIRE(s.reaches(first.id, "delivered"));
+  BOOST_TEST(s.events(first.id, "payment.succeeded") == 1);
 
   // A node that dies after storing it: nobody works on it until its lease
   // runs out; then the shop's node claims it.
-  auto second = s.checkout();
-  std::string second_id = second["order"]["id"];
-  std::string second_ref = second["payment"]["reference"];
-  BOOST_REQUIRE(s.press(second, "pay").status == 303u);
+  auto second = pay();
   opts.webhook_lease = 3s;
   {
     souk::payments::service dying{s.db, souk::payments::make_paystack(gw),
                                   nullptr, down, opts};
-    auto [b, g] = charge_success(second_ref);
-    auto stored = dying.receive_webhook(b, g);
-    BOOST_REQUIRE(stored);
-    BOOST_TEST((*stored == souk::payments::intake::accepted));
+    store(dying, second.ref);
   }
   std::this_thread::sleep_for(1s);
-  BOOST_TEST(leased(second_ref) == 1);
-  BOOST_TEST(s.state(second_id) == "pending");
-  BOOST_REQUIRE(s.reaches(second_id, "delivered"));
+  BOOST_TEST(leased(second.ref) == 1);
+  BOOST_TEST(s.state(second.id) == "pending");
+  BOOST_REQUIRE(s.reaches(second.id, "delivered"));
   BOOST_TEST(told.size() == 1u);
-  BOOST_TEST(s.events(second_id, "payment.succeeded") == 1);
+  BOOST_TEST(s.events(second.id, "payment.succeeded") == 1);
 
   // A node that stops gracefully gives up what it stored and did not work
   // on: the shop's node takes it at once, long before its lease would end.
-  auto third = s.checkout();
-  std::string third_id = third["order"]["id"];
-  std::string third_ref = third["payment"]["reference"];
-  BOOST_REQUIRE(s.press(third, "pay").status == 303u);
+  auto third = pay();
   opts.webhook_lease = 10min;
   {
     souk::payments::service stopping{s.db, souk::payments::make_paystack(gw),
                                      nullptr, down, opts};
-    auto [b, g] = charge_success(third_ref);
-    BOOST_REQUIRE(stopping.receive_webhook(b, g));
-    BOOST_TEST(leased(third_ref) == 1);
+    store(stopping, third.ref);
+    BOOST_TEST(leased(third.ref) == 1);
     stopping.release_handed();
   }
-  BOOST_TEST(leased(third_ref) == 0);
-  BOOST_REQUIRE(s.reaches(third_id, "delivered"));
+  BOOST_TEST(leased(third.ref) == 0);
+  BOOST_REQUIRE(s.reaches(third.id, "delivered"));
   BOOST_TEST(told.size() == 1u);
   BOOST_TEST(s.inbox_open() == 0);
 }
