@@ -583,9 +583,8 @@ status node::start() {
   delivery_opts.on_email_queued
     = [dir = d.directory, mail = std::weak_ptr<email::sender>{d.mail}](
         const persistence::email_row& e) {
-        auto until = parse_iso(e.claimed_until);
-        if (auto m = mail.lock(); m && until)
-          m->hand(e, *until);
+        if (auto m = mail.lock())
+          m->hand(e);
         actors::nudge(*dir, "email");
       };
   d.delivery = std::make_shared<delivery::service>(

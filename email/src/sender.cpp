@@ -18,8 +18,9 @@ sender::sender(std::shared_ptr<persistence::database> db,
 sender::~sender() = default;
 sender::sender(sender&&) noexcept = default;
 
-bool sender::hand(persistence::email_row e, timestamp lease_until) {
-  return handed_->give(std::move(e), lease_until);
+bool sender::hand(persistence::email_row e) {
+  auto until = parse_iso(e.claimed_until);
+  return until && handed_->give(std::move(e), *until);
 }
 
 void sender::release_handed() {

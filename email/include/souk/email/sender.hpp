@@ -5,8 +5,6 @@
 #include <memory>
 #include <string>
 
-#include "souk/core/time.hpp"
-
 namespace souk {
 template<class Row>
 class handoff;
@@ -52,11 +50,11 @@ public:
   ~sender();
   sender(sender&&) noexcept;
 
-  /// Takes an email just queued already leased to this process until
-  /// `lease_until` (its `claimed_until`), so that a round sends it without
-  /// claiming it again. False when too many wait: the row is left to the
-  /// usual claim once its lease has run out.
-  bool hand(persistence::email_row e, timestamp lease_until);
+  /// Takes an email just queued already leased to this process (until its
+  /// `claimed_until`), so that a round sends it without claiming it again.
+  /// False when it carries no lease, or too many wait: the row is left to
+  /// the usual claim (once its lease has run out).
+  bool hand(persistence::email_row e);
 
   /// Sends the emails handed to it, or else claims due ones; returns how
   /// many it handled.
