@@ -326,6 +326,16 @@ std::string service::impl::order_state(const std::string& order_id) {
 
 namespace {
 
+// `p` as its settlement as succeeded wrote it, and the log line saying so.
+void verified(persistence::payment_row& p, const charge& ch,
+              const std::string& gateway_id, std::string_view via) {
+  p.status = "succeeded";
+  p.gateway_status = ch.status_text;
+  p.gateway_id = gateway_id;
+  log::info("payment {} verified ({}): {} {}", p.reference, via, ch.amount,
+            ch.currency);
+}
+
 orders::event_input paid_event(const persistence::payment_row& p,
                                const std::string& gateway_id,
                                std::string_view via) {
@@ -482,11 +492,7 @@ expected<settlement> service::impl::settle(const std::string& reference,
     if (p.status != "succeeded")
       return settlement{p.order_id, p.reference, p.status, p.gateway_status};
   } else {
-    p.status = "succeeded";
-    p.gateway_status = ch->status_text;
-    p.gateway_id = gateway_id;
-    log::info("payment {} verified ({}): {} {}", reference, via, ch->amount,
-              ch->currency);
+    verified(p, *ch, gateway_id, via);
   }
   return d.deliver_paid(p, via, event_id, finished);
 }
@@ -539,11 +545,7 @@ std::optional<expected<settlement>> service::impl::settle_with_order(
           && *result != orders::outcome::ignored))
     // Not recorded (a duplicate: the order has it already): settle alone.
     return std::nullopt;
-  p.status = "succeeded";
-  p.gateway_status = ch.status_text;
-  p.gateway_id = gateway_id;
-  log::info("payment {} verified ({}): {} {}", p.reference, via, ch.amount,
-            ch.currency);
+  verified(p, ch, gateway_id, via);
   if (*result == orders::outcome::ignored)
     // Money for an order that no longer waits for it: parked, then the
     // event and the checks closed, as when the payment is settled alone.
