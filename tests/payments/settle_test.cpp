@@ -486,6 +486,52 @@ BOOST_AUTO_TEST_CASE(a_late_payment_whose_park_was_lost_is_parked_later) {
   BOOST_TEST(s.fx->of(id) == 0); // nothing delivered
 }
 
+// Another caller settles the payment between this one's read and the
+// order's transaction: this one's settlement is refused, which undoes the
+// order's record of the event with it; it then goes on from the stored row
+// (the other's), and the order is paid once.
+BOOST_AUTO_TEST_CASE(a_payment_settled_meanwhile_is_taken_as_stored) {
+  shop_options o;
+  o.misbehave.drop = true;  // no webhook
+  o.reconcile_after = 300s; // nor reconciliation
+  shop s{o};
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string ref = order["payment"]["reference"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+
+  souk::payments::paystack_options gw;
+  gw.base_url = s.sandbox_url();
+  gw.secret_key = secret;
+  int delivered = 0;
+  souk::payments::order_port port;
+  port.deliver
+    = [&](const std::string& order_id, souk::orders::event_input in) {
+        if (delivered++ == 0) {
+          // The other caller, first: it settled the payment and stopped.
+          auto st = s.db->run([&](soci::session& sql) {
+            sql << "UPDATE payments SET status = 'succeeded', gateway_status = "
+                   "'success', settled_by = 'callback' WHERE reference = :r",
+              soci::use(ref);
+          });
+          BOOST_REQUIRE_MESSAGE(!st, st.detail);
+        }
+        return s.node->engine().deliver_wait(order_id, std::move(in));
+      };
+  souk::payments::service node{
+    s.db, souk::payments::make_paystack(gw), nullptr, port, {}};
+  auto settled = node.settle(ref, "webhook");
+  BOOST_REQUIRE_MESSAGE(settled, (settled ? "" : settled.err().detail));
+  BOOST_TEST(settled->payment_status == "succeeded");
+  BOOST_TEST(delivered == 2); // refused together, then on its own
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  BOOST_TEST(s.payment(id).settled_by == "callback"); // the stored row
+  BOOST_TEST(s.events(id, "payment.succeeded") == 1);
+  BOOST_TEST(s.payment(id).next_check_at
+             == souk::persistence::payment_repository::no_more_checks);
+  BOOST_TEST(s.fx->of(id) == 1);
+}
+
 // A payment is settled in the same transaction as its order hears of it, so
 // a node whose order engine is gone settles nothing. A payment settled
 // alone (a path kept for when the order had recorded the event already)
