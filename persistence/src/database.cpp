@@ -42,8 +42,9 @@ void open_sqlite(soci::session& sql, const std::string& path,
     try {
       sql << "PRAGMA journal_mode=WAL";
       break;
-    } catch (const soci::soci_error&) {
-      if (std::chrono::steady_clock::now() >= until)
+    } catch (const soci::sqlite3_soci_error& e) {
+      bool contended = e.result() == SQLITE_BUSY || e.result() == SQLITE_LOCKED;
+      if (!contended || std::chrono::steady_clock::now() >= until)
         throw;
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
     }
