@@ -16,7 +16,6 @@ sender::sender(std::shared_ptr<persistence::database> db,
     handed_(std::make_unique<handoff<persistence::email_row>>()) {}
 
 sender::~sender() = default;
-sender::sender(sender&&) noexcept = default;
 
 bool sender::hand(persistence::email_row e) {
   auto until = parse_iso(e.claimed_until);

@@ -48,7 +48,6 @@ public:
   sender(std::shared_ptr<persistence::database> db,
          std::shared_ptr<transport> t, sender_options opts);
   ~sender();
-  sender(sender&&) noexcept;
 
   /// Takes an email just queued already leased to this process (until its
   /// `claimed_until`), so that a round sends it without claiming it again.
