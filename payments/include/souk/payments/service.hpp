@@ -33,7 +33,8 @@ struct order_port {
     prepare;
   /// Tells the engine a prepared order was committed.
   std::function<void(const orders::creation&)> started;
-  /// Delivers an event and waits until it is committed.
+  /// Delivers an event and waits until it is committed, running its `with`
+  /// writes in that transaction (the payment's settlement rides on them).
   std::function<expected<orders::outcome>(const std::string& order_id,
                                           orders::event_input)>
     deliver;
