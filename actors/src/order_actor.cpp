@@ -306,11 +306,10 @@ apply_with(const engine_context& ctx, const persistence::transition& tx,
 }
 
 // On a worker: one transaction with `tx` (if any) and the caller's writes
-// `with`, the local step `first`,
-// the transition recording its success, and so on while the next step is
-// local too (until a step whose service commits after it). If any part
-// fails, all of it rolls back; `tx` is then committed alone, and the step
-// runs the usual way.
+// `with`, the local step `first`, the transition recording its success, and
+// so on while the next step is local too (until a step whose service
+// commits after it). If any part fails, all of it rolls back; `tx` is then
+// committed with `with` alone, and the step runs the usual way.
 inline_result run_inline(const engine_context& ctx,
                          const std::optional<persistence::transition>& tx,
                          const std::function<status()>& with,
