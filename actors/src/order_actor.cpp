@@ -484,6 +484,12 @@ void count(order_actor* self, const work& w,
                                     : "failed");
 }
 
+// Tells the node that the order changed (its long polls look again).
+void changed(order_actor* self) {
+  if (auto& fn = self->state.ctx->opts.on_change)
+    fn(self->state.id);
+}
+
 void on_committed(order_actor* self, commit_result& r) {
   auto& st = self->state;
   st.busy = false;
@@ -494,6 +500,7 @@ void on_committed(order_actor* self, commit_result& r) {
   if (!r.err) {
     count(self, w, *p.tx);
     orders::mirror(*st.snap, *p.tx, r.result, st.ctx->now());
+    changed(self);
     reply(w, p.result);
     if (p.dispatch)
       dispatch(self, *p.dispatch);
@@ -553,6 +560,8 @@ void on_inlined(order_actor* self, inline_result& r) {
     }
     orders::mirror(*st.snap, s.tx, s.result, st.ctx->now());
   }
+  if (r.led || !r.steps.empty())
+    changed(self);
   if (r.dispatch) {
     // Local steps after one that commits on its own run in a transaction
     // of their own; one that failed inline goes to its service actor.

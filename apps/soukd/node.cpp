@@ -16,6 +16,7 @@
 #include "souk/actors/services.hpp"
 #include "souk/actors/supervisor.hpp"
 #include "souk/catalog/service.hpp"
+#include "souk/core/change_watch.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
 #include "souk/core/time.hpp"
@@ -74,6 +75,11 @@ std::string hostname() {
 // How long past its time an order's payment.expired may wait for the
 // gateway to say whether the payment went through (see before_timer).
 constexpr std::chrono::minutes expiry_hold{10};
+
+// How often a long poll of an order reads it again without being told of a
+// change: what this node's engine commits wakes it at once, this catches
+// the rest (another node's commits, a payment's status alone).
+constexpr std::chrono::seconds order_poll_recheck{1};
 
 // Rows of each kind housekeeping deletes per statement.
 constexpr int64_t housekeeping_batch = 500;
@@ -155,6 +161,9 @@ struct node::impl {
   std::shared_ptr<worker_pool> delivery_workers;
   std::shared_ptr<worker_pool> email_workers;
   std::shared_ptr<worker_pool> housekeeping_workers;
+  /// Long polls of orders, woken by the engine's commits.
+  std::shared_ptr<change_watch> order_watch
+    = std::make_shared<change_watch>(order_poll_recheck);
   http::router routes;
   std::unique_ptr<http::server> server;
   bool registered = false;
@@ -674,6 +683,8 @@ status node::start() {
                     t.order_id);
         });
       };
+  engine_opts.on_change
+    = [watch = d.order_watch](const std::string& id) { watch->notify(id); };
   d.engine = std::make_unique<actors::order_engine>(
     d.runtime->system(), d.db, d.flows, d.directory, std::move(engine_opts));
   for (auto& child : d.engine->children())
@@ -728,6 +739,7 @@ status node::start() {
   };
   svc->metrics = d.metrics;
   svc->flows = d.flows;
+  svc->order_watch = d.order_watch;
   svc->survey = [this] { return impl_->engine->survey_wait(); };
   svc->peek
     = [this](const std::string& id) { return impl_->engine->peek_wait(id); };
@@ -791,6 +803,9 @@ void node::stop() {
   d.stopped = true;
   if (d.sandbox)
     d.sandbox->stop();
+  // Long polls answer now (304 unless their order changed), so that they
+  // do not hold the server's grace period.
+  d.order_watch->close();
   if (d.server)
     d.server->shutdown(d.cfg.http.shutdown_grace);
   if (d.gateway_workers)

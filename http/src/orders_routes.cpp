@@ -14,11 +14,15 @@
 //    page by nothing: it only triggers a verify with the gateway and shows
 //    where the order stands.
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 #include <kainjow/mustache.hpp>
 
 #include "souk/accounts/credentials.hpp"
 #include "souk/accounts/service.hpp"
+#include "souk/core/change_watch.hpp"
 #include "souk/core/hash.hpp"
 #include "souk/core/worker_pool.hpp"
 #include "souk/http/access.hpp"
@@ -250,6 +254,137 @@ bool none_match(std::string_view list, const std::string& etag) {
   return false;
 }
 
+// `Prefer: wait=N` (RFC 7240) with `If-None-Match`: a long poll of the
+// order, for up to N seconds (at most `longest_wait`).
+struct long_poll {
+  std::optional<std::chrono::seconds> wait; ///< none: answer at once
+  change_watch::clock::time_point until;
+};
+
+constexpr std::chrono::seconds longest_wait{30};
+
+// The `wait` preference of every Prefer header, or none. A malformed one is
+// ignored, as RFC 7240 asks of preferences a server cannot use.
+std::optional<std::chrono::seconds> preferred_wait(const request& req) {
+  auto trim = [](std::string_view t) {
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
+      t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+      t.remove_suffix(1);
+    return t;
+  };
+  for (auto& [name, value] : req.headers) {
+    if (name != "prefer")
+      continue;
+    std::string_view list{value};
+    while (!list.empty()) {
+      auto comma = list.find(',');
+      auto item = list.substr(0, comma);
+      item = item.substr(0, item.find(';')); // parameters: none defined
+      auto eq = item.find('=');
+      if (eq != std::string_view::npos) {
+        auto key = trim(item.substr(0, eq));
+        auto val = trim(item.substr(eq + 1));
+        if (val.size() >= 2 && val.front() == '"' && val.back() == '"')
+          val = val.substr(1, val.size() - 2);
+        bool is_wait
+          = key.size() == 4
+            && std::equal(key.begin(), key.end(), "wait", [](char a, char b) {
+                 return std::tolower(static_cast<unsigned char>(a)) == b;
+               });
+        if (is_wait && !val.empty() && val.size() <= 9
+            && val.find_first_not_of("0123456789") == std::string_view::npos)
+          return std::chrono::seconds{std::stoll(std::string{val})};
+      }
+      if (comma == std::string_view::npos)
+        break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+long_poll long_poll_of(const services& svc, const request& req) {
+  long_poll out;
+  auto wait = preferred_wait(req);
+  if (!wait || *wait <= std::chrono::seconds{0} || !svc.order_watch
+      || !req.header("if-none-match"))
+    return out;
+  out.wait = std::min(*wait, longest_wait);
+  out.until = change_watch::clock::now() + *out.wait;
+  return out;
+}
+
+// Answers `GET /api/v1/orders/{id}` on a database thread: 200 with the
+// order, or 304 when If-None-Match names what the reader has. A long poll
+// holding the current tag waits in the node's watch instead, and looks
+// again when the order changes, every recheck, and at its end.
+void answer_order(std::shared_ptr<const services> svc, const request& req,
+                  const principal* who, std::shared_ptr<const principal> held,
+                  reply_fn reply, long_poll poll) {
+  auto id = req.param("id");
+  auto reader = reader_of(*svc, who, req.header("x-order-token"), id);
+  if (!reader)
+    return reply(problem(reader.err(), req.request_id));
+  auto etag = etag_of(*reader);
+  auto applied = [&](response& res) {
+    if (poll.wait)
+      res.header("Preference-Applied",
+                 "wait=" + std::to_string(poll.wait->count()));
+  };
+  if (auto inm = req.header("if-none-match"); inm && none_match(*inm, etag)) {
+    // Nothing new yet: wait for a change while the poll has time left and
+    // the node is not stopping. Else 304, after the one read.
+    bool stopping = svc->draining && svc->draining();
+    if (poll.wait && !stopping
+        && change_watch::clock::now() + std::chrono::milliseconds{10}
+             < poll.until) {
+      auto look_again = [svc, &req, held, reply, poll](change_watch::wake) {
+        svc->db->post([svc, &req, held, reply, poll]() mutable {
+          answer_order(svc, req, held.get(), held, std::move(reply), poll);
+        });
+      };
+      if (svc->order_watch->wait(id, poll.until, std::move(look_again)))
+        return;
+    }
+    response res;
+    res.status = 304;
+    res.content_type.clear();
+    res.header("ETag", etag);
+    res.header("Cache-Control", "no-store");
+    applied(res);
+    return reply(std::move(res));
+  }
+  auto found = read_order(*svc, *reader, id);
+  if (!found)
+    return reply(problem(found.err(), req.request_id));
+  // Counted in the reader's row: none there, no read.
+  persistence::payment_repository repo{*svc->db};
+  std::optional<persistence::payment_row> payment = reader->payment;
+  if (reader->row.payments > 0 && !reader->view) {
+    auto p = repo.find_by_order(found->snap.order.id);
+    if (!p)
+      return reply(problem(p.err(), req.request_id));
+    payment = std::move(*p);
+  }
+  std::vector<persistence::refund_row> refunds;
+  if (payment && reader->row.refunds > 0) {
+    auto list = repo.refunds_of(payment->id);
+    if (!list)
+      return reply(problem(list.err(), req.request_id));
+    refunds = std::move(*list);
+  }
+  auto doc = order_json(found->snap, payment, refunds);
+  doc["viewer"] = reader->as;
+  auto res = json_response(200, doc);
+  // Read before the order: never newer than the body, so a change in
+  // between only costs one more 200.
+  res.header("ETag", etag);
+  res.header("Cache-Control", "no-store");
+  applied(res);
+  reply(std::move(res));
+}
+
 } // namespace
 
 // The order if `who` may see it; not_found otherwise (the same answer as for
@@ -474,53 +609,17 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
   r.add("GET", "/api/v1/orders/{id}",
         guard(svc, access::anyone(),
               [svc](const request& req, const principal* who, reply_fn reply) {
-                off_loop(*svc, who, [svc, &req, who, reply = std::move(reply)] {
-                  auto id = req.param("id");
-                  auto reader
-                    = reader_of(*svc, who, req.header("x-order-token"), id);
-                  if (!reader)
-                    return reply(problem(reader.err(), req.request_id));
-                  // A poller that has the current state gets 304 after one
-                  // read.
-                  auto etag = etag_of(*reader);
-                  if (auto inm = req.header("if-none-match");
-                      inm && none_match(*inm, etag)) {
-                    response res;
-                    res.status = 304;
-                    res.content_type.clear();
-                    res.header("ETag", etag);
-                    res.header("Cache-Control", "no-store");
-                    return reply(std::move(res));
-                  }
-                  auto found = read_order(*svc, *reader, id);
-                  if (!found)
-                    return reply(problem(found.err(), req.request_id));
-                  // Counted in the reader's row: none there, no read.
-                  persistence::payment_repository repo{*svc->db};
-                  std::optional<persistence::payment_row> payment
-                    = reader->payment;
-                  if (reader->row.payments > 0 && !reader->view) {
-                    auto p = repo.find_by_order(found->snap.order.id);
-                    if (!p)
-                      return reply(problem(p.err(), req.request_id));
-                    payment = std::move(*p);
-                  }
-                  std::vector<persistence::refund_row> refunds;
-                  if (payment && reader->row.refunds > 0) {
-                    auto list = repo.refunds_of(payment->id);
-                    if (!list)
-                      return reply(problem(list.err(), req.request_id));
-                    refunds = std::move(*list);
-                  }
-                  auto doc = order_json(found->snap, payment, refunds);
-                  doc["viewer"] = reader->as;
-                  auto res = json_response(200, doc);
-                  // Read before the order: never newer than the body, so a
-                  // change in between only costs one more 200.
-                  res.header("ETag", etag);
-                  res.header("Cache-Control", "no-store");
-                  reply(std::move(res));
-                });
+                auto poll = long_poll_of(*svc, req);
+                // A long poll may outlive this call: keep who is asking.
+                std::shared_ptr<const principal> held;
+                if (who != nullptr && poll.wait)
+                  held = std::make_shared<const principal>(*who);
+                off_loop(*svc, who,
+                         [svc, &req, who, held, poll,
+                          reply = std::move(reply)]() mutable {
+                           answer_order(svc, req, held ? held.get() : who, held,
+                                        std::move(reply), poll);
+                         });
               }));
 
   r.add("POST", "/api/v1/orders/{id}/refund",

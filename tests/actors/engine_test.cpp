@@ -156,6 +156,8 @@ struct fixture {
 
   // Steps the engine ran itself, inside its transactions (inline_fixture).
   std::vector<sa::action_call> inline_calls;
+  // The orders `on_change` was told about, one entry per committed change.
+  std::vector<std::string> changes;
 
   // `local`: the test service's steps run inline, each writing a row of
   // `effects` before it answers as scripted.
@@ -196,6 +198,7 @@ struct fixture {
     o.services = {"test"};
     o.clock = [this] { return now(); };
     o.executor = [](std::function<void()> job) { job(); };
+    o.on_change = [this](const std::string& id) { changes.push_back(id); };
     if (local)
       o.local_services["test"].commits_after = commits_after;
     if (local)
@@ -460,6 +463,9 @@ BOOST_AUTO_TEST_CASE(happy_path) {
   BOOST_TEST(service->effects.size() == 2u);
   BOOST_TEST(s.outbox.empty());
   BOOST_TEST(s.timers.empty()); // the payment timeout was cancelled
+  // Each commit told the node, after it: paid, then each step's success.
+  BOOST_TEST(changes == (strings{id, id, id}),
+             boost::test_tools::per_element());
 }
 
 BOOST_FIXTURE_TEST_CASE(local_steps_commit_with_the_transition_before_them,
@@ -489,6 +495,8 @@ BOOST_FIXTURE_TEST_CASE(local_steps_commit_with_the_transition_before_them,
              boost::test_tools::per_element());
   BOOST_TEST(s.outbox.empty());
   BOOST_TEST(s.timers.empty());
+  // One commit for the lot, so the node heard of one change.
+  BOOST_TEST(changes == (strings{id}), boost::test_tools::per_element());
   // The actor knows it too: a refund moves it on from `delivered`.
   BOOST_TEST(inspect(id).state == "delivered");
   auto refund = deliver(id, "refund.requested");
@@ -653,10 +661,12 @@ BOOST_AUTO_TEST_CASE(a_duplicate_event_has_no_second_side_effect) {
   auto id = create();
   BOOST_TEST(
     (*deliver(id, "payment.succeeded", "evt-7") == so::outcome::applied));
+  auto heard = changes.size();
   BOOST_TEST(
     (*deliver(id, "payment.succeeded", "evt-7") == so::outcome::duplicate));
   BOOST_TEST(service->calls.size() == 2u);
   BOOST_TEST(rows(id).events.size() == 4u);
+  BOOST_TEST(changes.size() == heard); // a duplicate changes nothing
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_order_actor_runs_its_step_exactly_once) {

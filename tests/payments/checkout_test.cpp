@@ -2,6 +2,8 @@
 // forged, truncated, replayed with another body, unsigned. Runs on SQLite
 // and PostgreSQL.
 
+#include <future>
+
 #include "souk/core/hash.hpp"
 
 #include "shop.hpp"
@@ -229,6 +231,74 @@ BOOST_AUTO_TEST_CASE(
                              json{{"reason", "asked"}}.dump());
   BOOST_REQUIRE_MESSAGE(refund.status == 202u, refund.body);
   BOOST_TEST(get(token, delivered).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_long_poll_waits_for_the_order_to_change) {
+  using clock = std::chrono::steady_clock;
+  shop s;
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  std::string token = order["order"]["access_token"];
+  auto get
+    = [&, port = s.port](const std::string& inm, const std::string& prefer) {
+        std::vector<std::pair<std::string, std::string>> h{
+          {"X-Order-Token", token}};
+        if (!inm.empty())
+          h.emplace_back("If-None-Match", inm);
+        if (!prefer.empty())
+          h.emplace_back("Prefer", prefer);
+        return http_request(port, "GET", "/api/v1/orders/" + id, {}, h);
+      };
+  auto first = get("", "wait=5");
+  // Nothing to wait for without a tag: the order at once, and no wait
+  // applied.
+  BOOST_REQUIRE_MESSAGE(first.status == 200u, first.body);
+  BOOST_TEST(!first.header("preference-applied").has_value());
+  auto etag = first.header("etag").value_or("");
+  BOOST_REQUIRE(!etag.empty());
+
+  // Unchanged: the answer waits for the whole wait, then says 304.
+  auto t0 = clock::now();
+  auto unchanged = get(etag, "respond-async, wait=1");
+  BOOST_TEST(unchanged.status == 304u);
+  BOOST_TEST((clock::now() - t0 >= 900ms));
+  BOOST_TEST(unchanged.header("preference-applied").value_or("") == "wait=1");
+  // A wait it cannot read is ignored (RFC 7240): 304 at once.
+  for (auto bad : {"wait=soon", "wait=-1", "wait", "wait=0"}) {
+    auto r = get(etag, bad);
+    BOOST_TEST(r.status == 304u, bad);
+    BOOST_TEST(!r.header("preference-applied").has_value(), bad);
+  }
+  // A tag that is not the current one: the order at once, whatever the
+  // wait; a wait beyond 30 s is cut to 30 s.
+  auto other = get("W/\"other\"", "wait=3600");
+  BOOST_TEST(other.status == 200u);
+  BOOST_TEST(other.header("preference-applied").value_or("") == "wait=30");
+
+  // A poll waiting when the buyer pays comes back with the change, long
+  // before its wait ends.
+  t0 = clock::now();
+  auto waiting
+    = std::async(std::launch::async, [&] { return get(etag, "wait=25"); });
+  BOOST_REQUIRE((waiting.wait_for(300ms) == std::future_status::timeout));
+  s.press(order, "pay");
+  auto changed = waiting.get();
+  BOOST_REQUIRE_MESSAGE(changed.status == 200u, changed.body);
+  BOOST_TEST((clock::now() - t0 < 20s));
+  BOOST_TEST(json::parse(changed.body)["state"] != "pending");
+  BOOST_TEST(changed.header("etag").value_or(etag) != etag);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+
+  // A node stopping answers the polls it holds at once.
+  auto last = get("", "").header("etag").value_or("");
+  t0 = clock::now();
+  auto held
+    = std::async(std::launch::async, [&] { return get(last, "wait=25"); });
+  BOOST_REQUIRE((held.wait_for(300ms) == std::future_status::timeout));
+  s.node->stop();
+  auto stopped = held.get();
+  BOOST_TEST(stopped.status == 304u);
+  BOOST_TEST((clock::now() - t0 < 20s));
 }
 
 BOOST_AUTO_TEST_CASE(bad_checkouts_leave_nothing_behind) {

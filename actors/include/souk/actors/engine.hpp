@@ -106,6 +106,10 @@ struct engine_options {
   /// fails its order. Null: timers fire at once.
   std::function<void(const persistence::timer_row&, std::function<void()>)>
     before_timer;
+  /// Called after a change to an order committed (a transition, with any
+  /// local steps after it), with the order's id. Runs on a CAF thread and
+  /// must not block. soukd wakes the order's long polls with it.
+  std::function<void(const std::string& order_id)> on_change;
 };
 
 /// The order engine: an order manager actor (order id → live order actor,

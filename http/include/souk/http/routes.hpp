@@ -26,6 +26,7 @@ class service;
 } // namespace souk::catalog
 
 namespace souk {
+class change_watch;
 class worker_pool;
 } // namespace souk
 
@@ -109,6 +110,10 @@ struct services {
   /// The live actor of one order, without activating it (`not_found` if it
   /// has none here). Blocking.
   std::function<expected<actors::order_inspection>(const std::string&)> peek;
+  /// Where long polls of an order (`GET /api/v1/orders/{id}` with
+  /// `Prefer: wait` and `If-None-Match`) wait for it to change; without it
+  /// such a request is answered at once.
+  std::shared_ptr<change_watch> order_watch;
   /// The page a browser gets for a download link that cannot be used
   /// (`order_id` is empty when the link is unknown); without it a plain one.
   std::function<response(const request&, const error&,
