@@ -79,7 +79,7 @@ constexpr std::chrono::minutes expiry_hold{10};
 // How often a long poll of an order reads it again without being told of a
 // change: what this node's engine commits wakes it at once, this catches
 // the rest (another node's commits, a payment's status alone).
-constexpr std::chrono::seconds order_poll_recheck{1};
+constexpr std::chrono::seconds order_poll_recheck{5};
 
 // Rows of each kind housekeeping deletes per statement.
 constexpr int64_t housekeeping_batch = 500;

@@ -522,18 +522,33 @@ void add_storefront(http::router& routes, const site_ptr& s) {
              });
 
   // What the order page's script polls: enough to know when to reload.
+  // Its ETag and long poll (If-None-Match, Prefer: wait) are the API's.
   routes.add("GET", "/orders/{id}/status",
              [s](const http::request& req, http::reply_fn reply) {
+               auto headers = order_headers(req);
+               for (auto name : {"if-none-match", "prefer"})
+                 if (auto v = req.header(name))
+                   headers.emplace_back(name, std::string{*v});
                s->api.call(
                  req,
                  api_request{"GET",
                              "/api/v1/orders/" + url_encode(req.param("id")),
                              {},
-                             order_headers(req)},
+                             std::move(headers)},
                  [reply = std::move(reply)](api_reply r) {
                    http::response res;
                    res.status = r.ok() ? 200 : r.status;
                    res.header("Cache-Control", "no-store");
+                   for (auto name : {"etag", "preference-applied"})
+                     if (auto v = r.header(name); !v.empty())
+                       res.header(name == std::string_view{"etag"}
+                                    ? "ETag"
+                                    : "Preference-Applied",
+                                  v);
+                   if (r.status == 304) {
+                     res.content_type.clear();
+                     return reply(std::move(res));
+                   }
                    if (!r.ok()) {
                      res.body = json{{"error", r.detail()}}.dump();
                      return reply(std::move(res));

@@ -160,4 +160,24 @@ await run("failure_paths", {
         "the used-up page says who can help");
   await rec.shot(page, "link-used-up");
   await rec.phone(browser, `${base}/orders/${orderB}`, "order-used-up", await ctx.storageState());
+
+  // --- a buyer who opens the order page before paying: it waits, and
+  // follows the order by itself (a long poll) once the payment arrives.
+  const gateway = await ctx.newPage();
+  rec.watch(gateway, "gateway");
+  await gateway.goto(`${base}/p/${shortLinks}`);
+  await gateway.getByLabel("Your email").fill(`early${stamp}@example.com`);
+  await gateway.getByRole("button", { name: /^Buy/ }).click();
+  await gateway.waitForURL(/\/sandbox\/checkout\//);
+  // The order's cookie is scoped to its page: /orders/<id>.
+  const orderCookie = (await ctx.cookies()).filter((c) => c.name === "souk_order")
+    .map((c) => c.path.split("/").pop()).find((id) => id !== declined && id !== orderA
+                                               && id !== orderB);
+  check(orderCookie, "the checkout set the new order's cookie");
+  await page.goto(`${base}/orders/${orderCookie}`);
+  await page.locator("h1", { hasText: "Waiting for your payment" }).waitFor();
+  await rec.shot(page, "order-waiting");
+  await gateway.getByRole("button", { name: /^Pay/ }).click();
+  await page.locator("h1", { hasText: "Your files are ready" }).waitFor({ timeout: 30000 });
+  check(page.url() === `${base}/orders/${orderCookie}`, "the waiting page updated itself");
 });

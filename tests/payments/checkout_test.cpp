@@ -289,6 +289,30 @@ BOOST_AUTO_TEST_CASE(a_long_poll_waits_for_the_order_to_change) {
   BOOST_TEST(changed.header("etag").value_or(etag) != etag);
   BOOST_REQUIRE(s.reaches(id, "delivered"));
 
+  // The order page's script long-polls the same way, through the page's
+  // own status route (the order's cookie instead of the header).
+  auto page = [&, port = s.port](const std::string& inm) {
+    std::vector<std::pair<std::string, std::string>> h{
+      {"Cookie", "souk_order=" + token}, {"Accept", "application/json"}};
+    if (!inm.empty()) {
+      h.emplace_back("If-None-Match", inm);
+      h.emplace_back("Prefer", "wait=1");
+    }
+    return http_request(port, "GET", "/orders/" + id + "/status", {}, h);
+  };
+  auto status = page("");
+  BOOST_REQUIRE_MESSAGE(status.status == 200u, status.body);
+  BOOST_TEST(json::parse(status.body)["state"] == "delivered");
+  auto page_tag = status.header("etag").value_or("");
+  BOOST_REQUIRE(!page_tag.empty());
+  t0 = clock::now();
+  auto same = page(page_tag);
+  BOOST_TEST(same.status == 304u);
+  BOOST_TEST(same.body.empty());
+  BOOST_TEST((clock::now() - t0 >= 900ms));
+  BOOST_TEST(same.header("preference-applied").value_or("") == "wait=1");
+  BOOST_TEST(same.header("etag").value_or("") == page_tag);
+
   // A node stopping answers the polls it holds at once.
   auto last = get("", "").header("etag").value_or("");
   t0 = clock::now();

@@ -5,24 +5,42 @@
 
 (function () {
   // An order page follows its order: when the state changes, reload it.
+  // It long-polls: each request carries the last ETag and `Prefer: wait`,
+  // so the server answers when the order changes (or with 304 after the
+  // wait). A server that did not wait is asked again after a pause.
   function followOrder(section) {
     var url = section.getAttribute("data-live");
     var known = section.getAttribute("data-state");
-    var delay = 1000;
+    var etag = null;
+    var failures = 0;
     function poll() {
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (doc) {
-          if (doc && doc.key && doc.key !== known) {
+      var headers = { Accept: "application/json" };
+      if (etag) {
+        headers["If-None-Match"] = etag;
+        headers["Prefer"] = "wait=25";
+      }
+      fetch(url, { credentials: "same-origin", cache: "no-store", headers: headers })
+        .then(function (r) {
+          var waited = r.headers.has("Preference-Applied");
+          if (r.status === 304) return { waited: waited, doc: null };
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          etag = r.headers.get("ETag");
+          return r.json().then(function (doc) { return { waited: true, doc: doc }; });
+        })
+        .then(function (a) {
+          failures = 0;
+          if (a.doc && a.doc.key && a.doc.key !== known) {
             window.location.reload();
             return;
           }
-          delay = Math.min(delay * 1.3, 5000);
-          setTimeout(poll, delay);
+          setTimeout(poll, etag && a.waited ? 0 : 3000);
         })
-        .catch(function () { setTimeout(poll, 5000); });
+        .catch(function () {
+          failures += 1;
+          setTimeout(poll, Math.min(5000 * failures, 30000));
+        });
     }
-    setTimeout(poll, delay);
+    setTimeout(poll, 0);
   }
 
   // A fragment refreshed every few seconds (the operator's live actors).
