@@ -54,6 +54,8 @@ was lost or done twice. Exit 0 when every check passed.
   --creators N          creators, one product each (default 4)
   --half-orders N       purchases at half the peak rate (default orders/2)
   --no-latency-phase    skip the half-peak phase
+  --long-poll           buyers follow their order by long poll (Prefer: wait)
+                        instead of polling every 50 ms growing to 500 ms
   --pgbench-seconds N   length of each pgbench run (default 10; 0: none)
   --pool-size N         soukd's database connections (default 8)
   --chaos               faults at random moments (see below); implies
@@ -116,6 +118,8 @@ options parse(int argc, char** argv, bool& help) {
       o.half_orders = number(a, value(), 10'000'000);
     else if (a == "--no-latency-phase")
       o.latency_phase = false;
+    else if (a == "--long-poll")
+      o.long_poll = true;
     else if (a == "--pgbench-seconds")
       o.pgbench_seconds = number(a, value(), 3600);
     else if (a == "--pool-size")

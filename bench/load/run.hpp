@@ -26,8 +26,11 @@ struct options {
   uint32_t creators = 4;           ///< each with one published product
   uint32_t half_orders = 0;        ///< the half-peak phase (0: orders / 2)
   bool latency_phase = true;       ///< run the half-peak phase
-  uint32_t pgbench_seconds = 10;   ///< 0: no database ceiling
-  uint32_t pool_size = 8;          ///< soukd's database connections
+  /// Buyers follow their order by long poll (`Prefer: wait`), not by
+  /// polling on a growing interval.
+  bool long_poll = false;
+  uint32_t pgbench_seconds = 10; ///< 0: no database ceiling
+  uint32_t pool_size = 8;        ///< soukd's database connections
   bool chaos = false;
   uint32_t min_kills = 0; ///< chaos: fail with fewer SIGKILLs
   milliseconds chaos_min{1'000}, chaos_max{4'000};
