@@ -1,6 +1,7 @@
 #include "souk/core/change_watch.hpp"
 
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -21,6 +22,12 @@ struct change_watch::impl {
 
   std::chrono::milliseconds recheck;
   size_t capacity;
+  size_t memory;
+  // The stream of changes: its position, the last `memory` of them, and
+  // the newest position of each key among those.
+  uint64_t position = 0;
+  std::deque<std::pair<uint64_t, std::string>> recent;
+  std::unordered_map<std::string, uint64_t> last_change;
   mutable std::mutex mu;
   std::condition_variable cv;
   bool closed = false;
@@ -72,10 +79,12 @@ struct change_watch::impl {
   }
 };
 
-change_watch::change_watch(std::chrono::milliseconds recheck, size_t capacity)
+change_watch::change_watch(std::chrono::milliseconds recheck, size_t capacity,
+                           size_t memory)
   : impl_(std::make_unique<impl>()) {
   impl_->recheck = recheck;
   impl_->capacity = capacity;
+  impl_->memory = std::max<size_t>(memory, 1);
   impl_->timer = std::thread{[d = impl_.get()] { d->run(); }};
 }
 
@@ -84,12 +93,25 @@ change_watch::~change_watch() {
   impl_->timer.join();
 }
 
-bool change_watch::wait(const std::string& key, clock::time_point deadline,
-                        callback fn) {
+uint64_t change_watch::position() const {
   std::lock_guard lock{impl_->mu};
+  return impl_->position;
+}
+
+bool change_watch::wait(const std::string& key, uint64_t since,
+                        clock::time_point deadline, callback fn) {
+  std::unique_lock lock{impl_->mu};
   auto& d = *impl_;
   if (d.closed || d.waiters.size() >= d.capacity)
     return false;
+  // Changed since the caller read it, or too long ago to tell: wake now.
+  auto last = d.last_change.find(key);
+  bool forgotten = !d.recent.empty() && since + 1 < d.recent.front().first;
+  if ((last != d.last_change.end() && last->second > since) || forgotten) {
+    lock.unlock();
+    fn(wake::changed);
+    return true;
+  }
   auto id = d.next_id++;
   auto recheck_at = clock::now() + d.recheck;
   impl::waiter w{key, std::min(deadline, recheck_at), deadline <= recheck_at,
@@ -108,6 +130,16 @@ void change_watch::notify(const std::string& key) {
   {
     std::lock_guard lock{impl_->mu};
     auto& d = *impl_;
+    auto at = ++d.position;
+    d.recent.emplace_back(at, key);
+    d.last_change[key] = at;
+    if (d.recent.size() > d.memory) {
+      auto& [old_at, old_key] = d.recent.front();
+      if (auto k = d.last_change.find(old_key);
+          k != d.last_change.end() && k->second == old_at)
+        d.last_change.erase(k);
+      d.recent.pop_front();
+    }
     if (d.by_key.empty())
       return;
     auto [first, last] = d.by_key.equal_range(key);

@@ -323,6 +323,8 @@ void answer_order(std::shared_ptr<const services> svc, const request& req,
                   const principal* who, std::shared_ptr<const principal> held,
                   reply_fn reply, long_poll poll) {
   auto id = req.param("id");
+  // Before the read: a change committed after it wakes the wait at once.
+  uint64_t since = poll.wait ? svc->order_watch->position() : 0;
   auto reader = reader_of(*svc, who, req.header("x-order-token"), id);
   if (!reader)
     return reply(problem(reader.err(), req.request_id));
@@ -344,7 +346,7 @@ void answer_order(std::shared_ptr<const services> svc, const request& req,
           answer_order(svc, req, held.get(), held, std::move(reply), poll);
         });
       };
-      if (svc->order_watch->wait(id, poll.until, std::move(look_again)))
+      if (svc->order_watch->wait(id, since, poll.until, std::move(look_again)))
         return;
     }
     response res;

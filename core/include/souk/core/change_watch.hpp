@@ -28,17 +28,26 @@ public:
   using clock = std::chrono::steady_clock;
   using callback = std::function<void(wake)>;
 
-  /// Holds at most `capacity` waiters at once.
+  /// Holds at most `capacity` waiters at once, and remembers the last
+  /// `memory` changes for `wait`'s `since`.
   explicit change_watch(std::chrono::milliseconds recheck,
-                        size_t capacity = 10'000);
+                        size_t capacity = 10'000, size_t memory = 4096);
   ~change_watch(); ///< closes
   change_watch(const change_watch&) = delete;
   change_watch& operator=(const change_watch&) = delete;
 
-  /// Wakes `fn` once, as above, no later than `deadline`. False (and `fn`
-  /// dropped, never called) when the watch is closed or full: answer at
-  /// once instead.
-  bool wait(const std::string& key, clock::time_point deadline, callback fn);
+  /// Where the stream of changes stands now. Take it before reading what a
+  /// waiter will wait on, and pass it to `wait`: a change notified in
+  /// between then wakes the waiter at once instead of being missed.
+  uint64_t position() const;
+
+  /// Wakes `fn` once, as above, no later than `deadline`; at once (on this
+  /// thread, with `changed`) if `key` was notified after `since`, or if the
+  /// watch no longer remembers that far back. False (and `fn` dropped,
+  /// never called) when the watch is closed or full: answer at once
+  /// instead.
+  bool wait(const std::string& key, uint64_t since, clock::time_point deadline,
+            callback fn);
 
   /// Wakes every waiter of `key` with `changed`. Cheap when none waits.
   void notify(const std::string& key);
