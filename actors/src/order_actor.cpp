@@ -560,7 +560,7 @@ void on_inlined(order_actor* self, inline_result& r) {
     }
     orders::mirror(*st.snap, s.tx, s.result, st.ctx->now());
   }
-  if (r.led || !r.steps.empty())
+  if (!r.steps.empty()) // a lot led by a transition has steps (see above)
     changed(self);
   if (r.dispatch) {
     // Local steps after one that commits on its own run in a transaction

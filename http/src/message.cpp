@@ -1,5 +1,9 @@
 #include "souk/http/message.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
 namespace souk::http {
 
 namespace {
@@ -76,6 +80,35 @@ decode_query(std::string_view query) {
     out.emplace_back(std::move(*k), std::move(*v));
   }
   return out;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size()
+         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+              return std::tolower(static_cast<unsigned char>(x))
+                     == std::tolower(static_cast<unsigned char>(y));
+            });
+}
+
+std::optional<uint64_t> parse_digits(std::string_view s) {
+  if (s.empty())
+    return std::nullopt;
+  for (char c : s)
+    if (c < '0' || c > '9')
+      return std::nullopt;
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size())
+    return std::nullopt;
+  return v;
 }
 
 } // namespace souk::http

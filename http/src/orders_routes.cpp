@@ -15,7 +15,6 @@
 //    where the order stands.
 
 #include <algorithm>
-#include <cctype>
 
 #include <fmt/format.h>
 #include <kainjow/mustache.hpp>
@@ -233,10 +232,7 @@ std::string etag_of(const order_reader& reader) {
 // Whether an If-None-Match list names `etag` (or is "*").
 bool none_match(std::string_view list, const std::string& etag) {
   auto weak = [](std::string_view t) {
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
-      t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
-      t.remove_suffix(1);
+    t = trim_ows(t);
     if (t.substr(0, 2) == "W/")
       t.remove_prefix(2);
     return t;
@@ -263,16 +259,10 @@ struct long_poll {
 
 constexpr std::chrono::seconds longest_wait{30};
 
-// The `wait` preference of every Prefer header, or none. A malformed one is
-// ignored, as RFC 7240 asks of preferences a server cannot use.
+// The `wait` preference of every Prefer header, at most `longest_wait`, or
+// none. A malformed one is ignored, as RFC 7240 asks of preferences a
+// server cannot use.
 std::optional<std::chrono::seconds> preferred_wait(const request& req) {
-  auto trim = [](std::string_view t) {
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
-      t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
-      t.remove_suffix(1);
-    return t;
-  };
   for (auto& [name, value] : req.headers) {
     if (name != "prefer")
       continue;
@@ -281,20 +271,14 @@ std::optional<std::chrono::seconds> preferred_wait(const request& req) {
       auto comma = list.find(',');
       auto item = list.substr(0, comma);
       item = item.substr(0, item.find(';')); // parameters: none defined
-      auto eq = item.find('=');
-      if (eq != std::string_view::npos) {
-        auto key = trim(item.substr(0, eq));
-        auto val = trim(item.substr(eq + 1));
+      if (auto eq = item.find('='); eq != std::string_view::npos) {
+        auto val = trim_ows(item.substr(eq + 1));
         if (val.size() >= 2 && val.front() == '"' && val.back() == '"')
           val = val.substr(1, val.size() - 2);
-        bool is_wait
-          = key.size() == 4
-            && std::equal(key.begin(), key.end(), "wait", [](char a, char b) {
-                 return std::tolower(static_cast<unsigned char>(a)) == b;
-               });
-        if (is_wait && !val.empty() && val.size() <= 9
-            && val.find_first_not_of("0123456789") == std::string_view::npos)
-          return std::chrono::seconds{std::stoll(std::string{val})};
+        auto n = parse_digits(val);
+        if (iequals(trim_ows(item.substr(0, eq)), "wait") && n)
+          return std::chrono::seconds{
+            std::min<uint64_t>(*n, uint64_t{longest_wait.count()})};
       }
       if (comma == std::string_view::npos)
         break;
@@ -310,7 +294,7 @@ long_poll long_poll_of(const services& svc, const request& req) {
   if (!wait || *wait <= std::chrono::seconds{0} || !svc.order_watch
       || !req.header("if-none-match"))
     return out;
-  out.wait = std::min(*wait, longest_wait);
+  out.wait = wait;
   out.until = change_watch::clock::now() + *out.wait;
   return out;
 }
@@ -320,12 +304,12 @@ long_poll long_poll_of(const services& svc, const request& req) {
 // holding the current tag waits in the node's watch instead, and looks
 // again when the order changes, every recheck, and at its end.
 void answer_order(std::shared_ptr<const services> svc, const request& req,
-                  const principal* who, std::shared_ptr<const principal> held,
-                  reply_fn reply, long_poll poll) {
+                  std::shared_ptr<const principal> who, reply_fn reply,
+                  long_poll poll) {
   auto id = req.param("id");
   // Before the read: a change committed after it wakes the wait at once.
   uint64_t since = poll.wait ? svc->order_watch->position() : 0;
-  auto reader = reader_of(*svc, who, req.header("x-order-token"), id);
+  auto reader = reader_of(*svc, who.get(), req.header("x-order-token"), id);
   if (!reader)
     return reply(problem(reader.err(), req.request_id));
   auto etag = etag_of(*reader);
@@ -341,9 +325,9 @@ void answer_order(std::shared_ptr<const services> svc, const request& req,
     if (poll.wait && !stopping
         && change_watch::clock::now() + std::chrono::milliseconds{10}
              < poll.until) {
-      auto look_again = [svc, &req, held, reply, poll](change_watch::wake) {
-        svc->db->post([svc, &req, held, reply, poll]() mutable {
-          answer_order(svc, req, held.get(), held, std::move(reply), poll);
+      auto look_again = [svc, &req, who, reply, poll](change_watch::wake) {
+        svc->db->post([svc, &req, who, reply, poll]() mutable {
+          answer_order(svc, req, who, std::move(reply), poll);
         });
       };
       if (svc->order_watch->wait(id, since, poll.until, std::move(look_again)))
@@ -612,16 +596,16 @@ void add_order_routes(router& r, std::shared_ptr<const services> svc) {
         guard(svc, access::anyone(),
               [svc](const request& req, const principal* who, reply_fn reply) {
                 auto poll = long_poll_of(*svc, req);
-                // A long poll may outlive this call: keep who is asking.
+                // The answer may come after this call (a long poll): keep a
+                // copy of who is asking.
                 std::shared_ptr<const principal> held;
-                if (who != nullptr && poll.wait)
+                if (who != nullptr)
                   held = std::make_shared<const principal>(*who);
-                off_loop(*svc, who,
-                         [svc, &req, who, held, poll,
-                          reply = std::move(reply)]() mutable {
-                           answer_order(svc, req, held ? held.get() : who, held,
-                                        std::move(reply), poll);
-                         });
+                off_loop(
+                  *svc, who,
+                  [svc, &req, held, poll, reply = std::move(reply)]() mutable {
+                    answer_order(svc, req, held, std::move(reply), poll);
+                  });
               }));
 
   r.add("POST", "/api/v1/orders/{id}/refund",

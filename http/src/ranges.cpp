@@ -1,59 +1,25 @@
 #include "souk/http/ranges.hpp"
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <optional>
+
+#include "souk/http/message.hpp"
 
 namespace souk::http {
 
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-// A run of digits (nothing else); nullopt if empty, not digits, or too big.
-std::optional<uint64_t> digits(std::string_view s) {
-  if (s.empty())
-    return std::nullopt;
-  for (char c : s)
-    if (c < '0' || c > '9')
-      return std::nullopt;
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size())
-    return std::nullopt;
-  return v;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size()
-         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-              return std::tolower(static_cast<unsigned char>(x))
-                     == std::tolower(static_cast<unsigned char>(y));
-            });
-}
-
-} // namespace
-
 range_answer parse_range(std::string_view header, uint64_t size) {
   range_answer full;
-  header = trim(header);
+  header = trim_ows(header);
   auto eq = header.find('=');
   if (eq == std::string_view::npos
-      || !iequals(trim(header.substr(0, eq)), "bytes"))
+      || !iequals(trim_ows(header.substr(0, eq)), "bytes"))
     return full;
   auto set = header.substr(eq + 1);
   std::vector<byte_range> wanted;
   size_t specs = 0;
   while (true) {
     auto comma = set.find(',');
-    auto spec = trim(set.substr(0, comma));
+    auto spec = trim_ows(set.substr(0, comma));
     if (!spec.empty()) { // empty list elements are allowed (#rule)
       if (++specs > max_ranges)
         return full;
@@ -63,18 +29,18 @@ range_answer parse_range(std::string_view header, uint64_t size) {
       auto a = spec.substr(0, dash);
       auto b = spec.substr(dash + 1);
       if (a.empty()) { // suffix: the last n bytes
-        auto n = digits(b);
+        auto n = parse_digits(b);
         if (!n)
           return full;
         if (*n > 0 && size > 0)
           wanted.push_back({size - std::min(*n, size), size - 1});
       } else {
-        auto first = digits(a);
+        auto first = parse_digits(a);
         if (!first)
           return full;
         std::optional<uint64_t> last;
         if (!b.empty()) {
-          last = digits(b);
+          last = parse_digits(b);
           if (!last || *last < *first)
             return full; // invalid range-spec: the header is ignored
         }

@@ -539,12 +539,11 @@ void add_storefront(http::router& routes, const site_ptr& s) {
                    http::response res;
                    res.status = r.ok() ? 200 : r.status;
                    res.header("Cache-Control", "no-store");
-                   for (auto name : {"etag", "preference-applied"})
-                     if (auto v = r.header(name); !v.empty())
-                       res.header(name == std::string_view{"etag"}
-                                    ? "ETag"
-                                    : "Preference-Applied",
-                                  v);
+                   for (auto [from, to] :
+                        {std::pair{"etag", "ETag"},
+                         std::pair{"preference-applied", "Preference-Applied"}})
+                     if (auto v = r.header(from); !v.empty())
+                       res.header(to, v);
                    if (r.status == 304) {
                      res.content_type.clear();
                      return reply(std::move(res));

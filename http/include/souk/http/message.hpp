@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -119,5 +120,15 @@ std::optional<std::string> percent_decode(std::string_view text);
 /// Splits and decodes `a=1&b=two+words`; nullopt on a malformed escape.
 std::optional<std::vector<std::pair<std::string, std::string>>>
 decode_query(std::string_view query);
+
+/// `s` without the spaces and tabs around it (OWS, RFC 9110 §5.6.3).
+std::string_view trim_ows(std::string_view s);
+
+/// ASCII case-insensitive equality, for tokens in header values.
+bool iequals(std::string_view a, std::string_view b);
+
+/// A run of decimal digits and nothing else; nullopt if empty, anything
+/// else, or beyond 64 bits.
+std::optional<uint64_t> parse_digits(std::string_view s);
 
 } // namespace souk::http
