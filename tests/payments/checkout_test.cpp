@@ -239,16 +239,17 @@ BOOST_AUTO_TEST_CASE(a_long_poll_waits_for_the_order_to_change) {
   auto order = s.checkout();
   std::string id = order["order"]["id"];
   std::string token = order["order"]["access_token"];
-  auto get
-    = [&, port = s.port](const std::string& inm, const std::string& prefer) {
-        std::vector<std::pair<std::string, std::string>> h{
-          {"X-Order-Token", token}};
-        if (!inm.empty())
-          h.emplace_back("If-None-Match", inm);
-        if (!prefer.empty())
-          h.emplace_back("Prefer", prefer);
-        return http_request(port, "GET", "/api/v1/orders/" + id, {}, h);
-      };
+  auto get = [&, port = s.port](const std::string& inm,
+                                const std::string& prefer) {
+    std::vector<std::pair<std::string, std::string>> h{
+      {"X-Order-Token", token}};
+    if (!inm.empty())
+      h.emplace_back("If-None-Match", inm);
+    if (!prefer.empty())
+      h.emplace_back("Prefer", prefer);
+    // Longer than any wait asked for here.
+    return http_request(port, "GET", "/api/v1/orders/" + id, {}, h, {}, 40s);
+  };
   auto first = get("", "wait=5");
   // Nothing to wait for without a tag: the order at once, and no wait
   // applied.
@@ -312,6 +313,23 @@ BOOST_AUTO_TEST_CASE(a_long_poll_waits_for_the_order_to_change) {
   BOOST_TEST((clock::now() - t0 >= 900ms));
   BOOST_TEST(same.header("preference-applied").value_or("") == "wait=1");
   BOOST_TEST(same.header("etag").value_or("") == page_tag);
+
+  // A change the engine does not announce (another node's, or a payment's
+  // status alone, as reconciliation writes it) is seen at the next recheck.
+  auto before = get("", "").header("etag").value_or("");
+  t0 = clock::now();
+  auto unannounced
+    = std::async(std::launch::async, [&] { return get(before, "wait=25"); });
+  BOOST_REQUIRE((unannounced.wait_for(300ms) == std::future_status::timeout));
+  BOOST_REQUIRE(!s.db->write([&](soci::session& sql) {
+    sql << "UPDATE payments SET updated_at = '2999-01-01T00:00:00.000Z' "
+           "WHERE order_id = :o",
+      soci::use(id);
+  }));
+  auto seen = unannounced.get();
+  BOOST_TEST(seen.status == 200u);
+  BOOST_TEST((clock::now() - t0 < 20s)); // the recheck is every 5 s
+  BOOST_TEST(seen.header("etag").value_or(before) != before);
 
   // A node stopping answers the polls it holds at once.
   auto last = get("", "").header("etag").value_or("");

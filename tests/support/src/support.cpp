@@ -271,7 +271,7 @@ http_reply
 http_request(uint16_t port, const std::string& method,
              const std::string& target, const std::string& body,
              std::vector<std::pair<std::string, std::string>> headers,
-             const std::string& source) {
+             const std::string& source, std::chrono::milliseconds deadline) {
   raw_client c{port, source};
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n"
                     + "Connection: close\r\n";
@@ -281,7 +281,7 @@ http_request(uint16_t port, const std::string& method,
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
   c.send(req);
-  auto raw = c.read_response();
+  auto raw = c.read_response(deadline);
   if (!raw)
     throw std::runtime_error("no response to " + method + " " + target);
   return parse_reply(*raw);

@@ -100,12 +100,14 @@ struct http_reply {
 /// Parses what `raw_client::read_response` returned.
 http_reply parse_reply(const std::string& raw);
 
-/// One request on a fresh connection (`Connection: close`).
-http_reply http_request(uint16_t port, const std::string& method,
-                        const std::string& target, const std::string& body = {},
-                        std::vector<std::pair<std::string, std::string>> headers
-                        = {},
-                        const std::string& source = {});
+/// One request on a fresh connection (`Connection: close`), answered
+/// within `deadline`.
+http_reply
+http_request(uint16_t port, const std::string& method,
+             const std::string& target, const std::string& body = {},
+             std::vector<std::pair<std::string, std::string>> headers = {},
+             const std::string& source = {},
+             std::chrono::milliseconds deadline = std::chrono::seconds(5));
 
 /// A port nobody listens on right now.
 uint16_t free_port();
