@@ -25,7 +25,10 @@ struct options {
   uint32_t clients = 16;           ///< concurrent buyers in the peak phase
   uint32_t creators = 4;           ///< each with one published product
   uint32_t half_orders = 0;        ///< the half-peak phase (0: orders / 2)
-  bool latency_phase = true;       ///< run the half-peak phase
+  /// Purchases before the peak, not measured (-1: orders / 10; none under
+  /// chaos); on PostgreSQL followed by ANALYZE.
+  int64_t warm_up = -1;
+  bool latency_phase = true; ///< run the half-peak phase
   /// Buyers follow their order by long poll (`Prefer: wait`), not by
   /// polling on a growing interval.
   bool long_poll = false;
