@@ -19,6 +19,7 @@
 #include "souk/core/change_watch.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
+#include "souk/core/net.hpp"
 #include "souk/core/time.hpp"
 #include "souk/core/worker_pool.hpp"
 #include "souk/delivery/service.hpp"
@@ -62,6 +63,9 @@ http::server_options server_options_of(const config::settings& cfg) {
   o.max_requests_per_connection = cfg.http.max_requests_per_connection;
   o.threads = cfg.http.threads;
   o.access_log = cfg.log.access_log;
+  // Checked when the settings were loaded.
+  if (auto proxies = ip_networks::parse(cfg.http.trusted_proxies))
+    o.trusted_proxies = *proxies;
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "souk/core/net.hpp"
 #include "souk/core/units.hpp"
 #include "souk/core/url.hpp"
 
@@ -145,6 +146,13 @@ expected<std::string> parse_public_url(const std::string& text) {
   return error{
     errc::invalid_field,
     fmt::format("expected an http:// or https:// URL, got '{}'", text)};
+}
+
+expected<std::string> parse_trusted_proxies(const std::string& text) {
+  auto nets = ip_networks::parse(text);
+  if (!nets)
+    return nets.err();
+  return nets->str();
 }
 
 expected<std::string> parse_dir(const std::string& text) {
@@ -337,6 +345,11 @@ const std::vector<field>& fields() {
                show_count),
     make_field("http.threads", "threads running the HTTP event loop",
                SOUK_MEMBER(http.threads), parse_count, show_count),
+    make_field("http.trusted_proxies",
+               "reverse proxies whose X-Forwarded-For names the client "
+               "(e.g. 10.0.0.0/8, ::1)",
+               SOUK_MEMBER(http.trusted_proxies), parse_trusted_proxies,
+               show_string),
     make_field("http.shutdown_grace", "time in-flight requests get on shutdown",
                SOUK_MEMBER(http.shutdown_grace), parse_duration_value,
                show_duration),

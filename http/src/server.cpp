@@ -106,6 +106,7 @@ public:
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     remote_ = ec ? "unknown" : ep.address().to_string();
+    client_ = remote_;
   }
 
   ~session() {
@@ -203,10 +204,19 @@ private:
     auto req = std::make_shared<request>();
     req->method = std::string{msg.method_string()};
     req->target = std::string{msg.target()};
-    for (auto& field : msg)
+    std::string forwarded_for;
+    for (auto& field : msg) {
       req->headers.emplace_back(lowercase(field.name_string()),
                                 std::string{field.value()});
-    req->remote = remote_;
+      if (!opts().trusted_proxies.empty()
+          && req->headers.back().first == "x-forwarded-for")
+        forwarded_for
+          += (forwarded_for.empty() ? "" : ",") + req->headers.back().second;
+    }
+    client_ = forwarded_for.empty() ? remote_
+                                    : client_address(opts().trusted_proxies,
+                                                     remote_, forwarded_for);
+    req->remote = client_;
     auto incoming = req->header("x-request-id");
     req->request_id = incoming && valid_request_id(*incoming)
                         ? std::string{*incoming}
@@ -491,8 +501,10 @@ private:
     if (opts().on_response)
       opts().on_response(method, route_, res.status, ms / 1000.0);
     if (opts().access_log) {
-      log::logger{{{"request_id", request_id_}, {"remote", remote_}}}.info(
-        "{} {} {} {}B {:.1f}ms", method, target, res.status, size, ms);
+      log::logger log{{{"request_id", request_id_}, {"remote", client_}}};
+      if (client_ != remote_)
+        log = log.with("via", remote_);
+      log.info("{} {} {} {}B {:.1f}ms", method, target, res.status, size, ms);
     }
     phase_ = phase::writing;
     if (streamed && !head)
@@ -625,7 +637,8 @@ private:
   bool keep_alive_ = false;
   unsigned version_ = 11;
   uint32_t served_ = 0;
-  std::string remote_;
+  std::string remote_; // the TCP peer
+  std::string client_; // the current request's client (behind proxies)
   std::string request_id_;
   steady_clock::time_point started_ = steady_clock::now();
   std::string_view route_ = "unmatched"; // the router's pattern (immutable)

@@ -115,6 +115,20 @@ BOOST_AUTO_TEST_CASE(bad_values_name_key_line_and_expectation) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(trusted_proxies_are_networks_named_when_bad) {
+  auto x = load_text("http:\n  trusted_proxies: 10.0.0.0/8, proxy.lan\n");
+  BOOST_REQUIRE(!x);
+  auto& msg = x.err().detail;
+  BOOST_TEST_INFO(msg);
+  BOOST_TEST(msg.find("http.trusted_proxies") != std::string::npos);
+  BOOST_TEST(msg.find("souk.yaml:2:20") != std::string::npos);
+  BOOST_TEST(msg.find("'proxy.lan'") != std::string::npos);
+  auto ok = load_text("http:\n  trusted_proxies: \"10.0.0.0/8 ::1\"\n");
+  BOOST_REQUIRE_MESSAGE(ok, (ok ? "" : ok.err().detail));
+  BOOST_TEST(ok->values.http.trusted_proxies == "10.0.0.0/8, ::1/128");
+  BOOST_TEST(cfg::load({})->values.http.trusted_proxies.empty());
+}
+
 BOOST_AUTO_TEST_CASE(retention_is_at_least_an_hour) {
   auto x = load_text("auth:\n  login_failures_kept_for: 59m\n");
   BOOST_REQUIRE(!x);

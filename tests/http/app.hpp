@@ -59,7 +59,7 @@ struct app {
 
   explicit app(souk::accounts::policy p = cheap(), double per_minute = 100000,
                double burst = 100000, uint64_t max_upload = 1 << 20,
-               bool with_pages = false) {
+               bool with_pages = false, std::string_view trusted_proxies = {}) {
     auto m = souk::persistence::migrate(
       *db, souk::persistence::shipped_migrations(db->kind()));
     BOOST_REQUIRE_MESSAGE(m, (m ? "" : m.err().detail));
@@ -114,6 +114,9 @@ struct app {
     http::server_options opts;
     opts.listen = "127.0.0.1:0";
     opts.access_log = false;
+    auto proxies = souk::ip_networks::parse(trusted_proxies);
+    BOOST_REQUIRE(proxies);
+    opts.trusted_proxies = *proxies;
     server = std::make_unique<http::server>(opts, routes);
     auto err = server->start();
     BOOST_REQUIRE_MESSAGE(!err, err.detail);

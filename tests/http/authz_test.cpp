@@ -649,6 +649,26 @@ BOOST_AUTO_TEST_CASE(abuse_prone_routes_are_rate_limited_per_address) {
   BOOST_TEST(a.call("GET", "/healthz", {}).status == 200u);
 }
 
+BOOST_AUTO_TEST_CASE(behind_a_trusted_proxy_each_client_has_its_own_limit) {
+  // Every request comes from the proxy (127.0.0.1); X-Forwarded-For says
+  // for whom.
+  app a{app::cheap(), 60, 3, 1 << 20, false, "127.0.0.1"};
+  auto login = [&](const std::string& client) {
+    return a
+      .call("POST", "/api/v1/auth/login", {},
+            json{{"email", "x@example.com"}, {"password", "y"}}.dump(),
+            {{"X-Forwarded-For", client}})
+      .status;
+  };
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST(login("203.0.113.1") == 401u);
+  BOOST_TEST(login("203.0.113.1") == 429u);
+  // Another buyer behind the same proxy is not locked out by the first.
+  BOOST_TEST(login("203.0.113.2") == 401u);
+  // Nor does inventing an address on the left buy a fresh allowance.
+  BOOST_TEST(login("198.51.100.50, 203.0.113.1") == 429u);
+}
+
 BOOST_AUTO_TEST_CASE(abuse_prone_routes_are_rate_limited_per_account) {
   app a{app::cheap(), 60, 3};
   world w{a};

@@ -44,6 +44,10 @@ struct fixture {
                    reply(http::json_response(200, {{"slept", ms}}));
                  });
                });
+    routes.add("GET", "/whoami",
+               [](const http::request& req, http::reply_fn reply) {
+                 reply(http::json_response(200, {{"remote", req.remote}}));
+               });
     routes.add("GET", "/throw", [](const http::request&, http::reply_fn) {
       throw std::runtime_error("secret internals");
     });
@@ -93,6 +97,43 @@ BOOST_AUTO_TEST_CASE(serves_json_with_a_request_id) {
   BOOST_TEST(r.header("content-type").value() == "application/json");
   BOOST_TEST(r.header("x-request-id").value().size() == 16u);
   BOOST_TEST(r.header("x-content-type-options").value() == "nosniff");
+}
+
+BOOST_AUTO_TEST_CASE(x_forwarded_for_counts_only_from_trusted_proxies) {
+  // Not trusted (the default): the header is the client's to invent.
+  auto r = souk::testing::http_request(port, "GET", "/whoami", {},
+                                       {{"X-Forwarded-For", "203.0.113.9"}});
+  BOOST_TEST(body_of(r)["remote"] == "127.0.0.1");
+
+  // This machine as the trusted proxy (and 10.0.0.0/8 behind it).
+  http::server_options opts;
+  opts.listen = "127.0.0.1:0";
+  auto trusted = souk::ip_networks::parse("127.0.0.1, 10.0.0.0/8");
+  BOOST_REQUIRE(trusted);
+  opts.trusted_proxies = *trusted;
+  http::server proxied{opts, routes};
+  BOOST_REQUIRE(!proxied.start());
+  auto remote = [&](std::vector<std::pair<std::string, std::string>> headers) {
+    auto reply = souk::testing::http_request(proxied.port(), "GET", "/whoami",
+                                             {}, std::move(headers));
+    BOOST_REQUIRE_EQUAL(reply.status, 200u);
+    return body_of(reply)["remote"].get<std::string>();
+  };
+  BOOST_TEST(remote({}) == "127.0.0.1");
+  BOOST_TEST(remote({{"X-Forwarded-For", "203.0.113.9"}}) == "203.0.113.9");
+  // A client's own entry on the left is not believed; the proxies' are
+  // skipped from the right.
+  BOOST_TEST(
+    remote({{"X-Forwarded-For", "198.51.100.1, 203.0.113.9, 10.1.2.3"}})
+    == "203.0.113.9");
+  // Two header lines are one list.
+  BOOST_TEST(remote({{"X-Forwarded-For", "198.51.100.1"},
+                     {"X-Forwarded-For", "203.0.113.9"}})
+             == "203.0.113.9");
+  // Garbage stops the walk at the last address that was one.
+  BOOST_TEST(remote({{"X-Forwarded-For", "<script>, 10.1.2.3"}}) == "10.1.2.3");
+  BOOST_TEST(remote({{"X-Forwarded-For", "2001:db8::1"}}) == "2001:db8::1");
+  proxied.shutdown(1s);
 }
 
 BOOST_AUTO_TEST_CASE(keeps_a_valid_incoming_request_id_only) {

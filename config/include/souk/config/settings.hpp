@@ -33,6 +33,10 @@ struct http_settings {
   uint32_t max_requests_per_connection = 1000;
   /// Threads running the HTTP event loop.
   uint32_t threads = 2;
+  /// Reverse proxies (addresses or networks, e.g. "10.0.0.0/8, ::1") whose
+  /// X-Forwarded-For names the client; empty: the connection's address is
+  /// the client's.
+  std::string trusted_proxies;
   /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
   milliseconds shutdown_grace{10'000};
 };

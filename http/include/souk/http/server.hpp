@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "souk/core/error.hpp"
+#include "souk/core/net.hpp"
 #include "souk/http/router.hpp"
 
 namespace souk::http {
@@ -24,6 +25,10 @@ struct server_options {
   uint32_t max_requests_per_connection = 1000;
   uint32_t threads = 2;
   bool access_log = true;
+  /// Reverse proxies whose `X-Forwarded-For` names the client
+  /// (`souk::client_address`): `request::remote` is then the client's
+  /// address, for rate limits, sessions and logs. Empty: the TCP peer.
+  ip_networks trusted_proxies;
   /// Called once per response (on an event-loop thread; must not block)
   /// with the method, the matched route's pattern ("unmatched" if none),
   /// the status and the seconds since the request's header arrived.

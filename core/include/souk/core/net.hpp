@@ -1,0 +1,56 @@
+#pragma once
+
+// IP networks, and the client's address behind trusted reverse proxies.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "souk/core/error.hpp"
+
+namespace souk {
+
+/// A set of IP networks, e.g. the reverse proxies whose `X-Forwarded-For`
+/// souk believes. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) counts as
+/// its IPv4 address.
+class ip_networks {
+public:
+  /// Parses "10.0.0.0/8, 127.0.0.1 ::1" (entries separated by commas or
+  /// spaces; an address alone is the network of that one address). The
+  /// error names the bad entry; host bits set under the prefix
+  /// ("10.0.0.1/8") are refused as a likely typo.
+  static expected<ip_networks> parse(std::string_view text);
+
+  bool empty() const noexcept { return nets_.empty(); }
+
+  /// True when `address` (text, IPv4 or IPv6) lies in one of the networks;
+  /// false for text that is not an address.
+  bool contains(std::string_view address) const;
+
+  /// The networks in canonical form, comma-separated ("10.0.0.0/8, ::1/128").
+  std::string str() const;
+
+private:
+  struct network {
+    std::array<uint8_t, 16> bytes{}; // IPv4 in the first 4
+    unsigned prefix = 0;
+    bool v4 = false;
+  };
+  std::vector<network> nets_;
+};
+
+/// The address of the client behind a request that came from `peer` with
+/// the `X-Forwarded-For` list `forwarded_for` (several header lines joined
+/// by commas). The header is believed only from a trusted peer, and only as
+/// far as it is written by trusted proxies: read from the right, each
+/// address a trusted proxy added is skipped, and the first untrusted one is
+/// the client (earlier entries may be the client's own inventions). When
+/// every entry is trusted, the leftmost is the client; an entry that is not
+/// an address stops the walk at the last one that was. The answer is in
+/// canonical form (an IPv4-mapped address as IPv4).
+std::string client_address(const ip_networks& trusted, std::string_view peer,
+                           std::string_view forwarded_for);
+
+} // namespace souk

@@ -1,0 +1,173 @@
+#include "souk/core/net.hpp"
+
+#include <optional>
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+
+namespace souk {
+namespace {
+
+using boost::asio::ip::address;
+
+// An address from text: plain, or an IPv6 one in brackets ("[::1]"), with
+// IPv4-mapped IPv6 addresses made IPv4.
+std::optional<address> parse_address(std::string_view text) {
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']')
+    text = text.substr(1, text.size() - 2);
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(std::string{text}, ec);
+  if (ec)
+    return std::nullopt;
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return address{
+      boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6())};
+  return a;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// The bytes of `a` (IPv4 in the first four) and its width in bits.
+std::pair<std::array<uint8_t, 16>, unsigned> bytes_of(const address& a) {
+  std::array<uint8_t, 16> out{};
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.begin());
+    return {out, 32};
+  }
+  auto b = a.to_v6().to_bytes();
+  std::copy(b.begin(), b.end(), out.begin());
+  return {out, 128};
+}
+
+// True when the first `prefix` bits of `a` and `b` are equal.
+bool same_prefix(const std::array<uint8_t, 16>& a,
+                 const std::array<uint8_t, 16>& b, unsigned prefix) {
+  unsigned whole = prefix / 8;
+  for (unsigned i = 0; i < whole; ++i)
+    if (a[i] != b[i])
+      return false;
+  if (auto rest = prefix % 8) {
+    auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+    if ((a[whole] & mask) != (b[whole] & mask))
+      return false;
+  }
+  return true;
+}
+
+// The text of an address given by its bytes.
+std::string text_of(const std::array<uint8_t, 16>& bytes, bool v4) {
+  if (!v4)
+    return boost::asio::ip::address_v6{bytes}.to_string();
+  std::array<uint8_t, 4> b{};
+  std::copy_n(bytes.begin(), 4, b.begin());
+  return boost::asio::ip::address_v4{b}.to_string();
+}
+
+} // namespace
+
+expected<ip_networks> ip_networks::parse(std::string_view text) {
+  ip_networks out;
+  size_t at = 0;
+  while (at < text.size()) {
+    auto end = text.find_first_of(", \t", at);
+    if (end == std::string_view::npos)
+      end = text.size();
+    auto entry = text.substr(at, end - at);
+    at = end + 1;
+    if (entry.empty())
+      continue;
+    auto slash = entry.find('/');
+    auto addr = parse_address(entry.substr(0, slash));
+    if (!addr)
+      return error{errc::invalid_field,
+                   fmt::format("'{}' is not an IP address or network (e.g. "
+                               "10.0.0.0/8, 192.168.1.7, ::1)",
+                               entry)};
+    auto [bytes, width] = bytes_of(*addr);
+    unsigned prefix = width;
+    if (slash != std::string_view::npos) {
+      auto digits = entry.substr(slash + 1);
+      if (digits.empty() || digits.size() > 3
+          || digits.find_first_not_of("0123456789") != std::string_view::npos
+          || std::stoul(std::string{digits}) > width)
+        return error{errc::invalid_field,
+                     fmt::format("'{}': the prefix length after / must be a "
+                                 "number from 0 to {}",
+                                 entry, width)};
+      prefix = static_cast<unsigned>(std::stoul(std::string{digits}));
+    }
+    network n;
+    n.bytes = bytes;
+    n.prefix = prefix;
+    n.v4 = width == 32;
+    std::array<uint8_t, 16> masked{};
+    for (unsigned bit = 0; bit < prefix; ++bit)
+      masked[bit / 8] |= bytes[bit / 8] & (0x80 >> (bit % 8));
+    if (masked != bytes)
+      return error{errc::invalid_field,
+                   fmt::format("'{}' has bits set after its /{} prefix; did "
+                               "you mean {}/{}?",
+                               entry, prefix, text_of(masked, n.v4), prefix)};
+    out.nets_.push_back(n);
+  }
+  return out;
+}
+
+bool ip_networks::contains(std::string_view text) const {
+  if (nets_.empty())
+    return false;
+  auto a = parse_address(text);
+  if (!a)
+    return false;
+  auto [bytes, width] = bytes_of(*a);
+  for (auto& n : nets_)
+    if (n.v4 == (width == 32) && same_prefix(n.bytes, bytes, n.prefix))
+      return true;
+  return false;
+}
+
+std::string ip_networks::str() const {
+  std::string out;
+  for (auto& n : nets_) {
+    if (!out.empty())
+      out += ", ";
+    out += text_of(n.bytes, n.v4);
+    out += "/" + std::to_string(n.prefix);
+  }
+  return out;
+}
+
+std::string client_address(const ip_networks& trusted, std::string_view peer,
+                           std::string_view forwarded_for) {
+  auto canonical = [](std::string_view text) {
+    auto a = parse_address(text);
+    return a ? a->to_string() : std::string{text};
+  };
+  if (forwarded_for.empty() || !trusted.contains(peer))
+    return canonical(peer);
+  std::string client = canonical(peer);
+  auto rest = forwarded_for;
+  while (!rest.empty()) {
+    auto comma = rest.rfind(',');
+    auto entry
+      = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+    rest = comma == std::string_view::npos ? std::string_view{}
+                                           : rest.substr(0, comma);
+    auto a = parse_address(entry);
+    if (!a)
+      break;
+    client = a->to_string();
+    if (!trusted.contains(client))
+      break;
+  }
+  return client;
+}
+
+} // namespace souk

@@ -1,0 +1,95 @@
+#include <boost/test/unit_test.hpp>
+
+#include "souk/core/net.hpp"
+
+using souk::client_address;
+using souk::ip_networks;
+
+namespace {
+
+ip_networks nets(std::string_view text) {
+  auto n = ip_networks::parse(text);
+  BOOST_REQUIRE_MESSAGE(n, (n ? std::string{} : n.err().detail));
+  return *n;
+}
+
+std::string refusal(std::string_view text) {
+  auto n = ip_networks::parse(text);
+  BOOST_REQUIRE_MESSAGE(!n, std::string{text} + " was accepted");
+  BOOST_TEST((n.err().code == souk::errc::invalid_field));
+  return n.err().detail;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(ip_network_sets)
+
+BOOST_AUTO_TEST_CASE(parses_addresses_and_networks_of_both_families) {
+  auto n = nets("10.0.0.0/8, 192.168.1.7 ::1,fd00::/8");
+  BOOST_TEST(n.str() == "10.0.0.0/8, 192.168.1.7/32, ::1/128, fd00::/8");
+  BOOST_TEST(n.contains("10.200.3.4"));
+  BOOST_TEST(!n.contains("11.0.0.1"));
+  BOOST_TEST(n.contains("192.168.1.7"));
+  BOOST_TEST(!n.contains("192.168.1.8"));
+  BOOST_TEST(n.contains("::1"));
+  BOOST_TEST(n.contains("fd12:3456::9"));
+  BOOST_TEST(!n.contains("fe80::1"));
+  // An IPv4-mapped IPv6 address is its IPv4 address.
+  BOOST_TEST(n.contains("::ffff:10.1.1.1"));
+  BOOST_TEST(!n.contains("not an address"));
+  BOOST_TEST(!n.contains(""));
+  BOOST_TEST(nets("").empty());
+  BOOST_TEST(nets(" , ").empty());
+  BOOST_TEST(nets("0.0.0.0/0").contains("8.8.8.8"));
+  BOOST_TEST(!nets("0.0.0.0/0").contains("2001:db8::1"));
+  BOOST_TEST(nets("10.0.0.0/9").contains("10.127.255.255"));
+  BOOST_TEST(!nets("10.0.0.0/9").contains("10.128.0.0"));
+}
+
+BOOST_AUTO_TEST_CASE(refuses_what_is_not_a_network_naming_the_entry) {
+  BOOST_TEST(refusal("10.0.0.0/8, proxy.local").find("'proxy.local'")
+             != std::string::npos);
+  BOOST_TEST(refusal("10.0.0.0/33").find("0 to 32") != std::string::npos);
+  BOOST_TEST(refusal("::1/129").find("0 to 128") != std::string::npos);
+  BOOST_TEST(refusal("10.0.0.0/").find("'10.0.0.0/'") != std::string::npos);
+  BOOST_TEST(refusal("10.0.0.0/x8").find("'10.0.0.0/x8'") != std::string::npos);
+  // Host bits under the prefix: most likely a typo, so say what was meant.
+  BOOST_TEST(refusal("10.1.2.3/8").find("did you mean 10.0.0.0/8")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_client_is_the_first_untrusted_address_from_the_right) {
+  auto proxies = nets("127.0.0.1, 10.0.0.0/8");
+  // Not from a trusted proxy: the header is ignored.
+  BOOST_TEST(client_address(proxies, "198.51.100.7", "203.0.113.9")
+             == "198.51.100.7");
+  BOOST_TEST(client_address(ip_networks{}, "127.0.0.1", "203.0.113.9")
+             == "127.0.0.1");
+  // From one: the header's last untrusted entry.
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "203.0.113.9")
+             == "203.0.113.9");
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "6.6.6.6, 203.0.113.9")
+             == "203.0.113.9");
+  BOOST_TEST(client_address(proxies, "127.0.0.1",
+                            "6.6.6.6,203.0.113.9 , 10.0.0.5,10.9.9.9")
+             == "203.0.113.9");
+  // Every hop trusted: the leftmost.
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "10.0.0.5, 10.0.0.6")
+             == "10.0.0.5");
+  // No header, or nothing usable in it: the peer.
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "") == "127.0.0.1");
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "unknown") == "127.0.0.1");
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "203.0.113.9, garbage")
+             == "127.0.0.1");
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "garbage, 10.0.0.5")
+             == "10.0.0.5");
+  // IPv6, bracketed or not; IPv4-mapped peers and entries read as IPv4.
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "[2001:db8::1]")
+             == "2001:db8::1");
+  BOOST_TEST(client_address(proxies, "::ffff:127.0.0.1", "::ffff:203.0.113.9")
+             == "203.0.113.9");
+  BOOST_TEST(client_address(proxies, "::ffff:198.51.100.7", "1.2.3.4")
+             == "198.51.100.7");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
