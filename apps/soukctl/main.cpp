@@ -86,6 +86,8 @@ open_database(const souk::config::settings& cfg) {
   opts.url = cfg.effective_database_url();
   opts.pool_size = 1;
   opts.busy_timeout = cfg.database.busy_timeout;
+  opts.lock_timeout = cfg.database.lock_timeout;
+  opts.idle_in_transaction_timeout = cfg.database.idle_in_transaction_timeout;
   return souk::persistence::database::open(opts);
 }
 

@@ -328,6 +328,9 @@ status node::start() {
   db_opts.statement_cache = d.cfg.database.statement_cache;
   db_opts.acquire_timeout = d.cfg.database.acquire_timeout;
   db_opts.busy_timeout = d.cfg.database.busy_timeout;
+  db_opts.lock_timeout = d.cfg.database.lock_timeout;
+  db_opts.idle_in_transaction_timeout
+    = d.cfg.database.idle_in_transaction_timeout;
   auto db = persistence::database::open(db_opts);
   if (!db)
     return db.err();

@@ -80,9 +80,23 @@ std::string pg_conninfo(const std::string& url) {
   return out;
 }
 
-void open_postgresql(soci::session& sql, const std::string& url) {
-  sql.open(soci::postgresql, pg_conninfo(url));
+// Every PostgreSQL connection's settings, at open and after a reconnect.
+void set_up_postgresql(soci::session& sql, const database::options& opts) {
   sql << "SET TIME ZONE 'UTC'";
+  sql << fmt::format("SET lock_timeout = {}", opts.lock_timeout.count());
+  sql << fmt::format("SET idle_in_transaction_session_timeout = {}",
+                     opts.idle_in_transaction_timeout.count());
+}
+
+void open_postgresql(soci::session& sql, const database::options& opts) {
+  sql.open(soci::postgresql, pg_conninfo(opts.url));
+  set_up_postgresql(sql, opts);
+}
+
+// PostgreSQL's SQLSTATE for a statement given up after `lock_timeout`.
+bool lock_timed_out(const soci::soci_error& e) {
+  auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+  return pg != nullptr && pg->sqlstate() == "55P03";
 }
 
 // The transaction `transact` runs on this thread, if any: repository calls
@@ -195,7 +209,7 @@ expected<std::shared_ptr<database>> database::open(const options& opts) {
       if (*kind == backend::sqlite)
         open_sqlite(sql, path, opts.busy_timeout);
       else
-        open_postgresql(sql, opts.url);
+        open_postgresql(sql, opts);
       ptr->caches.push_back(
         *kind == backend::postgresql
           ? std::make_unique<detail::statement_cache>(sql, opts.statement_cache)
@@ -255,7 +269,18 @@ status database::run(const std::function<void(soci::session&)>& fn) {
     detail::current_cache_scope scope{cache};
     fn(sql);
   } catch (const soci::soci_error& e) {
-    result = error{errc::database, e.get_error_message()};
+    if (lock_timed_out(e)) {
+      // Another session holds what this needs for longer than
+      // `lock_timeout`: busy, not broken (HTTP: 503 with Retry-After; the
+      // order engine keeps the input and tries again).
+      result = error{errc::unavailable,
+                     fmt::format("the database is busy: a lock this needs "
+                                 "was held for over {}ms; try again shortly",
+                                 impl_->opts.lock_timeout.count())};
+      result.retry_after = std::chrono::seconds{1};
+    } else {
+      result = error{errc::database, e.get_error_message()};
+    }
   } catch (const std::exception& e) {
     result = error{errc::internal, e.what()};
   }
@@ -272,7 +297,7 @@ status database::run(const std::function<void(soci::session&)>& fn) {
     try {
       sql.reconnect();
       if (impl_->kind == backend::postgresql)
-        sql << "SET TIME ZONE 'UTC'";
+        set_up_postgresql(sql, impl_->opts);
     } catch (const std::exception& e) {
       log::warn("database reconnect failed: {}", e.what());
     }

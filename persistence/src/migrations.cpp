@@ -231,11 +231,21 @@ migrate(database& db, const std::vector<migration>& shipped) {
   // file's write lock. Either way each migration re-checks, inside its own
   // transaction, whether another process applied it meanwhile.
   auto st = db.run([&](soci::session& sql) {
-    if (pg)
+    // A migrator waits as long as it must (for the lock, for the tables it
+    // changes), whatever `lock_timeout` the connection has for everyday
+    // work; that setting is restored after.
+    std::string lock_timeout;
+    if (pg) {
+      sql << "SELECT current_setting('lock_timeout')", soci::into(lock_timeout);
+      sql << "SET lock_timeout = 0";
       sql << "SELECT pg_advisory_lock(" + key + ")";
+    }
     auto unlock = [&] {
-      if (pg)
+      if (pg) {
         sql << "SELECT pg_advisory_unlock(" + key + ")";
+        sql << "SELECT set_config('lock_timeout', :t, false)",
+          soci::use(lock_timeout);
+      }
     };
     // SQLite: foreign keys are off while a migration runs, so a
     // migration may rebuild a referenced table (SQLite's documented way

@@ -1,11 +1,13 @@
 #include <atomic>
 #include <future>
+#include <thread>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
 #include <soci/soci.h>
 
 #include "souk/persistence/database.hpp"
+#include "souk/persistence/migrations.hpp"
 #include "souk/testing/support.hpp"
 
 using namespace std::chrono_literals;
@@ -235,6 +237,120 @@ BOOST_AUTO_TEST_CASE(a_lost_connection_is_unavailable_then_replaced) {
   }));
   BOOST_TEST(again != 0);
   BOOST_TEST(again != pid);
+}
+
+// A row another session keeps locked fails a write after `lock_timeout` as
+// "busy, try again" instead of holding a database thread until the lock
+// goes; once it goes, the write lands.
+BOOST_AUTO_TEST_CASE(a_lock_held_elsewhere_times_out_as_busy) {
+  if (db->kind() != souk::persistence::backend::postgresql)
+    return; // SQLite's writers wait for the file lock (busy_timeout)
+  BOOST_REQUIRE(!db->run(
+    [](soci::session& sql) { sql << "INSERT INTO t VALUES (1, 'a')"; }));
+  souk::persistence::database::options opts;
+  opts.url = scratch.url();
+  opts.pool_size = 1;
+  opts.lock_timeout = 200ms;
+  auto quick = pool::open(opts);
+  BOOST_REQUIRE(quick);
+  // Another session (an operator's psql, say) holds the row.
+  std::promise<void> holding, done;
+  auto release = done.get_future().share();
+  std::thread holder([&] {
+    db->run([&](soci::session& sql) {
+      sql << "BEGIN";
+      sql << "SELECT id FROM t WHERE id = 1 FOR UPDATE";
+      holding.set_value();
+      release.wait_for(5s); // bounded, should the timeout not work
+      sql << "COMMIT";
+    });
+  });
+  holding.get_future().wait();
+  auto write = [&] {
+    return (*quick)->transact([](soci::session& sql) -> souk::status {
+      sql << "UPDATE t SET name = 'b' WHERE id = 1";
+      return {};
+    });
+  };
+  auto started = std::chrono::steady_clock::now();
+  auto st = write();
+  auto waited = std::chrono::steady_clock::now() - started;
+  done.set_value();
+  holder.join();
+  BOOST_TEST((st.code == souk::errc::unavailable));
+  BOOST_TEST(st.retry_after.count() > 0);
+  BOOST_TEST_INFO(st.detail);
+  BOOST_TEST(st.detail.find("busy") != std::string::npos);
+  BOOST_TEST((waited >= 150ms && waited < 3s));
+  BOOST_TEST(!write());
+  std::string name;
+  db->run([&](soci::session& sql) {
+    sql << "SELECT name FROM t WHERE id = 1", soci::into(name);
+  });
+  BOOST_TEST(name == "b");
+}
+
+// A session that sits in a transaction past `idle_in_transaction_timeout`
+// is ended by the server, so its locks go with it; the pool carries on.
+BOOST_AUTO_TEST_CASE(a_transaction_left_idle_is_ended_by_the_server) {
+  if (db->kind() != souk::persistence::backend::postgresql)
+    return;
+  BOOST_REQUIRE(!db->run(
+    [](soci::session& sql) { sql << "INSERT INTO t VALUES (1, 'a')"; }));
+  souk::persistence::database::options opts;
+  opts.url = scratch.url();
+  opts.pool_size = 1;
+  opts.idle_in_transaction_timeout = 200ms;
+  auto stuck = pool::open(opts);
+  BOOST_REQUIRE(stuck);
+  auto st = (*stuck)->transact([](soci::session& sql) -> souk::status {
+    sql << "UPDATE t SET name = 'held' WHERE id = 1";
+    std::this_thread::sleep_for(1s); // a process stuck with the row locked
+    sql << "SELECT 1";
+    return {};
+  });
+  BOOST_TEST((st.code == souk::errc::unavailable));
+  // The row was never changed and is free: another writer gets it at once.
+  BOOST_TEST(!db->run([](soci::session& sql) {
+    sql << "SET lock_timeout = 500";
+    sql << "UPDATE t SET name = 'c' WHERE id = 1";
+    sql << "SET lock_timeout = 0";
+  }));
+  // And the pool's connection was replaced.
+  BOOST_TEST(!(*stuck)->run([](soci::session& sql) { sql << "SELECT 1"; }));
+}
+
+// Migrations wait for what they need however long it takes (another node
+// migrating holds the lock), then give the connection its lock_timeout back.
+BOOST_AUTO_TEST_CASE(migrations_wait_past_the_lock_timeout) {
+  if (db->kind() != souk::persistence::backend::postgresql)
+    return;
+  souk::persistence::database::options opts;
+  opts.url = scratch.url();
+  opts.pool_size = 1;
+  opts.lock_timeout = 100ms;
+  auto one = pool::open(opts);
+  BOOST_REQUIRE(one);
+  // Another migrator holds souk's migration lock for a while.
+  std::promise<void> holding;
+  std::thread other([&] {
+    db->run([&](soci::session& sql) {
+      sql << "SELECT pg_advisory_lock(32492172425914727)"; // "soukmig"
+      holding.set_value();
+      std::this_thread::sleep_for(600ms);
+      sql << "SELECT pg_advisory_unlock(32492172425914727)";
+    });
+  });
+  holding.get_future().wait();
+  auto applied = souk::persistence::migrate(**one, {});
+  other.join();
+  BOOST_TEST_INFO((applied ? "" : applied.err().detail));
+  BOOST_TEST(static_cast<bool>(applied));
+  std::string setting;
+  (*one)->run([&](soci::session& sql) {
+    sql << "SHOW lock_timeout", soci::into(setting);
+  });
+  BOOST_TEST(setting == "100ms");
 }
 
 BOOST_AUTO_TEST_CASE(post_runs_jobs_on_database_threads) {

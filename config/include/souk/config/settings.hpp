@@ -55,6 +55,12 @@ struct database_settings {
   milliseconds acquire_timeout{5'000};
   /// SQLite only: how long a writer waits for the file lock.
   milliseconds busy_timeout{5'000};
+  /// PostgreSQL only: how long a statement waits for a lock another session
+  /// holds before failing as busy (503 / tried again); 0: forever.
+  milliseconds lock_timeout{10'000};
+  /// PostgreSQL only: the server ends a session whose transaction stays
+  /// idle this long, releasing its locks; 0: never.
+  milliseconds idle_in_transaction_timeout{300'000};
   /// Apply pending migrations at start-up (else refuse to start if behind).
   bool migrate_on_start = true;
 };

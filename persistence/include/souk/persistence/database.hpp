@@ -41,6 +41,15 @@ public:
     uint32_t statement_cache = 256;
     /// SQLite only: how long a writer waits for the file lock.
     std::chrono::milliseconds busy_timeout{5000};
+    /// PostgreSQL only: how long a statement waits for a lock another
+    /// session holds (a row, a table) before it fails as `unavailable`
+    /// (retry after a second) instead of holding its thread (0: forever).
+    /// Migrations wait as long as they must.
+    std::chrono::milliseconds lock_timeout{0};
+    /// PostgreSQL only: the server ends a session whose transaction stays
+    /// idle this long, so a stuck process cannot hold its locks forever
+    /// (0: never).
+    std::chrono::milliseconds idle_in_transaction_timeout{0};
   };
 
   /// Opens all connections. SQLite: creates the file's directory and switches
