@@ -248,6 +248,9 @@ void serve_download(const std::shared_ptr<const services>& svc,
   res.content_type
     = g.content_type.empty() ? "application/octet-stream" : g.content_type;
   res.header("Content-Disposition", content_disposition(g.file_name));
+  // The type is the creator's word for it: should a browser show the file
+  // rather than save it (an HTML file, say), it runs nothing on this origin.
+  res.header("Content-Security-Policy", "default-src 'none'; sandbox");
   res.header("ETag", etag);
   res.header("Accept-Ranges", "bytes");
   // The URL is a secret: keep it out of caches, indexes and Referers.

@@ -130,6 +130,11 @@ BOOST_AUTO_TEST_CASE(bought_delivered_mailed_downloaded_limited_expired) {
   BOOST_TEST(first.header("etag").value_or("")
              == "\"" + souk::sha256_hex(file) + "\"");
   auto disposition = first.header("content-disposition").value_or("");
+  // Saved, never shown on this origin, whatever type the creator gave.
+  BOOST_TEST(disposition.starts_with("attachment;"));
+  BOOST_TEST(first.header("content-security-policy").value_or("")
+             == "default-src 'none'; sandbox");
+  BOOST_TEST(first.header("x-content-type-options").value_or("") == "nosniff");
   BOOST_TEST(disposition.find("filename=\"Th__ Book.bin\"")
              != std::string::npos);
   BOOST_TEST(disposition.find("filename*=UTF-8''Th%C3%A9%20Book.bin")
