@@ -18,7 +18,12 @@ error from_caf(const caf::error& err) {
     std::string detail;
     if (err.context().match_elements<std::string>())
       detail = err.context().get_as<std::string>(0);
-    return error{static_cast<errc>(err.code()), std::move(detail)};
+    error out{static_cast<errc>(err.code()), std::move(detail)};
+    // CAF's error carries no Retry-After: "unavailable" means try again
+    // shortly, so say a second (as the node's own refusals do).
+    if (out.code == errc::unavailable)
+      out.retry_after = std::chrono::seconds{1};
+    return out;
   }
   if (err == caf::sec::request_timeout)
     return error{errc::timeout, "an actor did not answer in time"};

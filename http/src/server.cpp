@@ -105,7 +105,10 @@ public:
       routes_(srv->routes) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
-    remote_ = ec ? "unknown" : ep.address().to_string();
+    // In canonical form (an IPv4-mapped address as IPv4), as the
+    // addresses taken from X-Forwarded-For are.
+    remote_ = ec ? "unknown"
+                 : client_address(ip_networks{}, ep.address().to_string(), {});
     client_ = remote_;
   }
 
@@ -156,6 +159,7 @@ private:
   // Between requests: wait for the first byte under the idle timeout. Only
   // then does the (shorter) header timeout start.
   void do_idle() {
+    client_ = remote_; // until the next request's header says otherwise
     if (phase_ == phase::closed)
       return;
     parser_.emplace();

@@ -93,10 +93,20 @@ void open_postgresql(soci::session& sql, const database::options& opts) {
   set_up_postgresql(sql, opts);
 }
 
-// PostgreSQL's SQLSTATE for a statement given up after `lock_timeout`.
-bool lock_timed_out(const soci::soci_error& e) {
+// What a failed statement means to its caller. A statement given up after
+// `lock_timeout` (SQLSTATE 55P03: another session holds what it needs) is
+// busy, not broken: HTTP answers 503 with Retry-After, the order engine
+// keeps the input and tries again.
+error error_of(const soci::soci_error& e, const database::options& opts) {
   auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
-  return pg != nullptr && pg->sqlstate() == "55P03";
+  if (pg == nullptr || pg->sqlstate() != "55P03")
+    return error{errc::database, e.get_error_message()};
+  error busy{errc::unavailable,
+             fmt::format("the database is busy: a lock this needs was held "
+                         "for over {}ms; try again shortly",
+                         opts.lock_timeout.count())};
+  busy.retry_after = std::chrono::seconds{1};
+  return busy;
 }
 
 // The transaction `transact` runs on this thread, if any: repository calls
@@ -241,7 +251,7 @@ status database::run(const std::function<void(soci::session&)>& fn) {
     try {
       fn(*ambient->sql);
     } catch (const soci::soci_error& e) {
-      result = error{errc::database, e.get_error_message()};
+      result = error_of(e, impl_->opts);
     } catch (const std::exception& e) {
       result = error{errc::internal, e.what()};
     }
@@ -269,18 +279,7 @@ status database::run(const std::function<void(soci::session&)>& fn) {
     detail::current_cache_scope scope{cache};
     fn(sql);
   } catch (const soci::soci_error& e) {
-    if (lock_timed_out(e)) {
-      // Another session holds what this needs for longer than
-      // `lock_timeout`: busy, not broken (HTTP: 503 with Retry-After; the
-      // order engine keeps the input and tries again).
-      result = error{errc::unavailable,
-                     fmt::format("the database is busy: a lock this needs "
-                                 "was held for over {}ms; try again shortly",
-                                 impl_->opts.lock_timeout.count())};
-      result.retry_after = std::chrono::seconds{1};
-    } else {
-      result = error{errc::database, e.get_error_message()};
-    }
+    result = error_of(e, impl_->opts);
   } catch (const std::exception& e) {
     result = error{errc::internal, e.what()};
   }

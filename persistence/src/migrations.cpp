@@ -238,7 +238,13 @@ migrate(database& db, const std::vector<migration>& shipped) {
     if (pg) {
       sql << "SELECT current_setting('lock_timeout')", soci::into(lock_timeout);
       sql << "SET lock_timeout = 0";
-      sql << "SELECT pg_advisory_lock(" + key + ")";
+      try {
+        sql << "SELECT pg_advisory_lock(" + key + ")";
+      } catch (...) {
+        sql << "SELECT set_config('lock_timeout', :t, false)",
+          soci::use(lock_timeout);
+        throw;
+      }
     }
     auto unlock = [&] {
       if (pg) {
@@ -305,13 +311,18 @@ migrate(database& db, const std::vector<migration>& shipped) {
         applied.push_back(m.name);
       }
     } catch (...) {
-      if (!pg)
-        try {
-          sql << "ROLLBACK";
-        } catch (...) {
-        }
+      // Whatever failed, leave the connection as it was lent: no open
+      // transaction (PostgreSQL refuses the unlock inside an aborted one),
+      // the lock released, its lock_timeout back.
+      try {
+        sql << "ROLLBACK";
+      } catch (...) {
+      }
       keys_on(true);
-      unlock();
+      try {
+        unlock();
+      } catch (...) {
+      }
       throw;
     }
     unlock();

@@ -48,8 +48,13 @@ expected<registration> node_repository::register_node(node_row row,
   auto st = db_.transact([&](soci::session& sql) -> status {
     out = {};
     // SHARE ROW EXCLUSIVE conflicts with itself: registrations queue here.
-    if (pg)
+    // Start-up waits for what it needs (another node registering, the rows
+    // a gone node still holds until the server ends its session) rather
+    // than failing after the everyday lock_timeout.
+    if (pg) {
+      sql << "SET LOCAL lock_timeout = 0";
       sql << "LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE";
+    }
     std::vector<node_row> running;
     {
       rows::query rows{sql, "SELECT id, hostname, pid, listen, heartbeat_at "

@@ -272,11 +272,23 @@ BOOST_AUTO_TEST_CASE(a_lock_held_elsewhere_times_out_as_busy) {
       return {};
     });
   };
+  // The same from a call that joins the transaction (a repository call
+  // inside the engine's transaction).
+  auto joined = [&] {
+    return (*quick)->transact([&](soci::session&) -> souk::status {
+      return (*quick)->run([](soci::session& sql) {
+        sql << "UPDATE t SET name = 'c' WHERE id = 1";
+      });
+    });
+  };
   auto started = std::chrono::steady_clock::now();
   auto st = write();
   auto waited = std::chrono::steady_clock::now() - started;
+  auto nested = joined();
   done.set_value();
   holder.join();
+  BOOST_TEST((nested.code == souk::errc::unavailable));
+  BOOST_TEST(nested.retry_after.count() > 0);
   BOOST_TEST((st.code == souk::errc::unavailable));
   BOOST_TEST(st.retry_after.count() > 0);
   BOOST_TEST_INFO(st.detail);
@@ -311,10 +323,10 @@ BOOST_AUTO_TEST_CASE(a_transaction_left_idle_is_ended_by_the_server) {
   });
   BOOST_TEST((st.code == souk::errc::unavailable));
   // The row was never changed and is free: another writer gets it at once.
-  BOOST_TEST(!db->run([](soci::session& sql) {
-    sql << "SET lock_timeout = 500";
+  BOOST_TEST(!db->transact([](soci::session& sql) -> souk::status {
+    sql << "SET LOCAL lock_timeout = 500";
     sql << "UPDATE t SET name = 'c' WHERE id = 1";
-    sql << "SET lock_timeout = 0";
+    return {};
   }));
   // And the pool's connection was replaced.
   BOOST_TEST(!(*stuck)->run([](soci::session& sql) { sql << "SELECT 1"; }));
