@@ -25,6 +25,24 @@ std::optional<address> parse_address(std::string_view text) {
   return a;
 }
 
+// An X-Forwarded-For entry: an address, or one with a port as some load
+// balancers write it ("203.0.113.9:4711", "[2001:db8::1]:4711").
+std::optional<address> forwarded_address(std::string_view entry) {
+  if (auto a = parse_address(entry))
+    return a;
+  auto colon = entry.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == entry.size()
+      || entry.substr(colon + 1).find_first_not_of("0123456789")
+           != std::string_view::npos)
+    return std::nullopt;
+  auto host = entry.substr(0, colon);
+  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  // Without brackets only IPv4 may carry a port ("::1:80" is an address).
+  if (!bracketed && host.find(':') != std::string_view::npos)
+    return std::nullopt;
+  return parse_address(host);
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
@@ -160,7 +178,7 @@ std::string client_address(const ip_networks& trusted, std::string_view peer,
       = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
     rest = comma == std::string_view::npos ? std::string_view{}
                                            : rest.substr(0, comma);
-    auto a = parse_address(entry);
+    auto a = forwarded_address(entry);
     if (!a)
       break;
     client = a->to_string();

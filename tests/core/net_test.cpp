@@ -83,6 +83,17 @@ BOOST_AUTO_TEST_CASE(the_client_is_the_first_untrusted_address_from_the_right) {
              == "127.0.0.1");
   BOOST_TEST(client_address(proxies, "127.0.0.1", "garbage, 10.0.0.5")
              == "10.0.0.5");
+  // Entries with a port, as some load balancers write them.
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "203.0.113.9:4711")
+             == "203.0.113.9");
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "[2001:db8::1]:4711")
+             == "2001:db8::1");
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "203.0.113.9, 10.0.0.5:80")
+             == "203.0.113.9");
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "203.0.113.9:x")
+             == "127.0.0.1");
+  BOOST_TEST(client_address(proxies, "127.0.0.1", "2001:db8::1:80")
+             == "2001:db8::1:80"); // an address, not one with a port
   // IPv6, bracketed or not; IPv4-mapped peers and entries read as IPv4.
   BOOST_TEST(client_address(proxies, "127.0.0.1", "[2001:db8::1]")
              == "2001:db8::1");

@@ -48,8 +48,9 @@ private:
 /// address a trusted proxy added is skipped, and the first untrusted one is
 /// the client (earlier entries may be the client's own inventions). When
 /// every entry is trusted, the leftmost is the client; an entry that is not
-/// an address stops the walk at the last one that was. The answer is in
-/// canonical form (an IPv4-mapped address as IPv4).
+/// an address (with or without a port: "203.0.113.9:4711", "[::1]:80")
+/// stops the walk at the last one that was. The answer is in canonical form
+/// (an IPv4-mapped address as IPv4), without a port.
 std::string client_address(const ip_networks& trusted, std::string_view peer,
                            std::string_view forwarded_for);
 
