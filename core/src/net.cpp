@@ -5,6 +5,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 
+#include "souk/core/text.hpp"
+
 namespace souk {
 namespace {
 
@@ -41,14 +43,6 @@ std::optional<address> forwarded_address(std::string_view entry) {
   if (!bracketed && host.find(':') != std::string_view::npos)
     return std::nullopt;
   return parse_address(host);
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 // The bytes of `a` (IPv4 in the first four) and its width in bits.
@@ -174,8 +168,8 @@ std::string client_address(const ip_networks& trusted, std::string_view peer,
   auto rest = forwarded_for;
   while (!rest.empty()) {
     auto comma = rest.rfind(',');
-    auto entry
-      = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+    auto entry = trim_ows(
+      comma == std::string_view::npos ? rest : rest.substr(comma + 1));
     rest = comma == std::string_view::npos ? std::string_view{}
                                            : rest.substr(0, comma);
     auto a = forwarded_address(entry);

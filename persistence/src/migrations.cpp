@@ -235,22 +235,24 @@ migrate(database& db, const std::vector<migration>& shipped) {
     // changes), whatever `lock_timeout` the connection has for everyday
     // work; that setting is restored after.
     std::string lock_timeout;
+    auto restore_timeout = [&] {
+      sql << "SELECT set_config('lock_timeout', :t, false)",
+        soci::use(lock_timeout);
+    };
     if (pg) {
       sql << "SELECT current_setting('lock_timeout')", soci::into(lock_timeout);
       sql << "SET lock_timeout = 0";
       try {
         sql << "SELECT pg_advisory_lock(" + key + ")";
       } catch (...) {
-        sql << "SELECT set_config('lock_timeout', :t, false)",
-          soci::use(lock_timeout);
+        restore_timeout();
         throw;
       }
     }
     auto unlock = [&] {
       if (pg) {
         sql << "SELECT pg_advisory_unlock(" + key + ")";
-        sql << "SELECT set_config('lock_timeout', :t, false)",
-          soci::use(lock_timeout);
+        restore_timeout();
       }
     };
     // SQLite: foreign keys are off while a migration runs, so a

@@ -1,4 +1,5 @@
 #include <atomic>
+#include <functional>
 #include <future>
 #include <thread>
 #include <vector>
@@ -24,6 +25,20 @@ struct fixture {
       sql << "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)";
     });
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  }
+
+  // A pool of one connection to the same database, with `adjust` applied
+  // to its options.
+  std::shared_ptr<pool>
+  one_connection(const std::function<void(pool::options&)>& adjust = {}) {
+    pool::options opts;
+    opts.url = scratch.url();
+    opts.pool_size = 1;
+    if (adjust)
+      adjust(opts);
+    auto opened = pool::open(opts);
+    BOOST_REQUIRE_MESSAGE(opened, (opened ? "" : opened.err().detail));
+    return *opened;
   }
 
   int count() {
@@ -187,27 +202,23 @@ BOOST_AUTO_TEST_CASE(a_failure_its_caller_caught_still_counts_on_postgresql) {
 }
 
 BOOST_AUTO_TEST_CASE(a_full_pool_times_out_instead_of_hanging) {
-  souk::persistence::database::options opts;
-  opts.url = scratch.url();
-  opts.pool_size = 1;
-  opts.acquire_timeout = 100ms;
-  auto small = pool::open(opts);
-  BOOST_REQUIRE(small);
+  auto small
+    = one_connection([](pool::options& o) { o.acquire_timeout = 100ms; });
   std::promise<void> holding, release;
   auto fut = release.get_future().share();
   std::thread holder([&] {
-    (*small)->run([&](soci::session&) {
+    small->run([&](soci::session&) {
       holding.set_value();
       fut.wait();
     });
   });
   holding.get_future().wait();
-  auto st = (*small)->run([](soci::session&) {});
+  auto st = small->run([](soci::session&) {});
   BOOST_TEST((st.code == souk::errc::unavailable));
-  BOOST_TEST((*small)->lease_timeouts() == 1u);
+  BOOST_TEST(small->lease_timeouts() == 1u);
   release.set_value();
   holder.join();
-  BOOST_TEST(!(*small)->run([](soci::session&) {}));
+  BOOST_TEST(!small->run([](soci::session&) {}));
 }
 
 // A connection the server drops (restart, network) fails its call as
@@ -216,23 +227,19 @@ BOOST_AUTO_TEST_CASE(a_full_pool_times_out_instead_of_hanging) {
 BOOST_AUTO_TEST_CASE(a_lost_connection_is_unavailable_then_replaced) {
   if (db->kind() != souk::persistence::backend::postgresql)
     return; // SQLite has no server to lose
-  souk::persistence::database::options opts;
-  opts.url = scratch.url();
-  opts.pool_size = 1;
-  auto one = pool::open(opts);
-  BOOST_REQUIRE(one);
+  auto one = one_connection();
   int pid = 0;
-  BOOST_REQUIRE(!(*one)->run([&](soci::session& sql) {
+  BOOST_REQUIRE(!one->run([&](soci::session& sql) {
     sql << "SELECT pg_backend_pid()", soci::into(pid);
   }));
   BOOST_REQUIRE(!db->run([&](soci::session& sql) {
     sql << "SELECT pg_terminate_backend(:p)", soci::use(pid);
   }));
-  auto st = (*one)->run([](soci::session& sql) { sql << "SELECT 1"; });
+  auto st = one->run([](soci::session& sql) { sql << "SELECT 1"; });
   BOOST_TEST((st.code == souk::errc::unavailable));
   BOOST_TEST(st.retry_after.count() > 0);
   int again = 0;
-  BOOST_TEST(!(*one)->run([&](soci::session& sql) {
+  BOOST_TEST(!one->run([&](soci::session& sql) {
     sql << "SELECT pg_backend_pid()", soci::into(again);
   }));
   BOOST_TEST(again != 0);
@@ -247,12 +254,7 @@ BOOST_AUTO_TEST_CASE(a_lock_held_elsewhere_times_out_as_busy) {
     return; // SQLite's writers wait for the file lock (busy_timeout)
   BOOST_REQUIRE(!db->run(
     [](soci::session& sql) { sql << "INSERT INTO t VALUES (1, 'a')"; }));
-  souk::persistence::database::options opts;
-  opts.url = scratch.url();
-  opts.pool_size = 1;
-  opts.lock_timeout = 200ms;
-  auto quick = pool::open(opts);
-  BOOST_REQUIRE(quick);
+  auto quick = one_connection([](pool::options& o) { o.lock_timeout = 200ms; });
   // Another session (an operator's psql, say) holds the row.
   std::promise<void> holding, done;
   auto release = done.get_future().share();
@@ -267,7 +269,7 @@ BOOST_AUTO_TEST_CASE(a_lock_held_elsewhere_times_out_as_busy) {
   });
   holding.get_future().wait();
   auto write = [&] {
-    return (*quick)->transact([](soci::session& sql) -> souk::status {
+    return quick->transact([](soci::session& sql) -> souk::status {
       sql << "UPDATE t SET name = 'b' WHERE id = 1";
       return {};
     });
@@ -275,8 +277,8 @@ BOOST_AUTO_TEST_CASE(a_lock_held_elsewhere_times_out_as_busy) {
   // The same from a call that joins the transaction (a repository call
   // inside the engine's transaction).
   auto joined = [&] {
-    return (*quick)->transact([&](soci::session&) -> souk::status {
-      return (*quick)->run([](soci::session& sql) {
+    return quick->transact([&](soci::session&) -> souk::status {
+      return quick->run([](soci::session& sql) {
         sql << "UPDATE t SET name = 'c' WHERE id = 1";
       });
     });
@@ -309,13 +311,9 @@ BOOST_AUTO_TEST_CASE(a_transaction_left_idle_is_ended_by_the_server) {
     return;
   BOOST_REQUIRE(!db->run(
     [](soci::session& sql) { sql << "INSERT INTO t VALUES (1, 'a')"; }));
-  souk::persistence::database::options opts;
-  opts.url = scratch.url();
-  opts.pool_size = 1;
-  opts.idle_in_transaction_timeout = 200ms;
-  auto stuck = pool::open(opts);
-  BOOST_REQUIRE(stuck);
-  auto st = (*stuck)->transact([](soci::session& sql) -> souk::status {
+  auto stuck = one_connection(
+    [](pool::options& o) { o.idle_in_transaction_timeout = 200ms; });
+  auto st = stuck->transact([](soci::session& sql) -> souk::status {
     sql << "UPDATE t SET name = 'held' WHERE id = 1";
     std::this_thread::sleep_for(1s); // a process stuck with the row locked
     sql << "SELECT 1";
@@ -329,7 +327,7 @@ BOOST_AUTO_TEST_CASE(a_transaction_left_idle_is_ended_by_the_server) {
     return {};
   }));
   // And the pool's connection was replaced.
-  BOOST_TEST(!(*stuck)->run([](soci::session& sql) { sql << "SELECT 1"; }));
+  BOOST_TEST(!stuck->run([](soci::session& sql) { sql << "SELECT 1"; }));
 }
 
 // Migrations wait for what they need however long it takes (another node
@@ -337,12 +335,7 @@ BOOST_AUTO_TEST_CASE(a_transaction_left_idle_is_ended_by_the_server) {
 BOOST_AUTO_TEST_CASE(migrations_wait_past_the_lock_timeout) {
   if (db->kind() != souk::persistence::backend::postgresql)
     return;
-  souk::persistence::database::options opts;
-  opts.url = scratch.url();
-  opts.pool_size = 1;
-  opts.lock_timeout = 100ms;
-  auto one = pool::open(opts);
-  BOOST_REQUIRE(one);
+  auto one = one_connection([](pool::options& o) { o.lock_timeout = 100ms; });
   // Another migrator holds souk's migration lock for a while.
   std::promise<void> holding;
   std::thread other([&] {
@@ -354,12 +347,12 @@ BOOST_AUTO_TEST_CASE(migrations_wait_past_the_lock_timeout) {
     });
   });
   holding.get_future().wait();
-  auto applied = souk::persistence::migrate(**one, {});
+  auto applied = souk::persistence::migrate(*one, {});
   other.join();
   BOOST_TEST_INFO((applied ? "" : applied.err().detail));
   BOOST_TEST(static_cast<bool>(applied));
   std::string setting;
-  (*one)->run([&](soci::session& sql) {
+  one->run([&](soci::session& sql) {
     sql << "SHOW lock_timeout", soci::into(setting);
   });
   BOOST_TEST(setting == "100ms");

@@ -12,6 +12,7 @@
 
 #include "souk/core/error.hpp"
 #include "souk/core/log.hpp"
+#include "souk/core/text.hpp"
 
 namespace souk::http {
 
@@ -121,8 +122,8 @@ std::optional<std::string> percent_decode(std::string_view text);
 std::optional<std::vector<std::pair<std::string, std::string>>>
 decode_query(std::string_view query);
 
-/// `s` without the spaces and tabs around it (OWS, RFC 9110 §5.6.3).
-std::string_view trim_ows(std::string_view s);
+/// `s` without the spaces and tabs around it (souk/core/text.hpp).
+using souk::trim_ows;
 
 /// ASCII case-insensitive equality, for tokens in header values.
 bool iequals(std::string_view a, std::string_view b);
