@@ -29,6 +29,17 @@ BOOST_AUTO_TEST_CASE(souk_errors_round_trip_with_code_and_detail) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(unavailable_says_when_to_try_again_after_the_trip) {
+  // CAF's error has no room for Retry-After; "unavailable" gets a second.
+  souk::error busy{errc::unavailable, "the database is busy"};
+  busy.retry_after = std::chrono::seconds{1};
+  auto out = sa::from_caf(sa::to_caf(busy));
+  BOOST_TEST(out.retry_after.count() == 1);
+  BOOST_TEST(sa::from_caf(sa::to_caf(souk::error{errc::conflict, "x"}))
+               .retry_after.count()
+             == 0);
+}
+
 BOOST_AUTO_TEST_CASE(empty_detail_survives) {
   auto out = sa::from_caf(sa::to_caf(souk::error{errc::conflict, ""}));
   BOOST_TEST((out.code == errc::conflict));

@@ -1,3 +1,4 @@
+#include <future>
 #include <set>
 #include <thread>
 
@@ -144,6 +145,33 @@ BOOST_AUTO_TEST_CASE(registered_nodes_are_listed_while_running) {
   BOOST_TEST(all->front().pid == 4242);
   BOOST_TEST(all->front().stopped_at.empty());
   BOOST_TEST(all->front().started_at == all->front().heartbeat_at);
+}
+
+// Start-up waits for the nodes table however long another session holds
+// it, rather than failing after the everyday lock_timeout.
+BOOST_AUTO_TEST_CASE(registration_waits_past_the_lock_timeout) {
+  if (db->kind() != sp::backend::postgresql)
+    return; // SQLite writers queue on the file lock (busy_timeout)
+  sp::database::options opts;
+  opts.url = scratch.url();
+  opts.pool_size = 1;
+  opts.lock_timeout = 100ms;
+  auto quick = sp::database::open(opts);
+  BOOST_REQUIRE(quick);
+  std::promise<void> holding;
+  std::thread other([&] {
+    db->transact([&](soci::session& sql) -> souk::status {
+      sql << "LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE";
+      holding.set_value();
+      std::this_thread::sleep_for(600ms);
+      return {};
+    });
+  });
+  holding.get_future().wait();
+  auto registered = sp::node_repository{**quick}.register_node(make_row());
+  other.join();
+  BOOST_TEST_INFO((registered ? "" : registered.err().detail));
+  BOOST_TEST(static_cast<bool>(registered));
 }
 
 BOOST_AUTO_TEST_CASE(heartbeats_move_forward) {
