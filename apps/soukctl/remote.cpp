@@ -514,7 +514,7 @@ std::string env_or(const char* name, const std::string& fallback) {
 bool is_remote(const std::string& command) {
   return command == "actors" || command == "order" || command == "orders"
          || command == "flows" || command == "retry" || command == "cancel"
-         || command == "refund";
+         || command == "fulfil" || command == "refund";
 }
 
 int run_remote(const std::string& command,
@@ -522,7 +522,8 @@ int run_remote(const std::string& command,
                const souk::config::settings& cfg) {
   auto& words = cli.positional;
   bool needs_id = command == "order" || command == "retry"
-                  || command == "cancel" || command == "refund";
+                  || command == "cancel" || command == "fulfil"
+                  || command == "refund";
   if (needs_id && words.size() != 2)
     return fail(usage, fmt::format("usage: soukctl {} ORDER_ID", command));
   if (!needs_id && words.size() != 1)

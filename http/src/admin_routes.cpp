@@ -3,9 +3,9 @@
 // the metrics. Operators only (others get 403); `soukctl` and the operator
 // console read the same routes.
 //
-// Actions never edit rows: retry, cancel and refund are events delivered
-// to the order's actor (activating it if it was passivated), recorded in
-// its timeline with the operator's id, and refused with 409 when the order's
+// Actions never edit rows: retry, cancel, fulfil and refund are events
+// delivered to the order's actor (activating it if it was passivated), recorded
+// in its timeline with the operator's id, and refused with 409 when the order's
 // state does not take them.
 
 #include <set>
@@ -462,7 +462,24 @@ void list_flows(const services& svc, const request& req, reply_fn reply) {
   reply(json_response(200, {{"items", items}}));
 }
 
-// POST /admin/orders/{id}/retry|cancel: the event, through the actor.
+// Why an order action was turned away (409).
+std::string refusal(const std::string& id, const std::string& state,
+                    const std::string& event) {
+  if (event == orders::retry_event)
+    return fmt::format("order {} is {}; only an order parked in {} from an "
+                       "unfinished state can be retried",
+                       id, state, persistence::parked_state);
+  if (event == orders::fulfil_event)
+    return fmt::format("order {} is {}; only an order parked in {} because "
+                       "its payment came after it had given up waiting (and "
+                       "that was neither fulfilled nor refunded since) can "
+                       "be fulfilled",
+                       id, state, persistence::parked_state);
+  return fmt::format("order {} is {}; its flow does not take {} there", id,
+                     state, event);
+}
+
+// POST /admin/orders/{id}/retry|cancel|fulfil: the event, through the actor.
 handler order_action(std::shared_ptr<const services> svc, std::string event,
                      std::string verb) {
   return guard(
@@ -499,16 +516,8 @@ handler order_action(std::shared_ptr<const services> svc, std::string event,
         if (!outcome)
           return reply(problem(outcome.err(), req.request_id));
         if (*outcome != "applied")
-          return reply(problem(
-            errc::conflict,
-            event == orders::retry_event
-              ? fmt::format("order {} is {}; only an order parked in {} "
-                            "from an unfinished state can be retried",
-                            id, state, persistence::parked_state)
-              : fmt::format("order {} is {}; its flow does not take {} "
-                            "there",
-                            id, state, event),
-            req.request_id));
+          return reply(
+            problem(errc::conflict, refusal(id, state, event), req.request_id));
         auto now_state = state;
         if (auto s = persistence::order_repository{*svc->db}.load(id); s && *s)
           now_state = (*s)->order.state;
@@ -576,6 +585,8 @@ void add_admin_routes(router& r, std::shared_ptr<const services> svc) {
         order_action(svc, std::string{orders::retry_event}, "retry"));
   r.add("POST", "/admin/orders/{id}/cancel",
         order_action(svc, std::string{orders::cancel_event}, "cancel"));
+  r.add("POST", "/admin/orders/{id}/fulfil",
+        order_action(svc, std::string{orders::fulfil_event}, "fulfil"));
   r.add("POST", "/admin/orders/{id}/refund",
         guard(svc, operators,
               [svc](const request& req, const principal* who, reply_fn reply) {

@@ -443,8 +443,15 @@ void request_refund(std::shared_ptr<const services> svc, const request& req,
     if (*outcome != "applied")
       return reply(
         problem(errc::conflict,
-                fmt::format("order {} is {}; its flow takes no refund there",
-                            id, state),
+                state == persistence::parked_state
+                  ? fmt::format("order {} is {}; a parked order is refunded "
+                                "through souk only when its payment came "
+                                "after it had given up waiting (and it was "
+                                "neither fulfilled nor refunded since)",
+                                id, state)
+                  : fmt::format("order {} is {}; its flow takes no refund "
+                                "there",
+                                id, state),
                 req.request_id));
     req.log.info("refund of order {} requested by {}", id, actor);
     reply(json_response(202, {{"order_id", id}, {"state", "refunding"}}));

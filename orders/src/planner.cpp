@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -20,6 +21,7 @@ using persistence::outbox_update;
 using persistence::timer_row;
 
 constexpr std::string_view step_retry_event = "step.retry";
+constexpr std::string_view paid_event = "payment.succeeded";
 
 // A transition that leaves the order where it is and appends `event`.
 persistence::transition stay(const order_snapshot& snap, std::string event,
@@ -185,6 +187,21 @@ int64_t entry_version(const order_snapshot& snap, const std::string& state) {
   return 0;
 }
 
+// An engine-handled event turned away: recorded as ignored with `why`
+// (unless the caller asked for nothing to be left behind).
+plan refused(const order_snapshot& snap, const event_input& in,
+             const std::string& why) {
+  plan out;
+  out.result = outcome::ignored;
+  if (!in.record_if_ignored)
+    return out;
+  auto tx = stay(snap, in.event, in.actor, in.detail);
+  tx.event.detail = fmt::format("ignored: {}{}{}", why,
+                                in.detail.empty() ? "" : "; ", in.detail);
+  out.tx = std::move(tx);
+  return out;
+}
+
 plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
                 const event_input& in, timestamp now,
                 const plan_options& opts) {
@@ -192,16 +209,7 @@ plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
   auto& o = snap.order;
   auto target = retry_target(snap);
   auto* s = target.empty() ? nullptr : tpl.find(target);
-  auto refuse = [&](const std::string& why) {
-    out.result = outcome::ignored;
-    if (!in.record_if_ignored)
-      return out;
-    auto tx = stay(snap, in.event, in.actor, in.detail);
-    tx.event.detail = fmt::format("ignored: {}{}{}", why,
-                                  in.detail.empty() ? "" : "; ", in.detail);
-    out.tx = std::move(tx);
-    return out;
-  };
+  auto refuse = [&](const std::string& why) { return refused(snap, in, why); };
   if (o.state != persistence::parked_state || s == nullptr || s->terminal)
     return refuse(fmt::format(
       "only an order parked in {} from an unfinished state can be retried "
@@ -260,6 +268,61 @@ plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
   return out;
 }
 
+// The shared part of an operator's answer to a late payment: checks that
+// the order is parked for one, then enters `tr` (or refuses `why_not`).
+plan answer_late_payment(const flows::flow_template& tpl,
+                         const order_snapshot& snap, const event_input& in,
+                         const expected<flows::transition>& tr, timestamp now,
+                         const plan_options& opts, std::string_view what) {
+  auto& o = snap.order;
+  if (late_payment(snap) == nullptr)
+    return refused(
+      snap, in,
+      fmt::format(
+        "only an order parked in {} because its payment came "
+        "after it had left '{}' can be {} this way (state '{}'{})",
+        persistence::parked_state, tpl.initial, what, o.state,
+        o.parked_from.empty() ? "" : ", parked from '" + o.parked_from + "'"));
+  if (!tr)
+    return refused(snap, in, tr.err().detail);
+  plan out;
+  auto tx = stay(snap, in.event, in.actor, in.detail);
+  tx.event.dedup_key = in.dedup_key;
+  enter(tpl, snap, *tr, now, opts, tx, out);
+  out.tx = std::move(tx);
+  return out;
+}
+
+// order.fulfil: the transition the initial state takes on the payment.
+plan plan_fulfil(const flows::flow_template& tpl, const order_snapshot& snap,
+                 const event_input& in, timestamp now,
+                 const plan_options& opts) {
+  auto decision = flows::on_event(tpl, tpl.initial, paid_event);
+  expected<flows::transition> tr = error{
+    errc::conflict, fmt::format("flow {} takes no {} in its initial state '{}'",
+                                tpl.name, paid_event, tpl.initial)};
+  if (auto* t = std::get_if<flows::transition>(&decision))
+    tr = *t;
+  return answer_late_payment(tpl, snap, in, tr, now, opts, "fulfilled");
+}
+
+// refund.requested in needs_attention: the one state the template's
+// refund.requested leads to, entered afresh.
+plan plan_late_refund(const flows::flow_template& tpl,
+                      const order_snapshot& snap, const event_input& in,
+                      timestamp now, const plan_options& opts) {
+  std::set<std::string> targets;
+  for (auto& s : tpl.states)
+    if (auto i = s.on.find(std::string{refund_event}); i != s.on.end())
+      targets.insert(i->second);
+  expected<flows::transition> tr = error{
+    errc::conflict, fmt::format("flow {} leads {} to {} states, not one",
+                                tpl.name, refund_event, targets.size())};
+  if (targets.size() == 1)
+    tr = flows::reenter(tpl, *targets.begin(), in.event);
+  return answer_late_payment(tpl, snap, in, tr, now, opts, "refunded");
+}
+
 std::string describe(errc code, const std::string& detail) {
   if (detail.empty())
     return std::string{to_string(code)};
@@ -267,6 +330,24 @@ std::string describe(errc code, const std::string& detail) {
 }
 
 } // namespace
+
+const persistence::event_row* late_payment(const order_snapshot& snap) {
+  if (snap.order.state != persistence::parked_state)
+    return nullptr;
+  const persistence::event_row* late = nullptr;
+  for (auto& e : snap.events) {
+    if (e.event == paid_event) {
+      if (e.from_state != e.to_state)
+        return nullptr; // it took a payment
+      if (late == nullptr)
+        late = &e; // recorded as ignored: it came late
+    } else if (late != nullptr && e.to_state != e.from_state
+               && e.to_state != persistence::parked_state) {
+      return nullptr; // it moved on since (fulfilled, refunded, retried)
+    }
+  }
+  return late;
+}
 
 std::string_view to_string(outcome x) noexcept {
   switch (x) {
@@ -333,6 +414,12 @@ plan plan_event(const flows::flow_template& tpl, const order_snapshot& snap,
                 const plan_options& opts) {
   if (in.event == retry_event)
     return plan_retry(tpl, snap, in, now, opts);
+  if (in.event == fulfil_event)
+    return plan_fulfil(tpl, snap, in, now, opts);
+  if (in.event == refund_event && snap.order.state == persistence::parked_state
+      && std::holds_alternative<flows::not_allowed>(
+        flows::on_event(tpl, snap.order.state, in.event)))
+    return plan_late_refund(tpl, snap, in, now, opts);
   return plan_input(tpl, snap, in, {}, now, opts);
 }
 

@@ -1,6 +1,6 @@
 // The operator's console: live actors (refreshed by the page's script),
 // each flow as a state diagram with its orders per state, an order's
-// timeline with retry / cancel / refund.
+// timeline with retry / cancel / fulfil / refund.
 
 #include <fmt/format.h>
 
@@ -220,7 +220,7 @@ void add_console(http::router& routes, const site_ptr& s) {
                order_page(s, req, std::move(reply));
              });
 
-  for (std::string action : {"retry", "cancel", "refund"}) {
+  for (std::string action : {"retry", "cancel", "fulfil", "refund"}) {
     routes.add(
       "POST", "/console/orders/{id}/" + action,
       [s, action](const http::request& req, http::reply_fn reply) {
@@ -248,6 +248,7 @@ void add_console(http::router& routes, const site_ptr& s) {
             reply(see_other("/console/orders/" + url_encode(id) + "?notice="
                             + (action == "retry"    ? "retried"
                                : action == "cancel" ? "cancelled"
+                               : action == "fulfil" ? "fulfilled"
                                                     : "refund_requested")));
           });
       });

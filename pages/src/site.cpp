@@ -31,6 +31,7 @@ const std::map<std::string, std::string>& notices() {
     {"retried", "Retry sent to the order."},
     {"cancelled", "The order was cancelled."},
     {"refund_requested", "Refund requested."},
+    {"fulfilled", "Fulfilment sent to the order."},
     {"links_sent",
      "If that is the order's email address, fresh links are on their way."},
   };

@@ -118,6 +118,8 @@ std::string event_text(const json& e) {
     return "Refund completed";
   if (ev == "order.cancel")
     return "Order cancelled";
+  if (ev == "order.fulfil")
+    return "Late payment accepted";
   return "Now " + state_text(to);
 }
 

@@ -434,6 +434,9 @@ BOOST_AUTO_TEST_CASE(cancel_goes_through_the_flow_and_is_refused_elsewhere) {
   BOOST_TEST(twice.status == 409u);
   auto [rc, out] = soukctl({"retry", id}, api_key);
   BOOST_TEST(rc == 1);
+  // Nor a fulfilment: it never had a payment that came late.
+  auto [rc_f, out_f] = soukctl({"fulfil", id, "--reason", "paid"}, api_key);
+  BOOST_TEST(rc_f == 1, out_f);
   BOOST_TEST(get("/admin/orders/" + id)["timeline"].size() == before + 1);
   // Unknown orders are 404, also to soukctl (exit 1); bad tokens exit 3.
   BOOST_TEST(
@@ -469,6 +472,8 @@ BOOST_AUTO_TEST_CASE(bad_input_to_the_admin_routes_names_the_field) {
   // soukctl checks its own arguments before asking.
   BOOST_TEST(soukctl({"actors", "--limit", "many"}, api_key).first == 2);
   BOOST_TEST(soukctl({"retry"}, api_key).first == 2);
+  BOOST_TEST(soukctl({"fulfil"}, api_key).first == 2);
+  BOOST_TEST(soukctl({"fulfil", id, "--amount", "5"}, api_key).first == 2);
   BOOST_TEST(soukctl({"cancel", id, "--amount", "5"}, api_key).first == 2);
   BOOST_TEST(state(id) == "pending");
 }

@@ -467,6 +467,104 @@ BOOST_AUTO_TEST_CASE(a_retry_elsewhere_is_ignored) {
   BOOST_TEST(snap.order.state == "needs_attention");
 }
 
+namespace {
+
+// The order's wait ran out, then the gateway confirmed the payment: recorded
+// as ignored, and the order parked (what payments::service does).
+void pay_late(fixture& f) {
+  f.event("payment.expired");
+  BOOST_REQUIRE(f.snap.order.state == "failed");
+  auto late = f.event("payment.succeeded", "payment:ref-1");
+  BOOST_REQUIRE((late.result == so::outcome::ignored));
+  park(f.snap, "the gateway confirmed payment ref-1 after the order left "
+               "pending");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_late_payment_is_fulfilled_as_if_it_came_in_time) {
+  pay_late(*this);
+  BOOST_TEST(so::late_payment(snap) != nullptr);
+  auto f = event(std::string{so::fulfil_event});
+  BOOST_TEST((f.result == so::outcome::applied));
+  BOOST_TEST(snap.order.state == "paid");
+  BOOST_TEST(snap.order.parked_from.empty());
+  BOOST_TEST(snap.order.last_error.empty());
+  BOOST_REQUIRE(f.dispatch);
+  BOOST_TEST(f.dispatch->action == "svc.first");
+  auto& e = snap.events.back();
+  BOOST_TEST(e.event == "order.fulfil");
+  BOOST_TEST(e.from_state == "needs_attention");
+  BOOST_TEST(e.to_state == "paid");
+  step(errc::ok);
+  step(errc::ok);
+  BOOST_TEST(snap.order.state == "delivered");
+  // Once is all: it is no longer parked for a late payment.
+  BOOST_TEST(so::late_payment(snap) == nullptr);
+  BOOST_TEST(
+    (event(std::string{so::fulfil_event}).result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "delivered");
+}
+
+BOOST_AUTO_TEST_CASE(a_late_payment_is_refunded_from_needs_attention) {
+  pay_late(*this);
+  auto r = event("refund.requested");
+  BOOST_TEST((r.result == so::outcome::applied));
+  // The one state the template's refund.requested leads to.
+  BOOST_TEST(snap.order.state == "refunded");
+  BOOST_TEST(snap.events.back().from_state == "needs_attention");
+  // Answered: neither a fulfilment nor a second refund follows.
+  BOOST_TEST(
+    (event(std::string{so::fulfil_event}).result == so::outcome::ignored));
+  BOOST_TEST((event("refund.requested").result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "refunded");
+}
+
+BOOST_AUTO_TEST_CASE(only_a_late_payment_is_fulfilled_or_refunded_when_parked) {
+  // Waiting for its payment: nothing to fulfil.
+  BOOST_TEST(
+    (event(std::string{so::fulfil_event}).result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "pending");
+  // Parked with no payment (a mismatch never delivers payment.succeeded).
+  park(snap, "payment mismatch");
+  BOOST_TEST(so::late_payment(snap) == nullptr);
+  BOOST_TEST(
+    (event(std::string{so::fulfil_event}).result == so::outcome::ignored));
+  BOOST_TEST((event("refund.requested").result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "needs_attention");
+  // A refused request leaves nothing behind.
+  so::event_input in{std::string{so::fulfil_event}, "operator:x", "", ""};
+  in.record_if_ignored = false;
+  BOOST_TEST(!so::plan_event(tpl, snap, in, now, opts).tx);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_that_took_its_payment_is_never_fulfilled_again) {
+  // Paid in time, then parked while it ran its steps (a crash loop): its
+  // sale may be credited, so neither a fulfilment nor a late refund.
+  event("payment.succeeded");
+  park(snap, "crashed 4 times");
+  BOOST_TEST(so::late_payment(snap) == nullptr);
+  BOOST_TEST(
+    (event(std::string{so::fulfil_event}).result == so::outcome::ignored));
+  BOOST_TEST((event("refund.requested").result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "needs_attention");
+}
+
+BOOST_AUTO_TEST_CASE(a_fulfilled_order_parked_again_is_not_fulfilled_twice) {
+  pay_late(*this);
+  event(std::string{so::fulfil_event});
+  BOOST_REQUIRE(snap.order.state == "paid");
+  park(snap, "crashed 4 times");
+  BOOST_TEST(so::late_payment(snap) == nullptr);
+  BOOST_TEST(
+    (event(std::string{so::fulfil_event}).result == so::outcome::ignored));
+  BOOST_TEST((event("refund.requested").result == so::outcome::ignored));
+  // It is retried instead, from the step it stopped at.
+  BOOST_TEST(
+    (event(std::string{so::retry_event}).result == so::outcome::applied));
+  BOOST_TEST(snap.order.state == "paid");
+}
+
 BOOST_AUTO_TEST_CASE(a_step_given_up_is_remembered_as_the_last_failure) {
   event("payment.succeeded");
   auto key = snap.outbox.front().idempotency_key;

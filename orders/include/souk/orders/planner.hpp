@@ -70,6 +70,29 @@ inline constexpr std::string_view retry_event = "order.retry";
 /// shipped order flows cancel a `pending` order).
 inline constexpr std::string_view cancel_event = "order.cancel";
 
+/// An operator's fulfilment of an order parked because its payment came
+/// late (the gateway confirmed it after the order had left its initial
+/// state: timed out, failed or cancelled). The engine handles it, whatever
+/// the template says: the order takes the transition its initial state
+/// takes on `payment.succeeded`, as if the payment had come in time.
+/// Anywhere else (not parked, parked for another reason, or the order
+/// took a payment before) it is `ignored`.
+inline constexpr std::string_view fulfil_event = "order.fulfil";
+
+/// The event that asks an order for a refund. The template routes it; the
+/// engine also takes it in `needs_attention` for an order parked because
+/// its payment came late, and enters the state the template's
+/// `refund.requested` leads to (the one state it leads to): nothing was
+/// credited or delivered, so that state's steps give back the money only.
+inline constexpr std::string_view refund_event = "refund.requested";
+
+/// The payment an order parked in `needs_attention` received after it had
+/// left its initial state (the gateway's `payment.succeeded`, recorded as
+/// ignored), if it never took a payment otherwise: what `fulfil_event`
+/// and a late refund act on. Null elsewhere.
+const persistence::event_row*
+late_payment(const persistence::order_snapshot& snap);
+
 /// "applied", "ignored", "duplicate" or "stale".
 std::string_view to_string(outcome x) noexcept;
 
