@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <soci/soci.h>
+#include <sys/resource.h>
 
 #include "souk/accounts/service.hpp"
 #include "souk/core/ids.hpp"
@@ -27,6 +28,7 @@
 
 #include "chaos.hpp"
 #include "checks.hpp"
+#include "cpu.hpp"
 #include "http_client.hpp"
 #include "run.hpp"
 
@@ -42,8 +44,9 @@ constexpr const char* usage = R"(usage: bench_load [options]
 Drives purchases end to end over real HTTP: checkout on soukd, Pay on the
 standalone sandbox gateway's hosted page, the gateway's signed webhook,
 delivery, fresh links and the download. Prints throughput, latencies,
-errors, soukd's peak memory and, on PostgreSQL, commits per order and the
-database's own single-insert ceiling (pgbench). Then checks that nothing
+errors, soukd's peak memory, the CPU time per order of each process (from
+/proc) and, on PostgreSQL, commits per order and the database's own
+single-insert ceiling (pgbench). Then checks that nothing
 was lost or done twice. Exit 0 when every check passed.
 
   --database D          sqlite (default), postgresql (a private cluster with
@@ -574,8 +577,26 @@ int main(int argc, char** argv) {
                                             sandbox_url, key);
     monkey->start(&begun, o.orders);
   }
+  // Where the CPU goes: soukd, the gateway, PostgreSQL (our own cluster's
+  // processes), the buyers (this program) and the machine as a whole.
+  auto read_cpu = [&] {
+    cpu_reading r;
+    r.soukd = process_cpu_seconds(soukd.pid());
+    r.sandbox = process_cpu_seconds(sandbox.pid());
+    if (cluster)
+      r.postgres = postgres_cpu_seconds(cluster->data_dir());
+    rusage self{};
+    getrusage(RUSAGE_SELF, &self);
+    r.self
+      = static_cast<double>(self.ru_utime.tv_sec + self.ru_stime.tv_sec)
+        + static_cast<double>(self.ru_utime.tv_usec + self.ru_stime.tv_usec)
+            / 1e6;
+    r.machine = machine_cpu_seconds();
+    return r;
+  };
   auto commits_before = pg ? commits(*db) : 0;
   auto writes_before = pg ? write_transactions(*db) : 0;
+  auto cpu_before = read_cpu();
   auto peak
     = run_phase(s, o, warm, o.orders, o.clients, 0, run_id, errors, &begun);
   if (monkey)
@@ -586,6 +607,7 @@ int main(int argc, char** argv) {
     commits_peak = commits(*db) - commits_before;
     writes_peak = write_transactions(*db) - writes_before - 1;
   }
+  auto cpu_after = read_cpu();
   std::printf("\npeak: %u purchases by %u buyers at once: %zu completed in "
               "%.1f s = %.1f completed orders/s\n",
               o.orders, o.clients, peak.completed, peak.seconds,
@@ -601,14 +623,22 @@ int main(int argc, char** argv) {
                 "reads included)\n",
                 static_cast<double>(writes_peak) / peak.completed,
                 static_cast<double>(commits_peak) / peak.completed);
+  // Not under chaos either: restarted processes take their counts along.
+  if (!o.chaos)
+    std::printf(
+      "  CPU per completed order: %s\n",
+      cpu_per_order(cpu_before, cpu_after, peak.completed, cluster != nullptr)
+        .c_str());
   std::fflush(stdout);
 
   // Half of that rate, open loop: the latency a shop sees when not flat out.
   all.insert(all.end(), peak.records.begin(), peak.records.end());
   if (o.latency_phase && peak.per_second() > 0) {
     double rate = peak.per_second() / 2;
+    auto half_before = read_cpu();
     auto half = run_phase(s, o, warm + o.orders, o.half_orders,
                           std::max(64u, o.clients * 4), rate, run_id, errors);
+    auto half_after = read_cpu();
     std::printf("\nhalf peak: %u purchases offered at %.1f/s: %zu completed "
                 "at %.1f orders/s\n",
                 o.half_orders, rate, half.completed, half.per_second());
@@ -616,6 +646,11 @@ int main(int argc, char** argv) {
                 spread(checkout_ms(half)).c_str());
     std::printf("  webhook-to-delivered latency: %s\n",
                 spread(webhook_to_delivered(*db, delivered_ids(half))).c_str());
+    if (!o.chaos)
+      std::printf("  CPU per completed order: %s\n",
+                  cpu_per_order(half_before, half_after, half.completed,
+                                cluster != nullptr)
+                    .c_str());
     all.insert(all.end(), half.records.begin(), half.records.end());
   }
 

@@ -26,6 +26,11 @@ bool soukd_node::wait_ready(milliseconds limit) {
   });
 }
 
+pid_t soukd_node::pid() {
+  std::lock_guard g{mtx_};
+  return proc_ ? proc_->pid() : 0;
+}
+
 long soukd_node::peak_rss_kib() {
   std::lock_guard g{mtx_};
   if (proc_)

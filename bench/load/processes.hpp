@@ -62,6 +62,8 @@ public:
   std::string start();
   /// `fast` or `immediate` (as after a crash). Blocks until it is back.
   bool restart(const std::string& mode);
+  /// Its data directory (empty before `start`).
+  std::string data_dir() const { return dir_.empty() ? dir_ : dir_ + "/data"; }
 
 private:
   std::string script_;

@@ -95,6 +95,8 @@ public:
   /// Waits for /readyz; false after `limit` or if soukd exits meanwhile.
   bool wait_ready(milliseconds limit);
   long peak_rss_kib();
+  /// The running process's id, 0 if none.
+  pid_t pid();
   std::string url() const {
     return "http://127.0.0.1:" + std::to_string(port_);
   }
