@@ -228,9 +228,10 @@ json download_items(const json& list, const std::string& state) {
 // never beside it: grants exist before an order is delivered, so a list read
 // after a delivered order is complete (read at the same time, it could come
 // from just before the grants and show a delivered order with no files).
+// `status`: the page's HTTP status, 200 unless it answers a refused form.
 void show_order(const site_ptr& s, const http::request& req,
-                http::reply_fn reply, visitor v, json order,
-                std::string error) {
+                http::reply_fn reply, visitor v, json order, std::string error,
+                unsigned status) {
   std::string id = order.value("id", "");
   std::string product_id = order.value("product_id", "");
   // Only the buyer downloads here; the creator and operators re-issue
@@ -248,8 +249,8 @@ void show_order(const site_ptr& s, const http::request& req,
   s->api.all(
     req, std::move(calls),
     [s, &req, reply = std::move(reply), v = std::move(v),
-     order = std::move(order),
-     error = std::move(error)](std::vector<api_reply> rs) mutable {
+     order = std::move(order), error = std::move(error),
+     status](std::vector<api_reply> rs) mutable {
       auto& product = rs[0];
       json view;
       with_money_text(order);
@@ -282,18 +283,21 @@ void show_order(const site_ptr& s, const http::request& req,
       if (!error.empty())
         view["error"] = error;
       view["title"] = view["heading"];
-      reply(render(*s, v, req, 200, "order.html", std::move(view)));
+      reply(render(*s, v, req, status, "order.html", std::move(view)));
     });
 }
 
+// The order page; with `error`, the answer to a refused form, said on the
+// page with that form's `status`.
 void order_page(const site_ptr& s, const http::request& req,
-                http::reply_fn reply, std::string error = {}) {
+                http::reply_fn reply, std::string error = {},
+                unsigned status = 200) {
   auto id = url_encode(req.param("id"));
   with_visitor(
     s, req,
     {api_request{"GET", "/api/v1/orders/" + id, {}, order_headers(req)}},
-    [s, &req, reply = std::move(reply),
-     error = std::move(error)](visitor v, std::vector<api_reply> rs) mutable {
+    [s, &req, reply = std::move(reply), error = std::move(error),
+     status](visitor v, std::vector<api_reply> rs) mutable {
       auto& order = rs[0];
       if (order.status == 401 || order.status == 404)
         return reply(message(
@@ -307,7 +311,7 @@ void order_page(const site_ptr& s, const http::request& req,
       if (!order.ok())
         return reply(failure(*s, v, req, order));
       show_order(s, req, std::move(reply), std::move(v), std::move(order.body),
-                 std::move(error));
+                 std::move(error), status);
     });
 }
 
@@ -576,7 +580,7 @@ void add_storefront(http::router& routes, const site_ptr& s) {
     [s](const http::request& req, http::reply_fn reply) {
       auto f = read_form(*s, req);
       if (!f)
-        return order_page(s, req, std::move(reply), f.err().detail);
+        return order_page(s, req, std::move(reply), f.err().detail, 403);
       auto grant = f->get("grant_id");
       auto known = links_of(req);
       if (auto it = known.find(grant); it != known.end())
@@ -593,7 +597,8 @@ void add_storefront(http::router& routes, const site_ptr& s) {
                                                 "many times in the last hour; "
                                                 "use the links in your email, "
                                                 "or try again later."
-                                              : r.detail());
+                                              : r.detail(),
+                              r.status);
           std::string cookie;
           std::string target;
           auto soonest = now() + std::chrono::hours{24};
@@ -613,7 +618,8 @@ void add_storefront(http::router& routes, const site_ptr& s) {
           }
           if (target.empty())
             return order_page(s, req, std::move(reply),
-                              "That file is no longer part of this order.");
+                              "That file is no longer part of this order.",
+                              410);
           auto age = std::max<int64_t>(
             60,
             std::chrono::duration_cast<std::chrono::seconds>(soonest - now())

@@ -16,11 +16,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
 
+#include "souk/accounts/credentials.hpp"
 #include "souk/core/hash.hpp"
 #include "souk/core/time.hpp"
 #include "souk/delivery/service.hpp"
 #include "souk/email/message.hpp"
 #include "souk/email/templates.hpp"
+#include "souk/http/access.hpp"
 
 #include "shop.hpp"
 #include "smtp_server.hpp"
@@ -407,6 +409,26 @@ BOOST_AUTO_TEST_CASE(a_signed_in_buyer_gets_fresh_links_in_the_answer) {
   BOOST_TEST((statuses == std::vector<unsigned>{201, 201, 201, 429, 429}));
   BOOST_TEST(refused.find("sent 5 times in the last hour") != std::string::npos,
              refused);
+  // The order page's download button is refused the same way, and its page
+  // says so with the same status; a forged form is 403.
+  std::string token = json::parse(login.body)["token"];
+  auto press_download = [&](const std::string& csrf) {
+    return st::http_request(
+      port, "POST", "/orders/" + id + "/download",
+      "grant_id=" + item.value("grant_id", "g") + "&_csrf=" + csrf,
+      {{"Cookie", std::string{souk::http::session_cookie} + "=" + token},
+       {"Content-Type", "application/x-www-form-urlencoded"}});
+  };
+  auto limited = press_download(souk::accounts::csrf_token_for(token));
+  BOOST_TEST(limited.status == 429u);
+  BOOST_TEST(
+    limited.header("content-type").value_or("").starts_with("text/html"));
+  BOOST_TEST(limited.body.find("many times in the last hour")
+               != std::string::npos,
+             limited.body);
+  auto forged = press_download("forged-forged-forged-forged");
+  BOOST_TEST(forged.status == 403u);
+  BOOST_TEST(forged.body.find("could not be accepted") != std::string::npos);
   // The product's creator sees them too.
   BOOST_TEST(as_creator("GET", "/api/v1/orders/" + id + "/downloads").status
              == 200u);
