@@ -74,8 +74,34 @@ entry_row read_entry(const soci::row& r) {
   return e;
 }
 
+// An account's balance is its row's plus its stripes' (migration 0017).
 constexpr const char* account_columns
-  = "id, owner_kind, owner_id, currency, kind, may_go_negative, balance";
+  = "id, owner_kind, owner_id, currency, kind, may_go_negative, "
+    "CAST(balance + COALESCE((SELECT SUM(s.balance) FROM ledger_stripes s "
+    "WHERE s.account_id = ledger_accounts.id), 0) AS BIGINT)";
+
+// How many stripes an account's unguarded changes are spread over (the
+// table's CHECK says the same).
+constexpr uint32_t stripe_count = 16;
+
+// The stripe of a posting: its key's FNV-1a hash. Concurrent postings of
+// different keys mostly land on different stripes; a retry of one posting
+// lands on the same (it writes nothing the second time anyway).
+uint32_t stripe_of(const std::string& key) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h % stripe_count;
+}
+
+// A change no rule guards: a credit to any account but a debt (`owed`),
+// or a debit of an account that may go negative. It goes to a stripe;
+// the others to the account's row, after its stripes are folded in.
+bool unguarded(const account_key& k, int64_t d) {
+  return d > 0 ? k.kind != "owed" : may_go_negative(k);
+}
 
 account_row read_account(const soci::row& r) {
   account_row a;
@@ -145,6 +171,69 @@ error refused_by_guard(soci::session& sql,
                                "try again"};
 }
 
+// Adds each account's change to its stripe `stripe` (the accounts exist),
+// in account order.
+void upsert_stripes(soci::session& sql,
+                    const std::map<std::string, int64_t>& delta,
+                    uint32_t stripe) {
+  std::string text
+    = "INSERT INTO ledger_stripes (account_id, stripe, balance) VALUES ";
+  size_t i = 0;
+  for (auto& d : delta) {
+    (void)d;
+    text += fmt::format("{0}(:id{1}, :s{1}, CAST(:d{1} AS BIGINT))",
+                        i == 0 ? "" : ", ", i);
+    ++i;
+  }
+  text += " ON CONFLICT (account_id, stripe) DO UPDATE SET balance = "
+          "ledger_stripes.balance + excluded.balance";
+  std::vector<long long> amounts;
+  amounts.reserve(delta.size());
+  int stripe_number = static_cast<int>(stripe);
+  detail::statement_lease upsert{sql, text};
+  for (auto& [id, d] : delta) {
+    amounts.push_back(d);
+    upsert->exchange(soci::use(id));
+    upsert->exchange(soci::use(stripe_number));
+    upsert->exchange(soci::use(amounts.back()));
+  }
+  upsert->define_and_bind();
+  upsert.execute(true);
+}
+
+// Moves what account `id`'s stripes hold into its row, under the stripes'
+// locks (held to commit): a concurrent unguarded change waits for them, or
+// lands in a stripe made after, and is kept either way.
+void fold_stripes(soci::session& sql, const std::string& id, bool pg) {
+  long long sum = 0;
+  std::string read; // the stripes read, locked: only these are emptied
+  for (auto& r : rows::query{sql,
+                             std::string{"SELECT stripe, balance FROM "
+                                         "ledger_stripes WHERE account_id = "
+                                         ":id ORDER BY stripe"}
+                               + (pg ? " FOR UPDATE" : ""),
+                             soci::use(id)}) {
+    auto b = get_int(r, 1);
+    if (b == 0)
+      continue;
+    sum += b;
+    read += fmt::format("{}{}", read.empty() ? "" : ", ", get_int(r, 0));
+  }
+  if (read.empty())
+    return;
+  // Not "every stripe of the account": one made since the read (a sale
+  // committed meanwhile) was not counted, and keeps its money.
+  rows::exec(sql,
+             "UPDATE ledger_stripes SET balance = 0 WHERE account_id = :id "
+             "AND stripe IN ("
+               + read + ")",
+             soci::use(id));
+  rows::exec(sql,
+             "UPDATE ledger_accounts SET balance = balance + CAST(:s AS "
+             "BIGINT) WHERE id = :id",
+             soci::use(sum), soci::use(id));
+}
+
 void insert_hold(soci::session& sql, const hold_row& h,
                  const std::string& now_text) {
   rows::exec(sql,
@@ -156,19 +245,20 @@ void insert_hold(soci::session& sql, const hold_row& h,
              soci::use(now_text));
 }
 
-// PostgreSQL: a posting with no per-cause limits as ONE statement
-// (data-modifying WITH clauses), so it costs one round trip and no
-// BEGIN/COMMIT, and holds the accounts' row locks only while it runs: the
-// entries, every balance under the same guards as the statement-by-statement
-// path, and the hold. When fewer balances moved than the posting touches
-// (an account that does not exist yet, or a guard refused), the divisor is
-// 0 and PostgreSQL aborts the whole statement with division_by_zero
-// (22012): the caller then runs the statement-by-statement path, which
-// creates accounts and says which guard refused. A replay stops on the
-// entries' unique keys, as there.
+// PostgreSQL: a posting with no per-cause limits and no guarded change (a
+// sale) as ONE statement (data-modifying WITH clauses), so it costs one
+// round trip and no BEGIN/COMMIT: the entries, every balance (in stripes)
+// and the hold. When fewer balances moved than the posting touches (an
+// account that does not exist yet), the divisor is 0 and PostgreSQL aborts
+// the whole statement with division_by_zero (22012): the caller then runs
+// the statement-by-statement path, which creates accounts. A replay stops
+// on the entries' unique keys, as there.
 rows::builder posting_at_once(const posting& p,
                               const std::map<std::string, int64_t>& delta,
                               const std::string& now_text) {
+  // Every change here is unguarded (the caller checks): each goes to the
+  // posting's stripe of its account, in account order (the order every
+  // writer takes stripe locks in), if the account exists.
   rows::builder b;
   b.sql("WITH e AS (INSERT INTO ledger_entries (id, posting_id, "
         "idempotency_key, debit_account, credit_account, amount, currency, "
@@ -199,8 +289,10 @@ rows::builder posting_at_once(const posting& p,
       .text(now_text)
       .sql(")");
   }
-  b.sql("), b AS (UPDATE ledger_accounts SET balance = balance + v.column2 "
-        "FROM (VALUES ");
+  b.sql("), b AS (INSERT INTO ledger_stripes (account_id, stripe, balance) "
+        "SELECT a.id, ")
+    .integer(stripe_of(p.key))
+    .sql(", v.column2 FROM (VALUES ");
   bool first = true;
   for (auto& [id, d] : delta) {
     b.sql(first ? "(" : ", (")
@@ -210,9 +302,9 @@ rows::builder posting_at_once(const posting& p,
       .sql(" AS BIGINT))");
     first = false;
   }
-  b.sql(") AS v WHERE ledger_accounts.id = v.column1 AND (v.column2 >= 0 OR "
-        "may_go_negative = 1 OR balance + v.column2 >= 0) AND (v.column2 <= "
-        "0 OR kind <> 'owed' OR balance + v.column2 <= 0) RETURNING 1)");
+  b.sql(") AS v JOIN ledger_accounts a ON a.id = v.column1 ORDER BY a.id ON "
+        "CONFLICT (account_id, stripe) DO UPDATE SET balance = "
+        "ledger_stripes.balance + excluded.balance RETURNING 1)");
   if (p.hold) {
     auto& h = *p.hold;
     b.sql(", h AS (INSERT INTO wallet_holds (order_id, creator_id, currency, "
@@ -282,9 +374,13 @@ ledger_repository::post(const posting& p,
     delta[l.to] += l.amount;
   }
   std::erase_if(delta, [](auto& d) { return d.second == 0; });
+  const bool all_unguarded
+    = std::all_of(delta.begin(), delta.end(), [&](auto& d) {
+        return unguarded(accounts.at(d.first), d.second);
+      });
   status st;
-  if (db_.kind() == backend::postgresql && per_cause.empty()
-      && !delta.empty()) {
+  if (db_.kind() == backend::postgresql && per_cause.empty() && !delta.empty()
+      && all_unguarded) {
     auto b = posting_at_once(p, delta, now_text);
     auto written = detail::write_at_once(db_, b, "refused");
     if (written)
@@ -401,37 +497,43 @@ ledger_repository::post(const posting& p,
         insert->define_and_bind();
         insert.execute(true);
       }
-      if (!delta.empty()) {
-        // Every balance in one statement, each account by its net change.
-        // The guards are the rules, checked on the row itself (PostgreSQL
-        // re-checks them after waiting for a concurrent writer's lock): a
-        // protected account is debited only if it holds the amount; a debt
-        // (`owed`) is only ever repaid, never overpaid.
-        std::string text = "UPDATE ledger_accounts SET balance = balance + "
-                           "v.column2 FROM (VALUES ";
-        size_t i = 0;
-        for (auto& d : delta) {
-          (void)d;
-          text += fmt::format("{0}(:id{1}, CAST(:d{1} AS BIGINT))",
-                              i == 0 ? "" : ", ", i);
-          ++i;
-        }
-        text
-          += ") AS v WHERE ledger_accounts.id = v.column1 AND (v.column2 "
-             ">= 0 OR may_go_negative = 1 OR balance + v.column2 >= 0) AND "
-             "(v.column2 <= 0 OR kind <> 'owed' OR balance + v.column2 <= 0)";
-        std::vector<long long> amounts;
-        amounts.reserve(delta.size());
-        detail::statement_lease update{sql, text};
+      if (all_unguarded && !delta.empty()) {
+        // Every balance in one statement, each to the posting's stripe of
+        // its account, in account order.
+        upsert_stripes(sql, delta, stripe_of(p.key));
+      } else {
+        // One account at a time in account order, so that stripe locks are
+        // taken in the same order as everywhere else.
         for (auto& [id, d] : delta) {
-          amounts.push_back(d);
+          if (unguarded(accounts.at(id), d)) {
+            upsert_stripes(sql, {{id, d}}, stripe_of(p.key));
+            continue;
+          }
+          fold_stripes(sql, id, db_.kind() == backend::postgresql);
+          // The guards are the rules, checked on the row itself, which now
+          // holds the whole balance (PostgreSQL re-checks them after
+          // waiting for a concurrent writer's lock): a protected account is
+          // debited only if it holds the amount; a debt (`owed`) is only
+          // ever repaid, never overpaid.
+          long long amount = d;
+          detail::statement_lease update{
+            sql,
+            "UPDATE ledger_accounts SET balance = balance + CAST(:d AS BIGINT) "
+            "WHERE id = :id AND (CAST(:d2 AS BIGINT) >= 0 OR may_go_negative "
+            "= 1 OR balance + CAST(:d3 AS BIGINT) >= 0) AND (CAST(:d4 AS "
+            "BIGINT) <= 0 OR kind <> 'owed' OR balance + CAST(:d5 AS BIGINT) "
+            "<= 0)"};
+          update->exchange(soci::use(amount));
           update->exchange(soci::use(id));
-          update->exchange(soci::use(amounts.back()));
+          update->exchange(soci::use(amount));
+          update->exchange(soci::use(amount));
+          update->exchange(soci::use(amount));
+          update->exchange(soci::use(amount));
+          update->define_and_bind();
+          update.execute(true);
+          if (update->get_affected_rows() != 1)
+            return refused_by_guard(sql, delta, p.currency);
         }
-        update->define_and_bind();
-        update.execute(true);
-        if (update->get_affected_rows() != static_cast<long long>(delta.size()))
-          return refused_by_guard(sql, delta, p.currency);
       }
       if (p.hold)
         insert_hold(sql, *p.hold, now_text);
@@ -692,10 +794,11 @@ expected<ledger_report> ledger_repository::check() {
     rows::exec(sql, "SELECT COUNT(*) FROM ledger_entries", soci::into(n));
     out.entries = static_cast<size_t>(n);
     {
-      rows::query rows{sql,
-                       "SELECT currency, CAST(SUM(balance) AS BIGINT) FROM "
-                       "ledger_accounts GROUP BY currency ORDER BY "
-                       "currency"};
+      rows::query rows{
+        sql, "SELECT a.currency, CAST(SUM(a.balance) + COALESCE(SUM((SELECT "
+             "SUM(s.balance) FROM ledger_stripes s WHERE s.account_id = "
+             "a.id)), 0) AS BIGINT) FROM ledger_accounts a GROUP BY "
+             "a.currency ORDER BY a.currency"};
       for (auto& r : rows)
         if (auto sum = get_int(r, 1); sum != 0)
           out.problems.push_back(
@@ -705,7 +808,9 @@ expected<ledger_report> ledger_repository::check() {
     }
     {
       rows::query rows{
-        sql, "SELECT a.id, a.balance, a.may_go_negative, "
+        sql, "SELECT a.id, CAST(a.balance + COALESCE((SELECT SUM(s.balance) "
+             "FROM ledger_stripes s WHERE s.account_id = a.id), 0) AS BIGINT), "
+             "a.may_go_negative, "
              "CAST(COALESCE((SELECT SUM(amount) FROM ledger_entries WHERE "
              "credit_account = a.id), 0) - COALESCE((SELECT SUM(amount) "
              "FROM ledger_entries WHERE debit_account = a.id), 0) AS BIGINT) "

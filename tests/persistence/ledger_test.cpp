@@ -1,10 +1,12 @@
 // The double-entry ledger on both backends: postings all-or-nothing and
 // idempotent, protected accounts never negative (also under twenty
-// concurrent payouts), entries immutable, `check` catching a ledger that
-// was tampered with, and a creator's sales summed per day for the
-// dashboard.
+// concurrent payouts), sales in stripes racing payouts that fold them
+// without losing a coin or deadlocking, entries immutable, `check`
+// catching a ledger that was tampered with (rows and stripes), and a
+// creator's sales summed per day for the dashboard.
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -286,7 +288,7 @@ BOOST_AUTO_TEST_CASE(check_finds_a_tampered_balance) {
   BOOST_REQUIRE(
     b.ledger.post(b.posting("sale:o1", {{b.gateway, b.pending, 100}})));
   auto st = b.db->run([&](soci::session& sql) {
-    sql << "UPDATE ledger_accounts SET balance = 150 WHERE id = :id",
+    sql << "UPDATE ledger_accounts SET balance = balance + 50 WHERE id = :id",
       soci::use(b.pending);
   });
   BOOST_REQUIRE(!st);
@@ -296,6 +298,23 @@ BOOST_AUTO_TEST_CASE(check_finds_a_tampered_balance) {
   BOOST_TEST(report->problems[0].find("sum to 50") != std::string::npos,
              report->problems[0]);
   BOOST_TEST(report->problems[1].find(b.pending) != std::string::npos);
+  BOOST_TEST(report->problems[1].find("balance 150") != std::string::npos,
+             report->problems[1]);
+  // A stripe is part of the balance: tampering with one is found too.
+  st = b.db->run([&](soci::session& sql) {
+    sql << "UPDATE ledger_accounts SET balance = balance - 50 WHERE id = :id",
+      soci::use(b.pending);
+    sql << "UPDATE ledger_stripes SET balance = balance - 7 WHERE account_id "
+           "= :id",
+      soci::use(b.gateway);
+  });
+  BOOST_REQUIRE(!st);
+  report = b.ledger.check();
+  BOOST_REQUIRE(report);
+  BOOST_TEST(report->problems.size() == 2u);
+  BOOST_TEST(report->problems[0].find("sum to -7") != std::string::npos,
+             report->problems[0]);
+  BOOST_TEST(report->problems[1].find(b.gateway) != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(twenty_concurrent_payouts_never_overdraw) {
@@ -323,6 +342,56 @@ BOOST_AUTO_TEST_CASE(twenty_concurrent_payouts_never_overdraw) {
   BOOST_TEST(refused.load() == 10);
   BOOST_TEST(b.balance(b.available) == 0);
   BOOST_TEST(b.balance(b.in_transit) == 1000);
+  b.sound();
+}
+
+// Sales credit stripes; a payout (a guarded debit) folds them into the
+// account's row first. Eight threads each sell then pay out, over and
+// over, on one creator's account: every payout finds the money its own
+// sales put there (none refused), no credit racing a fold is lost, and no
+// two writers deadlock.
+BOOST_AUTO_TEST_CASE(sales_racing_payouts_on_one_account_lose_nothing) {
+  books b;
+  constexpr int threads_n = 8, rounds = 25;
+  std::atomic<int> sold{0}, paid{0}, failed{0};
+  std::string why;
+  std::mutex mx;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < threads_n; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < rounds; ++i) {
+        auto key = std::to_string(t) + ":" + std::to_string(i);
+        auto s = b.ledger.post(
+          b.posting("sale:" + key,
+                    {{b.gateway, b.available, 100}, {b.gateway, b.fees, 5}}));
+        auto p
+          = s ? b.ledger.post(b.posting(
+              "payout:" + key, {{b.available, b.in_transit, 60}}, "payout"))
+              : s;
+        if (s)
+          ++sold;
+        if (s && p)
+          ++paid;
+        if (!s || !p) {
+          ++failed;
+          std::lock_guard lock{mx};
+          why = (s ? p : s).err().detail;
+        }
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  BOOST_TEST(failed.load() == 0, why);
+  BOOST_TEST(sold.load() == threads_n * rounds);
+  BOOST_TEST(paid.load() == threads_n * rounds);
+  BOOST_TEST(b.balance(b.available) == threads_n * rounds * 40);
+  BOOST_TEST(b.balance(b.in_transit) == threads_n * rounds * 60);
+  BOOST_TEST(b.balance(b.fees) == threads_n * rounds * 5);
+  BOOST_TEST(b.balance(b.gateway) == -threads_n * rounds * 105);
+  // The sales went to stripes, spread over several.
+  BOOST_TEST(b.count("SELECT COUNT(*) FROM ledger_stripes WHERE account_id = '"
+                     + b.gateway + "'")
+             > 1);
   b.sound();
 }
 
