@@ -449,6 +449,8 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
      operators_only(404)},
     {"POST", fixed("/admin/orders/" + souk::new_uuid() + "/cancel"),
      operators_only(404)},
+    {"POST", fixed("/admin/orders/" + souk::new_uuid() + "/fulfil"),
+     operators_only(404)},
     {"POST", fixed("/admin/orders/" + souk::new_uuid() + "/refund"),
      operators_only(404)},
   };
