@@ -86,6 +86,17 @@ expected<milliseconds> parse_duration_value(const std::string& text) {
   return parse_duration(text);
 }
 
+// A PostgreSQL session timeout: the server takes at most INT_MAX ms (about
+// 24 days); a day is far beyond any lock wait or idle transaction souk
+// means to allow, and says so here rather than at the first connection.
+expected<milliseconds> parse_session_timeout(const std::string& text) {
+  auto d = parse_duration(text);
+  if (d && *d > std::chrono::hours{24})
+    return error{errc::invalid_field,
+                 fmt::format("must be at most 24h (0: none), got '{}'", text)};
+  return d;
+}
+
 // How long rows are kept: at least an hour, so a retry or a replay in
 // flight never finds its row gone.
 expected<milliseconds> parse_retention(const std::string& text) {
@@ -370,12 +381,12 @@ const std::vector<field>& fields() {
                show_duration),
     make_field("database.lock_timeout",
                "PostgreSQL: wait for a row or table lock (0: forever)",
-               SOUK_MEMBER(database.lock_timeout), parse_duration_value,
+               SOUK_MEMBER(database.lock_timeout), parse_session_timeout,
                show_duration),
     make_field("database.idle_in_transaction_timeout",
                "PostgreSQL: end sessions idle in a transaction (0: never)",
                SOUK_MEMBER(database.idle_in_transaction_timeout),
-               parse_duration_value, show_duration),
+               parse_session_timeout, show_duration),
     make_field("database.migrate_on_start", "apply pending migrations at start",
                SOUK_MEMBER(database.migrate_on_start), parse_bool, show_bool),
     make_field("log.level", "trace, debug, info, warn, error, critical or off",

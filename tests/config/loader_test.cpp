@@ -139,6 +139,22 @@ BOOST_AUTO_TEST_CASE(retention_is_at_least_an_hour) {
   BOOST_TEST(ok->values.auth.login_failures_kept_for == std::chrono::hours{1});
 }
 
+BOOST_AUTO_TEST_CASE(postgresql_session_timeouts_are_at_most_a_day) {
+  for (auto key : {"lock_timeout", "idle_in_transaction_timeout"}) {
+    auto x = load_text(std::string{"database:\n  "} + key + ": 25h\n");
+    BOOST_REQUIRE(!x);
+    BOOST_TEST_INFO(x.err().detail);
+    BOOST_TEST(x.err().detail.find(std::string{"database."} + key)
+               != std::string::npos);
+    BOOST_TEST(x.err().detail.find("at most 24h") != std::string::npos);
+    auto ok = load_text(std::string{"database:\n  "} + key + ": 24h\n");
+    BOOST_REQUIRE(ok);
+  }
+  auto off = load_text("database:\n  lock_timeout: 0s\n");
+  BOOST_REQUIRE(off);
+  BOOST_TEST(off->values.database.lock_timeout.count() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(email_senders_are_from_1_to_64) {
   for (auto bad : {"0", "65", "many"}) {
     auto x = load_text(std::string{"email:\n  senders: "} + bad + "\n");
