@@ -204,7 +204,8 @@ void upsert_stripes(soci::session& sql,
 // Moves what account `id`'s stripes hold into its row, under the stripes'
 // locks (held to commit): a concurrent unguarded change waits for them, or
 // lands in a stripe made after, and is kept either way.
-void fold_stripes(soci::session& sql, const std::string& id, bool pg) {
+// True if it moved anything.
+bool fold_stripes(soci::session& sql, const std::string& id, bool pg) {
   long long sum = 0;
   std::string read; // the stripes read, locked: only these are emptied
   for (auto& r : rows::query{sql,
@@ -220,7 +221,7 @@ void fold_stripes(soci::session& sql, const std::string& id, bool pg) {
     read += fmt::format("{}{}", read.empty() ? "" : ", ", get_int(r, 0));
   }
   if (read.empty())
-    return;
+    return false;
   // Not "every stripe of the account": one made since the read (a sale
   // committed meanwhile) was not counted, and keeps its money.
   rows::exec(sql,
@@ -232,6 +233,7 @@ void fold_stripes(soci::session& sql, const std::string& id, bool pg) {
              "UPDATE ledger_accounts SET balance = balance + CAST(:s AS "
              "BIGINT) WHERE id = :id",
              soci::use(sum), soci::use(id));
+  return true;
 }
 
 void insert_hold(soci::session& sql, const hold_row& h,
@@ -509,30 +511,35 @@ ledger_repository::post(const posting& p,
             upsert_stripes(sql, {{id, d}}, stripe_of(p.key));
             continue;
           }
-          fold_stripes(sql, id, db_.kind() == backend::postgresql);
+          const bool pg = db_.kind() == backend::postgresql;
+          fold_stripes(sql, id, pg);
           // The guards are the rules, checked on the row itself, which now
           // holds the whole balance (PostgreSQL re-checks them after
           // waiting for a concurrent writer's lock): a protected account is
           // debited only if it holds the amount; a debt (`owed`) is only
           // ever repaid, never overpaid.
-          long long amount = d;
-          detail::statement_lease update{
-            sql,
-            "UPDATE ledger_accounts SET balance = balance + CAST(:d AS BIGINT) "
-            "WHERE id = :id AND (CAST(:d2 AS BIGINT) >= 0 OR may_go_negative "
-            "= 1 OR balance + CAST(:d3 AS BIGINT) >= 0) AND (CAST(:d4 AS "
-            "BIGINT) <= 0 OR kind <> 'owed' OR balance + CAST(:d5 AS BIGINT) "
-            "<= 0)"};
-          update->exchange(soci::use(amount));
-          update->exchange(soci::use(id));
-          update->exchange(soci::use(amount));
-          update->exchange(soci::use(amount));
-          update->exchange(soci::use(amount));
-          update->exchange(soci::use(amount));
-          update->define_and_bind();
-          update.execute(true);
-          if (update->get_affected_rows() != 1)
-            return refused_by_guard(sql, delta, p.currency);
+          auto guarded = [&] {
+            long long amount = d;
+            detail::statement_lease update{
+              sql, "UPDATE ledger_accounts SET balance = balance + CAST(:d "
+                   "AS BIGINT) WHERE id = :id AND (CAST(:d2 AS BIGINT) >= 0 "
+                   "OR may_go_negative = 1 OR balance + CAST(:d3 AS BIGINT) "
+                   ">= 0) AND (CAST(:d4 AS BIGINT) <= 0 OR kind <> 'owed' OR "
+                   "balance + CAST(:d5 AS BIGINT) <= 0)"};
+            update->exchange(soci::use(amount));
+            update->exchange(soci::use(id));
+            update->exchange(soci::use(amount));
+            update->exchange(soci::use(amount));
+            update->exchange(soci::use(amount));
+            update->exchange(soci::use(amount));
+            update->define_and_bind();
+            update.execute(true);
+            return update->get_affected_rows() == 1;
+          };
+          // Refused: a sale committed since the fold read the stripes may
+          // have made a stripe of its own; fold that in and ask once more.
+          if (!guarded() && !(fold_stripes(sql, id, pg) && guarded()))
+            return refused_by_guard(sql, {{id, d}}, p.currency);
         }
       }
       if (p.hold)
@@ -830,6 +837,19 @@ expected<ledger_report> ledger_repository::check() {
           out.problems.push_back(
             fmt::format("{}: a debt repaid beyond zero ({})", id, balance));
       }
+    }
+    {
+      // What the rows' CHECK relies on: a protected account's stripes hold
+      // only credits, a debt's only debits.
+      rows::query rows{
+        sql, "SELECT s.account_id, s.stripe, s.balance FROM ledger_stripes s "
+             "JOIN ledger_accounts a ON a.id = s.account_id WHERE "
+             "(a.may_go_negative = 0 AND s.balance < 0) OR (a.kind = 'owed' "
+             "AND s.balance > 0) ORDER BY s.account_id, s.stripe"};
+      for (auto& r : rows)
+        out.problems.push_back(
+          fmt::format("{}: stripe {} holds {}, against the account's rule",
+                      r.get<std::string>(0), get_int(r, 1), get_int(r, 2)));
     }
     {
       rows::query rows{sql, "SELECT e.id, e.currency, a.currency, b.currency "

@@ -171,6 +171,18 @@ BOOST_AUTO_TEST_CASE(a_posting_that_would_overdraw_changes_nothing) {
   BOOST_TEST(b.balance(b.available) == 100);
   BOOST_TEST(b.balance(b.in_transit) == 0);
   BOOST_TEST(b.count("SELECT COUNT(*) FROM ledger_entries") == 1);
+  // Two guarded accounts, the second short: the refusal names that one,
+  // not the first (debited by then inside the refused transaction).
+  BOOST_REQUIRE(b.ledger.post(b.posting("sale:o2", {{b.gateway, b.fees, 3}})));
+  auto refund = b.ledger.post(b.posting(
+    "refund:o1", {{b.available, b.gateway, 100}, {b.fees, b.gateway, 5}},
+    "refund"));
+  BOOST_REQUIRE(!refund);
+  BOOST_TEST(refund.err().code == souk::errc::conflict);
+  BOOST_TEST(refund.err().detail.find(b.fees) != std::string::npos,
+             refund.err().detail);
+  BOOST_TEST(b.balance(b.available) == 100);
+  BOOST_TEST(b.balance(b.fees) == 3);
   b.sound();
 }
 
@@ -315,6 +327,26 @@ BOOST_AUTO_TEST_CASE(check_finds_a_tampered_balance) {
   BOOST_TEST(report->problems[0].find("sum to -7") != std::string::npos,
              report->problems[0]);
   BOOST_TEST(report->problems[1].find(b.gateway) != std::string::npos);
+  // A protected account's stripe holding a debit breaks what its row's
+  // CHECK relies on, even when its balance adds up.
+  st = b.db->run([&](soci::session& sql) {
+    sql << "UPDATE ledger_stripes SET balance = balance + 7 WHERE account_id "
+           "= :id",
+      soci::use(b.gateway);
+    sql << "UPDATE ledger_stripes SET balance = balance - 130 WHERE "
+           "account_id = :id",
+      soci::use(b.pending);
+    sql << "UPDATE ledger_accounts SET balance = balance + 130 WHERE id = :id",
+      soci::use(b.pending);
+  });
+  BOOST_REQUIRE(!st);
+  report = b.ledger.check();
+  BOOST_REQUIRE(report);
+  BOOST_REQUIRE(report->problems.size() == 1u);
+  BOOST_TEST(report->problems[0].find("against the account's rule")
+               != std::string::npos,
+             report->problems[0]);
+  BOOST_TEST(report->problems[0].find(b.pending) != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(twenty_concurrent_payouts_never_overdraw) {
