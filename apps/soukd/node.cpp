@@ -735,9 +735,9 @@ status node::start() {
     = [dir = d.directory] { actors::nudge(*dir, "payment"); };
   svc->deliver_event
     = [this](const std::string& id, const std::string& event,
-             const std::string& actor,
-             const std::string& detail) -> expected<std::string> {
-    orders::event_input in{event, actor, detail, ""};
+             const std::string& actor, const std::string& detail,
+             const std::string& dedup_key) -> expected<std::string> {
+    orders::event_input in{event, actor, detail, dedup_key};
     in.record_if_ignored = false; // a refused request leaves nothing behind
     auto out = impl_->engine->deliver_wait(id, std::move(in));
     if (!out)

@@ -21,6 +21,7 @@
 #include "souk/metrics/registry.hpp"
 #include "souk/orders/library.hpp"
 #include "souk/orders/planner.hpp"
+#include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/deliveries.hpp"
 #include "souk/persistence/orders.hpp"
@@ -512,7 +513,24 @@ handler order_action(std::shared_ptr<const services> svc, std::string event,
       svc->gateway_workers->post([svc, &req, id, state, actor, event, verb,
                                   detail = detail.dump(),
                                   reply = std::move(reply)] {
-        auto outcome = svc->deliver_event(id, event, actor, detail);
+        // A fulfilment answers a payment: only one still there (not
+        // refunded or reversed outside souk), and under its key, so that the
+        // payment delivered again later is a duplicate, not another park.
+        std::string key;
+        if (event == orders::fulfil_event) {
+          if (state != persistence::parked_state)
+            return reply(problem(errc::conflict, refusal(id, state, event),
+                                 req.request_id));
+          if (!svc->payments)
+            return reply(
+              problem(error{errc::unavailable, "payments are not set up here"},
+                      req.request_id));
+          auto held = svc->payments->late_payment_key(id);
+          if (!held)
+            return reply(problem(held.err(), req.request_id));
+          key = *held;
+        }
+        auto outcome = svc->deliver_event(id, event, actor, detail, key);
         if (!outcome)
           return reply(problem(outcome.err(), req.request_id));
         if (*outcome != "applied")

@@ -411,6 +411,13 @@ void request_refund(std::shared_ptr<const services> svc, const request& req,
                          "only the product's creator or an "
                          "operator may refund this order",
                          req.request_id));
+  // A parked order is an operator's to answer.
+  const bool parked = o.state == persistence::parked_state;
+  if (parked && who->who.role != accounts::operator_role)
+    return reply(problem(errc::forbidden,
+                         "an order parked in needs_attention is refunded by "
+                         "an operator",
+                         req.request_id));
   if (!svc->payments || !svc->deliver_event)
     return reply(problem(no_payments(), req.request_id));
   auto reason = string_field(*body, "reason", std::string{}, 500);
@@ -427,6 +434,16 @@ void request_refund(std::shared_ptr<const services> svc, const request& req,
                                   o.amount),
                       "amount"},
                 req.request_id));
+    // Nothing was delivered for a payment that came late: it goes back
+    // whole, or the rest would be left at the gateway with no way back.
+    if (parked && a->get<int64_t>() != o.amount)
+      return reply(
+        problem(error{errc::invalid_field,
+                      fmt::format("a parked order's payment is refunded "
+                                  "whole: leave amount out or give {}",
+                                  o.amount),
+                      "amount"},
+                req.request_id));
     detail["amount"] = a->get<int64_t>();
   }
   auto actor
@@ -434,10 +451,21 @@ void request_refund(std::shared_ptr<const services> svc, const request& req,
       + who->who.id;
   auto id = o.id;
   auto state = o.state;
-  svc->gateway_workers->post([svc, &req, id, state, actor,
+  svc->gateway_workers->post([svc, &req, id, state, actor, parked,
                               detail = detail.dump(),
                               reply = std::move(reply)] {
-    auto outcome = svc->deliver_event(id, "refund.requested", actor, detail);
+    // A late payment is refunded only while it is there (not refunded or
+    // reversed outside souk), under its key: the payment delivered again
+    // later is a duplicate, not another park.
+    std::string key;
+    if (parked) {
+      auto held = svc->payments->late_payment_key(id);
+      if (!held)
+        return reply(problem(held.err(), req.request_id));
+      key = *held;
+    }
+    auto outcome
+      = svc->deliver_event(id, "refund.requested", actor, detail, key);
     if (!outcome)
       return reply(problem(outcome.err(), req.request_id));
     if (*outcome != "applied")

@@ -22,6 +22,7 @@ using persistence::timer_row;
 
 constexpr std::string_view step_retry_event = "step.retry";
 constexpr std::string_view paid_event = "payment.succeeded";
+constexpr std::string_view payment_key_prefix = "payment:";
 
 // A transition that leaves the order where it is and appends `event`.
 persistence::transition stay(const order_snapshot& snap, std::string event,
@@ -210,6 +211,12 @@ plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
   auto target = retry_target(snap);
   auto* s = target.empty() ? nullptr : tpl.find(target);
   auto refuse = [&](const std::string& why) { return refused(snap, in, why); };
+  if (late_payment(snap) != nullptr)
+    // Its payment came and was turned away: going back to wait for it
+    // would wait for nothing (the gateway will not send it again).
+    return refuse(fmt::format("its payment came after it had left '{}': "
+                              "fulfil it ({}) or refund it instead",
+                              tpl.initial, fulfil_event));
   if (o.state != persistence::parked_state || s == nullptr || s->terminal)
     return refuse(fmt::format(
       "only an order parked in {} from an unfinished state can be retried "
@@ -287,7 +294,11 @@ plan answer_late_payment(const flows::flow_template& tpl,
     return refused(snap, in, tr.err().detail);
   plan out;
   auto tx = stay(snap, in.event, in.actor, in.detail);
-  tx.event.dedup_key = in.dedup_key;
+  // The payment's key marks it answered (`late_payment`); the caller
+  // gives the real one, so the payment delivered again is a duplicate.
+  tx.event.dedup_key = in.dedup_key.starts_with(payment_key_prefix)
+                         ? in.dedup_key
+                         : std::string{payment_key_prefix} + "late:" + o.id;
   enter(tpl, snap, *tr, now, opts, tx, out);
   out.tx = std::move(tx);
   return out;
@@ -320,6 +331,14 @@ plan plan_late_refund(const flows::flow_template& tpl,
                                 tpl.name, refund_event, targets.size())};
   if (targets.size() == 1)
     tr = flows::reenter(tpl, *targets.begin(), in.event);
+  // Nothing was delivered: the payment goes back whole, or the rest would
+  // stay at the gateway with no way back.
+  auto asked = nlohmann::json::parse(in.detail, nullptr, false);
+  if (asked.is_object() && asked.contains("amount")
+      && asked["amount"] != nlohmann::json(snap.order.amount))
+    tr = error{errc::conflict,
+               fmt::format("a payment that came late is refunded whole ({})",
+                           snap.order.amount)};
   return answer_late_payment(tpl, snap, in, tr, now, opts, "refunded");
 }
 
@@ -336,14 +355,15 @@ const persistence::event_row* late_payment(const order_snapshot& snap) {
     return nullptr;
   const persistence::event_row* late = nullptr;
   for (auto& e : snap.events) {
+    // A payment's events carry its key ("payment:<reference>") when they
+    // act: its payment.succeeded taken in time, or an operator's answer
+    // to it arriving late (fulfilled or refunded). Either way, answered.
+    if (e.dedup_key.starts_with(payment_key_prefix))
+      return nullptr;
     if (e.event == paid_event) {
       if (e.from_state != e.to_state)
-        return nullptr; // it took a payment
-      if (late == nullptr)
-        late = &e; // recorded as ignored: it came late
-    } else if (late != nullptr && e.to_state != e.from_state
-               && e.to_state != persistence::parked_state) {
-      return nullptr; // it moved on since (fulfilled, refunded, retried)
+        return nullptr; // taken (without a key: written by hand)
+      late = &e;        // recorded as ignored: it came late
     }
   }
   return late;

@@ -336,6 +336,14 @@ void verified(persistence::payment_row& p, const charge& ch,
             ch.currency);
 }
 
+// The key of a payment's events on its order: an order takes a payment
+// once, and events answering it (an operator's fulfilment or refund of a
+// late one) carry the same key, so the payment delivered again later is a
+// duplicate.
+std::string payment_key(const persistence::payment_row& p) {
+  return "payment:" + p.reference;
+}
+
 orders::event_input paid_event(const persistence::payment_row& p,
                                const std::string& gateway_id,
                                std::string_view via) {
@@ -345,7 +353,7 @@ orders::event_input paid_event(const persistence::payment_row& p,
               {"amount", money_json(p.amount, p.currency)},
               {"via", via}};
   return {"payment.succeeded", "gateway:" + p.gateway, detail.dump(),
-          "payment:" + p.reference};
+          payment_key(p)};
 }
 
 } // namespace
@@ -405,6 +413,44 @@ service::impl::park_mismatch(const persistence::payment_row& p) {
   if (auto err = repo().close_checks(p.id))
     log::warn("payment {}: {}", p.reference, err.detail);
   return settlement{p.order_id, p.reference, p.status, p.gateway_status};
+}
+
+expected<std::string> service::late_payment_key(const std::string& order_id) {
+  auto& d = *impl_;
+  auto r = d.repo();
+  auto found = r.find_by_order(order_id);
+  if (!found)
+    return found.err();
+  if (!*found)
+    return error{errc::conflict, "order " + order_id + " has no payment"};
+  auto& p = **found;
+  if (p.status != "succeeded")
+    return error{errc::conflict,
+                 fmt::format("payment {} is {}, not succeeded: there is no "
+                             "payment to answer for",
+                             p.reference, p.status)};
+  auto refunds = r.refunds_of(p.id);
+  if (!refunds)
+    return refunds.err();
+  for (auto& x : *refunds)
+    if (x.status != "failed")
+      return error{errc::conflict,
+                   fmt::format("payment {} has a refund already ({} {}, {})",
+                               p.reference, x.amount, x.currency, x.status)};
+  auto ch = d.gw->verify(p.reference);
+  if (!ch)
+    return error{errc::unavailable, "the gateway did not say whether payment "
+                                      + p.reference
+                                      + " is still there: " + ch.err().detail};
+  if (ch->status != charge_status::success || ch->amount != p.amount
+      || ch->currency != p.currency)
+    return error{errc::conflict,
+                 fmt::format("the gateway reports payment {} as {} ({} {}): "
+                             "it was refunded or reversed outside souk, or "
+                             "changed; nothing to fulfil or refund",
+                             p.reference, ch->status_text, ch->amount,
+                             ch->currency)};
+  return payment_key(p);
 }
 
 expected<settlement> service::settle(const std::string& reference,

@@ -506,6 +506,50 @@ BOOST_AUTO_TEST_CASE(a_late_payment_is_fulfilled_as_if_it_came_in_time) {
   BOOST_TEST(snap.order.state == "delivered");
 }
 
+BOOST_AUTO_TEST_CASE(a_late_payment_is_answered_under_its_key_not_retried) {
+  pay_late(*this);
+  // A retry would go back to wait for a payment that has come.
+  BOOST_TEST(
+    (event(std::string{so::retry_event}).result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "needs_attention");
+  // A partial refund would leave the rest at the gateway: refused.
+  auto partial = commit(so::plan_event(
+    tpl, snap, {"refund.requested", "operator:x", R"({"amount":100})", ""}, now,
+    opts));
+  BOOST_TEST((partial.result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "needs_attention");
+  // The fulfilment carries the payment's key: the payment delivered again
+  // later is a duplicate, not another late payment.
+  auto f = commit(so::plan_event(
+    tpl, snap,
+    {std::string{so::fulfil_event}, "operator:x", "", "payment:ref-1"}, now,
+    opts));
+  BOOST_TEST((f.result == so::outcome::applied));
+  BOOST_TEST(snap.events.back().dedup_key == "payment:ref-1");
+  step(errc::ok);
+  step(errc::ok);
+  BOOST_TEST((event("payment.succeeded", "payment:ref-1").result
+              == so::outcome::duplicate));
+  BOOST_TEST(snap.order.state == "delivered");
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_payment_that_finds_the_order_parked_is_not_retried_away) {
+  // Parked while it waited (a crash loop), then the payment came: it is
+  // recorded as ignored. A retry would go back to `pending` and wait for a
+  // payment the gateway will not send again; fulfil or refund it instead.
+  park(snap, "crashed 4 times");
+  auto late = event("payment.succeeded", "payment:ref-2");
+  BOOST_REQUIRE((late.result == so::outcome::ignored));
+  BOOST_TEST(so::late_payment(snap) != nullptr);
+  BOOST_TEST(
+    (event(std::string{so::retry_event}).result == so::outcome::ignored));
+  BOOST_TEST(snap.order.state == "needs_attention");
+  BOOST_TEST(
+    (event(std::string{so::fulfil_event}).result == so::outcome::applied));
+  BOOST_TEST(snap.order.state == "paid");
+}
+
 BOOST_AUTO_TEST_CASE(a_late_payment_is_refunded_from_needs_attention) {
   pay_late(*this);
   auto r = event("refund.requested");

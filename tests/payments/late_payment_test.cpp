@@ -86,6 +86,21 @@ BOOST_AUTO_TEST_CASE(an_operator_fulfils_a_payment_that_came_late) {
   BOOST_TEST(s.fx->of(o.id) == 1);
   BOOST_TEST(s.balance("pending") == 465'000);
 
+  // The payment delivered once more (reconciliation looking again, say,
+  // because closing its checks had failed): the fulfilment carries the
+  // payment's key, so it is a duplicate, and the sale is not parked again.
+  auto st = s.db->run([&](soci::session& sql) {
+    sql << "UPDATE payments SET next_check_at = '2020-01-01T00:00:00.000Z' "
+           "WHERE order_id = :o",
+      soci::use(o.id);
+  });
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  BOOST_TEST(s.come_back(o.reference).status == 200u);
+  BOOST_TEST(s.state(o.id) == "delivered");
+  BOOST_TEST(s.snapshot(o.id).events.size() == events);
+  BOOST_TEST(s.payment(o.id).next_check_at
+             == souk::persistence::payment_repository::no_more_checks);
+
   // From here it is an ordinary sale: a refund takes the credit back.
   auto refund = post(s, s.op_token, "/admin/orders/" + o.id + "/refund");
   BOOST_REQUIRE_MESSAGE(refund.status == 202u, refund.body);
@@ -98,8 +113,21 @@ BOOST_AUTO_TEST_CASE(an_operator_fulfils_a_payment_that_came_late) {
 BOOST_AUTO_TEST_CASE(an_operator_refunds_a_payment_that_came_late) {
   shop s;
   auto o = pay_too_late(s);
-  // The creator may give the buyer's money back too (the same route as
-  // for any refund); the operator's route is used here.
+  auto events = s.snapshot(o.id).events.size();
+  // A parked order is an operator's: not the creator's to refund.
+  auto by_creator = s.as_creator("POST", "/api/v1/orders/" + o.id + "/refund");
+  BOOST_TEST(by_creator.status == 403u);
+  // Whole or not at all: nothing was delivered for it.
+  auto partial = post(s, s.op_token, "/admin/orders/" + o.id + "/refund",
+                      {{"amount", 100'000}});
+  BOOST_TEST(partial.status == 422u);
+  BOOST_TEST(json::parse(partial.body)["field"] == "amount");
+  // Nor a retry: it would wait for a payment that has come.
+  BOOST_TEST(post(s, s.op_token, "/admin/orders/" + o.id + "/retry").status
+             == 409u);
+  BOOST_TEST(s.snapshot(o.id).events.size() == events);
+  BOOST_TEST(s.gw->stats().refund_calls == 0u);
+
   auto res = post(s, s.op_token, "/admin/orders/" + o.id + "/refund",
                   {{"reason", "the buyer bought elsewhere"}});
   BOOST_REQUIRE_MESSAGE(res.status == 202u, res.body);
@@ -127,6 +155,41 @@ BOOST_AUTO_TEST_CASE(an_operator_refunds_a_payment_that_came_late) {
   BOOST_TEST(s.fx->of(o.id) == 0);
 }
 
+// Refunded in the gateway's dashboard before souk was asked: the gateway
+// reports it reversed, so souk neither delivers it nor refunds it again.
+BOOST_AUTO_TEST_CASE(a_late_payment_refunded_outside_souk_is_not_answered) {
+  shop s;
+  auto o = pay_too_late(s);
+  auto outside
+    = http_request(s.sandbox_port, "POST", "/refund",
+                   json{{"transaction", o.reference}}.dump(),
+                   {{"Authorization", std::string{"Bearer "} + secret},
+                    {"Content-Type", "application/json"}});
+  BOOST_REQUIRE_MESSAGE(outside.status == 200u, outside.body);
+  // The gateway processes the refund a moment later.
+  BOOST_REQUIRE(s.eventually([&] {
+    auto v = http_request(s.sandbox_port, "GET",
+                          "/transaction/verify/" + o.reference, {},
+                          {{"Authorization", std::string{"Bearer "} + secret}});
+    auto doc = json::parse(v.body, nullptr, false);
+    return doc.is_object() && doc["data"].is_object()
+           && doc["data"].value("status", "") == "reversed";
+  }));
+  auto events = s.snapshot(o.id).events.size();
+  auto fulfil = post(s, s.op_token, "/admin/orders/" + o.id + "/fulfil");
+  BOOST_TEST(fulfil.status == 409u);
+  BOOST_TEST(
+    json::parse(fulfil.body)["detail"].get<std::string>().find("reversed")
+      != std::string::npos,
+    fulfil.body);
+  auto refund = post(s, s.op_token, "/admin/orders/" + o.id + "/refund");
+  BOOST_TEST(refund.status == 409u);
+  BOOST_TEST(s.state(o.id) == "needs_attention");
+  BOOST_TEST(s.snapshot(o.id).events.size() == events);
+  BOOST_TEST(s.fx->of(o.id) == 0);
+  BOOST_TEST(s.gw->stats().refund_calls == 1u); // the dashboard's only
+}
+
 BOOST_AUTO_TEST_CASE(a_mismatched_payment_is_neither_fulfilled_nor_refunded) {
   shop_options opts;
   opts.misbehave.amount_delta = -100; // the gateway says 100 kobo less
@@ -141,8 +204,9 @@ BOOST_AUTO_TEST_CASE(a_mismatched_payment_is_neither_fulfilled_nor_refunded) {
   auto refund = post(s, s.op_token, "/admin/orders/" + id + "/refund");
   BOOST_TEST(refund.status == 409u);
   BOOST_TEST(
-    json::parse(refund.body)["detail"].get<std::string>().find("came after")
-    != std::string::npos);
+    json::parse(refund.body)["detail"].get<std::string>().find("mismatch")
+      != std::string::npos,
+    refund.body);
   BOOST_TEST(s.snapshot(id).events.size() == events);
   BOOST_TEST(s.state(id) == "needs_attention");
   BOOST_TEST(s.fx->of(id) == 0);

@@ -95,10 +95,12 @@ struct services {
   std::function<void()> on_gateway_event;
   /// Delivers an event to an order through the order engine and waits for
   /// the outcome ("applied", "ignored", "duplicate", "stale"); an event the
-  /// order's state does not take ("ignored") writes nothing. Blocking.
+  /// order's state does not take ("ignored") writes nothing. `dedup_key`:
+  /// see `orders::event_input` (empty: none). Blocking.
   std::function<expected<std::string>(
     const std::string& order_id, const std::string& event,
-    const std::string& actor, const std::string& detail)>
+    const std::string& actor, const std::string& detail,
+    const std::string& dedup_key)>
     deliver_event;
   /// Served at `/metrics`; that route answers 503 without it.
   std::shared_ptr<metrics::registry> metrics;

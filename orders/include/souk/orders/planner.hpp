@@ -88,8 +88,11 @@ inline constexpr std::string_view refund_event = "refund.requested";
 
 /// The payment an order parked in `needs_attention` received after it had
 /// left its initial state (the gateway's `payment.succeeded`, recorded as
-/// ignored), if it never took a payment otherwise: what `fulfil_event`
-/// and a late refund act on. Null elsewhere.
+/// ignored), if no event took or answered a payment (none carries a
+/// payment's key, "payment:..."): what `fulfil_event` and a late refund
+/// act on, each once (they carry the payment's key: the caller's, or one
+/// made up if it gives none). Null elsewhere. A retry of such an order is
+/// refused: it would wait for a payment that has come.
 const persistence::event_row*
 late_payment(const persistence::order_snapshot& snap);
 

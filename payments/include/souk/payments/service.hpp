@@ -167,6 +167,16 @@ public:
   expected<settlement> settle(const std::string& reference,
                               std::string_view via);
 
+  /// Before an operator answers a payment that came late (fulfils or
+  /// refunds its parked order): the key its events carry
+  /// ("payment:<reference>") if the money is still there to answer for:
+  /// the payment is `succeeded`, souk has asked for no refund of it, and
+  /// the gateway's verify still reports it paid in full (not `reversed`:
+  /// refunded in the gateway's dashboard, say). `conflict` naming what is
+  /// wrong otherwise; `unavailable` when the gateway does not answer.
+  /// Blocking (a gateway call).
+  expected<std::string> late_payment_key(const std::string& order_id);
+
   /// One round of background work: processes due inbox events, then due
   /// reconciliation checks. Returns how many rows it handled.
   size_t run_due();
