@@ -557,15 +557,23 @@ int main(int argc, char** argv) {
   // few rows and stay cached while they grow.
   auto warm = static_cast<uint32_t>(o.warm_up);
   if (warm > 0) {
-    auto w = run_phase(s, o, 0, warm, o.clients, 0, run_id, errors);
+    // Its errors apart: the figures printed below are the measured phases'.
+    error_counts warm_errors;
+    auto w = run_phase(s, o, 0, warm, o.clients, 0, run_id, warm_errors);
     all = std::move(w.records);
     if (pg) {
       auto st = db->run([](soci::session& sql) { sql << "ANALYZE"; });
       if (st)
         return fail("ANALYZE after the warm-up: " + st.detail);
     }
-    std::printf("warm-up: %u purchases, %zu completed (not measured)%s\n", warm,
-                w.completed, pg ? "; ANALYZE" : "");
+    uint64_t warm_failures = 0;
+    for (auto& [kind, n] : warm_errors.snapshot())
+      warm_failures += n;
+    std::printf("warm-up: %u purchases, %zu completed, %llu error(s) (not "
+                "measured)%s\n",
+                warm, w.completed,
+                static_cast<unsigned long long>(warm_failures),
+                pg ? "; ANALYZE" : "");
     std::fflush(stdout);
   }
 
