@@ -60,6 +60,18 @@ BOOST_AUTO_TEST_CASE(an_operator_fulfils_a_payment_that_came_late) {
   BOOST_TEST(post(s, s.creator_token, path).status == 403u);
   BOOST_TEST(s.state(o.id) == "needs_attention");
 
+  // The gateway is asked first; while it does not answer, nothing happens.
+  auto events = s.snapshot(o.id).events.size();
+  auto normal = s.gw->current_behaviour();
+  auto silent = normal;
+  silent.verify_errors = 1000;
+  s.gw->set_behaviour(silent);
+  auto unanswered = post(s, s.op_token, path);
+  BOOST_TEST(unanswered.status == 503u, unanswered.body);
+  BOOST_TEST(s.snapshot(o.id).events.size() == events);
+  BOOST_TEST(s.state(o.id) == "needs_attention");
+  s.gw->set_behaviour(normal);
+
   auto res = post(s, s.op_token, path, {{"reason", "the buyer wrote in"}});
   BOOST_REQUIRE_MESSAGE(res.status == 202u, res.body);
   BOOST_TEST(json::parse(res.body)["from"] == "needs_attention");
@@ -78,7 +90,7 @@ BOOST_AUTO_TEST_CASE(an_operator_fulfils_a_payment_that_came_late) {
   ledger_is_sound(s);
 
   // A second fulfilment is refused and leaves nothing behind.
-  auto events = snap.events.size();
+  events = snap.events.size();
   auto again = post(s, s.op_token, path);
   BOOST_TEST(again.status == 409u);
   BOOST_TEST(json::parse(again.body)["code"] == "conflict");
