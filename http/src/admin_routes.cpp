@@ -21,7 +21,6 @@
 #include "souk/metrics/registry.hpp"
 #include "souk/orders/library.hpp"
 #include "souk/orders/planner.hpp"
-#include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/deliveries.hpp"
 #include "souk/persistence/orders.hpp"
@@ -521,11 +520,7 @@ handler order_action(std::shared_ptr<const services> svc, std::string event,
           if (state != persistence::parked_state)
             return reply(problem(errc::conflict, refusal(id, state, event),
                                  req.request_id));
-          if (!svc->payments)
-            return reply(
-              problem(error{errc::unavailable, "payments are not set up here"},
-                      req.request_id));
-          auto held = svc->payments->late_payment_key(id);
+          auto held = late_payment_key(*svc, id);
           if (!held)
             return reply(problem(held.err(), req.request_id));
           key = *held;

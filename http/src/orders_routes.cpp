@@ -376,6 +376,13 @@ void answer_order(std::shared_ptr<const services> svc, const request& req,
 // The order if `who` may see it; not_found otherwise (the same answer as for
 // an order that does not exist). Blocking; one read on PostgreSQL (the
 // order page's), two on SQLite.
+expected<std::string> late_payment_key(const services& svc,
+                                       const std::string& id) {
+  if (!svc.payments)
+    return no_payments();
+  return svc.payments->late_payment_key(id);
+}
+
 expected<visible_order> find_visible(const services& svc, const principal& who,
                                      const std::string& id) {
   auto reader = reader_of(svc, &who, std::nullopt, id);
@@ -459,7 +466,7 @@ void request_refund(std::shared_ptr<const services> svc, const request& req,
     // later is a duplicate, not another park.
     std::string key;
     if (parked) {
-      auto held = svc->payments->late_payment_key(id);
+      auto held = late_payment_key(*svc, id);
       if (!held)
         return reply(problem(held.err(), req.request_id));
       key = *held;
@@ -469,18 +476,17 @@ void request_refund(std::shared_ptr<const services> svc, const request& req,
     if (!outcome)
       return reply(problem(outcome.err(), req.request_id));
     if (*outcome != "applied")
-      return reply(
-        problem(errc::conflict,
-                state == persistence::parked_state
-                  ? fmt::format("order {} is {}; a parked order is refunded "
-                                "through souk only when its payment came "
-                                "after it had given up waiting (and it was "
-                                "neither fulfilled nor refunded since)",
-                                id, state)
-                  : fmt::format("order {} is {}; its flow takes no refund "
-                                "there",
-                                id, state),
-                req.request_id));
+      return reply(problem(
+        errc::conflict,
+        parked ? fmt::format("order {} is {}; a parked order is refunded "
+                             "through souk only when its payment came "
+                             "after it had given up waiting (and it was "
+                             "neither fulfilled nor refunded since)",
+                             id, state)
+               : fmt::format("order {} is {}; its flow takes no refund "
+                             "there",
+                             id, state),
+        req.request_id));
     req.log.info("refund of order {} requested by {}", id, actor);
     reply(json_response(202, {{"order_id", id}, {"state", "refunding"}}));
   });

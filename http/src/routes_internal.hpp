@@ -68,6 +68,14 @@ expected<visible_order> find_visible(const services& svc,
                                      const accounts::principal* who,
                                      const request& req, const std::string& id);
 
+/// Before an operator answers a payment that came late (fulfils or refunds
+/// the parked order `id`): the key to deliver the answer under, if the
+/// gateway still holds the payment (`payments::service::late_payment_key`);
+/// `unavailable` where payments are not set up. Blocking (a gateway call):
+/// call on a gateway worker.
+expected<std::string> late_payment_key(const services& svc,
+                                       const std::string& id);
+
 /// A file's display name from `?name=`, or an `errc::invalid_field` error
 /// (field "name"): trimmed, 1-255 bytes of UTF-8, no slashes, backslashes or
 /// control characters, not "." or "..". The stored name in the blob store is

@@ -22,7 +22,6 @@ using persistence::timer_row;
 
 constexpr std::string_view step_retry_event = "step.retry";
 constexpr std::string_view paid_event = "payment.succeeded";
-constexpr std::string_view payment_key_prefix = "payment:";
 
 // A transition that leaves the order where it is and appends `event`.
 persistence::transition stay(const order_snapshot& snap, std::string event,
@@ -276,7 +275,8 @@ plan plan_retry(const flows::flow_template& tpl, const order_snapshot& snap,
 }
 
 // The shared part of an operator's answer to a late payment: checks that
-// the order is parked for one, then enters `tr` (or refuses `why_not`).
+// the order is parked for one, then enters `tr` (or refuses with its
+// error).
 plan answer_late_payment(const flows::flow_template& tpl,
                          const order_snapshot& snap, const event_input& in,
                          const expected<flows::transition>& tr, timestamp now,

@@ -336,12 +336,9 @@ void verified(persistence::payment_row& p, const charge& ch,
             ch.currency);
 }
 
-// The key of a payment's events on its order: an order takes a payment
-// once, and events answering it (an operator's fulfilment or refund of a
-// late one) carry the same key, so the payment delivered again later is a
-// duplicate.
+// The key of a payment's events on its order (`orders::payment_key_prefix`).
 std::string payment_key(const persistence::payment_row& p) {
-  return "payment:" + p.reference;
+  return std::string{orders::payment_key_prefix} + p.reference;
 }
 
 orders::event_input paid_event(const persistence::payment_row& p,

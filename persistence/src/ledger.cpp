@@ -74,11 +74,18 @@ entry_row read_entry(const soci::row& r) {
   return e;
 }
 
-// An account's balance is its row's plus its stripes' (migration 0017).
-constexpr const char* account_columns
+// An account's balance: its row's plus its stripes' (migration 0017), for
+// the row of `ledger_accounts` named `table` (the table or its alias).
+std::string whole_balance(std::string_view table) {
+  return fmt::format("CAST({0}.balance + COALESCE((SELECT SUM(s.balance) "
+                     "FROM ledger_stripes s WHERE s.account_id = {0}.id), 0) "
+                     "AS BIGINT)",
+                     table);
+}
+
+const std::string account_columns
   = "id, owner_kind, owner_id, currency, kind, may_go_negative, "
-    "CAST(balance + COALESCE((SELECT SUM(s.balance) FROM ledger_stripes s "
-    "WHERE s.account_id = ledger_accounts.id), 0) AS BIGINT)";
+    + whole_balance("ledger_accounts");
 
 // How many stripes an account's unguarded changes are spread over (the
 // table's CHECK says the same).
@@ -506,12 +513,12 @@ ledger_repository::post(const posting& p,
       } else {
         // One account at a time in account order, so that stripe locks are
         // taken in the same order as everywhere else.
+        const bool pg = db_.kind() == backend::postgresql;
         for (auto& [id, d] : delta) {
           if (unguarded(accounts.at(id), d)) {
             upsert_stripes(sql, {{id, d}}, stripe_of(p.key));
             continue;
           }
-          const bool pg = db_.kind() == backend::postgresql;
           fold_stripes(sql, id, pg);
           // The guards are the rules, checked on the row itself, which now
           // holds the whole balance (PostgreSQL re-checks them after
@@ -801,11 +808,9 @@ expected<ledger_report> ledger_repository::check() {
     rows::exec(sql, "SELECT COUNT(*) FROM ledger_entries", soci::into(n));
     out.entries = static_cast<size_t>(n);
     {
-      rows::query rows{
-        sql, "SELECT a.currency, CAST(SUM(a.balance) + COALESCE(SUM((SELECT "
-             "SUM(s.balance) FROM ledger_stripes s WHERE s.account_id = "
-             "a.id)), 0) AS BIGINT) FROM ledger_accounts a GROUP BY "
-             "a.currency ORDER BY a.currency"};
+      rows::query rows{sql, "SELECT a.currency, CAST(SUM(" + whole_balance("a")
+                              + ") AS BIGINT) FROM ledger_accounts a GROUP BY "
+                                "a.currency ORDER BY a.currency"};
       for (auto& r : rows)
         if (auto sum = get_int(r, 1); sum != 0)
           out.problems.push_back(
@@ -815,13 +820,13 @@ expected<ledger_report> ledger_repository::check() {
     }
     {
       rows::query rows{
-        sql, "SELECT a.id, CAST(a.balance + COALESCE((SELECT SUM(s.balance) "
-             "FROM ledger_stripes s WHERE s.account_id = a.id), 0) AS BIGINT), "
-             "a.may_go_negative, "
-             "CAST(COALESCE((SELECT SUM(amount) FROM ledger_entries WHERE "
-             "credit_account = a.id), 0) - COALESCE((SELECT SUM(amount) "
-             "FROM ledger_entries WHERE debit_account = a.id), 0) AS BIGINT) "
-             "FROM ledger_accounts a ORDER BY a.id"};
+        sql,
+        "SELECT a.id, " + whole_balance("a")
+          + ", a.may_go_negative, "
+            "CAST(COALESCE((SELECT SUM(amount) FROM ledger_entries WHERE "
+            "credit_account = a.id), 0) - COALESCE((SELECT SUM(amount) "
+            "FROM ledger_entries WHERE debit_account = a.id), 0) AS BIGINT) "
+            "FROM ledger_accounts a ORDER BY a.id"};
       for (auto& r : rows) {
         auto id = r.get<std::string>(0);
         auto balance = get_int(r, 1);

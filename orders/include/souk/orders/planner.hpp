@@ -79,6 +79,12 @@ inline constexpr std::string_view cancel_event = "order.cancel";
 /// took a payment before) it is `ignored`.
 inline constexpr std::string_view fulfil_event = "order.fulfil";
 
+/// The prefix of a payment's key on its order's events
+/// ("payment:<reference>"): the gateway's `payment.succeeded` carries it,
+/// and so does an operator's answer to a payment that came late, so the
+/// payment delivered again later is a duplicate.
+inline constexpr std::string_view payment_key_prefix = "payment:";
+
 /// The event that asks an order for a refund. The template routes it; the
 /// engine also takes it in `needs_attention` for an order parked because
 /// its payment came late, and enters the state the template's
