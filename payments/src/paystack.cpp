@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -171,6 +172,54 @@ public:
     return out;
   }
 
+  expected<std::vector<refund>> refunds_of(const charge& c) override {
+    if (c.id == 0)
+      return error{errc::invalid_field,
+                   "paystack: charge " + c.reference
+                     + " has no transaction id to list refunds of"};
+    // Paystack filters by the transaction's id and pages its lists; a
+    // charge has few refunds, so the first page nearly always ends it.
+    std::vector<refund> out;
+    constexpr int most_pages = 20;
+    for (int page = 1; page <= most_pages; ++page) {
+      auto listed = call_any(
+        "GET",
+        fmt::format("/refund?transaction={}&perPage=100&page={}", c.id, page),
+        {});
+      if (!listed)
+        return listed.err();
+      auto& [data, meta] = *listed;
+      if (!data.is_array())
+        return error{errc::unavailable,
+                     "paystack: GET /refund answered without a data list"};
+      for (auto& item : data) {
+        if (!item.is_object())
+          continue;
+        // Only this charge's, whatever the filter did.
+        auto tx = item.value("transaction", json{});
+        auto of = tx.is_object() ? id_of(tx.value("id", json{})) : id_of(tx);
+        if (of != c.id)
+          continue;
+        refund r;
+        r.id = id_of(item.value("id", json{}));
+        r.status = text_of(item, "status");
+        r.amount = integer_of(item.value("amount", json{}));
+        r.currency = text_of(item, "currency");
+        r.transaction_reference = c.reference;
+        r.raw = item.dump();
+        out.push_back(std::move(r));
+      }
+      auto pages
+        = meta.is_object() ? integer_of(meta.value("pageCount", json{})) : 0;
+      if (page >= pages || data.empty())
+        return out;
+    }
+    return error{errc::unavailable,
+                 fmt::format("paystack: charge {} lists more than {} pages of "
+                             "refunds",
+                             c.reference, most_pages)};
+  }
+
   expected<recipient> create_recipient(const recipient_request& r) override {
     json body{{"type", r.type},
               {"name", r.name},
@@ -257,8 +306,24 @@ public:
 
 private:
   // One API call; the answer's `data` when `status` is true.
+  // The call's `data` object.
   expected<json> call(const std::string& method, const std::string& path,
                       std::string body) {
+    auto answer = call_any(method, path, std::move(body));
+    if (!answer)
+      return answer.err();
+    if (!answer->first.is_object())
+      return error{errc::unavailable, fmt::format("paystack: {} {} answered "
+                                                  "without a data object",
+                                                  method, path)};
+    return std::move(answer->first);
+  }
+
+  // The call's `data` (any JSON) and `meta` (null if absent): lists have
+  // an array and the paging in `meta`.
+  expected<std::pair<json, json>> call_any(const std::string& method,
+                                           const std::string& path,
+                                           std::string body) {
     http_call c;
     c.method = method;
     auto base = opts_.base_url_fn ? opts_.base_url_fn() : opts_.base_url;
@@ -298,9 +363,11 @@ private:
       return error{errc::invalid_field, std::move(what)};
     }
     auto data = doc.find("data");
-    if (data == doc.end() || !data->is_object())
-      return error{errc::unavailable, what + " without a data object"};
-    return *data;
+    if (data == doc.end() || data->is_null())
+      return error{errc::unavailable, what + " without data"};
+    auto meta = doc.find("meta");
+    return std::pair{std::move(*data),
+                     meta == doc.end() ? json{} : std::move(*meta)};
   }
 
   static charge charge_of(const json& d) {

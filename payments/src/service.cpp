@@ -447,6 +447,24 @@ expected<std::string> service::late_payment_key(const std::string& order_id) {
                              "changed; nothing to fulfil or refund",
                              p.reference, ch->status_text, ch->amount,
                              ch->currency)};
+  // A partial refund in the gateway's dashboard leaves the charge `success`
+  // at its full amount: only the gateway's list of refunds shows it. Any
+  // refund there that did not fail means part of the money is going back
+  // already; fulfilling would credit the whole sale, refunding whole would
+  // be refused by the gateway.
+  auto outside = d.gw->refunds_of(*ch);
+  if (!outside)
+    return error{errc::unavailable,
+                 "the gateway did not say whether payment " + p.reference
+                   + " has refunds: " + outside.err().detail};
+  for (auto& x : *outside)
+    if (x.status != "failed")
+      return error{errc::conflict,
+                   fmt::format("the gateway holds a refund of payment {} made "
+                               "outside souk ({} {}, {}): nothing to fulfil "
+                               "or refund here; settle the rest in the "
+                               "gateway's dashboard",
+                               p.reference, x.amount, x.currency, x.status)};
   return payment_key(p);
 }
 

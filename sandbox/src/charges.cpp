@@ -1,5 +1,8 @@
 // Charges: initialize, verify, the buyer's pay / decline, refunds.
 
+#include <tuple>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "souk/core/ids.hpp"
@@ -355,6 +358,84 @@ answer engine::create_refund(const json& body) {
   timers_.after(opts_.refund_delay, [this, id] { complete_refund(id); });
   return success(200, "Refund has been queued for processing",
                  refund_data(stored));
+}
+
+answer engine::list_refunds(const refund_query& q) {
+  std::lock_guard guard{mtx_};
+  ++calls_.refund_list_calls;
+  uint64_t per_page = 50, page = 1;
+  for (auto [name, text, into, most] :
+       {std::tuple{"perPage", &q.per_page, &per_page, uint64_t{100}},
+        std::tuple{"page", &q.page, &page, uint64_t{1'000'000}}}) {
+    if (!text->has_value())
+      continue;
+    auto n = parse_uint(**text);
+    if (!n || *n == 0 || *n > most)
+      return refusal(
+        400, fmt::format("{} must be a whole number from 1 to {}", name, most));
+    *into = *n;
+  }
+  // A transaction souk's side names that the gateway does not know has no
+  // refunds: Paystack answers an empty list, not an error.
+  const transaction* t = nullptr;
+  if (q.transaction) {
+    t = find_transaction(json(*q.transaction));
+    if (!t)
+      return {200,
+              {{"status", true},
+               {"message", "Refunds retrieved"},
+               {"data", json::array()},
+               {"meta",
+                {{"total", 0},
+                 {"skipped", 0},
+                 {"perPage", per_page},
+                 {"page", page},
+                 {"pageCount", 0}}}}};
+  }
+  std::vector<const refund*> found; // newest first, as Paystack lists them
+  for (auto it = refunds_.rbegin(); it != refunds_.rend(); ++it)
+    if ((!t || it->second.transaction == t->reference)
+        && (!q.currency || it->second.currency == *q.currency))
+      found.push_back(&it->second);
+  auto data = json::array();
+  auto skipped = (page - 1) * per_page;
+  for (auto i = skipped; i < found.size() && i < skipped + per_page; ++i) {
+    auto& r = *found[i];
+    auto& of = transactions_.at(r.transaction);
+    // In a list, `transaction` is the charge's id, not the object a new
+    // refund's answer carries.
+    data.push_back({{"id", r.id},
+                    {"integration", integration_id},
+                    {"domain", "test"},
+                    {"transaction", of.id},
+                    {"dispute", nullptr},
+                    {"settlement", nullptr},
+                    {"amount", r.amount},
+                    {"deducted_amount", r.status == "processed" ? r.amount : 0},
+                    {"fully_deducted", r.status == "processed"},
+                    {"currency", r.currency},
+                    {"channel", "card"},
+                    {"status", r.status},
+                    {"refunded_by", "sandbox@souk.invalid"},
+                    {"refunded_at", r.status == "processed" ? json(r.updated_at)
+                                                            : json(nullptr)},
+                    {"expected_at", r.expected_at},
+                    {"customer_note", r.customer_note},
+                    {"merchant_note", r.merchant_note},
+                    {"created_at", r.created_at},
+                    {"updated_at", r.updated_at}});
+  }
+  auto total = static_cast<uint64_t>(found.size());
+  return {200,
+          {{"status", true},
+           {"message", "Refunds retrieved"},
+           {"data", std::move(data)},
+           {"meta",
+            {{"total", total},
+             {"skipped", skipped},
+             {"perPage", per_page},
+             {"page", page},
+             {"pageCount", (total + per_page - 1) / per_page}}}}};
 }
 
 void engine::complete_refund(uint64_t id) {

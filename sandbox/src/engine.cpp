@@ -241,6 +241,7 @@ answer engine::stats_json() const {
                   {"webhooks_given_up", c.webhooks_given_up},
                   {"initialize_calls", c.initialize_calls},
                   {"refund_calls", c.refund_calls},
+                  {"refund_list_calls", c.refund_list_calls},
                   {"transfer_calls", c.transfer_calls},
                   {"transfer_outcome", outcome},
                   {"attempts", std::move(attempts)}});

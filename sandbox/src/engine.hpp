@@ -75,6 +75,14 @@ struct refund {
   std::string expected_at;
 };
 
+/// The filters of `GET /refund` (Paystack's names), as given.
+struct refund_query {
+  std::optional<std::string> transaction; ///< the charge's id or reference
+  std::optional<std::string> currency;
+  std::optional<std::string> per_page; ///< 1 to 100, default 50
+  std::optional<std::string> page;     ///< from 1
+};
+
 struct recipient {
   uint64_t id = 0;
   std::string code; ///< RCP_...
@@ -113,6 +121,7 @@ public:
   answer initialize(const json& body);
   answer verify(const std::string& reference);
   answer create_refund(const json& body);
+  answer list_refunds(const refund_query& q);
   answer create_recipient(const json& body);
   answer create_transfer(const json& body);
   answer verify_transfer(const std::string& reference);

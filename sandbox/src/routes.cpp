@@ -57,6 +57,14 @@ void add_routes(http::router& r, const std::string& prefix,
           return g.verify(req.param("reference"));
         }));
   r.add("POST", prefix + "/refund", api_with_body(e, &engine::create_refund));
+  r.add("GET", prefix + "/refund", api(e, [](engine& g, req_t req) {
+          auto text = [&](std::string_view name) {
+            auto v = req.query_param(name);
+            return v ? std::optional<std::string>{*v} : std::nullopt;
+          };
+          return g.list_refunds({text("transaction"), text("currency"),
+                                 text("perPage"), text("page")});
+        }));
   r.add("POST", prefix + "/transferrecipient",
         api_with_body(e, &engine::create_recipient));
   r.add("POST", prefix + "/transfer",

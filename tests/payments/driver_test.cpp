@@ -3,6 +3,7 @@
 // souk's error codes.
 
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
@@ -113,6 +114,53 @@ BOOST_AUTO_TEST_CASE(charges_and_refunds) {
   auto over = gw->start_refund(rr);
   BOOST_REQUIRE(!over);
   BOOST_TEST(over.err().code == souk::errc::invalid_field);
+
+  // The gateway's list of the charge's refunds, whoever asked for them.
+  auto listed = gw->refunds_of(*paid);
+  BOOST_REQUIRE_MESSAGE(listed, (listed ? "" : listed.err().detail));
+  BOOST_REQUIRE(listed->size() == 1u);
+  BOOST_TEST((*listed)[0].id == refund->id);
+  BOOST_TEST((*listed)[0].amount == 100000);
+  BOOST_TEST((*listed)[0].currency == "NGN");
+  BOOST_TEST((*listed)[0].transaction_reference == "souk-d-1");
+  BOOST_TEST(
+    ((*listed)[0].status == "pending" || (*listed)[0].status == "processed"));
+}
+
+// A charge with many refunds is read page after page (Paystack lists at
+// most 100 at a time); another charge's refunds are not among them.
+BOOST_AUTO_TEST_CASE(refunds_of_a_charge_are_read_across_pages) {
+  sandboxed s;
+  auto gw = s.driver();
+  for (auto ref : {"souk-p-1", "souk-p-2"}) {
+    BOOST_REQUIRE(gw->initialize(charge(ref)));
+    BOOST_REQUIRE(!s.sim->pay(ref));
+  }
+  auto none = gw->refunds_of(*gw->verify("souk-p-1"));
+  BOOST_REQUIRE(none);
+  BOOST_TEST(none->empty());
+  pay::refund_request rr;
+  rr.amount = 1;
+  rr.transaction = "souk-p-2";
+  BOOST_REQUIRE(gw->start_refund(rr));
+  rr.transaction = "souk-p-1";
+  for (int i = 0; i < 101; ++i)
+    BOOST_REQUIRE(gw->start_refund(rr));
+  auto many = gw->refunds_of(*gw->verify("souk-p-1"));
+  BOOST_REQUIRE_MESSAGE(many, (many ? "" : many.err().detail));
+  BOOST_TEST(many->size() == 101u);
+  std::set<uint64_t> ids;
+  for (auto& r : *many)
+    ids.insert(r.id);
+  BOOST_TEST(ids.size() == 101u); // no page read twice
+  auto other = gw->refunds_of(*gw->verify("souk-p-2"));
+  BOOST_REQUIRE(other);
+  BOOST_TEST(other->size() == 1u);
+  pay::charge unknown;
+  unknown.reference = "souk-p-none";
+  auto missing = gw->refunds_of(unknown); // no id: not asked at all
+  BOOST_REQUIRE(!missing);
+  BOOST_TEST(missing.err().code == souk::errc::invalid_field);
 }
 
 // A thread's calls share one kept-alive connection: no connect (or TLS

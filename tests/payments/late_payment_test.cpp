@@ -202,6 +202,42 @@ BOOST_AUTO_TEST_CASE(a_late_payment_refunded_outside_souk_is_not_answered) {
   BOOST_TEST(s.gw->stats().refund_calls == 1u); // the dashboard's only
 }
 
+// Partly refunded in the gateway's dashboard: verify still says `success`
+// at the full amount; only the gateway's list of refunds shows it. Souk
+// must not credit the whole sale (nor ask the gateway for a whole refund it
+// would refuse).
+BOOST_AUTO_TEST_CASE(
+  a_late_payment_partly_refunded_outside_souk_is_not_answered) {
+  shop s;
+  auto o = pay_too_late(s);
+  auto outside
+    = http_request(s.sandbox_port, "POST", "/refund",
+                   json{{"transaction", o.reference}, {"amount", 1000}}.dump(),
+                   {{"Authorization", std::string{"Bearer "} + secret},
+                    {"Content-Type", "application/json"}});
+  BOOST_REQUIRE_MESSAGE(outside.status == 200u, outside.body);
+  auto v
+    = http_request(s.sandbox_port, "GET", "/transaction/verify/" + o.reference,
+                   {}, {{"Authorization", std::string{"Bearer "} + secret}});
+  BOOST_TEST(json::parse(v.body)["data"].value("status", "") == "success");
+  auto events = s.snapshot(o.id).events.size();
+  auto fulfil = post(s, s.op_token, "/admin/orders/" + o.id + "/fulfil");
+  BOOST_TEST(fulfil.status == 409u);
+  BOOST_TEST(
+    json::parse(fulfil.body, nullptr, false)
+        .value("detail", "")
+        .find("refund of payment " + o.reference + " made outside souk")
+      != std::string::npos,
+    fulfil.body);
+  auto refund = post(s, s.op_token, "/admin/orders/" + o.id + "/refund");
+  BOOST_TEST(refund.status == 409u);
+  BOOST_TEST(s.state(o.id) == "needs_attention");
+  BOOST_TEST(s.snapshot(o.id).events.size() == events);
+  BOOST_TEST(s.fx->of(o.id) == 0);
+  BOOST_TEST(s.gw->stats().refund_calls == 1u); // the dashboard's only
+  BOOST_TEST(s.gw->stats().refund_list_calls == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_mismatched_payment_is_neither_fulfilled_nor_refunded) {
   shop_options opts;
   opts.misbehave.amount_delta = -100; // the gateway says 100 kobo less

@@ -102,6 +102,7 @@ BOOST_AUTO_TEST_CASE(every_api_route_wants_the_secret_key) {
     {"POST", "/transaction/initialize"},
     {"GET", "/transaction/verify/" + ref},
     {"POST", "/refund"},
+    {"GET", "/refund"},
     {"POST", "/transferrecipient"},
     {"POST", "/transfer"},
     {"GET", "/transfer/verify/abc"},
@@ -230,6 +231,50 @@ BOOST_AUTO_TEST_CASE(verify_errors_fail_the_first_calls_per_reference) {
   auto stats = app.gw->stats();
   BOOST_TEST(stats.verify_calls == 5u);
   BOOST_TEST(stats.verify_errors == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(refunds_are_listed_by_transaction_newest_first) {
+  sandbox_app app;
+  auto a = app.paid();
+  auto b = app.paid();
+  auto a_id = app.verify(a)["data"]["id"].get<uint64_t>();
+  for (int64_t amount : {100, 200, 300})
+    app.call_json("POST", "/refund", {{"transaction", a}, {"amount", amount}},
+                  200);
+  app.call_json("POST", "/refund", {{"transaction", b}, {"amount", 50}}, 200);
+
+  auto all = app.call_json("GET", "/refund", nullptr, 200);
+  BOOST_TEST(all["data"].size() == 4u);
+  BOOST_TEST(all["meta"]["total"] == 4);
+  // By the charge's id (as Paystack filters) or its reference.
+  for (auto key : {std::to_string(a_id), a}) {
+    auto of_a
+      = app.call_json("GET", "/refund?transaction=" + key, nullptr, 200);
+    BOOST_TEST(of_a["message"] == "Refunds retrieved");
+    BOOST_REQUIRE(of_a["data"].size() == 3u);
+    BOOST_TEST(of_a["data"][0]["amount"] == 300); // newest first
+    BOOST_TEST(of_a["data"][2]["amount"] == 100);
+    BOOST_TEST(of_a["data"][0]["transaction"] == a_id);
+    BOOST_TEST(of_a["data"][0]["status"] == "pending");
+  }
+  auto page2 = app.call_json(
+    "GET", "/refund?transaction=" + a + "&perPage=2&page=2", nullptr, 200);
+  BOOST_REQUIRE(page2["data"].size() == 1u);
+  BOOST_TEST(page2["data"][0]["amount"] == 100);
+  BOOST_TEST(page2["meta"]["pageCount"] == 2);
+  BOOST_TEST(page2["meta"]["skipped"] == 2);
+  auto usd = app.call_json("GET", "/refund?currency=USD", nullptr, 200);
+  BOOST_TEST(usd["data"].empty());
+  auto unknown
+    = app.call_json("GET", "/refund?transaction=nobody-knows", nullptr, 200);
+  BOOST_TEST(unknown["data"].empty());
+  BOOST_TEST(unknown["meta"]["total"] == 0);
+  for (auto bad : {"perPage=0", "perPage=101", "page=x", "page=0"}) {
+    auto res
+      = app.call_json("GET", std::string{"/refund?"} + bad, nullptr, 400);
+    BOOST_TEST(res["status"] == false);
+  }
+  BOOST_TEST(app.gw->stats().refund_list_calls >= 8u);
 }
 
 BOOST_AUTO_TEST_CASE(amount_delta_shifts_what_verify_reports) {

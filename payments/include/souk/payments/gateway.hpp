@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "souk/core/error.hpp"
 
@@ -157,6 +158,11 @@ public:
   virtual expected<checkout_session> initialize(const charge_request& r) = 0;
   virtual expected<charge> verify(const std::string& reference) = 0;
   virtual expected<refund> start_refund(const refund_request& r) = 0;
+  /// Every refund the gateway holds against the charge `c` (as `verify`
+  /// reported it), whoever asked for it: souk, or someone in the gateway's
+  /// dashboard. Failed ones included; `transaction_reference` is
+  /// `c.reference`.
+  virtual expected<std::vector<refund>> refunds_of(const charge& c) = 0;
   virtual expected<recipient> create_recipient(const recipient_request& r) = 0;
   virtual expected<transfer> start_transfer(const transfer_request& r) = 0;
   virtual expected<transfer> verify_transfer(const std::string& reference) = 0;

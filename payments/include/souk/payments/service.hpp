@@ -172,9 +172,10 @@ public:
   /// ("payment:<reference>") if the money is still there to answer for:
   /// the payment is `succeeded`, souk has asked for no refund of it, and
   /// the gateway's verify still reports it paid in full (not `reversed`:
-  /// refunded in the gateway's dashboard, say). `conflict` naming what is
-  /// wrong otherwise; `unavailable` when the gateway does not answer.
-  /// Blocking (a gateway call).
+  /// refunded in the gateway's dashboard, say), and the gateway lists no
+  /// refund of it (a partial refund in the dashboard leaves verify at
+  /// `success`). `conflict` naming what is wrong otherwise; `unavailable`
+  /// when the gateway does not answer. Blocking (two gateway calls).
   expected<std::string> late_payment_key(const std::string& order_id);
 
   /// One round of background work: processes due inbox events, then due

@@ -124,6 +124,7 @@ public:
     uint64_t webhooks_dropped = 0;   ///< copies never sent (`drop`, no URL)
     uint64_t initialize_calls = 0;
     uint64_t refund_calls = 0;
+    uint64_t refund_list_calls = 0; ///< `GET /refund`
     uint64_t transfer_calls = 0;
     uint64_t webhooks_given_up = 0; ///< copies whose retries ran out
   };
