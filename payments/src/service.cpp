@@ -51,6 +51,15 @@ double jitter() {
   return std::uniform_real_distribution<double>{0.8, 1.2}(rng);
 }
 
+// The idempotency key of a `refunds` row recording a refund the gateway
+// made without souk asking (in its dashboard): this prefix and the
+// gateway's refund id.
+constexpr std::string_view outside_key_prefix = "gateway:";
+
+bool made_outside(const persistence::refund_row& r) {
+  return r.idempotency_key.starts_with(outside_key_prefix);
+}
+
 } // namespace
 
 struct service::impl {
@@ -95,6 +104,15 @@ struct service::impl {
                               bool* finished = nullptr);
   status process_event(const persistence::inbox_row& e);
   status refund_event(const webhook_event& ev);
+  // A refund the gateway made without souk asking (no `refunds` row of
+  // souk's matches): recorded, and taken by the order as a refund request.
+  status outside_refund(const persistence::payment_row& p,
+                        const webhook_event& ev, const std::string& gateway_id);
+  // The outcome of such a refund, once its order has run the refund's
+  // steps.
+  status outside_outcome(const persistence::refund_row& r,
+                         const persistence::payment_row& p,
+                         const webhook_event& ev);
   void reconcile(const persistence::payment_row& p);
   status refund(const std::string& order_id, const std::string& key);
 };
@@ -429,8 +447,9 @@ expected<std::string> service::late_payment_key(const std::string& order_id) {
   auto refunds = r.refunds_of(p.id);
   if (!refunds)
     return refunds.err();
+  // (One made outside souk is the gateway's to report, below.)
   for (auto& x : *refunds)
-    if (x.status != "failed")
+    if (x.status != "failed" && !made_outside(x))
       return error{errc::conflict,
                    fmt::format("payment {} has a refund already ({} {}, {})",
                                p.reference, x.amount, x.currency, x.status)};
@@ -667,13 +686,18 @@ status service::impl::refund_event(const webhook_event& ev) {
     for (auto& x : *refunds)
       if ((x.status == "requested" || x.status == "asking"
            || x.status == "pending")
-          && x.amount == ev.amount) {
+          && x.amount == ev.amount && !made_outside(x)) {
         match = &x;
         break;
       }
-  if (!match)
-    return error{errc::not_found,
-                 "no refund of ours matches (made outside souk?)"};
+  if (!match) {
+    if (ev.event != "refund.processed")
+      return error{errc::not_found, "no refund of souk's matches: one made "
+                                    "outside souk that did not go through"};
+    return outside_refund(**payment, ev, gateway_id);
+  }
+  if (made_outside(*match))
+    return outside_outcome(*match, **payment, ev);
   bool processed = ev.event == "refund.processed";
   if (processed || ev.event == "refund.failed") {
     auto moved
@@ -688,6 +712,119 @@ status service::impl::refund_event(const webhook_event& ev) {
   orders::event_input in{ev.event, "gateway:" + (*payment)->gateway,
                          detail.dump(), "refund:" + ev.key};
   auto result = orders.deliver(match->order_id, in);
+  if (!result)
+    return result.err();
+  return {};
+}
+
+status service::impl::outside_refund(const persistence::payment_row& p,
+                                     const webhook_event& ev,
+                                     const std::string& gateway_id) {
+  if (gateway_id.empty() || ev.amount <= 0 || ev.amount > p.amount
+      || (!ev.currency.empty() && ev.currency != p.currency))
+    return error{errc::not_found,
+                 fmt::format("a refund made outside souk that souk cannot "
+                             "take: id '{}', {} {} of payment {} ({} {})",
+                             gateway_id, ev.amount, ev.currency, p.reference,
+                             p.amount, p.currency)};
+  // The refund is recorded with the order's answer, whatever the answer:
+  // the money went back, so a later refund through souk counts it.
+  auto row_id = new_uuid();
+  json detail{{"amount", ev.amount},
+              {"reason", "refunded in the gateway's dashboard"},
+              {orders::outside_refund_field, row_id},
+              {"gateway_refund_id", gateway_id}};
+  orders::event_input in{"refund.requested", "gateway:" + p.gateway,
+                         detail.dump(),
+                         std::string{outside_key_prefix} + gateway_id};
+  persistence::refund_row want;
+  want.id = row_id;
+  want.order_id = p.order_id;
+  want.payment_id = p.id;
+  want.idempotency_key = std::string{outside_key_prefix} + gateway_id;
+  want.amount = ev.amount;
+  want.currency = p.currency;
+  auto record = [want, gateway_id](persistence::database& db) -> status {
+    persistence::payment_repository repo{db};
+    auto row = repo.refund_for(want);
+    if (!row)
+      return row.err();
+    auto moved = repo.update_refund(row->id, "processed", gateway_id, "");
+    if (!moved)
+      return moved.err();
+    return {};
+  };
+  // A parked order is an operator's to answer (the engine would take a
+  // refund request there for a late payment, whole or not).
+  if (order_state(p.order_id) == persistence::parked_state) {
+    if (auto err = db->transact([&](soci::session&) { return record(*db); }))
+      return err;
+    auto why = fmt::format(
+      "order {} is parked ({}): the refund of {} {} made outside souk "
+      "(gateway refund {}) is recorded with payment {}; an operator answers "
+      "the order",
+      p.order_id, persistence::parked_state, ev.amount, p.currency, gateway_id,
+      p.reference);
+    log::error("{}", why);
+    return error{errc::not_found, why};
+  }
+  in.with = [record](orders::outcome, persistence::database& db) -> status {
+    return record(db);
+  };
+  auto result = orders.deliver(p.order_id, std::move(in));
+  if (!result)
+    return result.err();
+  if (*result == orders::outcome::ignored) {
+    auto why = fmt::format(
+      "order {} took no refund in its state: the refund of {} {} made "
+      "outside souk (gateway refund {}) is recorded with payment {}, and the "
+      "order is left as it is (access and the creator's share unchanged)",
+      p.order_id, ev.amount, p.currency, gateway_id, p.reference);
+    log::error("{}", why);
+    return error{errc::not_found, why};
+  }
+  log::warn("order {}: a refund of {} {} made outside souk (gateway refund "
+            "{}) is taken as a refund request",
+            p.order_id, ev.amount, p.currency, gateway_id);
+  // Its outcome (this very event) reaches the order once the refund's steps
+  // are done: a webhook retried later, found by the row just written.
+  return error{errc::unavailable,
+               "the order takes the refund made outside souk; its outcome "
+               "follows once the order's refund steps are done"};
+}
+
+status service::impl::outside_outcome(const persistence::refund_row& r,
+                                      const persistence::payment_row& p,
+                                      const webhook_event& ev) {
+  if (ev.event != "refund.processed")
+    return error{errc::not_found, "a refund made outside souk that went "
+                                  "through already (refund "
+                                    + r.id + "): " + ev.event + " ignored"};
+  // An order still running steps (revoking, reversing) would leave them
+  // unfinished if the outcome moved it on now: the whole snapshot, with its
+  // pending outbox rows.
+  auto snap = persistence::order_repository{*db}.load(p.order_id);
+  if (!snap)
+    return snap.err();
+  // Only an order that took this refund hears how it ended: one whose state
+  // refused it may be waiting for a refund of souk's own.
+  if (!*snap || orders::refund_made_outside(**snap) != r.id)
+    return error{errc::not_found, "order " + p.order_id
+                                    + " did not take the refund made "
+                                      "outside souk (refund "
+                                    + r.id + "); " + ev.event
+                                    + " is not its to hear"};
+  if (!(*snap)->outbox.empty())
+    return error{errc::unavailable,
+                 "order " + p.order_id
+                   + " is still running steps; the outcome of the refund "
+                     "made outside souk waits"};
+  json detail{{"refund_id", r.id},
+              {"gateway_id", r.gateway_id},
+              {"amount", money_json(r.amount, r.currency)}};
+  orders::event_input in{ev.event, "gateway:" + p.gateway, detail.dump(),
+                         "refund:" + ev.key};
+  auto result = orders.deliver(p.order_id, in);
   if (!result)
     return result.err();
   return {};
@@ -838,6 +975,18 @@ status service::impl::refund(const std::string& order_id,
     return error{errc::invalid_field,
                  "the order has no settled payment to refund"};
   auto& p = **payment;
+  // A refund the gateway made already (outside souk): nothing to ask.
+  if (auto outside = orders::refund_made_outside(**snap); !outside.empty()) {
+    auto all = r.refunds_of(p.id);
+    if (!all)
+      return all.err();
+    for (auto& x : *all)
+      if (x.id == outside && made_outside(x) && x.status == "processed")
+        return {};
+    return error{errc::invalid_field, "the refund made outside souk that "
+                                      "moved the order ("
+                                        + outside + ") is not recorded"};
+  }
   // The amount comes with the request that moved the order here.
   auto asked = orders::requested_refund(**snap);
   auto refunds = r.refunds_of(p.id);

@@ -105,6 +105,9 @@ struct shop_options {
   std::chrono::milliseconds retry_for = 72h;
   /// A node's claim on a due timer (0: the settings' default).
   std::chrono::milliseconds timer_lease{0};
+  /// Database-only steps run inside the engine's transactions
+  /// (`orders.inline_steps`); false: each through its service's actor.
+  bool inline_steps = true;
 };
 
 struct shop {
@@ -168,6 +171,7 @@ struct shop {
     cfg.wallet.hold = o.hold;
     if (o.timer_lease.count() > 0)
       cfg.orders.timer_lease = o.timer_lease;
+    cfg.orders.inline_steps = o.inline_steps;
     cfg.wallet.poll = 100ms;
     ext.actions["test.effect"] = {};
     ext.services.emplace_back("test", [fx = fx](caf::actor_system& sys) {
