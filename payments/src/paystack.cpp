@@ -209,9 +209,11 @@ public:
         r.raw = item.dump();
         out.push_back(std::move(r));
       }
+      // The last page: as `meta` says, or (without it) one not full.
       auto pages
         = meta.is_object() ? integer_of(meta.value("pageCount", json{})) : 0;
-      if (page >= pages || data.empty())
+      if (data.empty() || (pages > 0 && page >= pages)
+          || (pages <= 0 && data.size() < 100))
         return out;
     }
     return error{errc::unavailable,

@@ -108,6 +108,9 @@ struct service::impl {
   // souk's matches): recorded, and taken by the order as a refund request.
   status outside_refund(const persistence::payment_row& p,
                         const webhook_event& ev, const std::string& gateway_id);
+  // Why an outside refund, or its outcome, cannot reach the order now
+  // (`unavailable`: parked, or steps still running); ok if it can.
+  status order_busy(const std::string& order_id, std::string_view what);
   // The outcome of such a refund, once its order has run the refund's
   // steps.
   status outside_outcome(const persistence::refund_row& r,
@@ -677,7 +680,8 @@ status service::impl::refund_event(const webhook_event& ev) {
     gateway_id = data["id"].is_string() ? data["id"].get<std::string>()
                                         : data["id"].dump();
   // Ours by the gateway's refund id; else (we crashed before recording it)
-  // the oldest open refund of the same amount.
+  // the oldest open refund of the same amount the gateway has not named
+  // yet (one it named is another refund: one made outside souk, say).
   const persistence::refund_row* match = nullptr;
   for (auto& x : *refunds)
     if (!gateway_id.empty() && x.gateway_id == gateway_id)
@@ -686,7 +690,8 @@ status service::impl::refund_event(const webhook_event& ev) {
     for (auto& x : *refunds)
       if ((x.status == "requested" || x.status == "asking"
            || x.status == "pending")
-          && x.amount == ev.amount && !made_outside(x)) {
+          && x.amount == ev.amount && x.gateway_id.empty()
+          && !made_outside(x)) {
         match = &x;
         break;
       }
@@ -727,8 +732,17 @@ status service::impl::outside_refund(const persistence::payment_row& p,
                              "take: id '{}', {} {} of payment {} ({} {})",
                              gateway_id, ev.amount, ev.currency, p.reference,
                              p.amount, p.currency)};
-  // The refund is recorded with the order's answer, whatever the answer:
-  // the money went back, so a later refund through souk counts it.
+  // Not the order's to take yet: the payment not settled (its own webhook
+  // late), the order still running steps (crediting the sale, say), or
+  // parked for an operator (who may retry it, or fulfil a late payment).
+  // The webhook waits: retried, and set aside after payments.retry_for.
+  if (p.status != "succeeded")
+    return error{errc::unavailable,
+                 fmt::format("payment {} is {}: the refund made outside souk "
+                             "waits until it is settled",
+                             p.reference, p.status)};
+  if (auto busy = order_busy(p.order_id, "the refund made outside souk"))
+    return busy;
   auto row_id = new_uuid();
   json detail{{"amount", ev.amount},
               {"reason", "refunded in the gateway's dashboard"},
@@ -744,32 +758,21 @@ status service::impl::outside_refund(const persistence::payment_row& p,
   want.idempotency_key = std::string{outside_key_prefix} + gateway_id;
   want.amount = ev.amount;
   want.currency = p.currency;
-  auto record = [want, gateway_id](persistence::database& db) -> status {
+  // The refund is recorded with the order's answer, whatever the answer:
+  // the money went back, so a later refund through souk counts it.
+  in.with
+    = [want, gateway_id](orders::outcome, persistence::database& db) -> status {
     persistence::payment_repository repo{db};
     auto row = repo.refund_for(want);
     if (!row)
       return row.err();
+    if (row->id != want.id)
+      return error{errc::internal, "refund " + row->id + " holds "
+                                     + want.idempotency_key + " already"};
     auto moved = repo.update_refund(row->id, "processed", gateway_id, "");
     if (!moved)
       return moved.err();
     return {};
-  };
-  // A parked order is an operator's to answer (the engine would take a
-  // refund request there for a late payment, whole or not).
-  if (order_state(p.order_id) == persistence::parked_state) {
-    if (auto err = db->transact([&](soci::session&) { return record(*db); }))
-      return err;
-    auto why = fmt::format(
-      "order {} is parked ({}): the refund of {} {} made outside souk "
-      "(gateway refund {}) is recorded with payment {}; an operator answers "
-      "the order",
-      p.order_id, persistence::parked_state, ev.amount, p.currency, gateway_id,
-      p.reference);
-    log::error("{}", why);
-    return error{errc::not_found, why};
-  }
-  in.with = [record](orders::outcome, persistence::database& db) -> status {
-    return record(db);
   };
   auto result = orders.deliver(p.order_id, std::move(in));
   if (!result)
@@ -783,14 +786,34 @@ status service::impl::outside_refund(const persistence::payment_row& p,
     log::error("{}", why);
     return error{errc::not_found, why};
   }
-  log::warn("order {}: a refund of {} {} made outside souk (gateway refund "
-            "{}) is taken as a refund request",
-            p.order_id, ev.amount, p.currency, gateway_id);
+  if (*result == orders::outcome::applied)
+    log::warn("order {}: a refund of {} {} made outside souk (gateway "
+              "refund {}) is taken as a refund request",
+              p.order_id, ev.amount, p.currency, gateway_id);
   // Its outcome (this very event) reaches the order once the refund's steps
-  // are done: a webhook retried later, found by the row just written.
+  // are done: a webhook retried later, found by the row written with it.
   return error{errc::unavailable,
                "the order takes the refund made outside souk; its outcome "
                "follows once the order's refund steps are done"};
+}
+
+status service::impl::order_busy(const std::string& order_id,
+                                 std::string_view what) {
+  auto snap = persistence::order_repository{*db}.load(order_id);
+  if (!snap)
+    return snap.err();
+  if (!*snap)
+    return error{errc::not_found, "no order " + order_id};
+  if ((*snap)->order.state == persistence::parked_state)
+    return error{errc::unavailable,
+                 fmt::format("order {} is parked ({}): {} waits for an "
+                             "operator's answer",
+                             order_id, persistence::parked_state, what)};
+  if (!(*snap)->outbox.empty())
+    return error{
+      errc::unavailable,
+      fmt::format("order {} is still running steps: {} waits", order_id, what)};
+  return {};
 }
 
 status service::impl::outside_outcome(const persistence::refund_row& r,
@@ -800,25 +823,23 @@ status service::impl::outside_outcome(const persistence::refund_row& r,
     return error{errc::not_found, "a refund made outside souk that went "
                                   "through already (refund "
                                     + r.id + "): " + ev.event + " ignored"};
-  // An order still running steps (revoking, reversing) would leave them
-  // unfinished if the outcome moved it on now: the whole snapshot, with its
-  // pending outbox rows.
-  auto snap = persistence::order_repository{*db}.load(p.order_id);
-  if (!snap)
-    return snap.err();
   // Only an order that took this refund hears how it ended: one whose state
   // refused it may be waiting for a refund of souk's own.
+  auto snap = persistence::order_repository{*db}.load_view(p.order_id);
+  if (!snap)
+    return snap.err();
   if (!*snap || orders::refund_made_outside(**snap) != r.id)
     return error{errc::not_found, "order " + p.order_id
                                     + " did not take the refund made "
                                       "outside souk (refund "
                                     + r.id + "); " + ev.event
                                     + " is not its to hear"};
-  if (!(*snap)->outbox.empty())
-    return error{errc::unavailable,
-                 "order " + p.order_id
-                   + " is still running steps; the outcome of the refund "
-                     "made outside souk waits"};
+  // An order still running steps (revoking, reversing) would leave them
+  // unfinished if the outcome moved it on now; one parked because a step
+  // gave up hears it once an operator has retried it.
+  if (auto busy = order_busy(p.order_id, "the outcome of the refund made "
+                                         "outside souk"))
+    return busy;
   json detail{{"refund_id", r.id},
               {"gateway_id", r.gateway_id},
               {"amount", money_json(r.amount, r.currency)}};
@@ -827,6 +848,10 @@ status service::impl::outside_outcome(const persistence::refund_row& r,
   auto result = orders.deliver(p.order_id, in);
   if (!result)
     return result.err();
+  if (*result == orders::outcome::ignored)
+    return error{errc::not_found,
+                 "order " + p.order_id
+                   + " took no refund outcome in its state; nothing to do"};
   return {};
 }
 

@@ -681,7 +681,8 @@ expected<bool> payment_repository::update_refund(
   const std::string& gateway_id, const std::string& last_error) {
   // Statuses only move forward: requested -> asking -> pending -> processed
   // or failed (and asking back to requested when the gateway was never
-  // reached), so a late writer cannot undo what a webhook recorded.
+  // reached), so a late writer cannot undo what a webhook recorded. The
+  // gateway's id, once known, stays: another id is another refund.
   std::string from;
   if (status_text == "requested")
     from = "'asking'";
@@ -701,7 +702,7 @@ expected<bool> payment_repository::update_refund(
     const long long upd_rows
       = rows::exec(sql,
                    "UPDATE refunds SET status = :s, gateway_id = "
-                   "COALESCE(:g, gateway_id), last_error = :e, "
+                   "COALESCE(gateway_id, :g), last_error = :e, "
                    "updated_at = :u, processed_at = COALESCE(:p, "
                    "processed_at) WHERE id = :id AND status IN ("
                      + from + ")",

@@ -237,6 +237,36 @@ BOOST_AUTO_TEST_CASE(a_dashboard_refund_an_order_cannot_take_is_recorded_only) {
   BOOST_TEST(s.gw->stats().refund_calls == 2u);
 }
 
+// The dashboard's refund comes before souk has settled the payment (the
+// gateway's verify failing at first, so the charge's own webhook is
+// retried): the refund waits for the sale, then reverses its share.
+BOOST_AUTO_TEST_CASE(a_dashboard_refund_before_the_payment_is_settled_waits) {
+  shop_options opts;
+  opts.misbehave.verify_errors = 4; // about two seconds of retries
+  shop s{opts};
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  refund_in_dashboard(s, s.payment(id).reference, 200000);
+  BOOST_REQUIRE(s.eventually([&] {
+    return s.count("SELECT COUNT(*) FROM inbox WHERE event = "
+                   "'refund.processed' AND attempts >= 1")
+           == 1;
+  }));
+  BOOST_TEST(s.state(id) == "pending"); // the refund came first
+  BOOST_REQUIRE(s.reaches(id, "refunded"));
+  BOOST_TEST(s.ever_in(id, "delivered"));
+  BOOST_TEST(s.gw->stats().refund_calls == 1u); // the dashboard's only
+  auto refunds = refunds_of(s, id);
+  BOOST_REQUIRE(refunds.size() == 1u);
+  BOOST_TEST(refunds[0].amount == 200000);
+  souk::persistence::ledger_repository ledger{*s.db};
+  auto creator_pending = ledger.account(
+    souk::persistence::creator_account(s.creator_id, "NGN", "pending"));
+  BOOST_REQUIRE(creator_pending && *creator_pending);
+  BOOST_TEST((*creator_pending)->balance == 465'000 - 186'000);
+}
+
 BOOST_AUTO_TEST_CASE(an_unpaid_order_cannot_be_refunded) {
   shop s;
   auto order = s.checkout();

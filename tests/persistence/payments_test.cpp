@@ -442,6 +442,27 @@ BOOST_AUTO_TEST_CASE(refunds_are_asked_once_and_only_move_forward) {
   BOOST_TEST(!f.repo.update_refund(row->id, "lost", "", ""));
 }
 
+// The gateway's id of a refund, once known, stays: a webhook about another
+// refund (another id) matched to this row by mistake cannot rename it.
+BOOST_AUTO_TEST_CASE(a_refunds_gateway_id_is_never_replaced) {
+  shop_rows f;
+  auto p = f.checkout();
+  sp::refund_row want;
+  want.order_id = p.order_id;
+  want.payment_id = p.id;
+  want.idempotency_key = "o:1:3";
+  want.amount = 2000;
+  want.currency = "NGN";
+  auto row = f.repo.refund_for(want);
+  BOOST_REQUIRE(row);
+  BOOST_TEST(*f.repo.claim_refund(row->id, later(60s)));
+  BOOST_TEST(*f.repo.update_refund(row->id, "pending", "101", ""));
+  BOOST_TEST(*f.repo.update_refund(row->id, "processed", "102", ""));
+  auto done = f.repo.refunds_of(p.id);
+  BOOST_TEST((*done)[0].status == "processed");
+  BOOST_TEST((*done)[0].gateway_id == "101");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(delivery_rows)
