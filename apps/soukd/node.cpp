@@ -66,6 +66,10 @@ http::server_options server_options_of(const config::settings& cfg) {
   // Checked when the settings were loaded.
   if (auto proxies = ip_networks::parse(cfg.http.trusted_proxies))
     o.trusted_proxies = *proxies;
+  if (auto origins = web_origins::parse(cfg.http.cors_origins))
+    o.cors_origins = *origins;
+  o.cors_max_age
+    = std::chrono::duration_cast<std::chrono::seconds>(cfg.http.cors_max_age);
   return o;
 }
 

@@ -166,6 +166,25 @@ expected<std::string> parse_trusted_proxies(const std::string& text) {
   return nets->str();
 }
 
+expected<std::string> parse_cors_origins(const std::string& text) {
+  auto origins = web_origins::parse(text);
+  if (!origins)
+    return origins.err();
+  return origins->str();
+}
+
+expected<milliseconds> parse_cors_max_age(const std::string& text) {
+  auto d = parse_duration_value(text);
+  if (!d)
+    return d.err();
+  if (*d > std::chrono::hours{24})
+    return error{errc::invalid_field,
+                 fmt::format("expected at most 24h (browsers keep less), got "
+                             "'{}'",
+                             text)};
+  return *d;
+}
+
 expected<std::string> parse_dir(const std::string& text) {
   if (text.empty())
     return error{errc::invalid_field, "expected a directory path"};
@@ -361,6 +380,13 @@ const std::vector<field>& fields() {
                "(e.g. 10.0.0.0/8, ::1)",
                SOUK_MEMBER(http.trusted_proxies), parse_trusted_proxies,
                show_string),
+    make_field("http.cors_origins",
+               "web origins whose pages may call /api/ from the browser "
+               "(e.g. https://shop.example.com; * for any)",
+               SOUK_MEMBER(http.cors_origins), parse_cors_origins, show_string),
+    make_field(
+      "http.cors_max_age", "how long a browser keeps a CORS preflight's answer",
+      SOUK_MEMBER(http.cors_max_age), parse_cors_max_age, show_duration),
     make_field("http.shutdown_grace", "time in-flight requests get on shutdown",
                SOUK_MEMBER(http.shutdown_grace), parse_duration_value,
                show_duration),

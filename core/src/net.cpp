@@ -1,5 +1,6 @@
 #include "souk/core/net.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/asio/ip/address.hpp>
@@ -153,6 +154,91 @@ std::string ip_networks::str() const {
     out += text_of(n.bytes, n.v4);
     out += "/" + std::to_string(n.prefix);
   }
+  return out;
+}
+
+expected<web_origins> web_origins::parse(std::string_view text) {
+  web_origins out;
+  size_t at = 0;
+  std::vector<std::string> entries;
+  while (at < text.size()) {
+    auto end = text.find_first_of(", \t", at);
+    if (end == std::string_view::npos)
+      end = text.size();
+    auto entry = text.substr(at, end - at);
+    at = end + 1;
+    if (!entry.empty())
+      entries.emplace_back(entry);
+  }
+  for (auto& entry : entries) {
+    if (entry == "*") {
+      if (entries.size() > 1)
+        return error{errc::invalid_field,
+                     "'*' (any origin) stands alone, not with other origins"};
+      out.any_ = true;
+      return out;
+    }
+    auto bad = [&](std::string_view why) {
+      return error{errc::invalid_field,
+                   fmt::format("'{}' is not a web origin ({}); write it as "
+                               "https://shop.example.com or "
+                               "http://localhost:3000",
+                               entry, why)};
+    };
+    std::string lower;
+    for (char c : entry)
+      lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+    size_t host_at = 0;
+    bool https = false;
+    if (lower.starts_with("https://")) {
+      host_at = 8;
+      https = true;
+    } else if (lower.starts_with("http://")) {
+      host_at = 7;
+    } else {
+      return bad("it must start with http:// or https://");
+    }
+    auto rest = std::string_view{lower}.substr(host_at);
+    if (rest.empty())
+      return bad("no host");
+    if (rest.find_first_of("/?#@") != std::string_view::npos)
+      return bad("an origin has no path, query or user: leave out everything "
+                 "after the host and port, the trailing slash too");
+    auto colon = rest.rfind(':');
+    auto host = rest;
+    if (colon != std::string_view::npos && rest.back() != ']') {
+      host = rest.substr(0, colon);
+      auto port = rest.substr(colon + 1);
+      if (port.empty() || port.size() > 5
+          || port.find_first_not_of("0123456789") != std::string_view::npos
+          || port.front() == '0' || std::stoul(std::string{port}) > 65535)
+        return bad("the port must be a number from 1 to 65535");
+      if ((https && port == "443") || (!https && port == "80"))
+        return bad("browsers leave out the default port: drop ':"
+                   + std::string{port} + "'");
+    }
+    if (host.empty()
+        || host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-[]:")
+             != std::string_view::npos)
+      return bad("the host must be a name or an address");
+    if (std::find(out.list_.begin(), out.list_.end(), lower) == out.list_.end())
+      out.list_.push_back(std::move(lower));
+  }
+  return out;
+}
+
+bool web_origins::allows(std::string_view origin) const {
+  if (any_)
+    return !origin.empty();
+  return std::find(list_.begin(), list_.end(), origin) != list_.end();
+}
+
+std::string web_origins::str() const {
+  if (any_)
+    return "*";
+  std::string out;
+  for (auto& o : list_)
+    out += (out.empty() ? "" : ", ") + o;
   return out;
 }
 

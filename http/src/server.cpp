@@ -28,6 +28,19 @@ namespace souk::http {
 
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+
+namespace {
+
+// What pages of an allowed origin may send and read (CORS). No cookies:
+// other origins authenticate with Bearer tokens and order tokens.
+constexpr const char* cors_request_headers
+  = "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, "
+    "Prefer, X-Order-Token, X-Request-Id";
+constexpr const char* cors_response_headers
+  = "ETag, Location, Retry-After, X-Request-Id, Idempotent-Replayed, "
+    "Preference-Applied";
+
+} // namespace
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using std::chrono::steady_clock;
@@ -249,6 +262,17 @@ private:
     req->path = std::move(*path);
     req->query = std::move(*query);
 
+    if (!opts().cors_origins.empty()
+        && req->path.starts_with(opts().cors_prefix)) {
+      cors_vary_ = true;
+      auto origin = req->header("origin");
+      if (origin && opts().cors_origins.allows(*origin))
+        cors_origin_ = opts().cors_origins.any() ? "*" : std::string{*origin};
+      if (req->method == "OPTIONS" && origin
+          && req->header("access-control-request-method"))
+        return respond(req, preflight(*req, raw_path));
+    }
+
     auto match = routes_.match(req->method, raw_path);
     if (match.target == nullptr && match.stream_target == nullptr) {
       if (match.allowed.empty())
@@ -282,6 +306,45 @@ private:
       req->body = std::move(body_);
       dispatch(req, *h);
     });
+  }
+
+  // A browser asking whether a page of another origin may send this
+  // request (CORS preflight): 204 with what it may send, or a problem
+  // (without the CORS headers a browser needs to go on).
+  response preflight(const request& req, std::string_view raw_path) {
+    if (cors_origin_.empty()) {
+      cors_vary_ = true;
+      return problem(errc::forbidden,
+                     fmt::format("pages of {} may not call this API "
+                                 "(http.cors_origins)",
+                                 *req.header("origin")),
+                     req.request_id);
+    }
+    std::string wanted{*req.header("access-control-request-method")};
+    auto m = routes_.match(wanted, raw_path);
+    auto every = routes_.match("OPTIONS", raw_path).allowed;
+    std::string allow;
+    for (auto& method : every)
+      allow += (allow.empty() ? "" : ", ") + method;
+    if (m.target == nullptr && m.stream_target == nullptr) {
+      cors_origin_.clear();
+      if (every.empty())
+        return problem(errc::not_found, "no resource at " + req.path,
+                       req.request_id);
+      auto res = problem(errc::method_not_allowed,
+                         wanted + " is not allowed here; use " + allow,
+                         req.request_id);
+      res.header("Allow", allow);
+      return res;
+    }
+    response res;
+    res.status = 204;
+    res.content_type.clear();
+    res.header("Access-Control-Allow-Methods", allow);
+    res.header("Access-Control-Allow-Headers", cors_request_headers);
+    res.header("Access-Control-Max-Age",
+               std::to_string(opts().cors_max_age.count()));
+    return res;
   }
 
   response too_large(uint64_t limit, const std::string& request_id) {
@@ -485,6 +548,13 @@ private:
       out.set(bhttp::field::content_type, res.content_type);
     out.set("X-Request-Id", request_id_);
     out.set("X-Content-Type-Options", "nosniff");
+    if (std::exchange(cors_vary_, false))
+      out.set(bhttp::field::vary, "Origin");
+    if (auto origin = std::exchange(cors_origin_, {}); !origin.empty()) {
+      out.set(bhttp::field::access_control_allow_origin, origin);
+      out.set(bhttp::field::access_control_expose_headers,
+              cors_response_headers);
+    }
     for (auto& [name, value] : res.headers)
       out.insert(name, value);
     bool streamed = res.stream != nullptr;
@@ -646,6 +716,10 @@ private:
   std::string request_id_;
   steady_clock::time_point started_ = steady_clock::now();
   std::string_view route_ = "unmatched"; // the router's pattern (immutable)
+  // CORS for the current request: the Access-Control-Allow-Origin to send
+  // (empty: none), and whether the answer depends on Origin at all.
+  std::string cors_origin_;
+  bool cors_vary_ = false;
 };
 
 void server::impl::add(const std::shared_ptr<session>& s) {

@@ -7,28 +7,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { check, need, randomFile, run, sha256 } from "./lib.mjs";
+import { check, need, product, randomFile, run, sha256 } from "./lib.mjs";
 
 const password = "correct horse battery staple";
-
-// The creator's side, through the JSON API (the golden path covers the
-// pages): a published product on `flow` with one file.
-async function product(base, token, flow, bytes, title) {
-  const auth = { Authorization: `Bearer ${token}` };
-  let r = await fetch(`${base}/api/v1/products`, {
-    method: "POST", headers: { ...auth, "Content-Type": "application/json" },
-    body: JSON.stringify({ title, description: "For the failure paths.",
-                           price: { amount: 150000, currency: "NGN" }, flow }),
-  });
-  check(r.status === 201, `product created (${r.status} ${await r.clone().text()})`);
-  const id = (await r.json()).id;
-  r = await fetch(`${base}/api/v1/products/${id}/files?name=${encodeURIComponent(title)}.zip`,
-                  { method: "PUT", headers: auth, body: bytes });
-  check(r.status === 201, `file uploaded (${r.status})`);
-  r = await fetch(`${base}/api/v1/products/${id}/publish`, { method: "POST", headers: auth });
-  check(r.status === 200, `product published (${r.status})`);
-  return id;
-}
 
 // A guest buys `id` through the pages and the sandbox, pressing `button`.
 async function buy(page, base, id, email, button) {

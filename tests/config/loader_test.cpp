@@ -129,6 +129,27 @@ BOOST_AUTO_TEST_CASE(trusted_proxies_are_networks_named_when_bad) {
   BOOST_TEST(cfg::load({})->values.http.trusted_proxies.empty());
 }
 
+BOOST_AUTO_TEST_CASE(cors_origins_are_web_origins_named_when_bad) {
+  auto x = load_text("http:\n  cors_origins: https://shop.example.com/\n");
+  BOOST_REQUIRE(!x);
+  auto& msg = x.err().detail;
+  BOOST_TEST_INFO(msg);
+  BOOST_TEST(msg.find("http.cors_origins") != std::string::npos);
+  BOOST_TEST(msg.find("souk.yaml:2:17") != std::string::npos);
+  BOOST_TEST(msg.find("'https://shop.example.com/'") != std::string::npos);
+  auto ok = load_text("http:\n  cors_origins: \"https://A.example "
+                      "http://localhost:3000\"\n  cors_max_age: 1h\n");
+  BOOST_REQUIRE_MESSAGE(ok, (ok ? "" : ok.err().detail));
+  BOOST_TEST(ok->values.http.cors_origins
+             == "https://a.example, http://localhost:3000");
+  BOOST_TEST(ok->values.http.cors_max_age.count() == 3'600'000);
+  BOOST_TEST(cfg::load({})->values.http.cors_origins.empty());
+  auto long_age = load_text("http:\n  cors_max_age: 25h\n");
+  BOOST_REQUIRE(!long_age);
+  BOOST_TEST(long_age.err().detail.find("http.cors_max_age")
+             != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(retention_is_at_least_an_hour) {
   auto x = load_text("auth:\n  login_failures_kept_for: 59m\n");
   BOOST_REQUIRE(!x);

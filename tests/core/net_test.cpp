@@ -4,6 +4,7 @@
 
 using souk::client_address;
 using souk::ip_networks;
+using souk::web_origins;
 
 namespace {
 
@@ -93,6 +94,47 @@ BOOST_AUTO_TEST_CASE(the_client_is_the_first_untrusted_address_from_the_right) {
              == "203.0.113.9");
   BOOST_TEST(client_address(proxies, "::ffff:198.51.100.7", "1.2.3.4")
              == "198.51.100.7");
+}
+
+BOOST_AUTO_TEST_CASE(web_origins_are_exact_and_named_when_bad) {
+  auto o = web_origins::parse(
+    "https://Shop.Example.com, http://localhost:3000 https://shop.example.com");
+  BOOST_REQUIRE_MESSAGE(o, (o ? "" : o.err().detail));
+  BOOST_TEST(o->str() == "https://shop.example.com, http://localhost:3000");
+  BOOST_TEST(o->allows("https://shop.example.com"));
+  BOOST_TEST(o->allows("http://localhost:3000"));
+  BOOST_TEST(!o->allows("http://shop.example.com"));       // another scheme
+  BOOST_TEST(!o->allows("https://shop.example.com:8443")); // another port
+  BOOST_TEST(!o->allows("https://evil.shop.example.com"));
+  BOOST_TEST(!o->allows("null"));
+  BOOST_TEST(!o->allows(""));
+  BOOST_TEST(!o->any());
+
+  auto any = web_origins::parse(" * ");
+  BOOST_REQUIRE(any);
+  BOOST_TEST(any->any());
+  BOOST_TEST(any->str() == "*");
+  BOOST_TEST(any->allows("https://anything.example"));
+  BOOST_TEST(web_origins::parse("")->empty());
+
+  for (auto [bad, says] :
+       {std::pair{"shop.example.com", "http:// or https://"},
+        {"https://shop.example.com/", "trailing slash"},
+        {"https://shop.example.com/path", "no path"},
+        {"https://u@shop.example.com", "no path, query or user"},
+        {"https://shop.example.com:443", "default port"},
+        {"http://shop.example.com:80", "default port"},
+        {"https://shop.example.com:0", "port"},
+        {"https://shop.example.com:70000", "port"},
+        {"ftp://shop.example.com", "http:// or https://"},
+        {"https://", "no host"},
+        {"https://sh op", "origin"},
+        {"*, https://shop.example.com", "stands alone"}}) {
+    auto x = web_origins::parse(bad);
+    BOOST_TEST_INFO(bad);
+    BOOST_REQUIRE(!x);
+    BOOST_TEST(x.err().detail.find(says) != std::string::npos, x.err().detail);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

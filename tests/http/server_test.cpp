@@ -136,6 +136,127 @@ BOOST_AUTO_TEST_CASE(x_forwarded_for_counts_only_from_trusted_proxies) {
   proxied.shutdown(1s);
 }
 
+// Pages of an allowed origin may call routes under /api/ (CORS): a
+// preflight says what they may send; answers say who may read them. Other
+// origins, other paths and servers without origins get no CORS headers.
+BOOST_AUTO_TEST_CASE(cors_lets_allowed_origins_call_the_api) {
+  http::router api;
+  api.add(
+    "GET", "/api/v1/things/{id}",
+    [](const http::request&, http::reply_fn reply) {
+      reply(http::json_response(200, {{"thing", 1}}).header("ETag", "\"v1\""));
+    });
+  api.add("POST", "/api/v1/things",
+          [](const http::request&, http::reply_fn reply) {
+            reply(http::json_response(201, {{"made", true}}));
+          });
+  api.add("GET", "/hello", [](const http::request&, http::reply_fn reply) {
+    reply(http::json_response(200, {{"hello", "world"}}));
+  });
+  http::server_options opts;
+  opts.listen = "127.0.0.1:0";
+  http::server plain_server{opts, api}; // no origins
+  BOOST_REQUIRE(!plain_server.start());
+  auto origins = souk::web_origins::parse("https://shop.example.com");
+  BOOST_REQUIRE(origins);
+  opts.cors_origins = *origins;
+  opts.cors_max_age = 900s;
+  http::server cors{opts, api};
+  BOOST_REQUIRE(!cors.start());
+  using headers = std::vector<std::pair<std::string, std::string>>;
+  auto call = [&](const std::string& method, const std::string& target,
+                  headers h, uint16_t at = 0) {
+    return souk::testing::http_request(at ? at : cors.port(), method, target,
+                                       {}, std::move(h));
+  };
+  const headers shop{{"Origin", "https://shop.example.com"}};
+
+  auto pre = call(
+    "OPTIONS", "/api/v1/things",
+    {{"Origin", "https://shop.example.com"},
+     {"Access-Control-Request-Method", "POST"},
+     {"Access-Control-Request-Headers", "content-type, idempotency-key"}});
+  BOOST_TEST(pre.status == 204u);
+  BOOST_TEST(pre.header("access-control-allow-origin").value_or("")
+             == "https://shop.example.com");
+  BOOST_TEST(pre.header("access-control-allow-methods").value_or("") == "POST");
+  auto allowed = pre.header("access-control-allow-headers").value_or("");
+  BOOST_TEST(allowed.find("Idempotency-Key") != std::string::npos);
+  BOOST_TEST(allowed.find("Content-Type") != std::string::npos);
+  BOOST_TEST(pre.header("access-control-max-age").value_or("") == "900");
+  BOOST_TEST(pre.header("vary").value_or("") == "Origin");
+  BOOST_TEST(!pre.header("access-control-allow-credentials"));
+
+  auto got = call("GET", "/api/v1/things/7", shop);
+  BOOST_TEST(got.status == 200u);
+  BOOST_TEST(got.header("access-control-allow-origin").value_or("")
+             == "https://shop.example.com");
+  BOOST_TEST(
+    got.header("access-control-expose-headers").value_or("").find("ETag")
+    != std::string::npos);
+  BOOST_TEST(got.header("vary").value_or("") == "Origin");
+  // Errors carry the header too, so the page can read the problem.
+  auto missing = call("GET", "/api/v1/nothing", shop);
+  BOOST_TEST(missing.status == 404u);
+  BOOST_TEST(missing.header("access-control-allow-origin").has_value());
+
+  // A preflight for a method the path does not take, or a path that is not
+  // there: refused, without the headers a browser needs to go on.
+  auto wrong_method = call("OPTIONS", "/api/v1/things",
+                           {{"Origin", "https://shop.example.com"},
+                            {"Access-Control-Request-Method", "DELETE"}});
+  BOOST_TEST(wrong_method.status == 405u);
+  BOOST_TEST(wrong_method.header("allow").value_or("") == "POST");
+  BOOST_TEST(!wrong_method.header("access-control-allow-origin"));
+  auto nowhere = call("OPTIONS", "/api/v1/nothing",
+                      {{"Origin", "https://shop.example.com"},
+                       {"Access-Control-Request-Method", "GET"}});
+  BOOST_TEST(nowhere.status == 404u);
+  BOOST_TEST(!nowhere.header("access-control-allow-origin"));
+
+  // Another origin: refused at the preflight, and answers it cannot read.
+  const headers evil{{"Origin", "https://evil.example"},
+                     {"Access-Control-Request-Method", "POST"}};
+  auto refused = call("OPTIONS", "/api/v1/things", evil);
+  BOOST_TEST(refused.status == 403u);
+  BOOST_TEST(!refused.header("access-control-allow-origin"));
+  BOOST_TEST(
+    body_of(refused)["detail"].get<std::string>().find("https://evil.example")
+    != std::string::npos);
+  auto unread = call("GET", "/api/v1/things/7", {evil[0]});
+  BOOST_TEST(unread.status == 200u);
+  BOOST_TEST(!unread.header("access-control-allow-origin"));
+  BOOST_TEST(unread.header("vary").value_or("") == "Origin");
+
+  // Outside /api/, and on a server with no origins: nothing of CORS.
+  auto page = call("GET", "/hello", shop);
+  BOOST_TEST(!page.header("access-control-allow-origin"));
+  BOOST_TEST(!page.header("vary"));
+  auto plain = call("GET", "/api/v1/things/7", shop, plain_server.port());
+  BOOST_TEST(plain.status == 200u);
+  BOOST_TEST(!plain.header("access-control-allow-origin"));
+  auto plain_pre = call("OPTIONS", "/api/v1/things",
+                        {{"Origin", "https://shop.example.com"},
+                         {"Access-Control-Request-Method", "POST"}},
+                        plain_server.port());
+  BOOST_TEST(plain_pre.status == 405u);
+  BOOST_TEST(!plain_pre.header("access-control-allow-origin"));
+
+  // The headers belong to one request: the next one on the same connection
+  // without an Origin gets none.
+  raw_client c{cors.port()};
+  c.send("GET /api/v1/things/7 HTTP/1.1\r\nHost: t\r\nOrigin: "
+         "https://shop.example.com\r\n\r\n");
+  auto first = parse_reply(c.read_response().value_or(""));
+  BOOST_TEST(first.header("access-control-allow-origin").has_value());
+  c.send("GET /api/v1/things/7 HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto second = parse_reply(c.read_response().value_or(""));
+  BOOST_TEST(second.status == 200u);
+  BOOST_TEST(!second.header("access-control-allow-origin"));
+  cors.shutdown(1s);
+  plain_server.shutdown(1s);
+}
+
 BOOST_AUTO_TEST_CASE(keeps_a_valid_incoming_request_id_only) {
   auto r = souk::testing::http_request(port, "GET", "/hello", {},
                                        {{"X-Request-Id", "edge-42.a_b"}});

@@ -37,6 +37,12 @@ struct http_settings {
   /// X-Forwarded-For names the client; empty: the connection's address is
   /// the client's.
   std::string trusted_proxies;
+  /// Web origins whose pages may call the API (`/api/`) from the browser
+  /// (CORS), e.g. "https://shop.example.com"; "*" for any; empty: none
+  /// (same-origin pages only).
+  std::string cors_origins;
+  /// How long a browser may keep the answer to a CORS preflight.
+  milliseconds cors_max_age{600'000};
   /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
   milliseconds shutdown_grace{10'000};
 };

@@ -41,6 +41,32 @@ private:
   std::vector<network> nets_;
 };
 
+/// Web origins (`scheme://host[:port]`, as browsers send them in `Origin`)
+/// allowed to call an API from their pages (CORS), or any origin.
+class web_origins {
+public:
+  /// Parses "https://shop.example.com, http://localhost:3000" (entries
+  /// separated by commas or spaces), or "*" alone for any origin. Each entry
+  /// is an http or https origin: no path, query, user or trailing slash, and
+  /// no default port (browsers leave it out, so it would never match);
+  /// scheme and host are compared in lowercase. The error names the bad
+  /// entry.
+  static expected<web_origins> parse(std::string_view text);
+
+  bool empty() const noexcept { return !any_ && list_.empty(); }
+  bool any() const noexcept { return any_; }
+
+  /// True when a request's `Origin` header value is allowed.
+  bool allows(std::string_view origin) const;
+
+  /// "*", or the origins in canonical form, comma-separated.
+  std::string str() const;
+
+private:
+  bool any_ = false;
+  std::vector<std::string> list_;
+};
+
 /// The address of the client behind a request that came from `peer` with
 /// the `X-Forwarded-For` list `forwarded_for` (several header lines joined
 /// by commas). The header is believed only from a trusted peer, and only as

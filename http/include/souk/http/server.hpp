@@ -29,6 +29,13 @@ struct server_options {
   /// (`souk::client_address`): `request::remote` is then the client's
   /// address, for rate limits, sessions and logs. Empty: the TCP peer.
   ip_networks trusted_proxies;
+  /// Web origins whose pages may call routes under `cors_prefix` from a
+  /// browser (CORS: preflights answered, `Access-Control-Allow-Origin`
+  /// sent; never credentials). Empty: no CORS headers at all.
+  web_origins cors_origins;
+  std::string cors_prefix = "/api/";
+  /// `Access-Control-Max-Age` of a preflight's answer.
+  std::chrono::seconds cors_max_age{600};
   /// Called once per response (on an event-loop thread; must not block)
   /// with the method, the matched route's pattern ("unmatched" if none),
   /// the status and the seconds since the request's header arrived.
