@@ -41,6 +41,7 @@
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/nodes.hpp"
 #include "souk/persistence/orders.hpp"
+#include "souk/persistence/product_files.hpp"
 #include "souk/sandbox/gateway.hpp"
 #include "souk/storage/blob_store.hpp"
 #include "souk/wallet/service.hpp"
@@ -91,6 +92,10 @@ constexpr std::chrono::seconds order_poll_recheck{5};
 
 // Rows of each kind housekeeping deletes per statement.
 constexpr int64_t housekeeping_batch = 500;
+// How long a blob or an unfinished write may sit unnamed before housekeeping
+// removes it: far longer than an upload takes to record its blob (and a
+// write in progress touches its file at every chunk).
+constexpr std::chrono::hours orphan_blob_grace{1};
 
 // Emails one sender round claims: few, so that a burst of receipts is
 // shared out between the `email.senders` rounds running at once.
@@ -169,6 +174,8 @@ struct node::impl {
   std::shared_ptr<worker_pool> delivery_workers;
   std::shared_ptr<worker_pool> email_workers;
   std::shared_ptr<worker_pool> housekeeping_workers;
+  /// Product files' bytes (`<data_dir>/files`).
+  std::shared_ptr<storage::blob_store> store;
   /// Long polls of orders, woken by the engine's commits.
   std::shared_ptr<change_watch> order_watch
     = std::make_shared<change_watch>(order_poll_recheck);
@@ -643,12 +650,15 @@ status node::start() {
   // Idempotency-Keys, forgotten login failures) deleted hourly, in small
   // batches, as the supervised actor "housekeeping". Every node runs it;
   // deleting the same rows twice is harmless.
+  d.store = storage::make_local_store(std::filesystem::path{d.cfg.data_dir}
+                                      / "files");
   {
     d.housekeeping_workers = std::make_shared<worker_pool>(1);
     actors::blocking_service_options o;
     o.name = "housekeeping";
     o.batch = housekeeping_batch;
-    o.round = [db = d.db, auth = d.cfg.auth, pay = d.cfg.payments] {
+    o.round = [db = d.db, store = d.store, auth = d.cfg.auth,
+               pay = d.cfg.payments] {
       auto t = now();
       persistence::prune_before before;
       before.sessions_expired = to_iso(t - auth.sessions_kept_for);
@@ -664,6 +674,20 @@ status node::start() {
         log::info("housekeeping: deleted {} expired sessions, {} "
                   "Idempotency-Keys, {} login throttles",
                   done->sessions, done->idempotency_keys, done->throttles);
+      // Bytes no product file names: an upload that crashed between
+      // committing its blob and recording it, or in the middle.
+      auto swept = storage::remove_orphans(
+        *store,
+        [&] {
+          return persistence::product_file_repository{*db}.storage_keys();
+        },
+        std::chrono::system_clock::now() - orphan_blob_grace);
+      if (!swept)
+        log::warn("housekeeping: files: {}", swept.err().detail);
+      else if (swept->blobs + swept->abandoned > 0)
+        log::info("housekeeping: removed {} stored files no product names "
+                  "and {} abandoned uploads",
+                  swept->blobs, swept->abandoned);
       // A full batch of any kind: more are due, run again at once.
       return static_cast<size_t>(
         std::max({done->sessions, done->idempotency_keys, done->throttles}));
@@ -725,8 +749,7 @@ status node::start() {
   svc->auth_limiter = std::make_shared<http::rate_limiter>(
     d.cfg.auth.rate_limit_per_minute, d.cfg.auth.rate_limit_burst);
   svc->secure_cookies = d.cfg.public_url.starts_with("https://");
-  svc->store = storage::make_local_store(std::filesystem::path{d.cfg.data_dir}
-                                         / "files");
+  svc->store = d.store;
   svc->max_upload = d.cfg.storage.max_upload;
   svc->node_id = d.id;
   svc->draining = [srv = d.server.get()] { return srv->draining(); };

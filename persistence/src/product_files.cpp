@@ -26,6 +26,19 @@ product_file_repository::product_owner(const std::string& product_id) {
   return out;
 }
 
+expected<std::unordered_set<std::string>>
+product_file_repository::storage_keys() {
+  std::unordered_set<std::string> out;
+  auto st = db_.run([&](soci::session& sql) {
+    rows::query rows{sql, "SELECT storage_key FROM product_files"};
+    for (auto& r : rows)
+      out.insert(r.get<std::string>(0));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 expected<std::pair<product_file_row, std::string>>
 product_file_repository::put(const product_file_row& row) {
   product_file_row stored = row;

@@ -186,7 +186,73 @@ public:
     return valid_key(key) && fs::is_regular_file(root_ / "blobs" / key, ec);
   }
 
+  expected<std::vector<blob_entry>> list() const override {
+    std::vector<blob_entry> out;
+    auto blobs = root_ / "blobs";
+    std::error_code ec;
+    if (!fs::exists(blobs, ec))
+      return out;
+    for (fs::recursive_directory_iterator it{blobs, ec}, end; !ec && it != end;
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec))
+        continue;
+      auto key = fs::relative(it->path(), blobs, ec).generic_string();
+      if (ec || !valid_key(key))
+        continue; // not souk's: left alone
+      auto written = last_written(it->path());
+      if (!written)
+        return written.err();
+      out.push_back({std::move(key), *written});
+    }
+    if (ec)
+      return error{errc::internal,
+                   "list " + blobs.string() + ": " + ec.message()};
+    return out;
+  }
+
+  expected<size_t> remove_abandoned(
+    std::chrono::system_clock::time_point untouched_since) override {
+    size_t removed = 0;
+    auto tmp = root_ / "tmp";
+    std::error_code ec;
+    if (!fs::exists(tmp, ec))
+      return removed;
+    for (fs::directory_iterator it{tmp, ec}, end; !ec && it != end;
+         it.increment(ec)) {
+      auto name = it->path().filename().string();
+      if (!it->is_regular_file(ec) || !name.ends_with(".part")
+          || !is_uuid(std::string_view{name}.substr(0, name.size() - 5)))
+        continue;
+      auto written = last_written(it->path());
+      if (!written)
+        return written.err();
+      if (*written >= untouched_since)
+        continue;
+      std::error_code rm;
+      if (fs::remove(it->path(), rm))
+        ++removed;
+      else if (rm)
+        return error{errc::internal,
+                     "remove " + it->path().string() + ": " + rm.message()};
+    }
+    if (ec)
+      return error{errc::internal,
+                   "list " + tmp.string() + ": " + ec.message()};
+    return removed;
+  }
+
 private:
+  static expected<std::chrono::system_clock::time_point>
+  last_written(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      return io_error("stat " + path.string());
+    return std::chrono::system_clock::time_point{
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+        std::chrono::seconds{st.st_mtim.tv_sec}
+        + std::chrono::nanoseconds{st.st_mtim.tv_nsec})};
+  }
+
   // Keys come from `create`; refuse anything else so no caller can reach
   // outside the store.
   static bool valid_key(const std::string& key) {
@@ -202,6 +268,38 @@ private:
 };
 
 } // namespace
+
+expected<orphans_removed> remove_orphans(
+  blob_store& store,
+  const std::function<expected<std::unordered_set<std::string>>()>& named,
+  std::chrono::system_clock::time_point before) {
+  orphans_removed out;
+  auto abandoned = store.remove_abandoned(before);
+  if (!abandoned)
+    return abandoned.err();
+  out.abandoned = *abandoned;
+  auto all = store.list();
+  if (!all)
+    return all.err();
+  std::vector<std::string> old;
+  for (auto& b : *all)
+    if (b.written < before)
+      old.push_back(b.key);
+  if (old.empty())
+    return out;
+  // Asked after listing: a blob recorded meanwhile is named by now, and one
+  // committed meanwhile is too young to be here.
+  auto keys = named();
+  if (!keys)
+    return keys.err();
+  for (auto& key : old)
+    if (!keys->contains(key)) {
+      if (auto err = store.remove(key))
+        return err;
+      ++out.blobs;
+    }
+  return out;
+}
 
 std::unique_ptr<blob_store> make_local_store(fs::path root) {
   return std::make_unique<local_store>(std::move(root));

@@ -30,6 +30,7 @@
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/orders.hpp"
+#include "souk/storage/blob_store.hpp"
 #include "souk/testing/node_settings.hpp"
 #include "souk/testing/support.hpp"
 
@@ -632,6 +633,121 @@ BOOST_AUTO_TEST_CASE(a_starting_node_deletes_rows_past_their_time) {
                    "'kept@example.com'")
              == 1);
   db->shutdown();
+}
+
+namespace {
+
+// A committed blob in `store` holding `bytes`; its key.
+std::string blob(souk::storage::blob_store& store, const std::string& bytes) {
+  auto w = store.create();
+  BOOST_REQUIRE(w);
+  BOOST_REQUIRE(!(*w)->write(bytes));
+  auto info = (*w)->commit();
+  BOOST_REQUIRE(info);
+  return info->key;
+}
+
+void age(const std::filesystem::path& file, std::chrono::hours by) {
+  std::filesystem::last_write_time(
+    file, std::filesystem::file_time_type::clock::now() - by);
+}
+
+} // namespace
+
+// Bytes no product file names (an upload that crashed between storing its
+// blob and recording it, or in the middle) are removed by a starting node
+// once an hour old; named ones, young ones and files that are not souk's
+// stay.
+BOOST_AUTO_TEST_CASE(a_starting_node_removes_files_no_product_names) {
+  st::scratch_database scratch;
+  st::temp_dir dir;
+  auto db = scratch.open(1);
+  auto r = souk::persistence::migrate(
+    *db, souk::persistence::shipped_migrations(db->kind()));
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().detail));
+  souk::config::settings cfg;
+  std::filesystem::create_directories(dir.path() / "flows");
+  st::embedded_node_settings(cfg, dir.path(), scratch.url());
+  auto root = std::filesystem::path{cfg.data_dir} / "files";
+  auto store = souk::storage::make_local_store(root);
+  auto named = blob(*store, "a product's file");
+  auto orphan = blob(*store, "recorded by nobody");
+  auto young = blob(*store, "being recorded now");
+  age(root / "blobs" / named, 48h);
+  age(root / "blobs" / orphan, 2h);
+  auto t = souk::to_iso(souk::now());
+  auto exec = [&](const std::string& q) {
+    auto err = db->run([&](soci::session& sql) { sql << q; });
+    BOOST_REQUIRE_MESSAGE(!err, err.detail);
+  };
+  exec("INSERT INTO users (id, email, password_hash, role, created_at, "
+       "updated_at) VALUES ('c', 'c@example.com', 'x', 'creator', '"
+       + t + "', '" + t + "')");
+  exec("INSERT INTO products (id, creator_id, title, description, "
+       "price_amount, currency, flow, status, version, created_at, "
+       "updated_at) VALUES ('p', 'c', 'Book', 'A book', 1000, 'NGN', "
+       "'digital_download', 'draft', 1, '"
+       + t + "', '" + t + "')");
+  exec("INSERT INTO product_files (id, product_id, name, storage_key, size, "
+       "sha256, content_type, created_at, updated_at) VALUES ('f', 'p', "
+       "'book.pdf', '"
+       + named + "', 16, 'x', 'application/pdf', '" + t + "', '" + t + "')");
+  // Writes in progress: one a crash left an hour ago, one going on.
+  auto stale_part = root / "tmp" / (souk::new_uuid() + ".part");
+  auto live_part = root / "tmp" / (souk::new_uuid() + ".part");
+  std::ofstream{stale_part} << "half";
+  std::ofstream{live_part} << "half";
+  age(stale_part, 2h);
+  // Not souk's: left alone whatever its age.
+  auto stranger = root / "blobs" / "README";
+  std::ofstream{stranger} << "notes";
+  age(stranger, 100h);
+
+  souk::node node{cfg, {}};
+  auto err = node.start();
+  BOOST_REQUIRE_MESSAGE(!err, err.detail);
+  bool done = false;
+  for (int i = 0; i < 100 && !done; ++i) {
+    done = !store->exists(orphan) && !std::filesystem::exists(stale_part);
+    if (!done)
+      std::this_thread::sleep_for(100ms);
+  }
+  node.stop();
+  BOOST_TEST(done);
+  BOOST_TEST(store->exists(named));
+  BOOST_TEST(store->exists(young));
+  BOOST_TEST(std::filesystem::exists(live_part));
+  BOOST_TEST(std::filesystem::exists(stranger));
+  db->shutdown();
+}
+
+// The sweep asks which keys are named only once it has listed the store,
+// and removes nothing when it cannot ask.
+BOOST_AUTO_TEST_CASE(files_are_kept_while_the_database_cannot_say) {
+  st::temp_dir dir;
+  auto store = souk::storage::make_local_store(dir.path());
+  auto orphan = blob(*store, "recorded by nobody");
+  age(dir.path() / "blobs" / orphan, 2h);
+  auto before = std::chrono::system_clock::now() - 1h;
+  auto failed = souk::storage::remove_orphans(
+    *store,
+    []() -> souk::expected<std::unordered_set<std::string>> {
+      return souk::error{souk::errc::database, "the database is down"};
+    },
+    before);
+  BOOST_REQUIRE(!failed);
+  BOOST_TEST(failed.err().detail == "the database is down");
+  BOOST_TEST(store->exists(orphan));
+  auto swept = souk::storage::remove_orphans(
+    *store,
+    [] {
+      return souk::expected<std::unordered_set<std::string>>{
+        std::unordered_set<std::string>{}};
+    },
+    before);
+  BOOST_REQUIRE(swept);
+  BOOST_TEST(swept->blobs == 1u);
+  BOOST_TEST(!store->exists(orphan));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 
 #include "souk/core/error.hpp"
@@ -43,6 +44,10 @@ public:
   /// version.
   expected<std::pair<product_file_row, std::string>>
   put(const product_file_row& row);
+
+  /// Every storage key a file names (housekeeping keeps their blobs and
+  /// removes the rest).
+  expected<std::unordered_set<std::string>> storage_keys();
 
 private:
   database& db_;

@@ -1,10 +1,14 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
+#include <vector>
 
 #include "souk/core/error.hpp"
 
@@ -52,6 +56,12 @@ public:
   virtual expected<size_t> read_at(uint64_t offset, char* buf, size_t n) = 0;
 };
 
+/// A committed blob, as `blob_store::list` finds it.
+struct blob_entry {
+  std::string key;
+  std::chrono::system_clock::time_point written; ///< when it was committed
+};
+
 /// A store of immutable blobs. Thread-safe.
 class blob_store {
 public:
@@ -69,7 +79,33 @@ public:
 
   /// True if a committed blob has this key.
   virtual bool exists(const std::string& key) const = 0;
+
+  /// Every committed blob (for housekeeping: an upload that crashed
+  /// between committing its blob and recording it leaves a blob nothing
+  /// names).
+  virtual expected<std::vector<blob_entry>> list() const = 0;
+
+  /// Removes writes in progress that nothing has written to since
+  /// `untouched_since` (what a crash in the middle of an upload leaves);
+  /// returns how many.
+  virtual expected<size_t>
+  remove_abandoned(std::chrono::system_clock::time_point untouched_since) = 0;
 };
+
+/// What `remove_orphans` did.
+struct orphans_removed {
+  size_t blobs = 0;     ///< committed blobs nothing named
+  size_t abandoned = 0; ///< unfinished writes
+};
+
+/// Housekeeping of `store`: removes committed blobs written before `before`
+/// whose keys `named` (asked after the store is listed) does not hold, and
+/// writes in progress untouched since `before`. `before` must leave an
+/// upload time to record its blob (an hour, say). The first error stops it.
+expected<orphans_removed> remove_orphans(
+  blob_store& store,
+  const std::function<expected<std::unordered_set<std::string>>()>& named,
+  std::chrono::system_clock::time_point before);
 
 /// Files under `root`: blobs in `root/blobs/<key>`, writes in progress in
 /// `root/tmp/` (a temporary file, fsync, rename, fsync of the directory), so
