@@ -101,6 +101,8 @@ public:
     st_->exchange_for_rowset(soci::into(row_));
     st_.execute(false);
   }
+  /// The same for a statement assembled with a `builder`.
+  query(soci::session& sql, class builder& b);
   query(const query&) = delete;
   query& operator=(const query&) = delete;
 
@@ -178,6 +180,13 @@ private:
   std::deque<long long> integers_;
   std::vector<std::pair<bool, size_t>> order_;
 };
+
+inline query::query(soci::session& sql, builder& b) : st_(sql, b.str()) {
+  b.bind(*st_);
+  st_->define_and_bind();
+  st_->exchange_for_rowset(soci::into(row_));
+  st_.execute(false);
+}
 
 /// Claims due rows portably: pick candidates, then take each with
 /// an UPDATE guarded by the lease, so two claimers (nodes) never both win a

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
 #include <soci/soci.h>
 
 #include "souk/core/ids.hpp"
@@ -807,6 +808,97 @@ BOOST_AUTO_TEST_CASE(orders_needing_resume_lists_unleased_side_effects) {
                                   "2030-01-01T03:00:00.000Z"));
   BOOST_TEST(
     (orders.lease_outbox(idle, row.id, now).code == souk::errc::not_found));
+}
+
+// Lists go newest first, a page at a time after the last (created_at, id)
+// seen; ties in time are ordered by id. A creator's sales interleave their
+// products; filters combine; nothing is skipped or repeated across pages.
+BOOST_AUTO_TEST_CASE(lists_page_through_every_filter_newest_first) {
+  auto other_creator = souk::new_uuid();
+  exec("INSERT INTO users (id, email, password_hash, role, created_at, "
+       "updated_at) VALUES ('"
+       + other_creator + "', 'other@example.com', 'x', 'creator', '" + t0
+       + "', '" + t0 + "')");
+  std::vector<std::string> products{product_id};
+  for (auto& creator :
+       {user_id, user_id, other_creator}) { // two more of ours, one theirs
+    products.push_back(souk::new_uuid());
+    exec("INSERT INTO products (id, creator_id, title, description, "
+         "price_amount, currency, flow, status, version, created_at, "
+         "updated_at) VALUES ('"
+         + products.back() + "', '" + creator
+         + "', 'Book', 'A book', 5000, 'NGN', 'digital_download', "
+           "'published', 1, '"
+         + t0 + "', '" + t0 + "')");
+  }
+  struct made {
+    std::string id, created, product, state, email;
+  };
+  std::vector<made> all;
+  for (int i = 0; i < 40; ++i) {
+    auto id = make_order();
+    made m{id, fmt::format("2026-02-01T00:00:{:02}.000Z", i / 2),
+           products[static_cast<size_t>(i) % 4],
+           i % 5 == 0 ? "delivered" : "pending",
+           i % 3 == 0 ? "a@example.com" : "b@example.com"};
+    exec("UPDATE orders SET created_at = '" + m.created + "', product_id = '"
+         + m.product + "', state = '" + m.state + "', buyer_email = '" + m.email
+         + "' WHERE id = '" + id + "'");
+    all.push_back(m);
+  }
+  std::sort(all.begin(), all.end(), [](auto& a, auto& b) {
+    return std::tie(a.created, a.id) > std::tie(b.created, b.id);
+  });
+  auto expect = [&](auto keep) {
+    std::vector<std::string> ids;
+    for (auto& m : all)
+      if (keep(m))
+        ids.push_back(m.id);
+    return ids;
+  };
+  auto pages = [&](const sp::order_scope& scope) {
+    std::vector<std::string> ids;
+    std::string after_created, after_id;
+    for (int page = 0; page < 50; ++page) {
+      auto got = orders.list_for(scope, after_created, after_id, 3);
+      BOOST_REQUIRE_MESSAGE(got, (got ? "" : got.err().detail));
+      for (auto& x : *got) {
+        ids.push_back(x.order.id);
+        BOOST_TEST(x.product_title == "Book");
+      }
+      if (got->size() < 3)
+        return ids;
+      after_created = got->back().order.created_at;
+      after_id = got->back().order.id;
+    }
+    BOOST_FAIL("paging did not end");
+    return ids;
+  };
+  sp::order_scope everything;
+  BOOST_TEST(pages(everything) == expect([](auto&) { return true; }));
+  sp::order_scope ours;
+  ours.creator_id = user_id;
+  BOOST_TEST(pages(ours)
+             == expect([&](auto& m) { return m.product != products[3]; }));
+  sp::order_scope theirs;
+  theirs.creator_id = other_creator;
+  theirs.state = "pending";
+  BOOST_TEST(pages(theirs) == expect([&](auto& m) {
+               return m.product == products[3] && m.state == "pending";
+             }));
+  sp::order_scope one_product;
+  one_product.product_id = products[1];
+  one_product.buyer_email = "a@example.com";
+  BOOST_TEST(pages(one_product) == expect([&](auto& m) {
+               return m.product == products[1] && m.email == "a@example.com";
+             }));
+  sp::order_scope delivered;
+  delivered.state = "delivered";
+  delivered.creator_id = user_id;
+  delivered.buyer_id = user_id;
+  BOOST_TEST(pages(delivered) == expect([&](auto& m) {
+               return m.state == "delivered" && m.product != products[3];
+             }));
 }
 
 BOOST_AUTO_TEST_CASE(the_database_refuses_bad_kinds_and_statuses) {
