@@ -92,10 +92,7 @@ constexpr std::chrono::seconds order_poll_recheck{5};
 
 // Rows of each kind housekeeping deletes per statement.
 constexpr int64_t housekeeping_batch = 500;
-// How long a blob or an unfinished write may sit unnamed before housekeeping
-// removes it: far longer than an upload takes to record its blob (and a
-// write in progress touches its file at every chunk).
-constexpr std::chrono::hours orphan_blob_grace{1};
+
 
 // Emails one sender round claims: few, so that a burst of receipts is
 // shared out between the `email.senders` rounds running at once.
@@ -657,8 +654,14 @@ status node::start() {
     actors::blocking_service_options o;
     o.name = "housekeeping";
     o.batch = housekeeping_batch;
+    // An upload may take up to the read timeout between chunks.
+    auto grace = std::max<std::chrono::system_clock::duration>(
+      d.cfg.storage.orphan_grace, 2 * d.cfg.http.read_timeout);
+    std::chrono::system_clock::duration orphan_quarantine
+      = d.cfg.storage.orphans_kept_for;
+    auto last_sweep = std::make_shared<std::chrono::system_clock::time_point>();
     o.round = [db = d.db, store = d.store, auth = d.cfg.auth,
-               pay = d.cfg.payments] {
+               pay = d.cfg.payments, grace, orphan_quarantine, last_sweep] {
       auto t = now();
       persistence::prune_before before;
       before.sessions_expired = to_iso(t - auth.sessions_kept_for);
@@ -674,20 +677,26 @@ status node::start() {
         log::info("housekeeping: deleted {} expired sessions, {} "
                   "Idempotency-Keys, {} login throttles",
                   done->sessions, done->idempotency_keys, done->throttles);
-      // Bytes no product file names: an upload that crashed between
-      // committing its blob and recording it, or in the middle.
-      auto swept = storage::remove_orphans(
-        *store,
-        [&] {
-          return persistence::product_file_repository{*db}.storage_keys();
-        },
-        std::chrono::system_clock::now() - orphan_blob_grace);
-      if (!swept)
-        log::warn("housekeeping: files: {}", swept.err().detail);
-      else if (swept->blobs + swept->abandoned > 0)
-        log::info("housekeeping: removed {} stored files no product names "
-                  "and {} abandoned uploads",
-                  swept->blobs, swept->abandoned);
+      // Bytes no product file names (an upload that crashed between
+      // committing its blob and recording it, or in the middle): once an
+      // hour, not at every round of a backlog of rows.
+      auto wall = std::chrono::system_clock::now();
+      if (wall - *last_sweep >= std::chrono::hours{1}) {
+        *last_sweep = wall;
+        auto swept = storage::remove_orphans(
+          *store,
+          [&] {
+            return persistence::product_file_repository{*db}.storage_keys();
+          },
+          wall - grace, wall - orphan_quarantine);
+        if (!swept)
+          log::error("housekeeping: files: {}", swept.err().detail);
+        else if (swept->quarantined + swept->abandoned + swept->expired > 0)
+          log::info("housekeeping: moved {} stored files no product names "
+                    "to files/orphaned, removed {} abandoned uploads and {} "
+                    "files quarantined long enough",
+                    swept->quarantined, swept->abandoned, swept->expired);
+      }
       // A full batch of any kind: more are due, run again at once.
       return static_cast<size_t>(
         std::max({done->sessions, done->idempotency_keys, done->throttles}));

@@ -107,6 +107,15 @@ expected<milliseconds> parse_retention(const std::string& text) {
   return d;
 }
 
+// A wait of at least a second (0 would remove uploads being recorded).
+expected<milliseconds> parse_orphan_grace(const std::string& text) {
+  auto d = parse_duration(text);
+  if (d && *d < std::chrono::seconds{1})
+    return error{errc::invalid_field,
+                 fmt::format("must be at least 1s, got '{}'", text)};
+  return d;
+}
+
 expected<bool> parse_bool(const std::string& text) {
   if (text == "true" || text == "yes" || text == "on" || text == "1")
     return true;
@@ -478,6 +487,14 @@ const std::vector<field>& fields() {
                SOUK_MEMBER(auth.rate_limit_burst), parse_count, show_count),
     make_field("storage.max_upload", "largest file upload (e.g. 2GiB)",
                SOUK_MEMBER(storage.max_upload), parse_size_value, show_size),
+    make_field("storage.orphan_grace",
+               "age at which a stored file no product names is set aside",
+               SOUK_MEMBER(storage.orphan_grace), parse_orphan_grace,
+               show_duration),
+    make_field("storage.orphans_kept_for",
+               "how long set-aside files stay in files/orphaned",
+               SOUK_MEMBER(storage.orphans_kept_for), parse_retention,
+               show_duration),
     make_field("flows.directory", "extra flow templates (*.yaml); empty: none",
                SOUK_MEMBER(flows.directory), parse_optional_dir, show_string),
     make_field("payments.gateway", "sandbox (built in) or paystack",

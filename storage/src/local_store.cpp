@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -187,27 +189,7 @@ public:
   }
 
   expected<std::vector<blob_entry>> list() const override {
-    std::vector<blob_entry> out;
-    auto blobs = root_ / "blobs";
-    std::error_code ec;
-    if (!fs::exists(blobs, ec))
-      return out;
-    for (fs::recursive_directory_iterator it{blobs, ec}, end; !ec && it != end;
-         it.increment(ec)) {
-      if (!it->is_regular_file(ec))
-        continue;
-      auto key = fs::relative(it->path(), blobs, ec).generic_string();
-      if (ec || !valid_key(key))
-        continue; // not souk's: left alone
-      auto written = last_written(it->path());
-      if (!written)
-        return written.err();
-      out.push_back({std::move(key), *written});
-    }
-    if (ec)
-      return error{errc::internal,
-                   "list " + blobs.string() + ": " + ec.message()};
-    return out;
+    return entries(root_ / "blobs");
   }
 
   expected<size_t> remove_abandoned(
@@ -217,23 +199,20 @@ public:
     std::error_code ec;
     if (!fs::exists(tmp, ec))
       return removed;
-    for (fs::directory_iterator it{tmp, ec}, end; !ec && it != end;
-         it.increment(ec)) {
+    for (fs::directory_iterator
+           it{tmp, fs::directory_options::skip_permission_denied, ec},
+         end;
+         !ec && it != end; it.increment(ec)) {
       auto name = it->path().filename().string();
-      if (!it->is_regular_file(ec) || !name.ends_with(".part")
+      if (!name.ends_with(".part")
           || !is_uuid(std::string_view{name}.substr(0, name.size() - 5)))
         continue;
-      auto written = last_written(it->path());
-      if (!written)
-        return written.err();
-      if (*written >= untouched_since)
-        continue;
+      auto written = last_changed(it->path());
+      if (!written || *written >= untouched_since)
+        continue; // committed meanwhile, or still being written
       std::error_code rm;
       if (fs::remove(it->path(), rm))
         ++removed;
-      else if (rm)
-        return error{errc::internal,
-                     "remove " + it->path().string() + ": " + rm.message()};
     }
     if (ec)
       return error{errc::internal,
@@ -241,16 +220,83 @@ public:
     return removed;
   }
 
+  status quarantine(const std::string& key) override {
+    if (!valid_key(key))
+      return error{errc::internal, "not a blob key: " + key};
+    auto to = root_ / "orphaned" / key;
+    std::error_code ec;
+    fs::create_directories(to.parent_path(), ec);
+    if (ec)
+      return error{errc::internal,
+                   "mkdir " + to.parent_path().string() + ": " + ec.message()};
+    if (::rename((root_ / "blobs" / key).c_str(), to.c_str()) != 0) {
+      if (errno == ENOENT)
+        return {}; // removed meanwhile (a replaced file's old bytes)
+      return io_error("move " + key + " to quarantine");
+    }
+    // Its time in quarantine starts now.
+    fs::last_write_time(to, fs::file_time_type::clock::now(), ec);
+    return {};
+  }
+
+  expected<size_t>
+  remove_quarantined(std::chrono::system_clock::time_point before) override {
+    auto held = entries(root_ / "orphaned");
+    if (!held)
+      return held.err();
+    size_t removed = 0;
+    for (auto& b : *held) {
+      if (b.written >= before)
+        continue;
+      std::error_code rm;
+      if (fs::remove(root_ / "orphaned" / b.key, rm))
+        ++removed;
+    }
+    return removed;
+  }
+
 private:
-  static expected<std::chrono::system_clock::time_point>
-  last_written(const fs::path& path) {
+  // The blobs under `dir` (keys relative to it), each with the later of its
+  // data's and its inode's last change: a rename (a commit, a restore that
+  // kept old times) counts as a change.
+  static expected<std::vector<blob_entry>> entries(const fs::path& dir) {
+    std::vector<blob_entry> out;
+    std::error_code ec;
+    if (!fs::exists(dir, ec))
+      return out;
+    for (fs::recursive_directory_iterator
+           it{dir, fs::directory_options::skip_permission_denied, ec},
+         end;
+         !ec && it != end; it.increment(ec)) {
+      std::error_code type;
+      if (!it->is_regular_file(type))
+        continue;
+      auto key = it->path().lexically_relative(dir).generic_string();
+      if (!valid_key(key))
+        continue; // not souk's: left alone
+      auto written = last_changed(it->path());
+      if (!written)
+        continue; // gone meanwhile
+      out.push_back({std::move(key), *written});
+    }
+    if (ec)
+      return error{errc::internal,
+                   "list " + dir.string() + ": " + ec.message()};
+    return out;
+  }
+
+  static std::optional<std::chrono::system_clock::time_point>
+  last_changed(const fs::path& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
-      return io_error("stat " + path.string());
-    return std::chrono::system_clock::time_point{
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-        std::chrono::seconds{st.st_mtim.tv_sec}
-        + std::chrono::nanoseconds{st.st_mtim.tv_nsec})};
+      return std::nullopt;
+    auto at = [](const timespec& t) {
+      return std::chrono::system_clock::time_point{
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds{t.tv_sec}
+          + std::chrono::nanoseconds{t.tv_nsec})};
+    };
+    return std::max(at(st.st_mtim), at(st.st_ctim));
   }
 
   // Keys come from `create`; refuse anything else so no caller can reach
@@ -272,12 +318,17 @@ private:
 expected<orphans_removed> remove_orphans(
   blob_store& store,
   const std::function<expected<std::unordered_set<std::string>>()>& named,
-  std::chrono::system_clock::time_point before) {
+  std::chrono::system_clock::time_point before,
+  std::chrono::system_clock::time_point expire_before) {
   orphans_removed out;
   auto abandoned = store.remove_abandoned(before);
   if (!abandoned)
     return abandoned.err();
   out.abandoned = *abandoned;
+  auto expired = store.remove_quarantined(expire_before);
+  if (!expired)
+    return expired.err();
+  out.expired = *expired;
   auto all = store.list();
   if (!all)
     return all.err();
@@ -292,12 +343,26 @@ expected<orphans_removed> remove_orphans(
   auto keys = named();
   if (!keys)
     return keys.err();
+  std::vector<std::string> orphans;
   for (auto& key : old)
-    if (!keys->contains(key)) {
-      if (auto err = store.remove(key))
-        return err;
-      ++out.blobs;
-    }
+    if (!keys->contains(key))
+      orphans.push_back(key);
+  // Lost uploads are a few; most files unnamed is a database that is not
+  // this store's (a fresh one, an old backup).
+  if (!orphans.empty()
+      && (keys->empty()
+          || (orphans.size() > 10 && orphans.size() * 2 > old.size())))
+    return error{errc::conflict,
+                 fmt::format("{} of {} stored files older than the grace are "
+                             "named by no product file (the database names "
+                             "{}): that looks like another database, not "
+                             "lost uploads, so nothing was moved",
+                             orphans.size(), old.size(), keys->size())};
+  for (auto& key : orphans) {
+    if (auto err = store.quarantine(key))
+      return err;
+    ++out.quarantined;
+  }
   return out;
 }
 

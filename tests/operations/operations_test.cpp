@@ -647,18 +647,15 @@ std::string blob(souk::storage::blob_store& store, const std::string& bytes) {
   return info->key;
 }
 
-void age(const std::filesystem::path& file, std::chrono::hours by) {
-  std::filesystem::last_write_time(
-    file, std::filesystem::file_time_type::clock::now() - by);
-}
+using names = souk::expected<std::unordered_set<std::string>>;
 
 } // namespace
 
 // Bytes no product file names (an upload that crashed between storing its
-// blob and recording it, or in the middle) are removed by a starting node
-// once an hour old; named ones, young ones and files that are not souk's
-// stay.
-BOOST_AUTO_TEST_CASE(a_starting_node_removes_files_no_product_names) {
+// blob and recording it, or in the middle) are set aside by a starting node
+// once older than storage.orphan_grace; named ones and files that are not
+// souk's stay.
+BOOST_AUTO_TEST_CASE(a_starting_node_sets_aside_files_no_product_names) {
   st::scratch_database scratch;
   st::temp_dir dir;
   auto db = scratch.open(1);
@@ -668,13 +665,12 @@ BOOST_AUTO_TEST_CASE(a_starting_node_removes_files_no_product_names) {
   souk::config::settings cfg;
   std::filesystem::create_directories(dir.path() / "flows");
   st::embedded_node_settings(cfg, dir.path(), scratch.url());
+  cfg.storage.orphan_grace = 2s;
+  cfg.http.read_timeout = 500ms;
   auto root = std::filesystem::path{cfg.data_dir} / "files";
   auto store = souk::storage::make_local_store(root);
   auto named = blob(*store, "a product's file");
   auto orphan = blob(*store, "recorded by nobody");
-  auto young = blob(*store, "being recorded now");
-  age(root / "blobs" / named, 48h);
-  age(root / "blobs" / orphan, 2h);
   auto t = souk::to_iso(souk::now());
   auto exec = [&](const std::string& q) {
     auto err = db->run([&](soci::session& sql) { sql << q; });
@@ -692,16 +688,11 @@ BOOST_AUTO_TEST_CASE(a_starting_node_removes_files_no_product_names) {
        "sha256, content_type, created_at, updated_at) VALUES ('f', 'p', "
        "'book.pdf', '"
        + named + "', 16, 'x', 'application/pdf', '" + t + "', '" + t + "')");
-  // Writes in progress: one a crash left an hour ago, one going on.
   auto stale_part = root / "tmp" / (souk::new_uuid() + ".part");
-  auto live_part = root / "tmp" / (souk::new_uuid() + ".part");
   std::ofstream{stale_part} << "half";
-  std::ofstream{live_part} << "half";
-  age(stale_part, 2h);
-  // Not souk's: left alone whatever its age.
   auto stranger = root / "blobs" / "README";
   std::ofstream{stranger} << "notes";
-  age(stranger, 100h);
+  std::this_thread::sleep_for(2200ms); // all of them older than the grace
 
   souk::node node{cfg, {}};
   auto err = node.start();
@@ -714,40 +705,93 @@ BOOST_AUTO_TEST_CASE(a_starting_node_removes_files_no_product_names) {
   }
   node.stop();
   BOOST_TEST(done);
+  BOOST_TEST(std::filesystem::exists(root / "orphaned" / orphan));
   BOOST_TEST(store->exists(named));
-  BOOST_TEST(store->exists(young));
-  BOOST_TEST(std::filesystem::exists(live_part));
   BOOST_TEST(std::filesystem::exists(stranger));
   db->shutdown();
 }
 
-// The sweep asks which keys are named only once it has listed the store,
-// and removes nothing when it cannot ask.
-BOOST_AUTO_TEST_CASE(files_are_kept_while_the_database_cannot_say) {
+// The sweep on its own: young files and writes in progress stay; unfinished
+// writes untouched since the cut-off go first; set-aside
+// files go for good once kept long enough; nothing moves when the database
+// cannot say, names nothing, or leaves most files unnamed (another
+// database, not lost uploads).
+BOOST_AUTO_TEST_CASE(the_sweep_keeps_what_may_still_be_wanted) {
   st::temp_dir dir;
   auto store = souk::storage::make_local_store(dir.path());
-  auto orphan = blob(*store, "recorded by nobody");
-  age(dir.path() / "blobs" / orphan, 2h);
-  auto before = std::chrono::system_clock::now() - 1h;
-  auto failed = souk::storage::remove_orphans(
+  std::vector<std::string> old;
+  for (int i = 0; i < 13; ++i)
+    old.push_back(blob(*store, "file " + std::to_string(i)));
+  auto stale_part = dir.path() / "tmp" / (souk::new_uuid() + ".part");
+  std::ofstream{stale_part} << "half";
+  std::this_thread::sleep_for(20ms);
+  auto before = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(20ms);
+  auto young = blob(*store, "being recorded now");
+  auto live_part = dir.path() / "tmp" / (souk::new_uuid() + ".part");
+  std::ofstream{live_part} << "half";
+  auto never = before - 24h; // nothing quarantined expires
+  auto all_there = [&] {
+    for (auto& k : old)
+      if (!store->exists(k))
+        return false;
+    return store->exists(young);
+  };
+
+  auto down = souk::storage::remove_orphans(
     *store,
-    []() -> souk::expected<std::unordered_set<std::string>> {
-      return souk::error{souk::errc::database, "the database is down"};
+    []() -> names {
+      return souk::error{souk::errc::database, "down"};
     },
-    before);
-  BOOST_REQUIRE(!failed);
-  BOOST_TEST(failed.err().detail == "the database is down");
-  BOOST_TEST(store->exists(orphan));
+    before, never);
+  BOOST_REQUIRE(!down);
+  BOOST_TEST(down.err().detail == "down");
+  BOOST_TEST(all_there());
+  // Unfinished writes do not depend on the database: gone already.
+  BOOST_TEST(!std::filesystem::exists(stale_part));
+  BOOST_TEST(std::filesystem::exists(live_part));
+  auto nothing_named = souk::storage::remove_orphans(
+    *store, [] { return names{std::unordered_set<std::string>{}}; }, before,
+    never);
+  BOOST_REQUIRE(!nothing_named);
+  BOOST_TEST(nothing_named.err().detail.find("another database")
+               != std::string::npos,
+             nothing_named.err().detail);
+  BOOST_TEST(all_there());
+  // Eleven of thirteen unnamed: refused too.
+  auto most = souk::storage::remove_orphans(
+    *store,
+    [&] {
+      return names{std::unordered_set<std::string>{old[0], old[1]}};
+    },
+    before, never);
+  BOOST_REQUIRE(!most);
+  BOOST_TEST(all_there());
+
+  // Two of thirteen unnamed: set aside; the young one stays whatever.
+  std::unordered_set<std::string> known(old.begin() + 2, old.end());
   auto swept = souk::storage::remove_orphans(
-    *store,
-    [] {
-      return souk::expected<std::unordered_set<std::string>>{
-        std::unordered_set<std::string>{}};
-    },
-    before);
-  BOOST_REQUIRE(swept);
-  BOOST_TEST(swept->blobs == 1u);
-  BOOST_TEST(!store->exists(orphan));
+    *store, [&] { return names{known}; }, before, never);
+  BOOST_REQUIRE_MESSAGE(swept, (swept ? "" : swept.err().detail));
+  BOOST_TEST(swept->quarantined == 2u);
+  BOOST_TEST(!store->exists(old[0]));
+  BOOST_TEST(std::filesystem::exists(dir.path() / "orphaned" / old[0]));
+  BOOST_TEST(store->exists(old[2]));
+  BOOST_TEST(store->exists(young));
+  BOOST_TEST(std::filesystem::exists(live_part));
+  // Moved back by an operator, a file is served again.
+  std::filesystem::rename(dir.path() / "orphaned" / old[1],
+                          dir.path() / "blobs" / old[1]);
+  BOOST_TEST(store->exists(old[1]));
+  known.insert(old[1]);
+  // Kept long enough: gone for good.
+  auto expired = souk::storage::remove_orphans(
+    *store, [&] { return names{known}; }, before,
+    std::chrono::system_clock::now() + 1s);
+  BOOST_REQUIRE(expired);
+  BOOST_TEST(expired->expired == 1u);
+  BOOST_TEST(!std::filesystem::exists(dir.path() / "orphaned" / old[0]));
+  BOOST_TEST(store->exists(old[1]));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

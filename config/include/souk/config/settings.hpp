@@ -136,6 +136,13 @@ struct storage_settings {
   /// Largest file a creator may upload; larger uploads get 413 and leave
   /// nothing behind.
   uint64_t max_upload = 2ull << 30;
+  /// Housekeeping moves a stored file no product file names (an upload
+  /// that crashed before recording it) to `files/orphaned/` once it is this
+  /// old (and at least twice `http.read_timeout`); an unfinished upload
+  /// untouched this long is removed.
+  milliseconds orphan_grace{3'600'000};
+  /// How long files stay in `files/orphaned/` before they are removed.
+  milliseconds orphans_kept_for{7ll * 24 * 3600 * 1000};
 };
 
 /// Flow templates (`flows:` in the file).

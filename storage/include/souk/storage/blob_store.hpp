@@ -82,7 +82,8 @@ public:
 
   /// Every committed blob (for housekeeping: an upload that crashed
   /// between committing its blob and recording it leaves a blob nothing
-  /// names).
+  /// names). An entry that cannot be read (gone meanwhile, no permission)
+  /// is skipped.
   virtual expected<std::vector<blob_entry>> list() const = 0;
 
   /// Removes writes in progress that nothing has written to since
@@ -90,26 +91,43 @@ public:
   /// returns how many.
   virtual expected<size_t>
   remove_abandoned(std::chrono::system_clock::time_point untouched_since) = 0;
+
+  /// Moves a committed blob out of reach (`open` and `exists` no longer
+  /// find it) into quarantine, where an operator can still take it back;
+  /// its time in quarantine starts now.
+  virtual status quarantine(const std::string& key) = 0;
+
+  /// Removes blobs quarantined before `before`; returns how many.
+  virtual expected<size_t>
+  remove_quarantined(std::chrono::system_clock::time_point before) = 0;
 };
 
 /// What `remove_orphans` did.
 struct orphans_removed {
-  size_t blobs = 0;     ///< committed blobs nothing named
-  size_t abandoned = 0; ///< unfinished writes
+  size_t quarantined = 0; ///< committed blobs nothing named, moved aside
+  size_t abandoned = 0;   ///< unfinished writes removed
+  size_t expired = 0;     ///< quarantined blobs removed for good
 };
 
-/// Housekeeping of `store`: removes committed blobs written before `before`
-/// whose keys `named` (asked after the store is listed) does not hold, and
-/// writes in progress untouched since `before`. `before` must leave an
-/// upload time to record its blob (an hour, say). The first error stops it.
+/// Housekeeping of `store`:
+///  * writes in progress untouched since `before` are removed;
+///  * committed blobs written before `before` whose keys `named` (asked
+///    after the store is listed) does not hold are quarantined, unless that
+///    looks like the wrong database rather than lost uploads: `named` holds
+///    no key at all, or more than half of those blobs (and more than ten)
+///    would go. Then nothing is moved and the error says why;
+///  * blobs quarantined before `expire_before` are removed.
+/// `before` must leave an upload time to record its blob (an hour, say).
 expected<orphans_removed> remove_orphans(
   blob_store& store,
   const std::function<expected<std::unordered_set<std::string>>()>& named,
-  std::chrono::system_clock::time_point before);
+  std::chrono::system_clock::time_point before,
+  std::chrono::system_clock::time_point expire_before);
 
 /// Files under `root`: blobs in `root/blobs/<key>`, writes in progress in
 /// `root/tmp/` (a temporary file, fsync, rename, fsync of the directory), so
-/// a crash never leaves a partial blob under a key.
+/// a crash never leaves a partial blob under a key; quarantined blobs in
+/// `root/orphaned/<key>`.
 std::unique_ptr<blob_store> make_local_store(std::filesystem::path root);
 
 } // namespace souk::storage
