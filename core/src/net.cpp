@@ -204,12 +204,47 @@ expected<web_origins> web_origins::parse(std::string_view text) {
     if (rest.find_first_of("/?#@") != std::string_view::npos)
       return bad("an origin has no path, query or user: leave out everything "
                  "after the host and port, the trailing slash too");
-    auto colon = rest.rfind(':');
-    auto host = rest;
-    if (colon != std::string_view::npos && rest.back() != ']') {
+    // The host: a name, an IPv4 address, or an IPv6 address in brackets
+    // (written as browsers write it); then an optional port.
+    std::string_view host, port;
+    std::string canonical_host;
+    if (rest.front() == '[') {
+      auto close = rest.find(']');
+      if (close == std::string_view::npos)
+        return bad("an IPv6 address goes in brackets: http://[::1]:3000");
+      host = rest.substr(0, close + 1);
+      boost::system::error_code ec;
+      auto v6 = boost::asio::ip::make_address_v6(
+        std::string{rest.substr(1, close - 1)}, ec);
+      if (ec)
+        return bad("not an IPv6 address between the brackets");
+      canonical_host = "[" + v6.to_string() + "]";
+      auto after = rest.substr(close + 1);
+      if (!after.empty()) {
+        if (after.front() != ':')
+          return bad("only a port may follow the host");
+        port = after.substr(1);
+        if (port.empty())
+          return bad("the port must be a number from 1 to 65535");
+      }
+    } else {
+      auto colon = rest.find(':');
       host = rest.substr(0, colon);
-      auto port = rest.substr(colon + 1);
-      if (port.empty() || port.size() > 5
+      if (colon != std::string_view::npos) {
+        port = rest.substr(colon + 1);
+        if (port.empty())
+          return bad("the port must be a number from 1 to 65535");
+      }
+      if (host.empty()
+          || host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-")
+               != std::string_view::npos
+          || host.front() == '.' || host.back() == '.')
+        return bad("the host must be a name or an address (IPv6 in "
+                   "brackets)");
+      canonical_host = std::string{host};
+    }
+    if (!port.empty()) {
+      if (port.size() > 5
           || port.find_first_not_of("0123456789") != std::string_view::npos
           || port.front() == '0' || std::stoul(std::string{port}) > 65535)
         return bad("the port must be a number from 1 to 65535");
@@ -217,10 +252,8 @@ expected<web_origins> web_origins::parse(std::string_view text) {
         return bad("browsers leave out the default port: drop ':"
                    + std::string{port} + "'");
     }
-    if (host.empty()
-        || host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-[]:")
-             != std::string_view::npos)
-      return bad("the host must be a name or an address");
+    lower = std::string{https ? "https://" : "http://"} + canonical_host
+            + (port.empty() ? "" : ":" + std::string{port});
     if (std::find(out.list_.begin(), out.list_.end(), lower) == out.list_.end())
       out.list_.push_back(std::move(lower));
   }

@@ -1,5 +1,6 @@
 #include "souk/http/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -263,7 +264,10 @@ private:
     req->query = std::move(*query);
 
     if (!opts().cors_origins.empty()
-        && req->path.starts_with(opts().cors_prefix)) {
+        && req->path.starts_with(opts().cors_prefix)
+        && std::none_of(
+          opts().cors_excluded.begin(), opts().cors_excluded.end(),
+          [&](const std::string& p) { return req->path.starts_with(p); })) {
       cors_vary_ = true;
       auto origin = req->header("origin");
       if (origin && opts().cors_origins.allows(*origin))

@@ -95,8 +95,14 @@ try {
     check(follow.etag, "the storefront reads the order's ETag");
     check(follow.again === 304, `an unchanged order is a 304 (${follow.again})`);
 
-    // A page of another origin: the browser asks, souk says no, the
-    // request is never sent.
+    // A page of another origin: the browser asks, souk says no (403, as a
+    // browser's preflight sees it), the request is never sent.
+    const asked = await fetch(`${api}/api/v1/orders`, {
+      method: "OPTIONS",
+      headers: { Origin: stranger.origin, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type, idempotency-key" } });
+    check(asked.status === 403 && !asked.headers.get("access-control-allow-origin"),
+          `souk refuses another origin's preflight (${asked.status})`);
     const strangerCtx = await browser.newContext();
     const strangerPage = await strangerCtx.newPage();
     await strangerPage.goto(stranger.origin + "/");

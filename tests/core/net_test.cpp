@@ -110,6 +110,12 @@ BOOST_AUTO_TEST_CASE(web_origins_are_exact_and_named_when_bad) {
   BOOST_TEST(!o->allows(""));
   BOOST_TEST(!o->any());
 
+  // IPv6 as browsers write it (shortest form, in brackets).
+  auto v6 = web_origins::parse("http://[0:0::1]:3000");
+  BOOST_REQUIRE_MESSAGE(v6, (v6 ? "" : v6.err().detail));
+  BOOST_TEST(v6->str() == "http://[::1]:3000");
+  BOOST_TEST(v6->allows("http://[::1]:3000"));
+
   auto any = web_origins::parse(" * ");
   BOOST_REQUIRE(any);
   BOOST_TEST(any->any());
@@ -128,6 +134,12 @@ BOOST_AUTO_TEST_CASE(web_origins_are_exact_and_named_when_bad) {
         {"https://shop.example.com:70000", "port"},
         {"ftp://shop.example.com", "http:// or https://"},
         {"https://", "no host"},
+        {"http://[::1", "brackets"},
+        {"http://::1", "IPv6 in brackets"},
+        {"http://[nope]:80", "IPv6"},
+        {"http://[::1]x", "only a port"},
+        {"http://shop.example.:3000", "name or an address"},
+        {"http://shop.example.com:", "port"},
         {"https://sh op", "origin"},
         {"*, https://shop.example.com", "stands alone"}}) {
     auto x = web_origins::parse(bad);

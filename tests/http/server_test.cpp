@@ -153,6 +153,10 @@ BOOST_AUTO_TEST_CASE(cors_lets_allowed_origins_call_the_api) {
   api.add("GET", "/hello", [](const http::request&, http::reply_fn reply) {
     reply(http::json_response(200, {{"hello", "world"}}));
   });
+  api.add("POST", "/api/v1/webhooks/paystack",
+          [](const http::request&, http::reply_fn reply) {
+            reply(http::json_response(200, {{"ok", true}}));
+          });
   http::server_options opts;
   opts.listen = "127.0.0.1:0";
   http::server plain_server{opts, api}; // no origins
@@ -228,6 +232,17 @@ BOOST_AUTO_TEST_CASE(cors_lets_allowed_origins_call_the_api) {
   BOOST_TEST(!unread.header("access-control-allow-origin"));
   BOOST_TEST(unread.header("vary").value_or("") == "Origin");
 
+  // The gateway's webhook is no page's to call.
+  auto hook = call("POST", "/api/v1/webhooks/paystack", shop);
+  BOOST_TEST(hook.status == 200u);
+  BOOST_TEST(!hook.header("access-control-allow-origin"));
+  BOOST_TEST(!hook.header("vary"));
+  auto hook_pre = call("OPTIONS", "/api/v1/webhooks/paystack",
+                       {{"Origin", "https://shop.example.com"},
+                        {"Access-Control-Request-Method", "POST"}});
+  BOOST_TEST(hook_pre.status == 405u);
+  BOOST_TEST(!hook_pre.header("access-control-allow-origin"));
+
   // Outside /api/, and on a server with no origins: nothing of CORS.
   auto page = call("GET", "/hello", shop);
   BOOST_TEST(!page.header("access-control-allow-origin"));
@@ -255,6 +270,21 @@ BOOST_AUTO_TEST_CASE(cors_lets_allowed_origins_call_the_api) {
   BOOST_TEST(!second.header("access-control-allow-origin"));
   cors.shutdown(1s);
   plain_server.shutdown(1s);
+
+  // Any origin ("*"): the answer says so rather than naming the origin.
+  opts.cors_origins = *souk::web_origins::parse("*");
+  http::server any{opts, api};
+  BOOST_REQUIRE(!any.start());
+  auto anyone = call("GET", "/api/v1/things/7",
+                     {{"Origin", "https://whoever.example"}}, any.port());
+  BOOST_TEST(anyone.header("access-control-allow-origin").value_or("") == "*");
+  auto anyone_pre = call("OPTIONS", "/api/v1/things",
+                         {{"Origin", "https://whoever.example"},
+                          {"Access-Control-Request-Method", "POST"}},
+                         any.port());
+  BOOST_TEST(anyone_pre.status == 204u);
+  BOOST_TEST(!anyone_pre.header("access-control-allow-credentials"));
+  any.shutdown(1s);
 }
 
 BOOST_AUTO_TEST_CASE(keeps_a_valid_incoming_request_id_only) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "souk/core/error.hpp"
 #include "souk/core/net.hpp"
@@ -34,6 +35,8 @@ struct server_options {
   /// sent; never credentials). Empty: no CORS headers at all.
   web_origins cors_origins;
   std::string cors_prefix = "/api/";
+  /// Paths under `cors_prefix` no page calls: the gateways' webhooks.
+  std::vector<std::string> cors_excluded{"/api/v1/webhooks/"};
   /// `Access-Control-Max-Age` of a preflight's answer.
   std::chrono::seconds cors_max_age{600};
   /// Called once per response (on an event-loop thread; must not block)
