@@ -181,6 +181,44 @@ void add_file_routes(router& r, std::shared_ptr<const services> svc) {
           ->next();
       }),
     svc->max_upload);
+
+  // A file taken off a product before anyone bought it (a wrong upload):
+  // its row and bytes go. A file buyers were granted stays (409): replace
+  // it under the same name instead.
+  r.add("DELETE", "/api/v1/products/{id}/files/{file_id}",
+        guard(svc, access::only({std::string{accounts::creator}}),
+              [svc](const request& req, const accounts::principal* who,
+                    reply_fn reply) {
+                auto& id = req.param("id");
+                persistence::product_file_repository files{*svc->db};
+                auto owner = files.product_owner(id);
+                if (!owner)
+                  return reply(problem(owner.err(), req.request_id));
+                if (!*owner || (*owner)->creator_id != who->who.id)
+                  return reply(problem(errc::not_found, "no product " + id,
+                                       req.request_id));
+                if ((*owner)->status == "archived")
+                  return reply(
+                    problem(errc::conflict,
+                            "the product is archived; files cannot change",
+                            req.request_id));
+                auto key = files.remove(id, req.param("file_id"));
+                if (!key)
+                  return reply(problem(key.err(), req.request_id));
+                // Gone from the database: its bytes are no one's. If they
+                // cannot be removed now, housekeeping sets them aside later.
+                if (auto err = svc->store->remove(*key))
+                  req.log.warn("could not remove the bytes of file {}: {}",
+                               req.param("file_id"), err.detail);
+                req.log.info("removed file {} of product {}",
+                             req.param("file_id"), id);
+                if (svc->on_product_changed)
+                  svc->on_product_changed(id);
+                response res;
+                res.status = 204;
+                res.content_type.clear();
+                reply(std::move(res));
+              }));
 }
 
 } // namespace souk::http

@@ -1,5 +1,6 @@
 #include "souk/persistence/product_files.hpp"
 
+#include <fmt/format.h>
 #include <soci/soci.h>
 
 #include "souk/core/ids.hpp"
@@ -24,6 +25,46 @@ product_file_repository::product_owner(const std::string& product_id) {
   if (st)
     return st;
   return out;
+}
+
+expected<std::string>
+product_file_repository::remove(const std::string& product_id,
+                                const std::string& file_id) {
+  std::string key;
+  const bool pg = db_.kind() == backend::postgresql;
+  auto st = db_.transact([&](soci::session& sql) -> status {
+    // The row locked first: a grant's foreign key waits for this
+    // transaction, so no grant is counted out and then written.
+    soci::indicator ind = soci::i_null;
+    rows::exec(sql,
+               std::string{"SELECT storage_key FROM product_files WHERE id = "
+                           ":f AND product_id = :p"}
+                 + (pg ? " FOR UPDATE" : ""),
+               soci::use(file_id), soci::use(product_id), soci::into(key, ind));
+    if (ind != soci::i_ok)
+      return error{errc::not_found, "the product has no file " + file_id};
+    long long granted = 0;
+    rows::exec(sql, "SELECT COUNT(*) FROM download_grants WHERE file_id = :f",
+               soci::use(file_id), soci::into(granted));
+    if (granted > 0)
+      return error{errc::conflict,
+                   fmt::format("buyers have this file ({} grant{}): it "
+                               "stays; upload a new one under the same name "
+                               "to replace what their links serve",
+                               granted, granted == 1 ? "" : "s")};
+    rows::exec(sql, "DELETE FROM product_files WHERE id = :f",
+               soci::use(file_id));
+    auto now_text = to_iso(now());
+    rows::exec(
+      sql,
+      "UPDATE products SET version = version + 1, updated_at = :u WHERE "
+      "id = :p",
+      soci::use(now_text), soci::use(product_id));
+    return {};
+  });
+  if (st)
+    return st;
+  return key;
 }
 
 expected<std::unordered_set<std::string>>

@@ -170,8 +170,8 @@ struct app {
   }
 
   // A product_files row for `product_id`, as a finished upload leaves it
-  // (enough for publishing; no bytes in the store).
-  void add_file(const std::string& product_id) {
+  // (enough for publishing; no bytes in the store); its id.
+  std::string add_file(const std::string& product_id) {
     auto id = souk::new_uuid();
     auto key = souk::random_hex(16);
     std::string sha(64, '0');
@@ -184,6 +184,7 @@ struct app {
         soci::use(now), soci::use(now);
     });
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
+    return id;
   }
 
   // A new API key belonging to `email`'s account; returns {id, key}.

@@ -185,6 +185,20 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
       {P::creator_key, 201},
       {P::other, 404},
       {P::op, 403}}},
+    // Taking a file off a fresh product of the creator each time.
+    {"DELETE",
+     [](world& x) {
+       auto id = x.a.make_product(x.creator);
+       return std::make_pair("/api/v1/products/" + id + "/files/"
+                               + x.a.add_file(id),
+                             std::string{});
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 204},
+      {P::creator_key, 204},
+      {P::other, 404},
+      {P::op, 403}}},
     // Products; "own" ones belong to `world::creator`. Drafts and archived
     // products are visible to their creator and operators only (404 to
     // others); changes are the creator's alone (403 to others who can see

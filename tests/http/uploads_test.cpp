@@ -103,6 +103,66 @@ BOOST_AUTO_TEST_CASE(replacing_a_file_keeps_its_id_and_drops_the_old_bytes) {
   BOOST_TEST(rows() == 2);
 }
 
+// A wrong upload taken off before anyone bought it: row and bytes go, and
+// the product's version moves. A file a buyer was granted stays.
+BOOST_AUTO_TEST_CASE(a_file_nobody_bought_is_taken_off_one_bought_stays) {
+  auto up = put("wrong.pdf", "not this one");
+  BOOST_REQUIRE_EQUAL(up.status, 201u);
+  std::string file = json::parse(up.body)["id"];
+  auto version = [&] {
+    int v = -1;
+    a.db->run([&](soci::session& sql) {
+      sql << "SELECT version FROM products WHERE id = :p", soci::use(product),
+        soci::into(v);
+    });
+    return v;
+  };
+  auto before = version();
+  auto del = [&](const std::string& f, const std::string& as = {}) {
+    return st::http_request(
+      a.port, "DELETE", "/api/v1/products/" + product + "/files/" + f, {},
+      {{"Authorization", "Bearer " + (as.empty() ? token : as)}});
+  };
+  auto other = a.login(a.new_user("creator"));
+  BOOST_TEST(del(file, other).status == 404u); // not theirs to see
+  BOOST_TEST(rows() == 1);
+  auto gone = del(file);
+  BOOST_TEST(gone.status == 204u);
+  BOOST_TEST(rows() == 0);
+  BOOST_TEST(blobs() == 0u);
+  BOOST_TEST(version() == before + 1);
+  auto again = del(file);
+  BOOST_TEST(again.status == 404u);
+  BOOST_TEST(json::parse(again.body)["code"] == "not_found");
+
+  // Bought: a grant names it.
+  auto kept = put("book.pdf", "the real one");
+  BOOST_REQUIRE_EQUAL(kept.status, 201u);
+  std::string sold = json::parse(kept.body)["id"];
+  auto t = std::string{"2026-01-01T00:00:00.000Z"};
+  auto st = a.db->run([&](soci::session& sql) {
+    sql << "INSERT INTO orders (id, product_id, buyer_email, amount, "
+           "currency, flow, flow_version, flow_hash, state, version, "
+           "step_index, step_attempt, state_entered_at, created_at, "
+           "updated_at) VALUES ('o', :p, 'b@example.com', 5000, 'NGN', "
+           "'digital_download', 1, 'h', 'delivered', 3, 0, 0, :t1, :t2, :t3)",
+      soci::use(product), soci::use(t), soci::use(t), soci::use(t);
+    sql << "INSERT INTO download_grants (id, order_id, product_id, file_id, "
+           "max_downloads, lifetime_ms, expires_at, created_at, updated_at) "
+           "VALUES ('g', 'o', :p, :f, 5, 1000, :t1, :t2, :t3)",
+      soci::use(product), soci::use(sold), soci::use(t), soci::use(t),
+      soci::use(t);
+  });
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  auto refused = del(sold);
+  BOOST_TEST(refused.status == 409u);
+  BOOST_TEST(
+    json::parse(refused.body)["detail"].get<std::string>().find("same name")
+    != std::string::npos);
+  BOOST_TEST(rows() == 1);
+  BOOST_TEST(blobs() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(uploads_may_exceed_the_ordinary_body_limit) {
   // http.body_limit (1 MiB by default) bounds buffered bodies only; a file
   // route has storage.max_upload. (Beast checks Content-Length while reading

@@ -45,6 +45,15 @@ public:
   expected<std::pair<product_file_row, std::string>>
   put(const product_file_row& row);
 
+  /// Deletes the file `file_id` of `product_id` and returns its storage key,
+  /// for the caller to remove from storage after this commits; bumps the
+  /// product's version. `not_found` if the product has no such file;
+  /// `conflict` if a buyer was granted it (their downloads need it: replace
+  /// it under the same name instead). A grant being issued meanwhile waits
+  /// for this and then finds the file gone.
+  expected<std::string> remove(const std::string& product_id,
+                               const std::string& file_id);
+
   /// Every storage key a file names (housekeeping keeps their blobs and
   /// removes the rest).
   expected<std::unordered_set<std::string>> storage_keys();
