@@ -96,7 +96,8 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   json files = json::array();
   if (exists)
     for (auto& f : product["files"])
-      files.push_back({{"name", f.value("name", "")},
+      files.push_back({{"id", f.value("id", "")},
+                       {"name", f.value("name", "")},
                        {"size_text", size_text(f.value("size", int64_t{0}))},
                        {"sha_short", f.value("sha256", "").substr(0, 12)}});
   view["files"] = files;

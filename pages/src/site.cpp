@@ -26,6 +26,7 @@ const std::map<std::string, std::string>& notices() {
     {"published", "Published: the product is on sale now."},
     {"archived", "Archived: the product is no longer for sale."},
     {"uploaded", "File uploaded."},
+    {"file_removed", "File removed."},
     {"account_saved", "Payout account saved."},
     {"payout_requested", "Payout requested. Its status is below."},
     {"retried", "Retry sent to the order."},

@@ -55,6 +55,20 @@ await run("golden_path", {}, async ({ souk, browser, rec }) => {
   await creator.waitForURL(/notice=uploaded/);
   check((await creator.locator("#files").textContent()).includes(path.basename(upload)),
         "the uploaded file is listed");
+  // A wrong upload, taken off again before anyone bought it.
+  const wrong = path.join(os.tmpdir(), `wrong-${stamp}.txt`);
+  fs.writeFileSync(wrong, "not the book");
+  await creator.setInputFiles("#file", wrong);
+  await creator.getByRole("button", { name: "Upload", exact: true }).click();
+  // The page is reloaded with the same notice: wait for the list instead.
+  await creator.locator("#files li", { hasText: path.basename(wrong) }).waitFor();
+  creator.once("dialog", (d) => d.accept());
+  await creator.getByRole("button", { name: `Remove ${path.basename(wrong)}` }).click();
+  await creator.waitForURL(/notice=file_removed/);
+  const listed = await creator.locator("#files").textContent();
+  check(!listed.includes(path.basename(wrong)) && listed.includes(path.basename(upload)),
+        "the wrong file is gone and the book stays");
+  await rec.shot(creator, "file-removed");
   await creator.getByRole("button", { name: "Publish", exact: true }).click();
   await creator.waitForURL(/notice=published/);
   check((await creator.locator("#product-status").textContent()).trim() === "published",

@@ -112,6 +112,32 @@
     });
   }
 
+  // Taking a file off a product: DELETE on the API, then the page again. A
+  // file a buyer has stays, and the answer says why.
+  function removeFile(form) {
+    var status = form.querySelector("[data-remove-status]");
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!window.confirm(form.getAttribute("data-question"))) return;
+      var xhr = new XMLHttpRequest();
+      xhr.open("DELETE", form.getAttribute("data-remove"));
+      xhr.setRequestHeader("X-CSRF-Token", form.getAttribute("data-csrf"));
+      xhr.addEventListener("load", function () {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          window.location.assign(form.getAttribute("data-done"));
+        } else {
+          var detail = "it could not be removed (" + xhr.status + ")";
+          try { detail = JSON.parse(xhr.responseText).detail || detail; } catch (e) { /* not JSON */ }
+          status.textContent = "Not removed: " + detail;
+        }
+      });
+      xhr.addEventListener("error", function () {
+        status.textContent = "Not removed: the connection failed. Try again.";
+      });
+      xhr.send();
+    });
+  }
+
   // After a download starts, refresh the page so the counts are current.
   function afterDownload(form) {
     form.addEventListener("submit", function () {
@@ -130,6 +156,7 @@
     document.querySelectorAll("[data-live]").forEach(followOrder);
     document.querySelectorAll("[data-refresh]").forEach(refresh);
     document.querySelectorAll("form[data-upload]").forEach(upload);
+    document.querySelectorAll("form[data-remove]").forEach(removeFile);
     document.querySelectorAll("form[data-download]").forEach(afterDownload);
     document.querySelectorAll("form[data-confirm]").forEach(confirmFirst);
   });
