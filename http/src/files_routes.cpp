@@ -197,11 +197,6 @@ void add_file_routes(router& r, std::shared_ptr<const services> svc) {
                 if (!*owner || (*owner)->creator_id != who->who.id)
                   return reply(problem(errc::not_found, "no product " + id,
                                        req.request_id));
-                if ((*owner)->status == "archived")
-                  return reply(
-                    problem(errc::conflict,
-                            "the product is archived; files cannot change",
-                            req.request_id));
                 auto key = files.remove(id, req.param("file_id"));
                 if (!key)
                   return reply(problem(key.err(), req.request_id));

@@ -33,8 +33,20 @@ product_file_repository::remove(const std::string& product_id,
   std::string key;
   const bool pg = db_.kind() == backend::postgresql;
   auto st = db_.transact([&](soci::session& sql) -> status {
-    // The row locked first: a grant's foreign key waits for this
-    // transaction, so no grant is counted out and then written.
+    // The product and the file locked first: a publish, an archive, an
+    // upload and a grant's foreign key wait for this transaction (a grant
+    // then fails and is retried without the file).
+    std::string status_text;
+    soci::indicator product_ind = soci::i_null;
+    rows::exec(sql,
+               std::string{"SELECT status FROM products WHERE id = :p"}
+                 + (pg ? " FOR UPDATE" : ""),
+               soci::use(product_id), soci::into(status_text, product_ind));
+    if (product_ind != soci::i_ok)
+      return error{errc::not_found, "no product " + product_id};
+    if (status_text == "archived")
+      return error{errc::conflict,
+                   "the product is archived; files cannot change"};
     soci::indicator ind = soci::i_null;
     rows::exec(sql,
                std::string{"SELECT storage_key FROM product_files WHERE id = "
@@ -43,6 +55,13 @@ product_file_repository::remove(const std::string& product_id,
                soci::use(file_id), soci::use(product_id), soci::into(key, ind));
     if (ind != soci::i_ok)
       return error{errc::not_found, "the product has no file " + file_id};
+    long long files = 0;
+    rows::exec(sql, "SELECT COUNT(*) FROM product_files WHERE product_id = :p",
+               soci::use(product_id), soci::into(files));
+    if (status_text == "published" && files <= 1)
+      return error{errc::conflict,
+                   "a published product keeps at least one file: upload "
+                   "another first, or archive the product"};
     long long granted = 0;
     rows::exec(sql, "SELECT COUNT(*) FROM download_grants WHERE file_id = :f",
                soci::use(file_id), soci::into(granted));

@@ -163,6 +163,47 @@ BOOST_AUTO_TEST_CASE(a_file_nobody_bought_is_taken_off_one_bought_stays) {
   BOOST_TEST(blobs() == 1u);
 }
 
+// A published product keeps at least one file; an archived one keeps all;
+// a file of another product is not this one's to remove.
+BOOST_AUTO_TEST_CASE(a_published_product_keeps_a_file_an_archived_one_all) {
+  auto del = [&](const std::string& p, const std::string& f) {
+    return st::http_request(a.port, "DELETE",
+                            "/api/v1/products/" + p + "/files/" + f, {},
+                            {{"Authorization", "Bearer " + token}});
+  };
+  auto set_status = [&](const std::string& s) {
+    auto err = a.db->run([&](soci::session& sql) {
+      sql << "UPDATE products SET status = :s WHERE id = :p", soci::use(s),
+        soci::use(product);
+    });
+    BOOST_REQUIRE_MESSAGE(!err, err.detail);
+  };
+  auto first = put("book.pdf", "the book");
+  BOOST_REQUIRE_EQUAL(first.status, 201u);
+  std::string book = json::parse(first.body)["id"];
+  set_status("published");
+  auto last = del(product, book);
+  BOOST_TEST(last.status == 409u);
+  BOOST_TEST(json::parse(last.body)["detail"].get<std::string>().find(
+               "at least one file")
+             != std::string::npos);
+  BOOST_TEST(rows() == 1);
+  auto extra = put("extras.zip", "zip");
+  BOOST_REQUIRE_EQUAL(extra.status, 201u);
+  BOOST_TEST(del(product, book).status == 204u); // another one stays
+  std::string zip = json::parse(extra.body)["id"];
+  auto elsewhere = a.make_product(creator);
+  BOOST_TEST(del(elsewhere, zip).status == 404u);
+  set_status("archived");
+  auto archived = del(product, zip);
+  BOOST_TEST(archived.status == 409u);
+  BOOST_TEST(
+    json::parse(archived.body)["detail"].get<std::string>().find("archived")
+    != std::string::npos);
+  BOOST_TEST(rows() == 1);
+  BOOST_TEST(blobs() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(uploads_may_exceed_the_ordinary_body_limit) {
   // http.body_limit (1 MiB by default) bounds buffered bodies only; a file
   // route has storage.max_upload. (Beast checks Content-Length while reading

@@ -49,8 +49,11 @@ public:
   /// for the caller to remove from storage after this commits; bumps the
   /// product's version. `not_found` if the product has no such file;
   /// `conflict` if a buyer was granted it (their downloads need it: replace
-  /// it under the same name instead). A grant being issued meanwhile waits
-  /// for this and then finds the file gone.
+  /// it under the same name instead), if it is a published product's last
+  /// file, or if the product is archived. A grant being written meanwhile
+  /// waits for this, fails on its foreign key and is retried without the
+  /// file; an order paid but not granted yet gets the product's files as
+  /// they are when its grant runs.
   expected<std::string> remove(const std::string& product_id,
                                const std::string& file_id);
 
