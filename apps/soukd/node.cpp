@@ -67,6 +67,7 @@ http::server_options server_options_of(const config::settings& cfg) {
   // Checked when the settings were loaded.
   if (auto proxies = ip_networks::parse(cfg.http.trusted_proxies))
     o.trusted_proxies = *proxies;
+  o.forwarded_rfc7239 = cfg.http.forwarded_header == "forwarded";
   if (auto origins = web_origins::parse(cfg.http.cors_origins))
     o.cors_origins = *origins;
   o.cors_max_age
@@ -92,7 +93,6 @@ constexpr std::chrono::seconds order_poll_recheck{5};
 
 // Rows of each kind housekeeping deletes per statement.
 constexpr int64_t housekeeping_batch = 500;
-
 
 // Emails one sender round claims: few, so that a burst of receipts is
 // shared out between the `email.senders` rounds running at once.

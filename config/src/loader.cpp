@@ -175,6 +175,17 @@ expected<std::string> parse_trusted_proxies(const std::string& text) {
   return nets->str();
 }
 
+expected<std::string> parse_forwarded_header(const std::string& text) {
+  std::string lower;
+  for (char c : text)
+    lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+  if (lower == "x-forwarded-for" || lower == "forwarded")
+    return lower;
+  return error{
+    errc::invalid_field,
+    fmt::format("expected x-forwarded-for or forwarded, got '{}'", text)};
+}
+
 expected<std::string> parse_cors_origins(const std::string& text) {
   auto origins = web_origins::parse(text);
   if (!origins)
@@ -388,6 +399,11 @@ const std::vector<field>& fields() {
                "reverse proxies whose X-Forwarded-For names the client "
                "(e.g. 10.0.0.0/8, ::1)",
                SOUK_MEMBER(http.trusted_proxies), parse_trusted_proxies,
+               show_string),
+    make_field("http.forwarded_header",
+               "the header trusted proxies name the client in: "
+               "x-forwarded-for or forwarded (RFC 7239)",
+               SOUK_MEMBER(http.forwarded_header), parse_forwarded_header,
                show_string),
     make_field("http.cors_origins",
                "web origins whose pages may call /api/ from the browser "

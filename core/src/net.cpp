@@ -301,4 +301,60 @@ std::string client_address(const ip_networks& trusted, std::string_view peer,
   return client;
 }
 
+std::string forwarded_for_of(std::string_view forwarded) {
+  // Elements split on commas, their pairs on semicolons, outside quoted
+  // strings.
+  std::string out;
+  std::string node = "unknown";
+  auto finish_element = [&] {
+    out += (out.empty() ? "" : ", ") + node;
+    node = "unknown";
+  };
+  auto take_pair = [&](std::string_view pair) {
+    pair = trim_ows(pair);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos)
+      return;
+    auto name = trim_ows(pair.substr(0, eq));
+    if (name.size() != 3 || (name[0] | 0x20) != 'f' || (name[1] | 0x20) != 'o'
+        || (name[2] | 0x20) != 'r')
+      return;
+    std::string value;
+    auto raw = trim_ows(pair.substr(eq + 1));
+    if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
+      for (size_t i = 1; i + 1 < raw.size(); ++i) {
+        if (raw[i] == '\\' && i + 2 < raw.size())
+          ++i;
+        value += raw[i];
+      }
+    } else {
+      value = std::string{raw};
+    }
+    node = value.empty() ? "unknown" : value;
+  };
+  bool quoted = false;
+  size_t start = 0;
+  for (size_t i = 0; i <= forwarded.size(); ++i) {
+    char c = i < forwarded.size() ? forwarded[i] : ',';
+    if (quoted) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        quoted = false;
+      continue;
+    }
+    if (c == '"') {
+      quoted = true;
+      continue;
+    }
+    if (c == ';' || c == ',') {
+      take_pair(forwarded.substr(start, i - start));
+      start = i + 1;
+      if (c == ',')
+        finish_element();
+    }
+  }
+  return out;
+}
+
 } // namespace souk

@@ -227,10 +227,13 @@ private:
       req->headers.emplace_back(lowercase(field.name_string()),
                                 std::string{field.value()});
       if (!opts().trusted_proxies.empty()
-          && req->headers.back().first == "x-forwarded-for")
+          && req->headers.back().first
+               == (opts().forwarded_rfc7239 ? "forwarded" : "x-forwarded-for"))
         forwarded_for
           += (forwarded_for.empty() ? "" : ",") + req->headers.back().second;
     }
+    if (opts().forwarded_rfc7239 && !forwarded_for.empty())
+      forwarded_for = forwarded_for_of(forwarded_for);
     client_ = forwarded_for.empty() ? remote_
                                     : client_address(opts().trusted_proxies,
                                                      remote_, forwarded_for);

@@ -129,6 +129,16 @@ BOOST_AUTO_TEST_CASE(trusted_proxies_are_networks_named_when_bad) {
   BOOST_TEST(cfg::load({})->values.http.trusted_proxies.empty());
 }
 
+BOOST_AUTO_TEST_CASE(the_forwarded_header_is_one_of_two) {
+  auto x = load_text("http:\n  forwarded_header: x-real-ip\n");
+  BOOST_REQUIRE(!x);
+  BOOST_TEST(x.err().detail.find("http.forwarded_header") != std::string::npos);
+  auto ok = load_text("http:\n  forwarded_header: Forwarded\n");
+  BOOST_REQUIRE(ok);
+  BOOST_TEST(ok->values.http.forwarded_header == "forwarded");
+  BOOST_TEST(cfg::load({})->values.http.forwarded_header == "x-forwarded-for");
+}
+
 BOOST_AUTO_TEST_CASE(cors_origins_are_web_origins_named_when_bad) {
   auto x = load_text("http:\n  cors_origins: https://shop.example.com/\n");
   BOOST_REQUIRE(!x);

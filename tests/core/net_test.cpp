@@ -149,4 +149,29 @@ BOOST_AUTO_TEST_CASE(web_origins_are_exact_and_named_when_bad) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(forwarded_headers_give_their_for_addresses) {
+  using souk::forwarded_for_of;
+  BOOST_TEST(forwarded_for_of("for=192.0.2.60;proto=http;by=203.0.113.43")
+             == "192.0.2.60");
+  // Several elements (and lines joined by commas), in order; names in any
+  // case; quoted values with IPv6 and a port; other parameters first.
+  BOOST_TEST(forwarded_for_of("For=\"[2001:db8:cafe::17]:4711\", "
+                              "proto=https;for=198.51.100.7 ,for=10.0.0.5")
+             == "[2001:db8:cafe::17]:4711, 198.51.100.7, 10.0.0.5");
+  // A quoted comma or semicolon does not split.
+  BOOST_TEST(forwarded_for_of("by=\"a,b;c\";for=203.0.113.9") == "203.0.113.9");
+  // No for, obfuscated or unknown: an entry that stops the walk.
+  BOOST_TEST(forwarded_for_of("proto=https, for=_hidden, for=unknown")
+             == "unknown, _hidden, unknown");
+  BOOST_TEST(forwarded_for_of("") == "unknown");
+  ip_networks proxies = *ip_networks::parse("127.0.0.1, 10.0.0.0/8");
+  auto via = [&](std::string_view forwarded) {
+    return client_address(proxies, "127.0.0.1", forwarded_for_of(forwarded));
+  };
+  BOOST_TEST(via("for=6.6.6.6, for=203.0.113.9, for=10.0.0.5")
+             == "203.0.113.9");
+  BOOST_TEST(via("for=\"[2001:db8::1]:4711\"") == "2001:db8::1");
+  BOOST_TEST(via("for=203.0.113.9, for=_hidden") == "127.0.0.1");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

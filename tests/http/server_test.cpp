@@ -133,7 +133,30 @@ BOOST_AUTO_TEST_CASE(x_forwarded_for_counts_only_from_trusted_proxies) {
   // Garbage stops the walk at the last address that was one.
   BOOST_TEST(remote({{"X-Forwarded-For", "<script>, 10.1.2.3"}}) == "10.1.2.3");
   BOOST_TEST(remote({{"X-Forwarded-For", "2001:db8::1"}}) == "2001:db8::1");
+  // Forwarded (RFC 7239) is not what these proxies write: not believed.
+  BOOST_TEST(remote({{"Forwarded", "for=203.0.113.9"}}) == "127.0.0.1");
   proxied.shutdown(1s);
+
+  // Proxies that write RFC 7239 Forwarded: it is read, X-Forwarded-For not.
+  opts.forwarded_rfc7239 = true;
+  http::server rfc{opts, routes};
+  BOOST_REQUIRE(!rfc.start());
+  auto remote7239
+    = [&](std::vector<std::pair<std::string, std::string>> headers) {
+        auto reply = souk::testing::http_request(rfc.port(), "GET", "/whoami",
+                                                 {}, std::move(headers));
+        BOOST_REQUIRE_EQUAL(reply.status, 200u);
+        return body_of(reply)["remote"].get<std::string>();
+      };
+  BOOST_TEST(remote7239({{"Forwarded", "for=203.0.113.9;proto=https"}})
+             == "203.0.113.9");
+  BOOST_TEST(remote7239({{"Forwarded", "for=198.51.100.1"},
+                         {"Forwarded", "for=203.0.113.9, for=10.1.2.3"}})
+             == "203.0.113.9");
+  BOOST_TEST(remote7239({{"Forwarded", "for=\"[2001:db8::1]:4711\""}})
+             == "2001:db8::1");
+  BOOST_TEST(remote7239({{"X-Forwarded-For", "203.0.113.9"}}) == "127.0.0.1");
+  rfc.shutdown(1s);
 }
 
 // Pages of an allowed origin may call routes under /api/ (CORS): a

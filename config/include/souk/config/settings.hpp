@@ -37,6 +37,10 @@ struct http_settings {
   /// X-Forwarded-For names the client; empty: the connection's address is
   /// the client's.
   std::string trusted_proxies;
+  /// The header the trusted proxies write the client's address in:
+  /// "x-forwarded-for" or "forwarded" (RFC 7239). Only that one is read, so
+  /// a client cannot slip an address in through the other.
+  std::string forwarded_header = "x-forwarded-for";
   /// Web origins whose pages may call the API (`/api/`) from the browser
   /// (CORS), e.g. "https://shop.example.com"; "*" for any; empty: none
   /// (same-origin pages only).

@@ -30,6 +30,9 @@ struct server_options {
   /// (`souk::client_address`): `request::remote` is then the client's
   /// address, for rate limits, sessions and logs. Empty: the TCP peer.
   ip_networks trusted_proxies;
+  /// Read the client from RFC 7239 `Forwarded` (its `for=`) instead of
+  /// `X-Forwarded-For`.
+  bool forwarded_rfc7239 = false;
   /// Web origins whose pages may call routes under `cors_prefix` from a
   /// browser (CORS: preflights answered, `Access-Control-Allow-Origin`
   /// sent; never credentials). Empty: no CORS headers at all.
