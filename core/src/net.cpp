@@ -302,6 +302,22 @@ std::string client_address(const ip_networks& trusted, std::string_view peer,
 }
 
 std::string forwarded_for_of(std::string_view forwarded) {
+  // A quote left open (or a backslash at the end) makes the whole line
+  // unreadable: where the client's text ends and a proxy's begins cannot
+  // be told, so nothing in it is believed.
+  {
+    bool quoted = false;
+    for (size_t i = 0; i < forwarded.size(); ++i) {
+      if (quoted && forwarded[i] == '\\') {
+        if (++i == forwarded.size())
+          return "unknown";
+      } else if (forwarded[i] == '"') {
+        quoted = !quoted;
+      }
+    }
+    if (quoted)
+      return "unknown";
+  }
   // Elements split on commas, their pairs on semicolons, outside quoted
   // strings.
   std::string out;
@@ -330,7 +346,10 @@ std::string forwarded_for_of(std::string_view forwarded) {
     } else {
       value = std::string{raw};
     }
-    node = value.empty() ? "unknown" : value;
+    // One node, one entry: anything that would read as a list is no node.
+    if (value.empty() || value.find_first_of(", \t\"") != std::string::npos)
+      value = "unknown";
+    node = value;
   };
   bool quoted = false;
   size_t start = 0;

@@ -229,11 +229,13 @@ private:
       if (!opts().trusted_proxies.empty()
           && req->headers.back().first
                == (opts().forwarded_rfc7239 ? "forwarded" : "x-forwarded-for"))
-        forwarded_for
-          += (forwarded_for.empty() ? "" : ",") + req->headers.back().second;
+        // Each Forwarded line read on its own (a client's broken line must
+        // not swallow the proxy's), then one list as X-Forwarded-For's.
+        forwarded_for += (forwarded_for.empty() ? "" : ",")
+                         + (opts().forwarded_rfc7239
+                              ? forwarded_for_of(req->headers.back().second)
+                              : req->headers.back().second);
     }
-    if (opts().forwarded_rfc7239 && !forwarded_for.empty())
-      forwarded_for = forwarded_for_of(forwarded_for);
     client_ = forwarded_for.empty() ? remote_
                                     : client_address(opts().trusted_proxies,
                                                      remote_, forwarded_for);

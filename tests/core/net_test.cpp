@@ -164,6 +164,13 @@ BOOST_AUTO_TEST_CASE(forwarded_headers_give_their_for_addresses) {
   BOOST_TEST(forwarded_for_of("proto=https, for=_hidden, for=unknown")
              == "unknown, _hidden, unknown");
   BOOST_TEST(forwarded_for_of("") == "unknown");
+  // A client's line with a quote left open, or a backslash at the end, is
+  // believed in nothing; a quoted list in for= is no node.
+  BOOST_TEST(forwarded_for_of("for=6.6.6.6, for=\"") == "unknown");
+  BOOST_TEST(forwarded_for_of("x\", for=6.6.6.6") == "unknown");
+  BOOST_TEST(forwarded_for_of("for=\"6.6.6.6\\") == "unknown");
+  BOOST_TEST(forwarded_for_of("for=\"6.6.6.6, 10.0.0.1\"") == "unknown");
+  BOOST_TEST(forwarded_for_of("for=\"a\\\"b\";by=x") == "unknown");
   ip_networks proxies = *ip_networks::parse("127.0.0.1, 10.0.0.0/8");
   auto via = [&](std::string_view forwarded) {
     return client_address(proxies, "127.0.0.1", forwarded_for_of(forwarded));

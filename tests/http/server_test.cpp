@@ -156,6 +156,13 @@ BOOST_AUTO_TEST_CASE(x_forwarded_for_counts_only_from_trusted_proxies) {
   BOOST_TEST(remote7239({{"Forwarded", "for=\"[2001:db8::1]:4711\""}})
              == "2001:db8::1");
   BOOST_TEST(remote7239({{"X-Forwarded-For", "203.0.113.9"}}) == "127.0.0.1");
+  // A client's own line, broken on purpose, cannot swallow the proxy's.
+  BOOST_TEST(remote7239({{"Forwarded", "for=6.6.6.6, for=\""},
+                         {"Forwarded", "for=203.0.113.50"}})
+             == "203.0.113.50");
+  BOOST_TEST(remote7239({{"Forwarded", "for=10.0.0.1, for=\""},
+                         {"Forwarded", "for=203.0.113.50"}})
+             == "203.0.113.50");
   rfc.shutdown(1s);
 }
 

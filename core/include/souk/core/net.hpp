@@ -80,12 +80,15 @@ private:
 std::string client_address(const ip_networks& trusted, std::string_view peer,
                            std::string_view forwarded_for);
 
-/// The `for=` addresses of an RFC 7239 `Forwarded` header (several lines
-/// joined by commas), as an `X-Forwarded-For` list for `client_address`:
-/// one entry per forwarded element, in order, each the `for` parameter's
-/// value unquoted ("[2001:db8::1]:4711" stays so). An element without one,
-/// or with an obfuscated or "unknown" node, gives "unknown", which stops
+/// The `for=` addresses of one line of an RFC 7239 `Forwarded` header, as
+/// an `X-Forwarded-For` list for `client_address`: one entry per forwarded
+/// element, in order, each the `for` parameter's value unquoted
+/// ("[2001:db8::1]:4711" stays so). An element without one, or with an
+/// obfuscated, "unknown" or list-like node, gives "unknown", which stops
 /// `client_address`'s walk there, as any entry that is not an address does.
+/// A line with a quote left open is "unknown" as a whole. Convert each line
+/// on its own and join the results: a client's broken line must not
+/// swallow the proxy's line after it.
 std::string forwarded_for_of(std::string_view forwarded);
 
 } // namespace souk
