@@ -83,19 +83,27 @@ std::string text_of(const std::array<uint8_t, 16>& bytes, bool v4) {
   return boost::asio::ip::address_v4{b}.to_string();
 }
 
-} // namespace
-
-expected<ip_networks> ip_networks::parse(std::string_view text) {
-  ip_networks out;
+// The entries of a setting's list: separated by commas or spaces, empty
+// ones skipped.
+std::vector<std::string_view> list_entries(std::string_view text) {
+  std::vector<std::string_view> out;
   size_t at = 0;
   while (at < text.size()) {
     auto end = text.find_first_of(", \t", at);
     if (end == std::string_view::npos)
       end = text.size();
-    auto entry = text.substr(at, end - at);
+    if (end > at)
+      out.push_back(text.substr(at, end - at));
     at = end + 1;
-    if (entry.empty())
-      continue;
+  }
+  return out;
+}
+
+} // namespace
+
+expected<ip_networks> ip_networks::parse(std::string_view text) {
+  ip_networks out;
+  for (auto entry : list_entries(text)) {
     auto slash = entry.find('/');
     auto addr = parse_address(entry.substr(0, slash));
     if (!addr)
@@ -159,17 +167,7 @@ std::string ip_networks::str() const {
 
 expected<web_origins> web_origins::parse(std::string_view text) {
   web_origins out;
-  size_t at = 0;
-  std::vector<std::string> entries;
-  while (at < text.size()) {
-    auto end = text.find_first_of(", \t", at);
-    if (end == std::string_view::npos)
-      end = text.size();
-    auto entry = text.substr(at, end - at);
-    at = end + 1;
-    if (!entry.empty())
-      entries.emplace_back(entry);
-  }
+  auto entries = list_entries(text);
   for (auto& entry : entries) {
     if (entry == "*") {
       if (entries.size() > 1)

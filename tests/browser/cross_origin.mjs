@@ -6,7 +6,7 @@
 // of an origin souk does not list cannot: the browser refuses it.
 
 import http from "node:http";
-import { check, need, product, randomFile, run } from "./lib.mjs";
+import { check, creatorToken, need, product, randomFile, run } from "./lib.mjs";
 
 const password = "correct horse battery staple";
 
@@ -32,15 +32,7 @@ try {
   }, async ({ souk, browser, rec }) => {
     const api = souk.url;
     const stamp = Date.now();
-    const creatorEmail = `maker${stamp}@example.com`;
-    let r = await fetch(`${api}/api/v1/auth/signup`, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ email: creatorEmail, password, role: "creator" }) });
-    check(r.status === 201, "creator signed up");
-    r = await fetch(`${api}/api/v1/auth/login`, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ email: creatorEmail, password }) });
-    const token = (await r.json()).token;
+    const token = await creatorToken(api, `maker${stamp}@example.com`, password);
     const id = await product(api, token, "short_link", randomFile(1024), "Travel guide");
 
     const ctx = await browser.newContext();

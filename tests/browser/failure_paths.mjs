@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { check, need, product, randomFile, run, sha256 } from "./lib.mjs";
+import { check, creatorToken, need, product, randomFile, run, sha256 } from "./lib.mjs";
 
 const password = "correct horse battery staple";
 
@@ -55,15 +55,7 @@ await run("failure_paths", {
 }, async ({ souk, browser, rec }) => {
   const base = souk.url;
   const stamp = Date.now();
-  const creatorEmail = `maker${stamp}@example.com`;
-  let r = await fetch(`${base}/api/v1/auth/signup`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email: creatorEmail, password, role: "creator" }) });
-  check(r.status === 201, "creator signed up");
-  r = await fetch(`${base}/api/v1/auth/login`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email: creatorEmail, password }) });
-  const token = (await r.json()).token;
+  const token = await creatorToken(base, `maker${stamp}@example.com`, password);
   const bytes = randomFile(200 * 1024 + 3);
   const shortLinks = await product(base, token, "short_link", bytes, "Field recordings");
   const oneDownload = await product(base, token, "one_download", bytes, "Sample pack");

@@ -147,6 +147,19 @@ export class Recorder {
   }
 }
 
+/// A new creator account through the JSON API; its session token.
+export async function creatorToken(base, email, password) {
+  let r = await fetch(`${base}/api/v1/auth/signup`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password, role: "creator" }) });
+  check(r.status === 201, `creator signed up (${r.status})`);
+  r = await fetch(`${base}/api/v1/auth/login`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password }) });
+  check(r.status === 200, `creator signed in (${r.status})`);
+  return (await r.json()).token;
+}
+
 /// The creator's side, through the JSON API (the golden path covers the
 /// pages): a published product on `flow` with one file; its id.
 export async function product(base, token, flow, bytes, title) {
