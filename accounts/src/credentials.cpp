@@ -13,6 +13,7 @@
 
 #include "souk/core/hash.hpp"
 #include "souk/core/ids.hpp"
+#include "souk/core/text.hpp"
 
 namespace souk::accounts {
 
@@ -30,13 +31,6 @@ void ensure_sodium() {
     throw std::runtime_error("libsodium failed to initialise");
 }
 
-std::string lower(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 const std::set<std::string>& common_passwords() {
   static const auto list = [] {
     std::set<std::string> out;
@@ -50,7 +44,7 @@ const std::set<std::string>& common_passwords() {
         while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
           line.remove_suffix(1);
         if (!line.empty() && line.front() != '#')
-          out.insert(lower(line));
+          out.insert(ascii_lower(line));
       }
     }
     return out;
@@ -96,7 +90,7 @@ expected<std::string> normalize_email(std::string_view text) {
       || domain.back() == '.' || domain.find("..") != std::string_view::npos
       || domain.front() == '-')
     return bad_email("the part after '@' must be a domain like example.com");
-  return lower(text);
+  return ascii_lower(text);
 }
 
 status check_password(std::string_view password, std::string_view email,
@@ -113,13 +107,13 @@ status check_password(std::string_view password, std::string_view email,
       fmt::format("password must be at least {} characters", min_length));
   if (password.size() > 1024)
     return bad("password must be at most 1024 bytes");
-  auto low = lower(password);
+  auto low = ascii_lower(password);
   if (common_passwords().count(low))
     return bad("password is one of the most common passwords; choose another");
   if (std::all_of(password.begin(), password.end(),
                   [&](char c) { return c == password.front(); }))
     return bad("password must not be one character repeated");
-  auto mail = lower(email);
+  auto mail = ascii_lower(email);
   auto local = mail.substr(0, mail.find('@'));
   if (low == mail || (!local.empty() && low == local))
     return bad("password must not be your email address");

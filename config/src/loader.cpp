@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "souk/core/net.hpp"
+#include "souk/core/text.hpp"
 #include "souk/core/units.hpp"
 #include "souk/core/url.hpp"
 
@@ -176,9 +177,7 @@ expected<std::string> parse_trusted_proxies(const std::string& text) {
 }
 
 expected<std::string> parse_forwarded_header(const std::string& text) {
-  std::string lower;
-  for (char c : text)
-    lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+  auto lower = ascii_lower(text);
   if (lower == "x-forwarded-for" || lower == "forwarded")
     return lower;
   return error{

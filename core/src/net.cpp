@@ -183,9 +183,7 @@ expected<web_origins> web_origins::parse(std::string_view text) {
                                "http://localhost:3000",
                                entry, why)};
     };
-    std::string lower;
-    for (char c : entry)
-      lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+    auto lower = ascii_lower(entry);
     size_t host_at = 0;
     bool https = false;
     if (lower.starts_with("https://")) {
@@ -330,8 +328,7 @@ std::string forwarded_for_of(std::string_view forwarded) {
     if (eq == std::string_view::npos)
       return;
     auto name = trim_ows(pair.substr(0, eq));
-    if (name.size() != 3 || (name[0] | 0x20) != 'f' || (name[1] | 0x20) != 'o'
-        || (name[2] | 0x20) != 'r')
+    if (ascii_lower(name) != "for")
       return;
     std::string value;
     auto raw = trim_ows(pair.substr(eq + 1));

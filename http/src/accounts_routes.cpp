@@ -120,9 +120,7 @@ void add_account_routes(router& r, std::shared_ptr<const services> svc) {
           [svc](const request& req, const principal* who, reply_fn reply) {
             if (auto err = svc->accounts->log_out(*who))
               return reply(problem(err, req.request_id));
-            response res;
-            res.status = 204;
-            res.content_type.clear();
+            auto res = no_content();
             res.header("Set-Cookie", cookie_header(session_cookie, "", 0, true,
                                                    svc->secure_cookies));
             res.header("Set-Cookie", cookie_header(csrf_cookie, "", 0, false,
@@ -185,10 +183,7 @@ void add_account_routes(router& r, std::shared_ptr<const services> svc) {
                     = svc->accounts->revoke_api_key(*who, req.param("id")))
                   return reply(problem(err, req.request_id));
                 req.log.info("api key {} revoked", req.param("id"));
-                response res;
-                res.status = 204;
-                res.content_type.clear();
-                reply(std::move(res));
+                reply(no_content());
               }));
 }
 

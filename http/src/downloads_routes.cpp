@@ -22,6 +22,7 @@
 
 #include "souk/accounts/service.hpp"
 #include "souk/catalog/service.hpp"
+#include "souk/core/text.hpp"
 #include "souk/core/time.hpp"
 #include "souk/delivery/service.hpp"
 #include "souk/http/access.hpp"
@@ -76,12 +77,6 @@ json grant_json(const persistence::grant_view& v, const std::string& now_text) {
           {"status", grant_status(g, now_text)},
           {"revoked_at", opt(g.revoked_at)},
           {"last_download_at", opt(g.last_download_at)}};
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // ---------------------------------------------------------------- /d/{token}
@@ -383,7 +378,7 @@ void add_download_routes(router& r, std::shared_ptr<const services> svc) {
             return reply(problem(snap.err(), req.request_id));
           // A wrong email is a missing order: nothing is told about orders.
           if (!*snap || (*snap)->order.kind != "order"
-              || lower((*snap)->order.buyer_email) != lower(*email))
+              || ascii_lower((*snap)->order.buyer_email) != ascii_lower(*email))
             return reply(problem(missing, req.request_id));
           order = std::move((*snap)->order);
         }

@@ -209,10 +209,7 @@ void add_file_routes(router& r, std::shared_ptr<const services> svc) {
                              req.param("file_id"), id);
                 if (svc->on_product_changed)
                   svc->on_product_changed(id);
-                response res;
-                res.status = 204;
-                res.content_type.clear();
-                reply(std::move(res));
+                reply(no_content());
               }));
 }
 

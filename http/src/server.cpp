@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "souk/core/ids.hpp"
+#include "souk/core/text.hpp"
 #include "souk/core/units.hpp"
 #include "souk/http/problem.hpp"
 
@@ -29,6 +30,10 @@ namespace souk::http {
 
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using std::chrono::steady_clock;
 
 namespace {
 
@@ -42,9 +47,6 @@ constexpr const char* cors_response_headers
     "Preference-Applied";
 
 } // namespace
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-using std::chrono::steady_clock;
 
 namespace {
 
@@ -56,13 +58,6 @@ bool valid_request_id(std::string_view id) {
           || c == '.'))
       return false;
   return true;
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool is_parse_error(const beast::error_code& ec) {
@@ -224,7 +219,7 @@ private:
     req->target = std::string{msg.target()};
     std::string forwarded_for;
     for (auto& field : msg) {
-      req->headers.emplace_back(lowercase(field.name_string()),
+      req->headers.emplace_back(ascii_lower(field.name_string()),
                                 std::string{field.value()});
       if (!opts().trusted_proxies.empty()
           && req->headers.back().first
@@ -321,14 +316,12 @@ private:
   // request (CORS preflight): 204 with what it may send, or a problem
   // (without the CORS headers a browser needs to go on).
   response preflight(const request& req, std::string_view raw_path) {
-    if (cors_origin_.empty()) {
-      cors_vary_ = true;
+    if (cors_origin_.empty())
       return problem(errc::forbidden,
                      fmt::format("pages of {} may not call this API "
                                  "(http.cors_origins)",
                                  *req.header("origin")),
                      req.request_id);
-    }
     std::string wanted{*req.header("access-control-request-method")};
     auto m = routes_.match(wanted, raw_path);
     auto every = routes_.match("OPTIONS", raw_path).allowed;
@@ -346,9 +339,7 @@ private:
       res.header("Allow", allow);
       return res;
     }
-    response res;
-    res.status = 204;
-    res.content_type.clear();
+    auto res = no_content();
     res.header("Access-Control-Allow-Methods", allow);
     res.header("Access-Control-Allow-Headers", cors_request_headers);
     res.header("Access-Control-Max-Age",

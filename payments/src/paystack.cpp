@@ -307,8 +307,7 @@ public:
   }
 
 private:
-  // One API call; the answer's `data` when `status` is true.
-  // The call's `data` object.
+  // One API call; the answer's `data` (an object) when `status` is true.
   expected<json> call(const std::string& method, const std::string& path,
                       std::string body) {
     auto answer = call_any(method, path, std::move(body));
@@ -321,8 +320,8 @@ private:
     return std::move(answer->first);
   }
 
-  // The call's `data` (any JSON) and `meta` (null if absent): lists have
-  // an array and the paging in `meta`.
+  // One API call; its `data` (any JSON) and `meta` (null if absent): lists
+  // have an array and the paging in `meta`.
   expected<std::pair<json, json>> call_any(const std::string& method,
                                            const std::string& path,
                                            std::string body) {

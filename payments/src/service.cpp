@@ -108,9 +108,12 @@ struct service::impl {
   // souk's matches): recorded, and taken by the order as a refund request.
   status outside_refund(const persistence::payment_row& p,
                         const webhook_event& ev, const std::string& gateway_id);
-  // Why an outside refund, or its outcome, cannot reach the order now
-  // (`unavailable`: parked, or steps still running); ok if it can.
-  status order_busy(const std::string& order_id, std::string_view what);
+  // The order of an outside refund (its whole snapshot: pending steps
+  // included), and why the refund or its outcome cannot reach it now
+  // (`unavailable`: parked, or steps still running).
+  expected<persistence::order_snapshot> order_of(const std::string& order_id);
+  static status busy(const persistence::order_snapshot& o,
+                     std::string_view what);
   // The outcome of such a refund, once its order has run the refund's
   // steps.
   status outside_outcome(const persistence::refund_row& r,
@@ -741,21 +744,24 @@ status service::impl::outside_refund(const persistence::payment_row& p,
                  fmt::format("payment {} is {}: the refund made outside souk "
                              "waits until it is settled",
                              p.reference, p.status)};
-  if (auto busy = order_busy(p.order_id, "the refund made outside souk"))
-    return busy;
+  auto order = order_of(p.order_id);
+  if (!order)
+    return order.err();
+  if (auto wait = busy(*order, "the refund made outside souk"))
+    return wait;
   auto row_id = new_uuid();
   json detail{{"amount", ev.amount},
               {"reason", "refunded in the gateway's dashboard"},
               {orders::outside_refund_field, row_id},
               {"gateway_refund_id", gateway_id}};
+  auto key = std::string{outside_key_prefix} + gateway_id;
   orders::event_input in{"refund.requested", "gateway:" + p.gateway,
-                         detail.dump(),
-                         std::string{outside_key_prefix} + gateway_id};
+                         detail.dump(), key};
   persistence::refund_row want;
   want.id = row_id;
   want.order_id = p.order_id;
   want.payment_id = p.id;
-  want.idempotency_key = std::string{outside_key_prefix} + gateway_id;
+  want.idempotency_key = key;
   want.amount = ev.amount;
   want.currency = p.currency;
   // The refund is recorded with the order's answer, whatever the answer:
@@ -797,22 +803,27 @@ status service::impl::outside_refund(const persistence::payment_row& p,
                "follows once the order's refund steps are done"};
 }
 
-status service::impl::order_busy(const std::string& order_id,
-                                 std::string_view what) {
+expected<persistence::order_snapshot>
+service::impl::order_of(const std::string& order_id) {
   auto snap = persistence::order_repository{*db}.load(order_id);
   if (!snap)
     return snap.err();
   if (!*snap)
     return error{errc::not_found, "no order " + order_id};
-  if ((*snap)->order.state == persistence::parked_state)
+  return std::move(**snap);
+}
+
+status service::impl::busy(const persistence::order_snapshot& o,
+                           std::string_view what) {
+  if (o.order.state == persistence::parked_state)
     return error{errc::unavailable,
                  fmt::format("order {} is parked ({}): {} waits for an "
                              "operator's answer",
-                             order_id, persistence::parked_state, what)};
-  if (!(*snap)->outbox.empty())
-    return error{
-      errc::unavailable,
-      fmt::format("order {} is still running steps: {} waits", order_id, what)};
+                             o.order.id, persistence::parked_state, what)};
+  if (!o.outbox.empty())
+    return error{errc::unavailable,
+                 fmt::format("order {} is still running steps: {} waits",
+                             o.order.id, what)};
   return {};
 }
 
@@ -825,10 +836,10 @@ status service::impl::outside_outcome(const persistence::refund_row& r,
                                     + r.id + "): " + ev.event + " ignored"};
   // Only an order that took this refund hears how it ended: one whose state
   // refused it may be waiting for a refund of souk's own.
-  auto snap = persistence::order_repository{*db}.load_view(p.order_id);
-  if (!snap)
-    return snap.err();
-  if (!*snap || orders::refund_made_outside(**snap) != r.id)
+  auto order = order_of(p.order_id);
+  if (!order)
+    return order.err();
+  if (orders::refund_made_outside(*order) != r.id)
     return error{errc::not_found, "order " + p.order_id
                                     + " did not take the refund made "
                                       "outside souk (refund "
@@ -837,9 +848,8 @@ status service::impl::outside_outcome(const persistence::refund_row& r,
   // An order still running steps (revoking, reversing) would leave them
   // unfinished if the outcome moved it on now; one parked because a step
   // gave up hears it once an operator has retried it.
-  if (auto busy = order_busy(p.order_id, "the outcome of the refund made "
-                                         "outside souk"))
-    return busy;
+  if (auto wait = busy(*order, "the outcome of the refund made outside souk"))
+    return wait;
   json detail{{"refund_id", r.id},
               {"gateway_id", r.gateway_id},
               {"amount", money_json(r.amount, r.currency)}};

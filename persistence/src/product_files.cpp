@@ -10,6 +10,19 @@
 
 namespace souk::persistence {
 
+namespace {
+
+// A product's files are part of it: readers and caches see a new version.
+void bump_version(soci::session& sql, const std::string& product_id,
+                  const std::string& now_text) {
+  rows::exec(sql,
+             "UPDATE products SET version = version + 1, updated_at = :u "
+             "WHERE id = :p",
+             soci::use(now_text), soci::use(product_id));
+}
+
+} // namespace
+
 expected<std::optional<product_file_repository::owner>>
 product_file_repository::product_owner(const std::string& product_id) {
   std::optional<owner> out;
@@ -73,12 +86,7 @@ product_file_repository::remove(const std::string& product_id,
                                granted, granted == 1 ? "" : "s")};
     rows::exec(sql, "DELETE FROM product_files WHERE id = :f",
                soci::use(file_id));
-    auto now_text = to_iso(now());
-    rows::exec(
-      sql,
-      "UPDATE products SET version = version + 1, updated_at = :u WHERE "
-      "id = :p",
-      soci::use(now_text), soci::use(product_id));
+    bump_version(sql, product_id, to_iso(now()));
     return {};
   });
   if (st)
@@ -137,12 +145,7 @@ product_file_repository::put(const product_file_row& row) {
         soci::use(row.content_type), soci::use(now_text), soci::use(now_text));
     }
     stored.updated_at = now_text;
-    // A product's files are part of it: readers and caches see a new version.
-    rows::exec(
-      sql,
-      "UPDATE products SET version = version + 1, updated_at = :u WHERE "
-      "id = :p",
-      soci::use(now_text), soci::use(row.product_id));
+    bump_version(sql, row.product_id, now_text);
     return {};
   });
   if (st)

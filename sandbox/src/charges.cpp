@@ -375,25 +375,13 @@ answer engine::list_refunds(const refund_query& q) {
         400, fmt::format("{} must be a whole number from 1 to {}", name, most));
     *into = *n;
   }
-  // A transaction souk's side names that the gateway does not know has no
-  // refunds: Paystack answers an empty list, not an error.
-  const transaction* t = nullptr;
-  if (q.transaction) {
-    t = find_transaction(json(*q.transaction));
-    if (!t)
-      return {200,
-              {{"status", true},
-               {"message", "Refunds retrieved"},
-               {"data", json::array()},
-               {"meta",
-                {{"total", 0},
-                 {"skipped", 0},
-                 {"perPage", per_page},
-                 {"page", page},
-                 {"pageCount", 0}}}}};
-  }
+  // A transaction the gateway does not know has no refunds: Paystack
+  // answers an empty list, not an error.
+  const transaction* t
+    = q.transaction ? find_transaction(json(*q.transaction)) : nullptr;
+  const bool unknown = q.transaction && t == nullptr;
   std::vector<const refund*> found; // newest first, as Paystack lists them
-  for (auto it = refunds_.rbegin(); it != refunds_.rend(); ++it)
+  for (auto it = refunds_.rbegin(); it != refunds_.rend() && !unknown; ++it)
     if ((!t || it->second.transaction == t->reference)
         && (!q.currency || it->second.currency == *q.currency))
       found.push_back(&it->second);

@@ -79,6 +79,14 @@ struct response {
   }
 };
 
+/// 204 No Content: no body, no Content-Type.
+inline response no_content() {
+  response res;
+  res.status = 204;
+  res.content_type.clear();
+  return res;
+}
+
 /// Sends the response for one request. Call exactly once, from any thread;
 /// later calls are ignored (and logged).
 using reply_fn = std::function<void(response)>;
