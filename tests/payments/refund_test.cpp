@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "souk/core/time.hpp"
 #include "souk/persistence/ledger.hpp"
 #include "souk/persistence/payments.hpp"
 
@@ -187,6 +188,43 @@ BOOST_AUTO_TEST_CASE(a_partial_refund_made_in_the_gateways_dashboard_is_taken) {
   BOOST_REQUIRE(report);
   BOOST_TEST(report->problems.empty());
   BOOST_TEST(s.inbox_open() == 0);
+}
+
+// The node dies after the refund's outcome reached the order but before its
+// webhook was marked processed: the webhook is worked on again, and the
+// order, already refunded, takes nothing twice.
+BOOST_AUTO_TEST_CASE(a_dashboard_refund_worked_on_again_changes_nothing) {
+  shop s;
+  auto order = s.checkout();
+  std::string id = order["order"]["id"];
+  BOOST_REQUIRE(s.press(order, "pay").status == 303u);
+  BOOST_REQUIRE(s.reaches(id, "delivered"));
+  refund_in_dashboard(s, s.payment(id).reference, 200000);
+  BOOST_REQUIRE(s.reaches(id, "refunded"));
+  BOOST_REQUIRE(s.eventually([&] { return s.inbox_open() == 0; }));
+  auto pending = s.balance("pending");
+  auto events = s.snapshot(id).events.size();
+  // As the lease of a dead node's row runs out: due again, unclaimed.
+  auto past = souk::to_iso(souk::now() - 1s);
+  auto err = s.db->run([&](soci::session& sql) {
+    sql << "UPDATE inbox SET status = 'received', claimed_until = NULL, "
+           "processed_at = NULL, next_attempt_at = :t WHERE event = "
+           "'refund.processed'",
+      soci::use(past);
+  });
+  BOOST_REQUIRE_MESSAGE(!err, err.detail);
+  BOOST_REQUIRE(s.eventually([&] {
+    return s.count("SELECT COUNT(*) FROM inbox WHERE event = "
+                   "'refund.processed' AND status = 'processed'")
+           == 1;
+  }));
+  BOOST_TEST(s.state(id) == "refunded");
+  BOOST_TEST(s.snapshot(id).events.size() == events);
+  BOOST_TEST(s.events(id, "refund.requested") == 1);
+  BOOST_TEST(s.events(id, "refund.processed") == 1);
+  BOOST_TEST(refunds_of(s, id).size() == 1u);
+  BOOST_TEST(s.balance("pending") == pending);
+  BOOST_TEST(s.gw->stats().refund_calls == 1u);
 }
 
 // An order that takes no refund in its state (refunded already, in part,
