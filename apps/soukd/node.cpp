@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <set>
 #include <unistd.h>
 
 #include <caf/actor.hpp>
@@ -38,6 +39,7 @@
 #include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/housekeeping.hpp"
+#include "souk/persistence/licence_keys.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/nodes.hpp"
 #include "souk/persistence/orders.hpp"
@@ -305,6 +307,40 @@ void add_collectors(metrics::registry& m,
   });
 }
 
+// The licence-key pools a flow takes keys from.
+std::set<std::string> licence_pools(const flows::flow_template& tpl) {
+  std::set<std::string> pools;
+  for (auto& state : tpl.states)
+    for (auto& step : state.steps)
+      if (step.action == "licence.issue_key") {
+        auto pool = step.params.find("pool");
+        pools.insert(pool == step.params.end() ? "default" : pool->second);
+      }
+  return pools;
+}
+
+// A checkout of a product whose flow issues licence keys is refused while a
+// pool it takes from has none left: better "sold out" than a payment souk
+// cannot deliver on (two orders paid for the last key: the second is
+// refunded by the flow).
+status licence_stock(orders::flow_library& flows, persistence::database& db,
+                     const persistence::order_row& order) {
+  auto tpl = flows.pinned(order.flow_hash);
+  if (!tpl)
+    return tpl.err();
+  for (auto& pool : licence_pools(**tpl)) {
+    auto left
+      = persistence::licence_key_repository{db}.left(order.product_id, pool);
+    if (!left)
+      return left.err();
+    if (*left == 0)
+      return error{errc::sold_out,
+                   "this product is sold out: it has no licence key left to "
+                   "give"};
+  }
+  return {};
+}
+
 } // namespace
 
 node::node(config::settings cfg, node_extensions ext)
@@ -460,8 +496,14 @@ status node::start() {
   pay_opts.callback_url
     = [this] { return with_slash(url()) + "api/v1/payments/paystack/return"; };
   payments::order_port port;
-  port.prepare = [this](persistence::order_row base, std::string_view flow) {
-    return impl_->engine->prepare(std::move(base), flow);
+  port.prepare = [this](persistence::order_row base,
+                        std::string_view flow) -> expected<orders::creation> {
+    auto c = impl_->engine->prepare(std::move(base), flow);
+    if (!c)
+      return c;
+    if (auto err = licence_stock(*impl_->flows, *impl_->db, c->order))
+      return err;
+    return c;
   };
   port.started
     = [this](const orders::creation& c) { impl_->engine->started(c); };
@@ -480,8 +522,11 @@ status node::start() {
   catalog::options catalog_opts;
   catalog_opts.flows.clear();
   for (auto& tpl : d.flows->list())
-    if (tpl->kind == "order") // products cannot be sold on a payout flow
+    if (tpl->kind == "order") { // products cannot be sold on a payout flow
       catalog_opts.flows.push_back(tpl->name);
+      if (!licence_pools(*tpl).empty())
+        catalog_opts.keyed_flows.push_back(tpl->name);
+    }
   auto products = std::make_shared<catalog::service>(d.db, catalog_opts);
   auto gateway = payments::make_paystack(gw_opts);
   // Payouts: payout accounts, payout requests (flow `payout`), transfers.
@@ -620,7 +665,8 @@ status node::start() {
   // unreachable server never keep `email.send` steps, which only queue,
   // waiting past their step timeout.
   d.email_workers = std::make_shared<worker_pool>(d.cfg.email.senders + 1);
-  for (auto name : {"delivery", "email"}) {
+  // `licence.issue_key` too: keys are the order's access, like its grants.
+  for (auto name : {"delivery", "email", "licence"}) {
     engine_opts.services.insert(name);
     actors::blocking_service_options o;
     o.name = name;

@@ -516,6 +516,7 @@ expected<product> service::change_status(const caller& who,
     auto old_version = row.version;
     auto at = to_iso(now());
     bool needs_file = false;
+    bool keyed = false;
     if (to == transition::publish) {
       if (row.status == published)
         return to_product(row);
@@ -523,15 +524,23 @@ expected<product> service::change_status(const caller& who,
         return error{errc::conflict,
                      "archived products cannot be published again"};
       reads_.fetch_add(1, std::memory_order_relaxed);
-      auto files = repo.count_files(id);
-      if (!files)
-        return files.err();
-      if (*files == 0)
-        return error{errc::conflict,
-                     fmt::format("a product needs at least one file to be "
-                                 "published; upload a file first with PUT "
-                                 "/api/v1/products/{}/files?name=FILENAME",
-                                 id)};
+      keyed = std::find(opts_.keyed_flows.begin(), opts_.keyed_flows.end(),
+                        row.flow)
+              != opts_.keyed_flows.end();
+      auto things = keyed ? repo.count_licence_keys(id) : repo.count_files(id);
+      if (!things)
+        return things.err();
+      if (*things == 0)
+        return error{
+          errc::conflict,
+          keyed ? fmt::format("a product on flow {} needs licence keys to be "
+                              "published; add some first with POST "
+                              "/api/v1/products/{}/licence-keys",
+                              row.flow, id)
+                : fmt::format("a product needs at least one file to be "
+                              "published; upload a file first with PUT "
+                              "/api/v1/products/{}/files?name=FILENAME",
+                              id)};
       row.status = std::string{published};
       row.published_at = at;
       needs_file = true;
@@ -543,7 +552,11 @@ expected<product> service::change_status(const caller& who,
     }
     row.version = old_version + 1;
     row.updated_at = at;
-    auto done = repo.update(row, old_version, needs_file);
+    auto done = repo.update(
+      row, old_version,
+      !needs_file ? persistence::product_repository::requires_nothing
+      : keyed     ? persistence::product_repository::requires_licence_key
+                  : persistence::product_repository::requires_file);
     if (!done)
       return done.err();
     if (*done) {

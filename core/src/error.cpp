@@ -62,6 +62,8 @@ std::string_view to_string(errc x) noexcept {
     return "link_revoked";
   case errc::link_replaced:
     return "link_replaced";
+  case errc::sold_out:
+    return "sold_out";
   }
   return "internal_error";
 }

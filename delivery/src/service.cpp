@@ -1,6 +1,7 @@
 #include "souk/delivery/service.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -8,11 +9,13 @@
 #include "souk/core/hash.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
+#include "souk/core/text.hpp"
 #include "souk/core/time.hpp"
 #include "souk/core/units.hpp"
 #include "souk/email/message.hpp"
 #include "souk/email/templates.hpp"
 #include "souk/persistence/database.hpp"
+#include "souk/persistence/licence_keys.hpp"
 #include "souk/persistence/orders.hpp"
 #include "souk/persistence/products.hpp"
 
@@ -86,6 +89,48 @@ expected<int64_t> count_param(const json& params, const char* name, int64_t d) {
 }
 
 } // namespace
+
+status check_pool_name(const std::string& pool) {
+  bool ok = !pool.empty() && pool.size() <= 64
+            && std::all_of(pool.begin(), pool.end(), [](char c) {
+                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                        || c == '_' || c == '-';
+               });
+  if (!ok)
+    return error{errc::invalid_field,
+                 "pool must be 1 to 64 of a-z, 0-9, '_' and '-'", "pool"};
+  return {};
+}
+
+expected<std::vector<std::string>>
+clean_licence_keys(const std::vector<std::string>& raw) {
+  if (raw.empty())
+    return error{errc::invalid_field, "keys must list at least one key",
+                 "keys"};
+  if (raw.size() > max_licence_keys)
+    return error{errc::invalid_field,
+                 fmt::format("keys lists {} keys; send at most {} at once",
+                             raw.size(), max_licence_keys),
+                 "keys"};
+  std::vector<std::string> out;
+  std::unordered_set<std::string> seen;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    auto field = fmt::format("keys[{}]", i);
+    auto key = std::string{trim_ows(raw[i])};
+    if (key.empty())
+      return error{errc::invalid_field, field + " is empty", field};
+    if (key.size() > 512)
+      return error{errc::invalid_field, field + " is longer than 512 bytes",
+                   field};
+    for (unsigned char c : key)
+      if (c < 0x20 || c == 0x7f)
+        return error{errc::invalid_field,
+                     field + " contains a control character", field};
+    if (seen.insert(key).second)
+      out.push_back(std::move(key));
+  }
+  return out;
+}
 
 std::string token_hash(const std::string& token) {
   return sha256_hex(token);
@@ -225,6 +270,19 @@ struct service::impl {
          fewest == 1 ? std::string{"each has one download left."}
                      : fmt::format("each has {} downloads left.", fewest)},
       };
+      // Licence keys are read only for a template that shows them.
+      if (templates->mentions(tpl, "licence_keys")) {
+        auto keys = persistence::licence_key_repository{*db}.of_order(o.id);
+        if (!keys)
+          return keys.err();
+        auto list = json::array();
+        for (auto& k : *keys)
+          if (k.revoked_at.empty())
+            list.push_back({{"pool", k.pool}, {"key", k.secret}});
+        model["has_licence_keys"] = !list.empty();
+        model["many_licence_keys"] = list.size() > 1;
+        model["licence_keys"] = std::move(list);
+      }
       auto text = templates->render(tpl, model);
       if (!text)
         return text.err();
@@ -325,6 +383,39 @@ struct service::impl {
       *max, format_duration(*life));
     return {};
   }
+
+  status issue_key(const std::string& order_id, const std::string& params,
+                   const persistence::order_row* known) {
+    auto doc = json::parse(params.empty() ? "{}" : params, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+      return error{errc::invalid_field, "the step's parameters are not an "
+                                        "object"};
+    std::string pool = "default";
+    if (doc.contains("pool")) {
+      if (!doc["pool"].is_string())
+        return error{errc::invalid_field, "pool must be a pool's name", "pool"};
+      pool = doc["pool"].get<std::string>();
+    }
+    if (auto err = check_pool_name(pool))
+      return err;
+    auto o = order(order_id, known);
+    if (!o)
+      return o.err();
+    auto key = persistence::licence_key_repository{*db}.issue(
+      order_id, o->product_id, pool, to_iso(now()));
+    if (!key)
+      return key.err();
+    if (!*key)
+      return error{errc::sold_out,
+                   fmt::format("product {} has no licence key left in pool "
+                               "'{}': add keys (POST /api/v1/products/{}/"
+                               "licence-keys), then retry the order",
+                               o->product_id, pool, o->product_id),
+                   "pool"};
+    log::logger{{{"order_id", order_id}}}.info(
+      "licence key {} issued from pool '{}'", (*key)->id, pool);
+    return {};
+  }
 };
 
 service::service(std::shared_ptr<persistence::database> db,
@@ -340,7 +431,8 @@ service::~service() = default;
 
 const std::vector<std::string>& service::actions() {
   static const std::vector<std::string> names{
-    "delivery.grant_access", "delivery.revoke_access", "email.send"};
+    "delivery.grant_access", "delivery.revoke_access", "email.send",
+    "licence.issue_key"};
   return names;
 }
 
@@ -351,13 +443,21 @@ status service::run_action(const std::string& action,
   auto& d = *impl_;
   if (action == "delivery.grant_access")
     return d.grant(order_id, params, order);
+  if (action == "licence.issue_key")
+    return d.issue_key(order_id, params, order);
   if (action == "delivery.revoke_access") {
-    auto n = d.repo().revoke(order_id, "refunded", to_iso(now()));
+    // Grants and licence keys go together: both are what the order gave.
+    auto at = to_iso(now());
+    auto n = d.repo().revoke(order_id, "refunded", at);
     if (!n)
       return n.err();
-    if (*n > 0)
+    auto keys = persistence::licence_key_repository{*d.db}.revoke_order(
+      order_id, "refunded", at);
+    if (!keys)
+      return keys.err();
+    if (*n > 0 || *keys > 0)
       log::logger{{{"order_id", order_id}}}.info(
-        "download access revoked ({} grant(s))", *n);
+        "access revoked ({} grant(s), {} licence key(s))", *n, *keys);
     return {};
   }
   if (action == "email.send") {

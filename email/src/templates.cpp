@@ -81,6 +81,15 @@ bool templates::has(const std::string& name) const {
   return files_.count(name + ".txt") > 0;
 }
 
+bool templates::mentions(const std::string& name, std::string_view word) const {
+  for (auto part : {".subject", ".txt", ".html"}) {
+    auto it = files_.find(name + part);
+    if (it != files_.end() && it->second.find(word) != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
 expected<rendered> templates::render(const std::string& name,
                                      const nlohmann::json& model) const {
   if (!has(name))

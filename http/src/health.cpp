@@ -83,6 +83,7 @@ void add_routes(router& r, std::shared_ptr<const services> svc) {
   add_payout_routes(r, svc);
   add_dashboard_routes(r, svc);
   add_download_routes(r, svc);
+  add_licence_routes(r, svc);
   add_admin_routes(r, svc);
   if (svc->store)
     add_file_routes(r, svc);

@@ -63,6 +63,8 @@ mapping map(errc code) noexcept {
     return {410, "Download access revoked"};
   case errc::link_replaced:
     return {410, "Download link replaced"};
+  case errc::sold_out:
+    return {409, "Sold out"};
   case errc::config:
   case errc::database:
   case errc::internal:

@@ -27,6 +27,7 @@ void add_wallet_routes(router& r, std::shared_ptr<const services> svc);
 void add_payout_routes(router& r, std::shared_ptr<const services> svc);
 void add_dashboard_routes(router& r, std::shared_ptr<const services> svc);
 void add_download_routes(router& r, std::shared_ptr<const services> svc);
+void add_licence_routes(router& r, std::shared_ptr<const services> svc);
 void add_admin_routes(router& r, std::shared_ptr<const services> svc);
 
 /// `POST .../refund` of an order (`{amount?, reason?}`), for the product's

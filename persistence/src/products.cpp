@@ -137,7 +137,7 @@ product_repository::list(const product_filter& filter) {
 
 expected<bool> product_repository::update(const product_row& row,
                                           int64_t expected_version,
-                                          bool require_file) {
+                                          requirement require) {
   bool changed = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
     long long price = row.price_amount;
@@ -152,9 +152,12 @@ expected<bool> product_repository::update(const product_row& row,
         ":p, currency = :cur, min_amount = :min, flow = :f, status = :s, "
         "version = :v, updated_at = :ua, published_at = :pa, archived_at = "
         ":aa WHERE id = :id AND version = :expected";
-    if (require_file)
+    if (require == requires_file)
       query += " AND EXISTS (SELECT 1 FROM product_files f WHERE "
                "f.product_id = :id2)";
+    else if (require == requires_licence_key)
+      query += " AND EXISTS (SELECT 1 FROM licence_keys k WHERE "
+               "k.product_id = :id2)";
     auto prep = (sql.prepare << query);
     prep, soci::use(row.title, "t"), soci::use(row.description, "d"),
       soci::use(price, "p"), soci::use(row.currency, "cur"),
@@ -166,7 +169,7 @@ expected<bool> product_repository::update(const product_row& row,
       soci::use(expected, "expected");
     // A second name for the same value: PostgreSQL's backend numbers
     // placeholders by occurrence.
-    if (require_file)
+    if (require != requires_nothing)
       prep, soci::use(row.id, "id2");
     soci::statement stmt(prep);
     stmt.execute(true);
@@ -204,6 +207,22 @@ product_repository::files_of(const std::vector<std::string>& product_ids) {
   if (st)
     return st;
   return out;
+}
+
+expected<int64_t>
+product_repository::count_licence_keys(const std::string& product_id) {
+  int64_t n = 0;
+  auto st = db_.run([&](soci::session& sql) {
+    rows::query rows{sql,
+                     "SELECT count(*) FROM licence_keys WHERE "
+                     "product_id = :id",
+                     soci::use(product_id)};
+    for (auto& r : rows)
+      n = get_int(r, 0);
+  });
+  if (st)
+    return st;
+  return n;
 }
 
 expected<int64_t>

@@ -81,9 +81,19 @@ BOOST_AUTO_TEST_CASE(licence_key) {
   auto paid = fl::on_event(tpl, "pending", "payment.succeeded");
   BOOST_REQUIRE(std::holds_alternative<fl::transition>(paid));
   auto& steps = std::get<fl::transition>(paid).steps;
-  BOOST_REQUIRE(steps.size() == 3u);
+  BOOST_REQUIRE(steps.size() == 2u);
   BOOST_TEST(steps[1].action == "licence.issue_key");
-  BOOST_TEST(steps[2].action == "email.send");
+  BOOST_TEST(steps[1].params.at("pool") == "default");
+  // No key to give: the money goes back, not to an operator's queue.
+  auto none = fl::on_event(tpl, "paid", "steps.failed");
+  BOOST_REQUIRE(std::holds_alternative<fl::transition>(none));
+  BOOST_TEST(std::get<fl::transition>(none).to == "refunding");
+  auto done = fl::on_event(tpl, "paid", "steps.done");
+  BOOST_REQUIRE(std::holds_alternative<fl::transition>(done));
+  auto& receipt = std::get<fl::transition>(done).steps;
+  BOOST_REQUIRE(receipt.size() == 1u);
+  BOOST_TEST(receipt[0].action == "email.send");
+  BOOST_TEST(receipt[0].params.at("template") == "receipt");
   auto refunding = fl::on_event(tpl, "delivered", "refund.requested");
   BOOST_REQUIRE(std::holds_alternative<fl::transition>(refunding));
   auto& undo = std::get<fl::transition>(refunding).steps;

@@ -29,6 +29,7 @@
 #include "souk/payments/payouts.hpp"
 #include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
+#include "souk/persistence/licence_keys.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/storage/blob_store.hpp"
 #include "souk/testing/support.hpp"
@@ -185,6 +186,18 @@ struct app {
     });
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
     return id;
+  }
+
+  // A licence key left in the default pool of `product_id`; its id.
+  std::string add_licence_key(const std::string& product_id) {
+    souk::persistence::licence_key_repository keys{*db};
+    auto added = keys.add(product_id, "default", {souk::random_hex(8)},
+                          "2026-01-01T00:00:00.000Z");
+    BOOST_REQUIRE(added);
+    auto page = keys.list(product_id, "default",
+                          souk::persistence::licence_key_filter::left, "", 1);
+    BOOST_REQUIRE(page && page->size() == 1u);
+    return page->front().id;
   }
 
   // A new API key belonging to `email`'s account; returns {id, key}.

@@ -199,6 +199,52 @@ BOOST_AUTO_TEST_CASE(every_route_for_every_caller) {
       {P::creator_key, 204},
       {P::other, 404},
       {P::op, 403}}},
+    // Licence keys: a fresh product of the creator each time.
+    {"POST",
+     [](world& x) {
+       return std::make_pair("/api/v1/products/" + x.a.make_product(x.creator)
+                               + "/licence-keys",
+                             json{{"keys", {"KEY-1"}}}.dump());
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 201},
+      {P::creator_key, 201},
+      {P::other, 404},
+      {P::op, 403}}},
+    {"GET",
+     [](world& x) {
+       return std::make_pair("/api/v1/products/" + x.a.make_product(x.creator)
+                               + "/licence-keys",
+                             std::string{});
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 200},
+      {P::creator_key, 200},
+      {P::other, 404},
+      {P::op, 403}}},
+    {"DELETE",
+     [](world& x) {
+       auto id = x.a.make_product(x.creator);
+       return std::make_pair("/api/v1/products/" + id + "/licence-keys/"
+                               + x.a.add_licence_key(id),
+                             std::string{});
+     },
+     {{P::anonymous, 401},
+      {P::customer, 403},
+      {P::creator, 204},
+      {P::creator_key, 204},
+      {P::other, 404},
+      {P::op, 403}}},
+    {"GET",
+     fixed("/api/v1/orders/" + souk::new_uuid() + "/licence-keys"),
+     {{P::anonymous, 401},
+      {P::customer, 404},
+      {P::creator, 404},
+      {P::creator_key, 404},
+      {P::other, 404},
+      {P::op, 404}}},
     // Products; "own" ones belong to `world::creator`. Drafts and archived
     // products are visible to their creator and operators only (404 to
     // others); changes are the creator's alone (403 to others who can see

@@ -42,10 +42,11 @@ enum class errc : uint8_t {
   link_used_up,           ///< a download link with no downloads left
   link_revoked,           ///< a download link whose access was taken back
   link_replaced,          ///< a download link superseded by a newer one
+  sold_out,               ///< nothing left to sell (e.g. licence keys)
 };
 
 /// The last code, for loops over all of them.
-inline constexpr errc last_errc = errc::link_replaced;
+inline constexpr errc last_errc = errc::sold_out;
 
 /// The stable, snake_case code of `x`, e.g. "invalid_field".
 std::string_view to_string(errc x) noexcept;

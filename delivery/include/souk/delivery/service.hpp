@@ -90,9 +90,12 @@ public:
   ~service();
 
   /// Runs `delivery.grant_access` (params `expires_in`, `max_downloads`),
-  /// `delivery.revoke_access` or `email.send` (param `template`) for an
-  /// order; idempotent on `key`. `order`, when given, is the order's row
-  /// as its actor holds it (read from the database otherwise).
+  /// `delivery.revoke_access` (the order's grants and licence keys),
+  /// `email.send` (param `template`) or `licence.issue_key` (param `pool`:
+  /// `errc::sold_out` when the pool has no key left) for an order;
+  /// idempotent on `key` (a licence key: on the order and pool). `order`, when
+  /// given, is the order's row as its actor holds it (read from the database
+  /// otherwise).
   status run_action(const std::string& action, const std::string& order_id,
                     const std::string& params, const std::string& key,
                     const persistence::order_row* order = nullptr);
@@ -136,6 +139,19 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// A licence-key pool's name (`licence.issue_key`'s `pool`): 1 to 64 of
+/// a-z, 0-9, '_' and '-'; `errc::invalid_field` (field "pool") otherwise.
+status check_pool_name(const std::string& pool);
+
+/// Licence keys as a creator uploads them, ready to add: each trimmed of
+/// surrounding white space, 1 to 512 bytes with no control characters, and
+/// kept once (repeats dropped, the first one's place kept). At most
+/// `max_licence_keys` at once. `errc::invalid_field` naming the first bad
+/// one ("keys[3]") otherwise.
+inline constexpr size_t max_licence_keys = 10'000;
+expected<std::vector<std::string>>
+clean_licence_keys(const std::vector<std::string>& raw);
 
 /// A link's token hashed for storage (SHA-256, hex).
 std::string token_hash(const std::string& token);

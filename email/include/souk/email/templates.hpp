@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -28,6 +29,10 @@ public:
 
   /// True if a template `name` exists.
   bool has(const std::string& name) const;
+
+  /// True if a part of template `name` contains `word` (e.g. a section's
+  /// name): callers read data only for templates that show it.
+  bool mentions(const std::string& name, std::string_view word) const;
 
   /// Renders `name` with `model` (a JSON object): HTML-escaped in the HTML
   /// part, verbatim in the subject and text. `errc::invalid_field` for an

@@ -75,10 +75,12 @@ public:
   /// `expected_version`, in one statement; false if no row matched (a
   /// concurrent writer got there first, or the row is gone). This is what
   /// keeps concurrent edits from silently overwriting each other. With
-  /// `require_file`, the product must also have at least one file, checked
-  /// in the same statement so a file removed meanwhile cannot slip through.
+  /// `require` other than `requires_nothing`, the product must also have at
+  /// least one file (or licence key), checked in the same statement so one
+  /// removed meanwhile cannot slip through.
+  enum requirement { requires_nothing, requires_file, requires_licence_key };
   expected<bool> update(const product_row& row, int64_t expected_version,
-                        bool require_file = false);
+                        requirement require = requires_nothing);
 
   /// The files of each product in `product_ids`, in one query (no query per
   /// product), ordered by product, then name.
@@ -87,6 +89,9 @@ public:
 
   /// How many files `product_id` has.
   expected<int64_t> count_files(const std::string& product_id);
+
+  /// How many licence keys `product_id` has, in any pool, issued or not.
+  expected<int64_t> count_licence_keys(const std::string& product_id);
 
   /// `text` with `\`, `%` and `_` escaped for `LIKE ... ESCAPE '\'`.
   static std::string escape_like(std::string_view text);

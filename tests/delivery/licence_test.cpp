@@ -1,0 +1,286 @@
+// Licence keys end to end over real HTTP: a creator uploads keys for a
+// product on the shipped `licence_key` flow; buyers pay through the sandbox
+// gateway and each gets its own key, once, in the receipt and on the order;
+// a refund revokes it; an empty pool refuses checkout (sold out), and an
+// order paid for a key that was gone meanwhile is refunded by its flow.
+
+#include <filesystem>
+#include <future>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "souk/delivery/service.hpp"
+#include "souk/email/message.hpp"
+#include "souk/email/templates.hpp"
+
+#include "shop.hpp"
+
+namespace st = souk::testing;
+using st::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct licence_shop : st::shop {
+  std::string app; // a product on the licence_key flow
+
+  licence_shop() {
+    auto res
+      = as_creator("POST", "/api/v1/products",
+                   json{{"title", "The App"},
+                        {"description", "Software."},
+                        {"price", {{"amount", 250000}, {"currency", "NGN"}}},
+                        {"flow", "licence_key"}}
+                     .dump());
+    BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
+    app = json::parse(res.body)["id"];
+  }
+
+  st::http_reply add_keys(const json& body) {
+    return as_creator("POST", "/api/v1/products/" + app + "/licence-keys",
+                      body.dump());
+  }
+
+  json keys(const std::string& query = {}) {
+    auto res
+      = as_creator("GET", "/api/v1/products/" + app + "/licence-keys" + query);
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+    return json::parse(res.body);
+  }
+
+  /// The order's keys as its buyer sees them (with the order's token).
+  json order_keys(const json& order) {
+    auto res = st::http_request(
+      port, "GET",
+      "/api/v1/orders/" + order["order"]["id"].get<std::string>()
+        + "/licence-keys",
+      {}, {{"X-Order-Token", order["order"]["access_token"]}});
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+    return json::parse(res.body)["items"];
+  }
+
+  std::vector<std::string> mails() {
+    return st::read_files(std::filesystem::path{cfg.data_dir} / "mail", ".eml");
+  }
+
+  long long issued(const std::string& order_id) {
+    return count("SELECT COUNT(*) FROM licence_keys WHERE order_id = '"
+                 + order_id + "'");
+  }
+};
+
+std::string code_of(const st::http_reply& r) {
+  auto doc = json::parse(r.body, nullptr, false);
+  return doc.is_object() ? doc.value("code", std::string{}) : std::string{};
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(licence_e2e, licence_shop)
+
+BOOST_AUTO_TEST_CASE(keys_are_issued_once_mailed_shown_and_revoked_by_refund) {
+  // Nothing to give yet: the product cannot be published.
+  auto early = as_creator("POST", "/api/v1/products/" + app + "/publish");
+  BOOST_TEST(early.status == 409u);
+  BOOST_TEST(early.body.find("licence-keys") != std::string::npos);
+
+  // Bad lists are refused whole, naming the bad key.
+  auto empty = add_keys({{"keys", {"KEY-A", "  "}}});
+  BOOST_TEST(empty.status == 422u);
+  BOOST_TEST(json::parse(empty.body)["field"] == "keys[1]");
+  BOOST_TEST(add_keys({{"keys", {"KEY-A", 7}}}).status == 422u);
+  BOOST_TEST(add_keys({{"keys", {"KEY\nA"}}}).status == 422u);
+  BOOST_TEST(add_keys({{"keys", json::array()}}).status == 422u);
+  BOOST_TEST(add_keys({{"pool", "No Spaces"}, {"keys", {"KEY-A"}}}).status
+             == 422u);
+  BOOST_TEST(add_keys({{"keys", {"KEY-A"}}, {"poll", "x"}}).status == 422u);
+  BOOST_TEST(count("SELECT COUNT(*) FROM licence_keys") == 0);
+
+  // Keys are added once: repeats in a list and keys the pool has are
+  // counted, not added again.
+  auto first = add_keys({{"keys", {"KEY-A", "KEY-B", " KEY-A "}}});
+  BOOST_REQUIRE_MESSAGE(first.status == 201u, first.body);
+  BOOST_TEST(json::parse(first.body)["added"] == 2);
+  auto again = add_keys({{"keys", {"KEY-B", "KEY-C"}}});
+  BOOST_REQUIRE_MESSAGE(again.status == 201u, again.body);
+  BOOST_TEST(json::parse(again.body)["added"] == 1);
+  BOOST_TEST(json::parse(again.body)["already_present"] == 1);
+  BOOST_TEST(add_keys({{"keys", {"KEY-C"}}}).status == 200u);
+  auto stock = keys()["stock"];
+  BOOST_REQUIRE_EQUAL(stock.size(), 1u);
+  BOOST_TEST(stock[0]["pool"] == "default");
+  BOOST_TEST(stock[0]["left"] == 3);
+
+  auto pub = as_creator("POST", "/api/v1/products/" + app + "/publish");
+  BOOST_REQUIRE_MESSAGE(pub.status == 200u, pub.body);
+
+  // Two buyers, two keys, the oldest first; each key in its receipt.
+  auto a = checkout(app);
+  auto b = checkout(app);
+  BOOST_REQUIRE(press(a, "pay").status < 400);
+  std::string a_id = a["order"]["id"];
+  BOOST_REQUIRE(reaches(a_id, "delivered"));
+  BOOST_REQUIRE(press(b, "pay").status < 400);
+  std::string b_id = b["order"]["id"];
+  BOOST_REQUIRE(reaches(b_id, "delivered"));
+  auto a_keys = order_keys(a);
+  BOOST_REQUIRE_EQUAL(a_keys.size(), 1u);
+  BOOST_TEST(a_keys[0]["key"] == "KEY-A");
+  BOOST_TEST(order_keys(b)[0]["key"] == "KEY-B");
+  BOOST_REQUIRE(eventually([&] { return mails().size() >= 2; }));
+  int mailed = 0;
+  for (auto& m : mails()) {
+    auto text = souk::email::decode_quoted_printable(m);
+    if (text.find(a_id) != std::string::npos) {
+      BOOST_TEST(text.find("KEY-A") != std::string::npos);
+      BOOST_TEST(text.find("KEY-B") == std::string::npos);
+      // A product with no files says nothing about files.
+      BOOST_TEST(text.find("has not added files") == std::string::npos);
+      ++mailed;
+    }
+  }
+  BOOST_TEST(mailed == 1);
+  // A receipt sent again carries the key again.
+  auto resent = as_creator("POST", "/api/v1/orders/" + a_id + "/receipt");
+  BOOST_REQUIRE_MESSAGE(resent.status == 202u, resent.body);
+  BOOST_REQUIRE(eventually([&] { return mails().size() >= 3; }));
+  mailed = 0;
+  for (auto& m : mails()) {
+    auto text = souk::email::decode_quoted_printable(m);
+    if (text.find(a_id) != std::string::npos
+        && text.find("KEY-A") != std::string::npos)
+      ++mailed;
+  }
+  BOOST_TEST(mailed == 2);
+  // Someone without the order's token sees nothing.
+  auto stranger = st::http_request(
+    port, "GET", "/api/v1/orders/" + a_id + "/licence-keys", {}, {});
+  BOOST_TEST(stranger.status == 401u);
+
+  // The step run again (a retry after a crash) gives the same key.
+  auto templates = souk::email::templates::load();
+  BOOST_REQUIRE(templates);
+  souk::delivery::service svc{
+    db,
+    std::make_shared<const souk::email::templates>(std::move(*templates)),
+    {}};
+  BOOST_TEST(!svc.run_action("licence.issue_key", a_id, R"({"pool":"default"})",
+                             "again"));
+  BOOST_TEST(issued(a_id) == 1);
+  BOOST_TEST(keys("?status=left")["items"].size() == 1u);
+
+  // The creator sees who holds what, page by page.
+  auto page = keys("?limit=2");
+  BOOST_REQUIRE_EQUAL(page["items"].size(), 2u);
+  BOOST_TEST(page["items"][0]["key"] == "KEY-A");
+  BOOST_TEST(page["items"][0]["order_id"] == a_id);
+  BOOST_TEST(page["items"][0]["status"] == "issued");
+  auto rest = keys("?limit=2&cursor=" + page["next_cursor"].get<std::string>());
+  BOOST_REQUIRE_EQUAL(rest["items"].size(), 1u);
+  BOOST_TEST(rest["items"][0]["key"] == "KEY-C");
+  BOOST_TEST(rest["next_cursor"].is_null());
+  BOOST_TEST(
+    as_creator("GET", "/api/v1/products/" + app + "/licence-keys?status=sold")
+      .status
+    == 422u);
+
+  // An issued key stays on record; one left can be withdrawn. Then the
+  // product is sold out: checkout says so, and nothing is written.
+  std::string a_key_id = page["items"][0]["id"];
+  auto held = as_creator("DELETE", "/api/v1/products/" + app + "/licence-keys/"
+                                     + a_key_id);
+  BOOST_TEST(held.status == 409u);
+  std::string c_key_id = rest["items"][0]["id"];
+  auto withdrawn = as_creator("DELETE", "/api/v1/products/" + app
+                                          + "/licence-keys/" + c_key_id);
+  BOOST_TEST(withdrawn.status == 204u);
+  auto orders_before = count("SELECT COUNT(*) FROM orders");
+  auto sold_out = checkout_raw(
+    json{{"product_id", app}, {"email", "late@example.com"}}.dump(),
+    souk::new_uuid());
+  BOOST_TEST(sold_out.status == 409u);
+  BOOST_TEST(code_of(sold_out) == "sold_out");
+  BOOST_TEST(count("SELECT COUNT(*) FROM orders") == orders_before);
+
+  // A refund revokes the key: the buyer no longer sees it, the creator
+  // sees which key to refuse from now on.
+  auto refund = as_creator("POST", "/api/v1/orders/" + a_id + "/refund");
+  BOOST_REQUIRE_MESSAGE(refund.status < 300, refund.body);
+  BOOST_REQUIRE(reaches(a_id, "refunded"));
+  auto revoked = order_keys(a);
+  BOOST_REQUIRE_EQUAL(revoked.size(), 1u);
+  BOOST_TEST(!revoked[0].contains("key"));
+  BOOST_TEST(revoked[0]["revoked_reason"] == "refunded");
+  auto seen = keys("?status=revoked")["items"];
+  BOOST_REQUIRE_EQUAL(seen.size(), 1u);
+  BOOST_TEST(seen[0]["key"] == "KEY-A");
+  // It never goes back to the pool.
+  BOOST_TEST(keys("?status=left")["items"].empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_order_paid_for_a_key_gone_meanwhile_is_refunded) {
+  BOOST_REQUIRE(add_keys({{"keys", {"ONLY-KEY"}}}).status == 201u);
+  BOOST_REQUIRE(
+    as_creator("POST", "/api/v1/products/" + app + "/publish").status == 200u);
+  auto before = balance("pending");
+  // Two buyers start while one key is left; both pay.
+  auto a = checkout(app);
+  auto b = checkout(app);
+  BOOST_REQUIRE(press(a, "pay").status < 400);
+  BOOST_REQUIRE(press(b, "pay").status < 400);
+  std::string a_id = a["order"]["id"];
+  std::string b_id = b["order"]["id"];
+  BOOST_REQUIRE(eventually([&] {
+    auto sa = state(a_id), sb = state(b_id);
+    return (sa == "delivered" && sb == "refunded")
+           || (sa == "refunded" && sb == "delivered");
+  }));
+  bool a_lost = state(a_id) == "refunded";
+  auto& lost = a_lost ? a_id : b_id;
+  auto& won = a_lost ? b_id : a_id;
+  BOOST_TEST(ever_in(lost, "refunding"));
+  BOOST_TEST(issued(lost) == 0);
+  BOOST_TEST(issued(won) == 1);
+  // The creator keeps one sale's share, not two: the other was reversed.
+  auto share = count("SELECT amount FROM ledger_entries WHERE cause_kind = "
+                     "'sale' AND cause_id = '"
+                     + won + "' AND credit_account LIKE 'creator:%:pending'");
+  BOOST_TEST(share > 0);
+  BOOST_TEST(balance("pending") - before == share);
+  BOOST_REQUIRE(eventually([&] {
+    return count("SELECT COUNT(*) FROM refunds WHERE order_id = '" + lost
+                 + "' AND status = 'processed'")
+           == 1;
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(buyers_paying_at_once_never_share_a_key) {
+  std::vector<std::string> list;
+  for (int i = 0; i < 6; ++i)
+    list.push_back(fmt::format("K-{}", i));
+  BOOST_REQUIRE(add_keys({{"keys", list}}).status == 201u);
+  BOOST_REQUIRE(
+    as_creator("POST", "/api/v1/products/" + app + "/publish").status == 200u);
+  std::vector<json> orders;
+  for (int i = 0; i < 6; ++i)
+    orders.push_back(checkout(app));
+  std::vector<std::future<unsigned>> paying;
+  for (auto& o : orders)
+    paying.push_back(
+      std::async(std::launch::async, [&] { return press(o, "pay").status; }));
+  for (auto& p : paying)
+    BOOST_REQUIRE(p.get() < 400);
+  std::set<std::string> given;
+  for (auto& o : orders) {
+    BOOST_REQUIRE(reaches(o["order"]["id"], "delivered"));
+    auto k = order_keys(o);
+    BOOST_REQUIRE_EQUAL(k.size(), 1u);
+    given.insert(k[0]["key"].get<std::string>());
+  }
+  BOOST_TEST(given.size() == 6u);
+  BOOST_TEST(keys()["stock"][0]["left"] == 0);
+  BOOST_TEST(keys()["stock"][0]["issued"] == 6);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
