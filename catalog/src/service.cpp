@@ -115,6 +115,33 @@ status check_description(std::string_view text) {
   return {};
 }
 
+// What a product on `flow` needs to be on sale (a file, or a licence key
+// when the flow gives keys: `keyed_flows`), or `conflict` saying what to
+// add first.
+expected<product_repository::requirement>
+deliverable(product_repository& repo, const std::string& id,
+            const std::string& flow,
+            const std::vector<std::string>& keyed_flows) {
+  bool keyed = std::find(keyed_flows.begin(), keyed_flows.end(), flow)
+               != keyed_flows.end();
+  auto things = keyed ? repo.count_licence_keys(id) : repo.count_files(id);
+  if (!things)
+    return things.err();
+  if (*things == 0)
+    return error{
+      errc::conflict,
+      keyed ? fmt::format("a product on flow {} needs licence keys to be on "
+                          "sale; add some first with POST "
+                          "/api/v1/products/{}/licence-keys",
+                          flow, id)
+            : fmt::format("a product needs at least one file to be on sale; "
+                          "upload a file first with PUT "
+                          "/api/v1/products/{}/files?name=FILENAME",
+                          id)};
+  return keyed ? product_repository::requires_licence_key
+               : product_repository::requires_file;
+}
+
 status check_flow(const std::string& flow,
                   const std::vector<std::string>& known) {
   if (std::find(known.begin(), known.end(), flow) != known.end())
@@ -457,9 +484,19 @@ expected<product> service::update(const caller& who, const std::string& id,
   if (min)
     if (auto err = check_min_price(*min, price, "min_price"))
       return err;
+  auto require = persistence::product_repository::requires_nothing;
   if (patch.flow) {
     if (auto err = check_flow(*patch.flow, opts_.flows))
       return err;
+    // A product on sale moves only to a flow it can deliver on (one that
+    // gives licence keys needs keys, any other a file).
+    if (row.status == published && *patch.flow != row.flow) {
+      reads_.fetch_add(1, std::memory_order_relaxed);
+      auto needs = deliverable(repo, id, *patch.flow, opts_.keyed_flows);
+      if (!needs)
+        return needs.err();
+      require = *needs;
+    }
     row.flow = *patch.flow;
   }
   row.price_amount = price.amount;
@@ -467,7 +504,7 @@ expected<product> service::update(const caller& who, const std::string& id,
   row.min_amount = min ? std::optional<int64_t>{min->amount} : std::nullopt;
   row.version = *if_version + 1;
   row.updated_at = to_iso(now());
-  auto done = repo.update(row, *if_version);
+  auto done = repo.update(row, *if_version, require);
   if (!done)
     return done.err();
   if (!*done) {
@@ -515,8 +552,7 @@ expected<product> service::change_status(const caller& who,
       return stale(row.version);
     auto old_version = row.version;
     auto at = to_iso(now());
-    bool needs_file = false;
-    bool keyed = false;
+    auto require = persistence::product_repository::requires_nothing;
     if (to == transition::publish) {
       if (row.status == published)
         return to_product(row);
@@ -524,26 +560,12 @@ expected<product> service::change_status(const caller& who,
         return error{errc::conflict,
                      "archived products cannot be published again"};
       reads_.fetch_add(1, std::memory_order_relaxed);
-      keyed = std::find(opts_.keyed_flows.begin(), opts_.keyed_flows.end(),
-                        row.flow)
-              != opts_.keyed_flows.end();
-      auto things = keyed ? repo.count_licence_keys(id) : repo.count_files(id);
-      if (!things)
-        return things.err();
-      if (*things == 0)
-        return error{
-          errc::conflict,
-          keyed ? fmt::format("a product on flow {} needs licence keys to be "
-                              "published; add some first with POST "
-                              "/api/v1/products/{}/licence-keys",
-                              row.flow, id)
-                : fmt::format("a product needs at least one file to be "
-                              "published; upload a file first with PUT "
-                              "/api/v1/products/{}/files?name=FILENAME",
-                              id)};
+      auto needs = deliverable(repo, id, row.flow, opts_.keyed_flows);
+      if (!needs)
+        return needs.err();
+      require = *needs;
       row.status = std::string{published};
       row.published_at = at;
-      needs_file = true;
     } else {
       if (row.status == archived)
         return to_product(row);
@@ -552,11 +574,7 @@ expected<product> service::change_status(const caller& who,
     }
     row.version = old_version + 1;
     row.updated_at = at;
-    auto done = repo.update(
-      row, old_version,
-      !needs_file ? persistence::product_repository::requires_nothing
-      : keyed     ? persistence::product_repository::requires_licence_key
-                  : persistence::product_repository::requires_file);
+    auto done = repo.update(row, old_version, require);
     if (!done)
       return done.err();
     if (*done) {

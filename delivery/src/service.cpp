@@ -9,7 +9,6 @@
 #include "souk/core/hash.hpp"
 #include "souk/core/ids.hpp"
 #include "souk/core/log.hpp"
-#include "souk/core/text.hpp"
 #include "souk/core/time.hpp"
 #include "souk/core/units.hpp"
 #include "souk/email/message.hpp"
@@ -116,7 +115,16 @@ clean_licence_keys(const std::vector<std::string>& raw) {
   std::unordered_set<std::string> seen;
   for (size_t i = 0; i < raw.size(); ++i) {
     auto field = fmt::format("keys[{}]", i);
-    auto key = std::string{trim_ows(raw[i])};
+    // Spaces, tabs and line ends around a key are not part of it (a list
+    // pasted from a file).
+    std::string_view text = raw[i];
+    auto blank
+      = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!text.empty() && blank(text.front()))
+      text.remove_prefix(1);
+    while (!text.empty() && blank(text.back()))
+      text.remove_suffix(1);
+    std::string key{text};
     if (key.empty())
       return error{errc::invalid_field, field + " is empty", field};
     if (key.size() > 512)
@@ -340,10 +348,12 @@ struct service::impl {
   }
 
   // Refuses more than `links_per_hour` link sets an hour; `grants` read
-  // with the count (since `rate_window()`) saves reading it again.
+  // with the count (since `rate_window()`) saves reading it again. An
+  // order with nothing to download (a licence key) counts its emails.
   status rate_check(const std::string& order_id,
                     const std::vector<grant_view>& grants) {
-    auto n = !grants.empty() && grants.front().link_sets >= 0
+    auto n = grants.empty() ? repo().emails_since(order_id, rate_window())
+             : grants.front().link_sets >= 0
                ? expected<int64_t>{grants.front().link_sets}
                : repo().link_sets_since(order_id, rate_window());
     if (!n)
@@ -595,8 +605,8 @@ status service::resend_receipt(const persistence::order_row& order,
   if (!list)
     return list.err();
   if (list->empty() && order.state != "delivered")
-    return error{errc::conflict,
-                 "this order has no receipt yet (it is " + order.state + ")"};
+    return error{errc::conflict, "this order has no receipt to send (it is "
+                                   + order.state + ")"};
   if (auto err = d.rate_check(order.id, *list))
     return err;
   auto sent = d.issue(order, *list, "receipt", key.empty() ? new_uuid() : key,

@@ -488,6 +488,20 @@ delivery_repository::link_sets_since(const std::string& order_id,
   return static_cast<int64_t>(n);
 }
 
+expected<int64_t> delivery_repository::emails_since(const std::string& order_id,
+                                                    const std::string& since) {
+  long long n = 0;
+  auto st = db_.run([&](soci::session& sql) {
+    rows::exec(sql,
+               "SELECT COUNT(*) FROM email_outbox WHERE order_id = :o AND "
+               "created_at >= :s",
+               soci::use(order_id), soci::use(since), soci::into(n));
+  });
+  if (st)
+    return st;
+  return static_cast<int64_t>(n);
+}
+
 expected<std::optional<link_view>>
 delivery_repository::find_link(const std::string& token_hash) {
   return find_one<link_view>(

@@ -79,23 +79,30 @@ expected<std::optional<licence_key_row>> licence_key_repository::issue(
     }
     if (out)
       return {};
-    // The pool's oldest key left. PostgreSQL skips a key another order's
-    // transaction is taking rather than waiting for it and then finding
-    // it gone; SQLite's writers take turns.
-    rows::query taken{
-      sql,
-      // `order_id IS NULL` again outside: a key given meanwhile (rechecked
-      // after a lock wait) is never given twice.
-      fmt::format("UPDATE licence_keys SET order_id = :o, issued_at = :t "
-                  "WHERE order_id IS NULL AND id = (SELECT id FROM "
-                  "licence_keys WHERE "
-                  "product_id = :p AND pool = :pool AND order_id IS NULL "
-                  "ORDER BY added_at, id LIMIT 1{}) RETURNING {}",
-                  pg ? " FOR UPDATE SKIP LOCKED" : "", key_columns),
-      soci::use(order_id), soci::use(now_text), soci::use(product_id),
-      soci::use(pool)};
-    for (auto& r : taken)
-      out = key_of(r);
+    // The pool's oldest key left. PostgreSQL first skips keys other
+    // orders' transactions are taking; if that leaves none, it waits for
+    // them, as one of them may roll back and leave its key. SQLite's
+    // writers take turns. `order_id IS NULL` again outside: a key given
+    // meanwhile (rechecked after a lock wait) is never given twice.
+    auto take = [&](const char* lock) {
+      rows::query taken{
+        sql,
+        fmt::format("UPDATE licence_keys SET order_id = :o, issued_at = :t "
+                    "WHERE order_id IS NULL AND id = (SELECT id FROM "
+                    "licence_keys WHERE product_id = :p AND pool = :pool AND "
+                    "order_id IS NULL ORDER BY added_at, id LIMIT 1{}) "
+                    "RETURNING {}",
+                    lock, key_columns),
+        soci::use(order_id),
+        soci::use(now_text),
+        soci::use(product_id),
+        soci::use(pool)};
+      for (auto& r : taken)
+        out = key_of(r);
+    };
+    take(pg ? " FOR UPDATE SKIP LOCKED" : "");
+    if (!out && pg)
+      take(" FOR UPDATE");
     return {};
   });
   if (st)

@@ -71,12 +71,7 @@ product_file_repository::remove(const std::string& product_id,
     long long files = 0;
     rows::exec(sql, "SELECT COUNT(*) FROM product_files WHERE product_id = :p",
                soci::use(product_id), soci::into(files));
-    // A product that gives licence keys may be sold without files.
-    long long keys = 0;
     if (status_text == "published" && files <= 1)
-      rows::exec(sql, "SELECT COUNT(*) FROM licence_keys WHERE product_id = :p",
-                 soci::use(product_id), soci::into(keys));
-    if (status_text == "published" && files <= 1 && keys == 0)
       return error{errc::conflict,
                    "a published product keeps at least one file: upload "
                    "another first, or archive the product"};

@@ -152,6 +152,10 @@ public:
   expected<int64_t> link_sets_since(const std::string& order_id,
                                     const std::string& since);
 
+  /// How many emails were queued for the order since `since`.
+  expected<int64_t> emails_since(const std::string& order_id,
+                                 const std::string& since);
+
   /// The link with this token hash, if any.
   expected<std::optional<link_view>> find_link(const std::string& token_hash);
 
