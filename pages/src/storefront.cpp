@@ -240,12 +240,18 @@ void show_order(const site_ptr& s, const http::request& req,
                         && order.value("state", "") == "delivered";
   std::vector<api_request> calls{
     api_request{"GET", "/api/v1/products/" + url_encode(product_id), {}, {}}};
-  if (with_downloads)
+  if (with_downloads) {
     calls.push_back(
       api_request{"GET",
                   "/api/v1/orders/" + url_encode(id) + "/downloads",
                   {},
                   order_headers(req)});
+    calls.push_back(
+      api_request{"GET",
+                  "/api/v1/orders/" + url_encode(id) + "/licence-keys",
+                  {},
+                  order_headers(req)});
+  }
   s->api.all(
     req, std::move(calls),
     [s, &req, reply = std::move(reply), v = std::move(v),
@@ -274,6 +280,23 @@ void show_order(const site_ptr& s, const http::request& req,
           error = "Your downloads cannot be listed just now. " + rs[1].detail()
                   + " Reload the page in a moment; the links are in your "
                     "email too.";
+      }
+      view["licence_keys"] = json::array();
+      if (rs.size() > 2) {
+        if (rs[2].ok()) {
+          for (auto& k : rs[2].body.value("items", json::array()))
+            if (k.contains("key"))
+              view["licence_keys"].push_back({{"key", k["key"]}});
+        } else if (error.empty()) {
+          error = "Your licence key cannot be shown just now. "
+                  + rs[2].detail()
+                  + " Reload the page in a moment; it is in your email too.";
+        }
+        if (!view["licence_keys"].empty() && view["downloads"].empty()) {
+          view["heading"] = "Your licence key is ready";
+          view["message"] = "Thank you for your purchase. Your licence key "
+                            "is below; it is in your email too.";
+        }
       }
       json history = json::array();
       for (auto& e : order["timeline"])

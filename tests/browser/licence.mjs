@@ -1,0 +1,55 @@
+// A licence key bought in a real browser: a creator's product on the
+// shipped `licence_key` flow with one key; a guest buys it through the
+// pages and the sandbox and the order page shows the key; the next buyer
+// is told the product is sold out before paying anything.
+
+import { check, creatorToken, run } from "./lib.mjs";
+
+const password = "correct horse battery staple";
+
+await run("licence", {}, async ({ souk, browser, rec }) => {
+  const base = souk.url;
+  const stamp = Date.now();
+  const token = await creatorToken(base, `keys${stamp}@example.com`, password);
+  const auth = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+  let r = await fetch(`${base}/api/v1/products`, {
+    method: "POST", headers: auth,
+    body: JSON.stringify({ title: "Pixel Editor", description: "An app, for the browser tests.",
+                           price: { amount: 150000, currency: "NGN" }, flow: "licence_key" }),
+  });
+  check(r.status === 201, `product created (${r.status})`);
+  const id = (await r.json()).id;
+  const key = `PXL-${stamp}-ABCD`;
+  r = await fetch(`${base}/api/v1/products/${id}/licence-keys`, {
+    method: "POST", headers: auth, body: JSON.stringify({ keys: [key] }) });
+  check(r.status === 201, `key added (${r.status})`);
+  r = await fetch(`${base}/api/v1/products/${id}/publish`, { method: "POST", headers: auth });
+  check(r.status === 200, `product published (${r.status})`);
+
+  const page = await (await browser.newContext()).newPage();
+  rec.watch(page, "buyer");
+  await page.goto(`${base}/p/${id}`);
+  await page.getByLabel("Your email").fill(`first${stamp}@example.com`);
+  await page.getByRole("button", { name: /^Buy/ }).click();
+  await page.waitForURL(/\/sandbox\/checkout\//);
+  await page.getByRole("button", { name: /^Pay/ }).click();
+  await page.waitForURL(/\/orders\/[^/?]+$/);
+  // The page follows the order until the key is there.
+  const shown = page.locator("code.licence-key");
+  await shown.waitFor({ timeout: 20000 });
+  check((await shown.textContent()).trim() === key, "the order page shows the key");
+  check(await page.getByRole("heading", { name: "Your licence key is ready" }).isVisible(),
+        "the page says a key, not files, is ready");
+  await rec.shot(page, "order-licence-key");
+
+  // The only key is gone: the next buyer learns it before paying.
+  const late = await (await browser.newContext()).newPage();
+  rec.watch(late, "late buyer");
+  await late.goto(`${base}/p/${id}`);
+  await late.getByLabel("Your email").fill(`late${stamp}@example.com`);
+  await late.getByRole("button", { name: /^Buy/ }).click();
+  await late.waitForLoadState();
+  check(!/\/sandbox\/checkout\//.test(late.url()), "no payment page for a sold-out product");
+  check(/sold out/i.test(await late.locator("main").innerText()), "the page says sold out");
+  await rec.shot(late, "sold-out");
+});
