@@ -838,6 +838,9 @@ status node::start() {
   page_opts.secure_cookies = svc->secure_cookies;
   page_opts.public_origin = origin_of(d.cfg.public_url);
   page_opts.shop_name = d.cfg.email.shop_name;
+  for (auto& tpl : d.flows->list())
+    if (tpl->kind == "order" && !licence_pools(*tpl).empty())
+      page_opts.keyed_flows.push_back(tpl->name);
   if (d.cfg.payments.gateway != "sandbox") {
     // The buy form leads on to the gateway's hosted page.
     page_opts.form_origins.push_back(

@@ -79,7 +79,8 @@ std::string form_field(const std::string& api_field) {
 void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
             const visitor& v, unsigned status, json product, json typed,
             std::string version, const std::string& error,
-            const std::string& field) {
+            const std::string& field,
+            const json& licence_stock = json::array()) {
   json view;
   bool exists = product.is_object() && product.contains("id");
   view["title"] = exists ? "Edit " + product.value("title", "") : "New product";
@@ -101,6 +102,15 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
                        {"size_text", size_text(f.value("size", int64_t{0}))},
                        {"sha_short", f.value("sha256", "").substr(0, 12)}});
   view["files"] = files;
+  // A product whose flow gives licence keys: its pools' stock, and a form
+  // to add keys.
+  auto& keyed = s->opts.keyed_flows;
+  view["keyed"] = exists
+                  && std::find(keyed.begin(), keyed.end(),
+                               product.value("flow", ""))
+                       != keyed.end();
+  view["licence_stock"]
+    = licence_stock.is_array() ? licence_stock : json::array();
   if (!error.empty()) {
     auto ff = form_field(field);
     if (ff == "title" || ff == "description" || ff == "price"
@@ -124,10 +134,12 @@ std::string etag_version(const std::string& etag) {
 void edit_page(const site_ptr& s, const http::request& req,
                http::reply_fn reply, unsigned status = 200, json typed = {},
                std::string error = {}, std::string field = {}) {
+  auto id = url_encode(req.param("id"));
   with_visitor(
     s, req,
-    {api_request{
-      "GET", "/api/v1/products/" + url_encode(req.param("id")), {}, {}}},
+    {api_request{"GET", "/api/v1/products/" + id, {}, {}},
+     api_request{
+       "GET", "/api/v1/products/" + id + "/licence-keys?limit=1", {}, {}}},
     [s, &req, reply = std::move(reply), status, typed = std::move(typed),
      error = std::move(error),
      field = std::move(field)](visitor v, std::vector<api_reply> rs) mutable {
@@ -140,7 +152,9 @@ void edit_page(const site_ptr& s, const http::request& req,
         return reply(message(*s, v, req, 403, "Not your product",
                              "Only its creator can edit a product."));
       editor(s, req, std::move(reply), v, status, p.body, typed,
-             etag_version(p.header("etag")), error, field);
+             etag_version(p.header("etag")), error, field,
+             rs[1].ok() ? rs[1].body.value("stock", json::array())
+                        : json::array());
     });
 }
 

@@ -27,6 +27,8 @@ const std::map<std::string, std::string>& notices() {
     {"archived", "Archived: the product is no longer for sale."},
     {"uploaded", "File uploaded."},
     {"file_removed", "File removed."},
+    {"keys_added", "Licence keys added. Keys you had added before were "
+                   "skipped."},
     {"account_saved", "Payout account saved."},
     {"payout_requested", "Payout requested. Its status is below."},
     {"retried", "Retry sent to the order."},

@@ -1,7 +1,8 @@
-// A licence key bought in a real browser: a creator's product on the
-// shipped `licence_key` flow with one key; a guest buys it through the
-// pages and the sandbox and the order page shows the key; the next buyer
-// is told the product is sold out before paying anything.
+// A licence key bought in a real browser: a creator adds keys to a product
+// on the shipped `licence_key` flow in its editor (a bad list is refused,
+// saying which key); a guest buys it through the pages and the sandbox and
+// the order page shows the key; the next buyer is told the product is sold
+// out before paying anything.
 
 import { check, creatorToken, run } from "./lib.mjs";
 
@@ -20,11 +21,31 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   check(r.status === 201, `product created (${r.status})`);
   const id = (await r.json()).id;
   const key = `PXL-${stamp}-ABCD`;
-  r = await fetch(`${base}/api/v1/products/${id}/licence-keys`, {
-    method: "POST", headers: auth, body: JSON.stringify({ keys: [key] }) });
-  check(r.status === 201, `key added (${r.status})`);
-  r = await fetch(`${base}/api/v1/products/${id}/publish`, { method: "POST", headers: auth });
-  check(r.status === 200, `product published (${r.status})`);
+
+  // The creator adds the key in the product's editor.
+  const editor = await (await browser.newContext()).newPage();
+  rec.watch(editor, "creator");
+  await editor.goto(`${base}/login`);
+  await editor.getByLabel("Email").fill(`keys${stamp}@example.com`);
+  await editor.getByLabel("Password").fill(password);
+  await editor.getByRole("button", { name: "Sign in", exact: true }).click();
+  await editor.waitForURL(/\/dashboard/);
+  await editor.goto(`${base}/dashboard/products/${id}`);
+  check(await editor.locator("#no-keys").isVisible(), "the editor says there are no keys yet");
+  await editor.getByLabel("Add licence keys").fill(`GOOD-KEY\nBAD\u0007KEY\n`);
+  await editor.getByRole("button", { name: "Add keys" }).click();
+  await editor.locator("#keys-status").filter({ hasText: "keys[1]" }).waitFor();
+  check(/control character/.test(await editor.locator("#keys-status").innerText()),
+        "a bad key is refused, naming it");
+  await editor.getByLabel("Add licence keys").fill(`  ${key}  \r\n\n`);
+  await editor.getByRole("button", { name: "Add keys" }).click();
+  await editor.waitForURL(/notice=keys_added/);
+  const row = editor.locator("#licence-stock tbody tr");
+  check((await row.count()) === 1, "one pool");
+  check((await row.locator("td").nth(1).innerText()).trim() === "1", "one key left");
+  await rec.shot(editor, "editor-licence-keys");
+  await editor.getByRole("button", { name: "Publish", exact: true }).click();
+  await editor.waitForURL(/notice=published/);
 
   const page = await (await browser.newContext()).newPage();
   rec.watch(page, "buyer");

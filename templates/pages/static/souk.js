@@ -138,6 +138,44 @@
     });
   }
 
+  // Licence keys, one per line, added through the API; then the page again.
+  function addKeys(form) {
+    var area = form.querySelector("textarea");
+    var status = form.querySelector("[data-keys-status]");
+    var button = form.querySelector("button[type=submit]");
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var keys = area.value.split(/\r?\n/).map(function (k) { return k.trim(); })
+        .filter(function (k) { return k.length > 0; });
+      if (keys.length === 0) {
+        status.textContent = "Write at least one key, one per line.";
+        area.focus();
+        return;
+      }
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.getAttribute("data-keys"));
+      xhr.setRequestHeader("X-CSRF-Token", form.getAttribute("data-csrf"));
+      xhr.setRequestHeader("Content-Type", "application/json");
+      xhr.addEventListener("load", function () {
+        button.disabled = false;
+        if (xhr.status >= 200 && xhr.status < 300) {
+          window.location.assign(form.getAttribute("data-done"));
+        } else {
+          var detail = "they could not be added (" + xhr.status + ")";
+          try { detail = JSON.parse(xhr.responseText).detail || detail; } catch (e) { /* not JSON */ }
+          status.textContent = "Not added: " + detail;
+        }
+      });
+      xhr.addEventListener("error", function () {
+        button.disabled = false;
+        status.textContent = "Not added: the connection failed. Try again.";
+      });
+      button.disabled = true;
+      status.textContent = "Adding " + keys.length + " key" + (keys.length === 1 ? "" : "s") + "…";
+      xhr.send(JSON.stringify({ keys: keys }));
+    });
+  }
+
   // After a download starts, refresh the page so the counts are current.
   function afterDownload(form) {
     form.addEventListener("submit", function () {
@@ -157,6 +195,7 @@
     document.querySelectorAll("[data-refresh]").forEach(refresh);
     document.querySelectorAll("form[data-upload]").forEach(upload);
     document.querySelectorAll("form[data-remove]").forEach(removeFile);
+    document.querySelectorAll("form[data-keys]").forEach(addKeys);
     document.querySelectorAll("form[data-download]").forEach(afterDownload);
     document.querySelectorAll("form[data-confirm]").forEach(confirmFirst);
   });

@@ -33,6 +33,9 @@ struct options {
   bool secure_cookies = false;
   /// The shop's name in titles and the header.
   std::string shop_name = "souk";
+  /// Flows that give buyers licence keys: their products' editor has a
+  /// licence keys section.
+  std::vector<std::string> keyed_flows;
 };
 
 /// A page for a browser whose download link (`GET /d/{token}`) cannot be
