@@ -388,6 +388,18 @@ struct service::impl {
                                     life->count(), to_iso(now()));
     if (!added)
       return added.err();
+    if (*added == 0) {
+      // Nothing new: granted before (the step run again), or the product
+      // has no file to give, which must not pass for a delivery.
+      auto had = repo().grants_of(order_id);
+      if (!had)
+        return had.err();
+      if (had->empty())
+        return error{errc::conflict,
+                     fmt::format("product {} has no file to give: upload one, "
+                                 "then retry the order",
+                                 o->product_id)};
+    }
     log::logger{{{"order_id", order_id}}}.info(
       "download access granted: {} file(s), {} download(s) each for {}", *added,
       *max, format_duration(*life));

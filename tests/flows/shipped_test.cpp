@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(every_shipped_template_validates) {
 
 BOOST_AUTO_TEST_CASE(digital_download) {
   auto tpl = load_shipped("digital_download");
-  BOOST_TEST(tpl.version == 2u);
+  BOOST_TEST(tpl.version == 3u);
   auto t = fl::start(tpl);
   BOOST_TEST(t.to == "pending");
   BOOST_REQUIRE(t.timeout.has_value());
@@ -63,6 +63,10 @@ BOOST_AUTO_TEST_CASE(digital_download) {
   BOOST_TEST(steps[1].action == "delivery.grant_access");
   BOOST_TEST(steps[1].params.at("expires_in") == "24h");
   BOOST_TEST(steps[1].retry.max_attempts == 8u);
+  // Paid but not delivered goes to a person, never quietly to `failed`.
+  auto stuck = fl::on_event(tpl, "paid", "steps.failed");
+  BOOST_REQUIRE(std::holds_alternative<fl::transition>(stuck));
+  BOOST_TEST(std::get<fl::transition>(stuck).to == "needs_attention");
   auto refunding = fl::on_event(tpl, "delivered", "refund.requested");
   BOOST_REQUIRE(std::holds_alternative<fl::transition>(refunding));
   BOOST_TEST(std::get<fl::transition>(refunding).steps.size() == 3u);

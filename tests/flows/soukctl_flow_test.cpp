@@ -18,7 +18,7 @@ BOOST_AUTO_TEST_CASE(validate_reports_ok_or_the_place_of_the_error) {
     = st::run_program({SOUK_SOUKCTL, "flow", "validate", good}, {}, dir.path());
   BOOST_TEST(r.code == 0);
   BOOST_TEST(r.out.starts_with(good
-                               + ": ok (flow digital_download version 2, "
+                               + ": ok (flow digital_download version 3, "
                                  "hash "));
   auto bad = (dir.path() / "bad.yaml").string();
   std::ofstream{bad} << "flow: t\nversion: 1\ninitial: a\nstates:\n"
