@@ -786,8 +786,8 @@ status node::start() {
   auto http_opts = server_options_of(d.cfg);
   http_opts.on_response
     = [m = d.metrics](std::string_view method, std::string_view route,
-                      int status, double seconds) {
-        m->http_request(method, route, status, seconds);
+                      int status, double seconds, bool held) {
+        m->http_request(method, route, status, seconds, held);
       };
   d.server = std::make_unique<http::server>(std::move(http_opts), d.routes);
   d.workers = std::make_shared<worker_pool>(d.cfg.auth.hash_threads);

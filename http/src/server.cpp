@@ -572,8 +572,14 @@ private:
     auto ms = std::chrono::duration<double, std::milli>(steady_clock::now()
                                                         - started_)
                 .count();
-    if (opts().on_response)
-      opts().on_response(method, route_, res.status, ms / 1000.0);
+    if (opts().on_response) {
+      bool held = false;
+      for (auto& [name, value] : res.headers)
+        held = held
+               || (ascii_lower(name) == "preference-applied"
+                   && value.starts_with("wait="));
+      opts().on_response(method, route_, res.status, ms / 1000.0, held);
+    }
     if (opts().access_log) {
       log::logger log{{{"request_id", request_id_}, {"remote", client_}}};
       if (client_ != remote_)

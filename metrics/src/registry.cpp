@@ -117,7 +117,7 @@ registry::registry() : impl_(std::make_unique<impl>()) {}
 registry::~registry() = default;
 
 void registry::http_request(std::string_view method, std::string_view route,
-                            int status, double seconds) {
+                            int status, double seconds, bool held) {
   // Any token is a method to Beast: unknown ones share one series, or a
   // client could add series without end.
   static const std::set<std::string_view> known{
@@ -129,6 +129,8 @@ void registry::http_request(std::string_view method, std::string_view route,
     .Add(labels_of(
       {{"method", method}, {"route", route}, {"status", status_text}}))
     .Increment();
+  if (held)
+    return;
   impl_->http_seconds
     .Add(labels_of({{"method", method}, {"route", route}}), latency_buckets)
     .Observe(seconds);

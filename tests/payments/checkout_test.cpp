@@ -5,6 +5,7 @@
 #include <future>
 
 #include "souk/core/hash.hpp"
+#include "souk/metrics/registry.hpp"
 
 #include "shop.hpp"
 
@@ -313,6 +314,21 @@ BOOST_AUTO_TEST_CASE(a_long_poll_waits_for_the_order_to_change) {
   BOOST_TEST((clock::now() - t0 >= 900ms));
   BOOST_TEST(same.header("preference-applied").value_or("") == "wait=1");
   BOOST_TEST(same.header("etag").value_or("") == page_tag);
+  // Both answers are counted; only the one not held by a wait is timed, so
+  // the route's latency is not the length of its long polls.
+  auto metrics = http_request(s.port, "GET", "/metrics", {},
+                              {{"Authorization", "Bearer " + s.op_token}});
+  BOOST_REQUIRE_EQUAL(metrics.status, 200u);
+  std::map<std::string, std::string> route{{"route", "/orders/{id}/status"}};
+  BOOST_TEST(souk::metrics::sum_of(metrics.body, "souk_http_requests_total",
+                                   route)
+               .value_or(0)
+             == 2);
+  BOOST_TEST(souk::metrics::sum_of(metrics.body,
+                                   "souk_http_request_duration_seconds_count",
+                                   route)
+               .value_or(0)
+             == 1);
 
   // A change the engine does not announce (another node's, or a payment's
   // status alone, as reconciliation writes it) is seen at the next recheck.

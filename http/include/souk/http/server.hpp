@@ -44,9 +44,11 @@ struct server_options {
   std::chrono::seconds cors_max_age{600};
   /// Called once per response (on an event-loop thread; must not block)
   /// with the method, the matched route's pattern ("unmatched" if none),
-  /// the status and the seconds since the request's header arrived.
+  /// the status, the seconds since the request's header arrived, and
+  /// whether the answer was held by a long poll (it says
+  /// `Preference-Applied: wait=N`): its seconds are the wait, not work.
   std::function<void(std::string_view method, std::string_view route,
-                     int status, double seconds)>
+                     int status, double seconds, bool held)>
     on_response;
 };
 

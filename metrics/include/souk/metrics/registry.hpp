@@ -45,9 +45,11 @@ public:
   registry& operator=(const registry&) = delete;
 
   /// One HTTP request: `route` is the matched pattern ("/d/{token}"), or
-  /// "unmatched"; never the raw path, so the series stay few.
+  /// "unmatched"; never the raw path, so the series stay few. A request a
+  /// long poll held (`held`) is counted but not timed: its wait would
+  /// swamp the latency of the route's other answers.
   void http_request(std::string_view method, std::string_view route, int status,
-                    double seconds);
+                    double seconds, bool held = false);
 
   /// An order (or payout) moved from `from` to `to` on `flow`.
   void transition(std::string_view flow, std::string_view from,
