@@ -605,10 +605,10 @@ BOOST_AUTO_TEST_CASE(receipts_go_out_over_several_smtp_connections_at_once) {
   }));
 }
 
-BOOST_AUTO_TEST_CASE(a_paid_order_with_no_file_to_give_waits_for_an_operator) {
+BOOST_AUTO_TEST_CASE(a_paid_order_with_no_file_to_give_is_refunded) {
   // The product's only file gone behind souk's back (its API keeps a
   // published product's last file): a grant of nothing must not pass for
-  // a delivery.
+  // a delivery; the buyer gets the money back.
   auto order = checkout(book);
   std::string id = order["order"]["id"];
   auto gone = db->run([&](soci::session& sql) {
@@ -616,32 +616,24 @@ BOOST_AUTO_TEST_CASE(a_paid_order_with_no_file_to_give_waits_for_an_operator) {
   });
   BOOST_REQUIRE(!gone);
   BOOST_REQUIRE(press(order, "pay").status < 400);
-  BOOST_REQUIRE(reaches(id, "needs_attention"));
+  BOOST_REQUIRE(reaches(id, "refunded"));
   BOOST_TEST(!ever_in(id, "delivered"));
-  BOOST_TEST(snapshot(id).order.last_error.find("no file to give")
-             != std::string::npos);
-  BOOST_TEST(count("SELECT COUNT(*) FROM download_grants WHERE order_id = '"
-                   + id + "'")
-             == 0);
-  // The creator uploads the file again; an operator retries the order,
-  // which runs the step that failed and is delivered.
-  auto up = st::http_request(
-    port, "PUT", "/api/v1/products/" + book + "/files?name=again.bin", file,
-    {{"Authorization", "Bearer " + creator_token},
-     {"Content-Type", "application/octet-stream"}});
-  BOOST_REQUIRE_MESSAGE(up.status == 201, up.body);
-  auto retry = st::http_request(port, "POST", "/admin/orders/" + id + "/retry",
-                                "{}",
-                                {{"Authorization", "Bearer " + op_token},
-                                 {"Content-Type", "application/json"}});
-  BOOST_REQUIRE_MESSAGE(retry.status < 300, retry.body);
-  BOOST_REQUIRE(reaches(id, "delivered"));
-  link_in_mail(1, "again.bin");
-  // Credited once, for all that.
+  BOOST_TEST(count("SELECT COUNT(*) FROM order_events WHERE order_id = '" + id
+                   + "' AND event = 'steps.failed' AND detail LIKE "
+                     "'%no file to give%'")
+             == 1);
+  BOOST_TEST(
+    count("SELECT COUNT(*) FROM download_grants WHERE order_id = '" + id + "'")
+    == 0);
+  // The whole payment back, and the creator's share with it.
+  BOOST_TEST(count("SELECT COUNT(*) FROM refunds WHERE order_id = '" + id
+                   + "' AND status = 'processed' AND amount = 500000")
+             == 1);
   BOOST_TEST(count("SELECT COUNT(DISTINCT posting_id) FROM ledger_entries "
                    "WHERE cause_kind = 'sale' AND cause_id = '"
                    + id + "'")
              == 1);
+  BOOST_TEST(balance("pending") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_front_web_server_can_send_the_file) {

@@ -63,10 +63,12 @@ BOOST_AUTO_TEST_CASE(digital_download) {
   BOOST_TEST(steps[1].action == "delivery.grant_access");
   BOOST_TEST(steps[1].params.at("expires_in") == "24h");
   BOOST_TEST(steps[1].retry.max_attempts == 8u);
-  // Paid but not delivered goes to a person, never quietly to `failed`.
+  // Paid but nothing to deliver is refunded, never quietly `failed`.
+  auto& gives_up = steps[1].retry.give_up_on;
+  BOOST_TEST(gives_up.count(souk::errc::conflict) == 1u);
   auto stuck = fl::on_event(tpl, "paid", "steps.failed");
   BOOST_REQUIRE(std::holds_alternative<fl::transition>(stuck));
-  BOOST_TEST(std::get<fl::transition>(stuck).to == "needs_attention");
+  BOOST_TEST(std::get<fl::transition>(stuck).to == "refunding");
   auto refunding = fl::on_event(tpl, "delivered", "refund.requested");
   BOOST_REQUIRE(std::holds_alternative<fl::transition>(refunding));
   BOOST_TEST(std::get<fl::transition>(refunding).steps.size() == 3u);
