@@ -524,8 +524,10 @@ status node::start() {
   for (auto& tpl : d.flows->list())
     if (tpl->kind == "order") { // products cannot be sold on a payout flow
       catalog_opts.flows.push_back(tpl->name);
-      if (!licence_pools(*tpl).empty())
-        catalog_opts.keyed_flows.push_back(tpl->name);
+      auto pools = licence_pools(*tpl);
+      if (!pools.empty())
+        catalog_opts.keyed_flows[tpl->name]
+          = std::vector<std::string>(pools.begin(), pools.end());
     }
   auto products = std::make_shared<catalog::service>(d.db, catalog_opts);
   auto gateway = payments::make_paystack(gw_opts);
@@ -838,9 +840,7 @@ status node::start() {
   page_opts.secure_cookies = svc->secure_cookies;
   page_opts.public_origin = origin_of(d.cfg.public_url);
   page_opts.shop_name = d.cfg.email.shop_name;
-  for (auto& tpl : d.flows->list())
-    if (tpl->kind == "order" && !licence_pools(*tpl).empty())
-      page_opts.keyed_flows.push_back(tpl->name);
+  page_opts.keyed_flows = catalog_opts.keyed_flows;
   if (d.cfg.payments.gateway != "sandbox") {
     // The buy form leads on to the gateway's hosted page.
     page_opts.form_origins.push_back(

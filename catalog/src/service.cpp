@@ -118,28 +118,35 @@ status check_description(std::string_view text) {
 // What a product on `flow` needs to be on sale (a file, or a licence key
 // when the flow gives keys: `keyed_flows`), or `conflict` saying what to
 // add first.
-expected<product_repository::requirement>
-deliverable(product_repository& repo, const std::string& id,
-            const std::string& flow,
-            const std::vector<std::string>& keyed_flows) {
-  bool keyed = std::find(keyed_flows.begin(), keyed_flows.end(), flow)
-               != keyed_flows.end();
-  auto things = keyed ? repo.count_licence_keys(id) : repo.count_files(id);
-  if (!things)
-    return things.err();
-  if (*things == 0)
-    return error{
-      errc::conflict,
-      keyed ? fmt::format("a product on flow {} needs licence keys to be on "
-                          "sale; add some first with POST "
-                          "/api/v1/products/{}/licence-keys",
-                          flow, id)
-            : fmt::format("a product needs at least one file to be on sale; "
-                          "upload a file first with PUT "
-                          "/api/v1/products/{}/files?name=FILENAME",
-                          id)};
-  return keyed ? product_repository::requires_licence_key
-               : product_repository::requires_file;
+expected<product_repository::requirement> deliverable(
+  product_repository& repo, const std::string& id, const std::string& flow,
+  const std::map<std::string, std::vector<std::string>>& keyed_flows) {
+  auto keyed = keyed_flows.find(flow);
+  if (keyed == keyed_flows.end()) {
+    auto files = repo.count_files(id);
+    if (!files)
+      return files.err();
+    if (*files == 0)
+      return error{errc::conflict,
+                   fmt::format("a product needs at least one file to be on "
+                               "sale; upload a file first with PUT "
+                               "/api/v1/products/{}/files?name=FILENAME",
+                               id)};
+    return product_repository::requires_file;
+  }
+  // Keys in every pool the flow takes from.
+  for (auto& pool : keyed->second) {
+    auto keys = repo.count_licence_keys(id, pool);
+    if (!keys)
+      return keys.err();
+    if (*keys == 0)
+      return error{errc::conflict,
+                   fmt::format("a product on flow {} needs licence keys in "
+                               "pool '{}' to be on sale; add some first with "
+                               "POST /api/v1/products/{}/licence-keys",
+                               flow, pool, id)};
+  }
+  return product_repository::requires_licence_key;
 }
 
 status check_flow(const std::string& flow,

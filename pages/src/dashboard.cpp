@@ -104,11 +104,19 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   view["files"] = files;
   // A product whose flow gives licence keys: its pools' stock, and a form
   // to add keys.
-  auto& keyed = s->opts.keyed_flows;
-  view["keyed"] = exists
-                  && std::find(keyed.begin(), keyed.end(),
-                               product.value("flow", ""))
-                       != keyed.end();
+  auto keyed = s->opts.keyed_flows.find(product.value("flow", ""));
+  view["keyed"] = exists && keyed != s->opts.keyed_flows.end();
+  if (exists && keyed != s->opts.keyed_flows.end()) {
+    // The pools the flow takes from; a choice only when there are several
+    // or the one is not "default" (what the API takes without a pool).
+    json pools = json::array();
+    for (auto& p : keyed->second)
+      pools.push_back({{"name", p}});
+    view["pools"] = pools;
+    view["pick_pool"]
+      = keyed->second.size() > 1 || keyed->second.front() != "default";
+  }
+  view["stock_unknown"] = !licence_stock.is_array();
   view["licence_stock"]
     = licence_stock.is_array() ? licence_stock : json::array();
   if (!error.empty()) {
@@ -154,7 +162,7 @@ void edit_page(const site_ptr& s, const http::request& req,
       editor(s, req, std::move(reply), v, status, p.body, typed,
              etag_version(p.header("etag")), error, field,
              rs[1].ok() ? rs[1].body.value("stock", json::array())
-                        : json::array());
+                        : json(nullptr));
     });
 }
 

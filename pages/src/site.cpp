@@ -29,6 +29,8 @@ const std::map<std::string, std::string>& notices() {
     {"file_removed", "File removed."},
     {"keys_added", "Licence keys added. Keys you had added before were "
                    "skipped."},
+    {"keys_present", "Those keys were all there already: nothing was "
+                     "added."},
     {"account_saved", "Payout account saved."},
     {"payout_requested", "Payout requested. Its status is below."},
     {"retried", "Retry sent to the order."},

@@ -287,9 +287,9 @@ void show_order(const site_ptr& s, const http::request& req,
           for (auto& k : rs[2].body.value("items", json::array()))
             if (k.contains("key"))
               view["licence_keys"].push_back({{"key", k["key"]}});
-        } else if (error.empty()) {
-          error = "Your licence key cannot be shown just now. "
-                  + rs[2].detail()
+        } else if (error.empty() && view["downloads"].empty()) {
+          // Said only where a key is all the order gives.
+          error = "Your licence key cannot be shown just now. " + rs[2].detail()
                   + " Reload the page in a moment; it is in your email too.";
         }
         if (!view["licence_keys"].empty() && view["downloads"].empty()) {

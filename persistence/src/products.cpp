@@ -210,13 +210,14 @@ product_repository::files_of(const std::vector<std::string>& product_ids) {
 }
 
 expected<int64_t>
-product_repository::count_licence_keys(const std::string& product_id) {
+product_repository::count_licence_keys(const std::string& product_id,
+                                       const std::string& pool) {
   int64_t n = 0;
   auto st = db_.run([&](soci::session& sql) {
     rows::query rows{sql,
                      "SELECT count(*) FROM licence_keys WHERE "
-                     "product_id = :id",
-                     soci::use(product_id)};
+                     "product_id = :id AND pool = :pool",
+                     soci::use(product_id), soci::use(pool)};
     for (auto& r : rows)
       n = get_int(r, 0);
   });

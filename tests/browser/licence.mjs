@@ -32,11 +32,12 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   await editor.waitForURL(/\/dashboard/);
   await editor.goto(`${base}/dashboard/products/${id}`);
   check(await editor.locator("#no-keys").isVisible(), "the editor says there are no keys yet");
-  await editor.getByLabel("Add licence keys").fill(`GOOD-KEY\nBAD\u0007KEY\n`);
+  await editor.getByLabel("Add licence keys").fill(`GOOD-KEY\n\nBAD\u0007KEY\n`);
   await editor.getByRole("button", { name: "Add keys" }).click();
-  await editor.locator("#keys-status").filter({ hasText: "keys[1]" }).waitFor();
-  check(/control character/.test(await editor.locator("#keys-status").innerText()),
-        "a bad key is refused, naming it");
+  await editor.locator("#keys-status").filter({ hasText: "line 3" }).waitFor();
+  check(/the key on line 3 contains a control character/.test(
+          await editor.locator("#keys-status").innerText()),
+        "a bad key is refused, naming its line");
   await editor.getByLabel("Add licence keys").fill(`  ${key}  \r\n\n`);
   await editor.getByRole("button", { name: "Add keys" }).click();
   await editor.waitForURL(/notice=keys_added/);
@@ -44,6 +45,11 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   check((await row.count()) === 1, "one pool");
   check((await row.locator("td").nth(1).innerText()).trim() === "1", "one key left");
   await rec.shot(editor, "editor-licence-keys");
+  // The same key again adds nothing, and the page says so.
+  await editor.getByLabel("Add licence keys").fill(key);
+  await editor.getByRole("button", { name: "Add keys" }).click();
+  await editor.waitForURL(/notice=keys_present/);
+  check((await row.locator("td").nth(1).innerText()).trim() === "1", "still one key left");
   await editor.getByRole("button", { name: "Publish", exact: true }).click();
   await editor.waitForURL(/notice=published/);
 

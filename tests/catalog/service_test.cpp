@@ -15,6 +15,7 @@
 #include "souk/core/ids.hpp"
 #include "souk/core/time.hpp"
 #include "souk/persistence/database.hpp"
+#include "souk/persistence/licence_keys.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/testing/support.hpp"
 
@@ -247,6 +248,36 @@ BOOST_AUTO_TEST_CASE(a_product_may_name_any_flow_the_node_knows) {
   BOOST_TEST(r.err().field == "flow");
   BOOST_TEST(r.err().detail.find("known: digital_download, licence_key")
              != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_product_giving_keys_is_published_with_keys_in_its_pools) {
+  sc::options o;
+  o.flows = {"digital_download", "two_keys"};
+  o.keyed_flows = {{"two_keys", {"addon", "pro"}}};
+  fixture f{o};
+  auto in = fixture::book();
+  in.flow = "two_keys";
+  auto p = f.svc->create(f.creator, in);
+  BOOST_REQUIRE_MESSAGE(p, (p ? "" : p.err().detail));
+  sp::licence_key_repository keys{*f.db};
+  auto refused = [&](const std::string& pool) {
+    auto r = f.svc->publish(f.creator, p->id);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.err().code == errc::conflict);
+    BOOST_TEST(r.err().detail.find("pool '" + pool + "'") != std::string::npos,
+               r.err().detail);
+  };
+  refused("addon");
+  // A file is no key; keys in another pool are none of these.
+  f.add_file(p->id);
+  BOOST_REQUIRE(keys.add(p->id, "default", {"K-0"}, "2026-01-01T00:00:00Z"));
+  BOOST_REQUIRE(keys.add(p->id, "addon", {"A-1"}, "2026-01-01T00:00:00Z"));
+  refused("pro");
+  BOOST_REQUIRE(keys.add(p->id, "pro", {"P-1"}, "2026-01-01T00:00:00Z"));
+  auto pub = f.svc->publish(f.creator, p->id);
+  BOOST_REQUIRE_MESSAGE(pub, (pub ? "" : pub.err().detail));
+  BOOST_TEST(pub->status == sc::published);
 }
 
 BOOST_AUTO_TEST_CASE(a_product_is_edited_published_and_archived) {

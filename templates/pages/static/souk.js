@@ -145,8 +145,12 @@
     var button = form.querySelector("button[type=submit]");
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var keys = area.value.split(/\r?\n/).map(function (k) { return k.trim(); })
-        .filter(function (k) { return k.length > 0; });
+      // The keys, and the line of the box each came from (errors name
+      // keys[i] of what was sent; people count lines).
+      var keys = [], lines = [];
+      area.value.split(/\r?\n/).forEach(function (k, i) {
+        if (k.trim().length > 0) { keys.push(k.trim()); lines.push(i + 1); }
+      });
       if (keys.length === 0) {
         status.textContent = "Write at least one key, one per line.";
         area.focus();
@@ -158,11 +162,16 @@
       xhr.setRequestHeader("Content-Type", "application/json");
       xhr.addEventListener("load", function () {
         button.disabled = false;
-        if (xhr.status >= 200 && xhr.status < 300) {
+        if (xhr.status === 201) {
           window.location.assign(form.getAttribute("data-done"));
+        } else if (xhr.status >= 200 && xhr.status < 300) {
+          window.location.assign(form.getAttribute("data-none"));
         } else {
           var detail = "they could not be added (" + xhr.status + ")";
           try { detail = JSON.parse(xhr.responseText).detail || detail; } catch (e) { /* not JSON */ }
+          detail = detail.replace(/keys\[(\d+)\]/, function (m, i) {
+            return "the key on line " + lines[Number(i)];
+          });
           status.textContent = "Not added: " + detail;
         }
       });
@@ -172,7 +181,10 @@
       });
       button.disabled = true;
       status.textContent = "Adding " + keys.length + " key" + (keys.length === 1 ? "" : "s") + "…";
-      xhr.send(JSON.stringify({ keys: keys }));
+      var pool = form.querySelector("select[name=pool]");
+      var body = { keys: keys };
+      if (pool) body.pool = pool.value;
+      xhr.send(JSON.stringify(body));
     });
   }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,10 +121,10 @@ struct options {
   /// The flow templates a product may name; soukd passes the names of its
   /// flow library (shipped templates plus `flows.directory`).
   std::vector<std::string> flows{std::string{default_flow}};
-  /// Those of `flows` that give buyers licence keys (`licence.issue_key`):
-  /// their products are published with a licence key to give, where other
-  /// products need a file.
-  std::vector<std::string> keyed_flows;
+  /// Those of `flows` that give buyers licence keys (`licence.issue_key`),
+  /// with the pools they take keys from: their products are published with
+  /// keys in each of those pools, where other products need a file.
+  std::map<std::string, std::vector<std::string>> keyed_flows;
 };
 
 /// The product catalog: creating, editing, publishing, archiving, reading

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,9 +34,9 @@ struct options {
   bool secure_cookies = false;
   /// The shop's name in titles and the header.
   std::string shop_name = "souk";
-  /// Flows that give buyers licence keys: their products' editor has a
-  /// licence keys section.
-  std::vector<std::string> keyed_flows;
+  /// Flows that give buyers licence keys, with the pools they take keys
+  /// from: their products' editor has a licence keys section.
+  std::map<std::string, std::vector<std::string>> keyed_flows;
 };
 
 /// A page for a browser whose download link (`GET /d/{token}`) cannot be

@@ -90,8 +90,9 @@ public:
   /// How many files `product_id` has.
   expected<int64_t> count_files(const std::string& product_id);
 
-  /// How many licence keys `product_id` has, in any pool, issued or not.
-  expected<int64_t> count_licence_keys(const std::string& product_id);
+  /// How many licence keys `product_id` has in `pool`, issued or not.
+  expected<int64_t> count_licence_keys(const std::string& product_id,
+                                       const std::string& pool);
 
   /// `text` with `\`, `%` and `_` escaped for `LIKE ... ESCAPE '\'`.
   static std::string escape_like(std::string_view text);
