@@ -845,9 +845,24 @@ BOOST_AUTO_TEST_CASE(lists_page_through_every_filter_newest_first) {
            products[static_cast<size_t>(i) % 4],
            i % 5 == 0 ? "delivered" : "pending",
            i % 3 == 0 ? "a@example.com" : "b@example.com"};
+    // An order's product never changes: moving it here moves its creator.
     exec("UPDATE orders SET created_at = '" + m.created + "', product_id = '"
-         + m.product + "', state = '" + m.state + "', buyer_email = '" + m.email
-         + "' WHERE id = '" + id + "'");
+         + m.product + "', creator_id = (SELECT creator_id FROM products "
+         + "WHERE id = '" + m.product + "'), state = '" + m.state
+         + "', buyer_email = '" + m.email + "' WHERE id = '" + id + "'");
+    all.push_back(m);
+  }
+  // A row written without its creator (a node of a version before 0020,
+  // during a rolling upgrade) has it filled in by the database.
+  {
+    made m{souk::new_uuid(), false, "2026-02-01T00:00:07.000Z", products[3],
+           "pending", "b@example.com"};
+    exec("INSERT INTO orders (id, product_id, buyer_email, amount, currency, "
+         "flow, flow_version, flow_hash, state, version, step_index, "
+         "step_attempt, state_entered_at, created_at, updated_at) VALUES ('"
+         + m.id + "', '" + m.product + "', 'b@example.com', 5000, 'NGN', "
+         + "'digital_download', 1, 'h', 'pending', 1, 0, 0, '" + m.created
+         + "', '" + m.created + "', '" + m.created + "')");
     all.push_back(m);
   }
   // A payout is an order row too, and no list shows it.
