@@ -69,6 +69,41 @@ BOOST_AUTO_TEST_CASE(new_migrations_apply_on_top_of_old_ones) {
   BOOST_TEST(y == "semi;colon");
 }
 
+BOOST_AUTO_TEST_CASE(orders_written_before_0020_get_their_creator) {
+  // A shop on 0019 with an order, then the rest of the shipped set.
+  auto& shipped = sp::shipped_migrations(db->kind());
+  std::vector<sp::migration> before;
+  for (auto& m : shipped)
+    if (m.version < 20)
+      before.push_back(m);
+  BOOST_REQUIRE(sp::migrate(*db, before));
+  auto t = std::string{"2026-01-01T00:00:00.000Z"};
+  auto st = db->run([&](soci::session& sql) {
+    sql << "INSERT INTO users (id, email, password_hash, role, created_at, "
+           "updated_at) VALUES ('u1', 'c@example.com', 'x', 'creator', :t1, "
+           ":t2)",
+      soci::use(t), soci::use(t);
+    sql << "INSERT INTO products (id, creator_id, title, description, "
+           "price_amount, currency, flow, status, version, created_at, "
+           "updated_at) VALUES ('p1', 'u1', 'Book', '', 5000, 'NGN', "
+           "'digital_download', 'published', 1, :t1, :t2)",
+      soci::use(t), soci::use(t);
+    sql << "INSERT INTO orders (id, product_id, buyer_email, amount, "
+           "currency, flow, flow_version, flow_hash, state, version, "
+           "step_index, step_attempt, state_entered_at, created_at, "
+           "updated_at) VALUES ('o1', 'p1', 'b@example.com', 5000, 'NGN', "
+           "'digital_download', 1, 'h', 'delivered', 3, 0, 0, :t1, :t2, :t3)",
+      soci::use(t), soci::use(t), soci::use(t);
+  });
+  BOOST_REQUIRE_MESSAGE(!st, st.detail);
+  BOOST_REQUIRE(sp::migrate(*db, shipped));
+  std::string creator;
+  db->run([&](soci::session& sql) {
+    sql << "SELECT creator_id FROM orders WHERE id = 'o1'", soci::into(creator);
+  });
+  BOOST_TEST(creator == "u1");
+}
+
 BOOST_AUTO_TEST_CASE(a_failing_migration_leaves_nothing_behind) {
   std::vector<sp::migration> set{
     *sp::make_migration("0001_ok.sql", "CREATE TABLE ok (x INTEGER);"),

@@ -2,13 +2,15 @@
 -- (the product's creator, which never changes). Before, the listing joined
 -- products and walked every order newest first until it had a page of the
 -- creator's, slow for a creator who sold little in a busy shop. A trigger
--- fills the column for every new order, whoever writes it (older nodes
--- during a rolling upgrade too). docs/operations.md, "Upgrading".
+-- sets the column on every new order, whoever writes it (older nodes
+-- during a rolling upgrade too). Adding a column without a default is
+-- instant; the existing rows and the index come in 0021, which holds only
+-- writes, not reads. docs/operations.md, "Upgrading".
 ALTER TABLE orders ADD COLUMN creator_id TEXT;
 
 CREATE FUNCTION orders_fill_creator() RETURNS trigger AS $$
 BEGIN
-  IF NEW.creator_id IS NULL AND NEW.product_id IS NOT NULL THEN
+  IF NEW.product_id IS NOT NULL THEN
     SELECT p.creator_id INTO NEW.creator_id FROM products p
       WHERE p.id = NEW.product_id;
   END IF;
@@ -18,9 +20,3 @@ $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER orders_creator BEFORE INSERT ON orders
   FOR EACH ROW EXECUTE FUNCTION orders_fill_creator();
-
-UPDATE orders SET creator_id = (SELECT p.creator_id FROM products p
-                                WHERE p.id = orders.product_id)
-  WHERE product_id IS NOT NULL;
-
-CREATE INDEX orders_creator_listed ON orders (creator_id, created_at, id);
