@@ -629,6 +629,13 @@ status node::start() {
   delivery_opts.from = d.cfg.email.from;
   delivery_opts.shop_name = d.cfg.email.shop_name;
   delivery_opts.log_links = d.cfg.email.transport == "files";
+  // A receipt reads the order's licence keys only if its flow (the version
+  // it was pinned to) gives any: downloads' receipts read nothing more.
+  delivery_opts.gives_keys
+    = [flows = d.flows](const persistence::order_row& o) {
+        auto tpl = flows->pinned(o.flow_hash);
+        return !tpl || !licence_pools(**tpl).empty();
+      };
   email::sender_options mail_opts;
   mail_opts.envelope_from = email::address_of(d.cfg.email.from);
   mail_opts.retry_initial = d.cfg.email.retry_initial;

@@ -278,8 +278,10 @@ struct service::impl {
          fewest == 1 ? std::string{"each has one download left."}
                      : fmt::format("each has {} downloads left.", fewest)},
       };
-      // Licence keys are read only for a template that shows them.
-      if (templates->mentions(tpl, "licence_keys")) {
+      // Licence keys are read only for a template that shows them, of an
+      // order whose flow may have given some.
+      if (templates->mentions(tpl, "licence_keys")
+          && (!opts.gives_keys || opts.gives_keys(o))) {
         auto keys = persistence::licence_key_repository{*db}.of_order(o.id);
         if (!keys)
           return keys.err();

@@ -52,6 +52,9 @@ struct options {
   /// lease has run out.
   std::function<void(const persistence::email_row&)> on_email_queued;
   std::chrono::milliseconds email_lease{0};
+  /// Whether `order`'s flow gives licence keys (`licence.issue_key`): only
+  /// then do its emails read them. Unset: always read.
+  std::function<bool(const persistence::order_row&)> gives_keys;
 };
 
 /// A link just issued: the only time its token exists outside a hash.
