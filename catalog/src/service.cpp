@@ -149,6 +149,15 @@ expected<product_repository::requirement> deliverable(
   return product_repository::requires_licence_key;
 }
 
+// The licence-key pools products on `flow` need keys in (none for a flow
+// that gives no keys).
+std::vector<std::string>
+pools_of(const std::map<std::string, std::vector<std::string>>& keyed_flows,
+         const std::string& flow) {
+  auto it = keyed_flows.find(flow);
+  return it == keyed_flows.end() ? std::vector<std::string>{} : it->second;
+}
+
 status check_flow(const std::string& flow,
                   const std::vector<std::string>& known) {
   if (std::find(known.begin(), known.end(), flow) != known.end())
@@ -511,7 +520,8 @@ expected<product> service::update(const caller& who, const std::string& id,
   row.min_amount = min ? std::optional<int64_t>{min->amount} : std::nullopt;
   row.version = *if_version + 1;
   row.updated_at = to_iso(now());
-  auto done = repo.update(row, *if_version, require);
+  auto done = repo.update(row, *if_version, require,
+                          pools_of(opts_.keyed_flows, row.flow));
   if (!done)
     return done.err();
   if (!*done) {
@@ -581,7 +591,8 @@ expected<product> service::change_status(const caller& who,
     }
     row.version = old_version + 1;
     row.updated_at = at;
-    auto done = repo.update(row, old_version, require);
+    auto done = repo.update(row, old_version, require,
+                            pools_of(opts_.keyed_flows, row.flow));
     if (!done)
       return done.err();
     if (*done) {

@@ -106,6 +106,8 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   // to add keys.
   auto keyed = s->opts.keyed_flows.find(product.value("flow", ""));
   view["keyed"] = exists && keyed != s->opts.keyed_flows.end();
+  json stock = json::array();
+  int64_t total = 0;
   if (exists && keyed != s->opts.keyed_flows.end()) {
     // The pools the flow takes from; a choice only when there are several
     // or the one is not "default" (what the API takes without a pool).
@@ -115,10 +117,29 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
     view["pools"] = pools;
     view["pick_pool"]
       = keyed->second.size() > 1 || keyed->second.front() != "default";
+    // Every pool the flow takes from, an empty one too (it makes the
+    // product sold out), then any other pool that holds keys.
+    auto counts = [&](const std::string& pool) {
+      if (licence_stock.is_array())
+        for (auto& row : licence_stock)
+          if (row.value("pool", "") == pool)
+            return row;
+      return json{{"pool", pool}, {"left", 0}, {"issued", 0}, {"revoked", 0}};
+    };
+    for (auto& p : keyed->second)
+      stock.push_back(counts(p));
+    if (licence_stock.is_array())
+      for (auto& row : licence_stock)
+        if (std::find(keyed->second.begin(), keyed->second.end(),
+                      row.value("pool", ""))
+            == keyed->second.end())
+          stock.push_back(row);
+    for (auto& row : stock)
+      total += row.value("left", int64_t{0}) + row.value("issued", int64_t{0});
   }
   view["stock_unknown"] = !licence_stock.is_array();
-  view["licence_stock"]
-    = licence_stock.is_array() ? licence_stock : json::array();
+  view["no_keys"] = licence_stock.is_array() && total == 0;
+  view["licence_stock"] = licence_stock.is_array() ? stock : json::array();
   if (!error.empty()) {
     auto ff = form_field(field);
     if (ff == "title" || ff == "description" || ff == "price"

@@ -246,11 +246,14 @@ void show_order(const site_ptr& s, const http::request& req,
                   "/api/v1/orders/" + url_encode(id) + "/downloads",
                   {},
                   order_headers(req)});
-    calls.push_back(
-      api_request{"GET",
-                  "/api/v1/orders/" + url_encode(id) + "/licence-keys",
-                  {},
-                  order_headers(req)});
+    // Its licence keys, if its flow gives any (by name: the flow's current
+    // version).
+    if (s->opts.keyed_flows.count(order.value("flow", "")) > 0)
+      calls.push_back(
+        api_request{"GET",
+                    "/api/v1/orders/" + url_encode(id) + "/licence-keys",
+                    {},
+                    order_headers(req)});
   }
   s->api.all(
     req, std::move(calls),
@@ -287,8 +290,7 @@ void show_order(const site_ptr& s, const http::request& req,
           for (auto& k : rs[2].body.value("items", json::array()))
             if (k.contains("key"))
               view["licence_keys"].push_back({{"key", k["key"]}});
-        } else if (error.empty() && view["downloads"].empty()) {
-          // Said only where a key is all the order gives.
+        } else if (error.empty()) {
           error = "Your licence key cannot be shown just now. " + rs[2].detail()
                   + " Reload the page in a moment; it is in your email too.";
         }

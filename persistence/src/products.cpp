@@ -1,5 +1,8 @@
 #include "souk/persistence/products.hpp"
 
+#include <algorithm>
+
+#include <fmt/format.h>
 #include <soci/soci.h>
 
 #include "rows.hpp"
@@ -135,9 +138,10 @@ product_repository::list(const product_filter& filter) {
   return out;
 }
 
-expected<bool> product_repository::update(const product_row& row,
-                                          int64_t expected_version,
-                                          requirement require) {
+expected<bool>
+product_repository::update(const product_row& row, int64_t expected_version,
+                           requirement require,
+                           const std::vector<std::string>& pools) {
   bool changed = false;
   auto st = db_.transact([&](soci::session& sql) -> status {
     long long price = row.price_amount;
@@ -156,8 +160,11 @@ expected<bool> product_repository::update(const product_row& row,
       query += " AND EXISTS (SELECT 1 FROM product_files f WHERE "
                "f.product_id = :id2)";
     else if (require == requires_licence_key)
-      query += " AND EXISTS (SELECT 1 FROM licence_keys k WHERE "
-               "k.product_id = :id2)";
+      for (size_t i = 0; i < std::max<size_t>(pools.size(), 1); ++i)
+        query += fmt::format(
+          " AND EXISTS (SELECT 1 FROM licence_keys k "
+          "WHERE k.product_id = :id{}{})",
+          i + 2, pools.empty() ? "" : fmt::format(" AND k.pool = :kp{}", i));
     auto prep = (sql.prepare << query);
     prep, soci::use(row.title, "t"), soci::use(row.description, "d"),
       soci::use(price, "p"), soci::use(row.currency, "cur"),
@@ -169,8 +176,14 @@ expected<bool> product_repository::update(const product_row& row,
       soci::use(expected, "expected");
     // A second name for the same value: PostgreSQL's backend numbers
     // placeholders by occurrence.
-    if (require != requires_nothing)
+    if (require == requires_file)
       prep, soci::use(row.id, "id2");
+    else if (require == requires_licence_key)
+      for (size_t i = 0; i < std::max<size_t>(pools.size(), 1); ++i) {
+        prep, soci::use(row.id, "id" + std::to_string(i + 2));
+        if (!pools.empty())
+          prep, soci::use(pools[i], "kp" + std::to_string(i));
+      }
     soci::statement stmt(prep);
     stmt.execute(true);
     changed = stmt.get_affected_rows() > 0;

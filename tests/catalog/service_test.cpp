@@ -17,6 +17,7 @@
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/licence_keys.hpp"
 #include "souk/persistence/migrations.hpp"
+#include "souk/persistence/products.hpp"
 #include "souk/testing/support.hpp"
 
 namespace sc = souk::catalog;
@@ -278,6 +279,23 @@ BOOST_AUTO_TEST_CASE(
   auto pub = f.svc->publish(f.creator, p->id);
   BOOST_REQUIRE_MESSAGE(pub, (pub ? "" : pub.err().detail));
   BOOST_TEST(pub->status == sc::published);
+  // The write itself checks each pool (a key withdrawn between the check
+  // and the write): a pool with no key stops it.
+  sp::product_repository products{*f.db};
+  auto row = products.find(p->id);
+  BOOST_REQUIRE(row && *row);
+  auto same = **row;
+  same.version += 1;
+  auto none = products.update(same, (*row)->version,
+                              sp::product_repository::requires_licence_key,
+                              {"pro", "missing"});
+  BOOST_REQUIRE(none);
+  BOOST_TEST(!*none);
+  auto all = products.update(same, (*row)->version,
+                             sp::product_repository::requires_licence_key,
+                             {"addon", "pro"});
+  BOOST_REQUIRE(all);
+  BOOST_TEST(*all);
 }
 
 BOOST_AUTO_TEST_CASE(a_product_is_edited_published_and_archived) {
