@@ -320,13 +320,12 @@ BOOST_AUTO_TEST_CASE(a_long_poll_waits_for_the_order_to_change) {
                               {{"Authorization", "Bearer " + s.op_token}});
   BOOST_REQUIRE_EQUAL(metrics.status, 200u);
   std::map<std::string, std::string> route{{"route", "/orders/{id}/status"}};
-  BOOST_TEST(souk::metrics::sum_of(metrics.body, "souk_http_requests_total",
-                                   route)
-               .value_or(0)
-             == 2);
-  BOOST_TEST(souk::metrics::sum_of(metrics.body,
-                                   "souk_http_request_duration_seconds_count",
-                                   route)
+  BOOST_TEST(
+    souk::metrics::sum_of(metrics.body, "souk_http_requests_total", route)
+      .value_or(0)
+    == 2);
+  BOOST_TEST(souk::metrics::sum_of(
+               metrics.body, "souk_http_request_duration_seconds_count", route)
                .value_or(0)
              == 1);
 

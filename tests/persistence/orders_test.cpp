@@ -855,8 +855,8 @@ BOOST_AUTO_TEST_CASE(lists_page_through_every_filter_newest_first) {
   // A row written without its creator (a node of a version before 0020,
   // during a rolling upgrade) has it filled in by the database.
   {
-    made m{souk::new_uuid(), false, "2026-02-01T00:00:07.000Z", products[3],
-           "pending", "b@example.com"};
+    made m{souk::new_uuid(), false,     "2026-02-01T00:00:07.000Z",
+           products[3],      "pending", "b@example.com"};
     exec("INSERT INTO orders (id, product_id, buyer_email, amount, currency, "
          "flow, flow_version, flow_hash, state, version, step_index, "
          "step_attempt, state_entered_at, created_at, updated_at) VALUES ('"
