@@ -87,6 +87,15 @@ expected<int64_t> count_param(const json& params, const char* name, int64_t d) {
   return n;
 }
 
+// A step's parameters (JSON text, empty for none) as an object.
+expected<json> step_params(const std::string& params) {
+  auto doc = json::parse(params.empty() ? "{}" : params, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return error{errc::invalid_field, "the step's parameters are not an "
+                                      "object"};
+  return doc;
+}
+
 } // namespace
 
 status check_pool_name(const std::string& pool) {
@@ -373,10 +382,10 @@ struct service::impl {
 
   status grant(const std::string& order_id, const std::string& params,
                const persistence::order_row* known) {
-    auto doc = json::parse(params.empty() ? "{}" : params, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object())
-      return error{errc::invalid_field, "the step's parameters are not an "
-                                        "object"};
+    auto parsed = step_params(params);
+    if (!parsed)
+      return parsed.err();
+    auto& doc = *parsed;
     auto life = duration_param(doc, "expires_in", opts.expires_in);
     if (!life)
       return life.err();
@@ -410,10 +419,10 @@ struct service::impl {
 
   status issue_key(const std::string& order_id, const std::string& params,
                    const persistence::order_row* known) {
-    auto doc = json::parse(params.empty() ? "{}" : params, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object())
-      return error{errc::invalid_field, "the step's parameters are not an "
-                                        "object"};
+    auto parsed = step_params(params);
+    if (!parsed)
+      return parsed.err();
+    auto& doc = *parsed;
     std::string pool = "default";
     if (doc.contains("pool")) {
       if (!doc["pool"].is_string())

@@ -158,14 +158,10 @@ void add_file_routes(router& r, std::shared_ptr<const services> svc) {
         if (!name)
           return reply(problem(name.err(), req.request_id));
         auto& id = req.param("id");
-        auto owner
-          = persistence::product_file_repository{*svc->db}.product_owner(id);
+        auto owner = owned_product(*svc, *who, id);
         if (!owner)
           return reply(problem(owner.err(), req.request_id));
-        if (!*owner || (*owner)->creator_id != who->who.id)
-          return reply(
-            problem(errc::not_found, "no product " + id, req.request_id));
-        if ((*owner)->status == "archived")
+        if (owner->status == "archived")
           return reply(problem(errc::conflict,
                                "the product is archived; files cannot change",
                                req.request_id));
@@ -190,14 +186,11 @@ void add_file_routes(router& r, std::shared_ptr<const services> svc) {
               [svc](const request& req, const accounts::principal* who,
                     reply_fn reply) {
                 auto& id = req.param("id");
-                persistence::product_file_repository files{*svc->db};
-                auto owner = files.product_owner(id);
-                if (!owner)
+                if (auto owner = owned_product(*svc, *who, id); !owner)
                   return reply(problem(owner.err(), req.request_id));
-                if (!*owner || (*owner)->creator_id != who->who.id)
-                  return reply(problem(errc::not_found, "no product " + id,
-                                       req.request_id));
-                auto key = files.remove(id, req.param("file_id"));
+                auto key
+                  = persistence::product_file_repository{*svc->db}.remove(
+                    id, req.param("file_id"));
                 if (!key)
                   return reply(problem(key.err(), req.request_id));
                 // Gone from the database: its bytes are no one's. If they

@@ -12,7 +12,6 @@
 #include "souk/http/problem.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/licence_keys.hpp"
-#include "souk/persistence/product_files.hpp"
 
 #include "routes_internal.hpp"
 
@@ -23,18 +22,6 @@ namespace {
 using nlohmann::json;
 using persistence::licence_key_filter;
 using persistence::licence_key_repository;
-
-// The product `id` if `who` created it; `not_found` otherwise (the same
-// answer as for a product that does not exist).
-status owned(const services& svc, const accounts::principal& who,
-             const std::string& id) {
-  auto owner = persistence::product_file_repository{*svc.db}.product_owner(id);
-  if (!owner)
-    return owner.err();
-  if (!*owner || (*owner)->creator_id != who.who.id)
-    return error{errc::not_found, "no product " + id};
-  return {};
-}
 
 json stock_json(const std::vector<persistence::licence_pool_stock>& stock) {
   auto out = json::array();
@@ -108,8 +95,8 @@ void add_licence_routes(router& r, std::shared_ptr<const services> svc) {
             if (!keys)
               return reply(problem(keys.err(), req.request_id));
             auto& id = req.param("id");
-            if (auto err = owned(*svc, *who, id))
-              return reply(problem(err, req.request_id));
+            if (auto owner = owned_product(*svc, *who, id); !owner)
+              return reply(problem(owner.err(), req.request_id));
             licence_key_repository repo{*svc->db};
             auto added = repo.add(id, *pool, *keys, to_iso(now()));
             if (!added)
@@ -156,8 +143,8 @@ void add_licence_routes(router& r, std::shared_ptr<const services> svc) {
                       "status must be all, left, issued or revoked", "status"},
                 req.request_id));
             auto after = std::string{req.query_param("cursor").value_or("")};
-            if (auto err = owned(*svc, *who, id))
-              return reply(problem(err, req.request_id));
+            if (auto owner = owned_product(*svc, *who, id); !owner)
+              return reply(problem(owner.err(), req.request_id));
             licence_key_repository repo{*svc->db};
             auto stock = repo.stock(id);
             if (!stock)
@@ -186,8 +173,8 @@ void add_licence_routes(router& r, std::shared_ptr<const services> svc) {
               [svc](const request& req, const accounts::principal* who,
                     reply_fn reply) {
                 auto& id = req.param("id");
-                if (auto err = owned(*svc, *who, id))
-                  return reply(problem(err, req.request_id));
+                if (auto owner = owned_product(*svc, *who, id); !owner)
+                  return reply(problem(owner.err(), req.request_id));
                 if (auto err = licence_key_repository{*svc->db}.withdraw(
                       id, req.param("key_id")))
                   return reply(problem(err, req.request_id));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "souk/accounts/service.hpp"
 #include "souk/core/units.hpp"
 #include "souk/persistence/database.hpp"
 
@@ -15,6 +16,17 @@ void off_loop(const services& svc, const accounts::principal* who,
     job();
   else
     svc.db->post(std::move(job));
+}
+
+expected<persistence::product_file_repository::owner>
+owned_product(const services& svc, const accounts::principal& who,
+              const std::string& id) {
+  auto owner = persistence::product_file_repository{*svc.db}.product_owner(id);
+  if (!owner)
+    return owner.err();
+  if (!*owner || (*owner)->creator_id != who.who.id)
+    return error{errc::not_found, "no product " + id};
+  return std::move(**owner);
 }
 
 expected<uint32_t> page_limit(const request& req, uint32_t fallback,

@@ -10,6 +10,7 @@
 #include "souk/core/error.hpp"
 #include "souk/http/routes.hpp"
 #include "souk/persistence/orders.hpp"
+#include "souk/persistence/product_files.hpp"
 
 namespace souk::accounts {
 struct principal;
@@ -46,6 +47,13 @@ void off_loop(const services& svc, const accounts::principal* who,
 /// from 1 to `max`; an `errc::invalid_field` error naming "limit" otherwise.
 expected<uint32_t> page_limit(const request& req, uint32_t fallback,
                               uint32_t max);
+
+/// The product `id` (its creator and status) if `who` created it;
+/// `not_found` otherwise, the same answer as for a product that does not
+/// exist. Blocking.
+expected<persistence::product_file_repository::owner>
+owned_product(const services& svc, const accounts::principal& who,
+              const std::string& id);
 
 /// An order with the creator of its product.
 struct visible_order {
