@@ -848,6 +848,14 @@ status node::start() {
   page_opts.public_origin = origin_of(d.cfg.public_url);
   page_opts.shop_name = d.cfg.email.shop_name;
   page_opts.keyed_flows = catalog_opts.keyed_flows;
+  for (auto& tpl : d.flows->list())
+    if (tpl->kind == "order") {
+      pages::options::flow_choice c{tpl->name, tpl->description};
+      if (tpl->name == catalog::default_flow)
+        page_opts.flows.insert(page_opts.flows.begin(), std::move(c));
+      else
+        page_opts.flows.push_back(std::move(c));
+    }
   if (d.cfg.payments.gateway != "sandbox") {
     // The buy form leads on to the gateway's hosted page.
     page_opts.form_origins.push_back(

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -377,7 +378,32 @@ expected<product> service::to_product(const product_row& row) {
     return files.err();
   for (auto& f : *files)
     out.files.push_back(to_file(f));
-  return out;
+  std::vector<product> one{std::move(out)};
+  if (auto err = mark_sold_out(one))
+    return err;
+  return std::move(one.front());
+}
+
+status service::mark_sold_out(std::vector<product>& items) {
+  std::vector<std::pair<std::string, std::string>> wanted;
+  for (auto& p : items) {
+    p.sold_out = false; // a cached document's may be out of date
+    for (auto& pool : pools_of(opts_.keyed_flows, p.flow))
+      wanted.emplace_back(p.id, pool);
+  }
+  if (wanted.empty())
+    return {};
+  reads_.fetch_add(1, std::memory_order_relaxed);
+  auto left = product_repository{*db_}.pools_with_keys_left(wanted);
+  if (!left)
+    return left.err();
+  std::set<std::pair<std::string, std::string>> stocked(left->begin(),
+                                                        left->end());
+  for (auto& p : items)
+    for (auto& pool : pools_of(opts_.keyed_flows, p.flow))
+      if (stocked.count({p.id, pool}) == 0)
+        p.sold_out = true;
+  return {};
 }
 
 expected<product> service::create(const caller& who, const new_product& in) {
@@ -415,13 +441,17 @@ expected<product> service::create(const caller& who, const new_product& in) {
   if (auto err = product_repository{*db_}.insert(row))
     return err;
   // A draft is in no public page and no cached product: nothing to clear.
-  return from_row(row);
+  auto out = from_row(row);
+  // No key yet: a flow that gives keys has none to give.
+  out.sold_out = !pools_of(opts_.keyed_flows, out.flow).empty();
+  return out;
 }
 
 expected<product> service::get(const caller& who, const std::string& id) {
   if (!is_uuid(id))
     return not_found(id);
   uint64_t generation = 0;
+  std::optional<product> cached;
   {
     std::lock_guard guard{cache_->mtx};
     auto it = cache_->products.find(id);
@@ -432,9 +462,16 @@ expected<product> service::get(const caller& who, const std::string& id) {
       bool privileged
         = who.is_operator || who.user_id == it->second.value.creator_id;
       if (it->second.expires > cache::steady::now() && !privileged)
-        return it->second.value;
+        cached = it->second.value;
     }
     generation = cache_->generation;
+  }
+  if (cached) {
+    // Whether a key is left changes with every sale: read fresh.
+    std::vector<product> one{std::move(*cached)};
+    if (auto err = mark_sold_out(one))
+      return err;
+    return std::move(one.front());
   }
   reads_.fetch_add(1, std::memory_order_relaxed);
   auto row = product_repository{*db_}.find(id);
@@ -509,8 +546,12 @@ expected<product> service::update(const caller& who, const std::string& id,
     if (row.status == published && *patch.flow != row.flow) {
       reads_.fetch_add(1, std::memory_order_relaxed);
       auto needs = deliverable(repo, id, *patch.flow, opts_.keyed_flows);
-      if (!needs)
-        return needs.err();
+      if (!needs) {
+        auto err = needs.err();
+        if (err.code == errc::conflict)
+          err.field = "flow"; // the move is what is refused
+        return err;
+      }
       require = *needs;
     }
     row.flow = *patch.flow;
@@ -633,11 +674,21 @@ expected<page> service::list(const caller& who, const list_query& query) {
     // '\n' cannot occur in any part (controls are refused; the cursor is
     // base64url), so the key is unambiguous.
     key = fmt::format("{}\n{}\n{}", q, query.limit, query.cursor);
-    std::lock_guard guard{cache_->mtx};
-    auto it = cache_->pages.find(key);
-    if (it != cache_->pages.end() && it->second.expires > cache::steady::now())
-      return it->second.value;
-    generation = cache_->generation;
+    std::optional<page> cached;
+    {
+      std::lock_guard guard{cache_->mtx};
+      auto it = cache_->pages.find(key);
+      if (it != cache_->pages.end()
+          && it->second.expires > cache::steady::now())
+        cached = it->second.value;
+      generation = cache_->generation;
+    }
+    if (cached) {
+      // Whether a key is left changes with every sale: read fresh.
+      if (auto err = mark_sold_out(cached->items))
+        return err;
+      return *cached;
+    }
   }
   product_repository repo{*db_};
   reads_.fetch_add(1, std::memory_order_relaxed);
@@ -666,6 +717,8 @@ expected<page> service::list(const caller& who, const list_query& query) {
       p.files = std::move(it->second);
     out.items.push_back(std::move(p));
   }
+  if (auto err = mark_sold_out(out.items))
+    return err;
   if (more)
     out.next_cursor = encode_cursor(out.items.back().id);
   if (!query.mine) {

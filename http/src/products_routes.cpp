@@ -71,7 +71,8 @@ nlohmann::json product_json(const catalog::product& p) {
           {"updated_at", p.updated_at},
           {"published_at", opt(p.published_at)},
           {"archived_at", opt(p.archived_at)},
-          {"files", files}};
+          {"files", files},
+          {"sold_out", p.sold_out}};
 }
 
 std::string etag_of(const catalog::product& p) {

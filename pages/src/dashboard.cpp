@@ -2,6 +2,8 @@
 // products; a product's editor with its file upload; all sales; payout
 // account and payouts.
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "souk/core/ids.hpp"
@@ -34,15 +36,40 @@ json product_fields(const json& p) {
   auto min = p.value("min_price", json(nullptr));
   f["min_price"]
     = min.is_object() ? major_text(min.value("amount", int64_t{0})) : "";
+  f["flow"] = p.value("flow", "");
+  f["flow_was"] = f["flow"];
   return f;
 }
 
 // The editor's fields as typed, to show them again with an error.
 json typed_fields(const form& f) {
-  return {
-    {"title", f.get("title")},           {"description", f.raw("description")},
-    {"price", f.get("price")},           {"min_price", f.get("min_price")},
-    {"ngn", f.get("currency") != "USD"}, {"usd", f.get("currency") == "USD"}};
+  return {{"title", f.get("title")},
+          {"description", f.raw("description")},
+          {"price", f.get("price")},
+          {"min_price", f.get("min_price")},
+          {"ngn", f.get("currency") != "USD"},
+          {"usd", f.get("currency") == "USD"},
+          {"flow", f.get("flow")},
+          {"flow_was", f.get("flow_was")}};
+}
+
+// Whether the form moves the product to another flow (or, for a new
+// product, names one).
+bool flow_chosen(const form& f, bool creating) {
+  return !f.get("flow").empty()
+         && (creating || f.get("flow") != f.get("flow_was"));
+}
+
+// "licence_key" → "Licence key", "digital_download" → "Digital download".
+std::string flow_title(const std::string& name) {
+  std::string out = name;
+  for (auto& c : out)
+    if (c == '_' || c == '-')
+      c = ' ';
+  if (!out.empty())
+    out[0]
+      = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  return out;
 }
 
 // The API's body from the editor's form; an error names the field.
@@ -67,6 +94,10 @@ expected<json> product_body(const form& f, bool creating) {
                    "min_price"};
     body["min_price"] = {{"amount", *min}, {"currency", currency}};
   }
+  // Sent only when it changes: an unchanged flow the node no longer offers
+  // must not make every other edit fail.
+  if (flow_chosen(f, creating))
+    body["flow"] = f.get("flow");
   return body;
 }
 
@@ -87,6 +118,33 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   view["heading"] = view["title"];
   view["product"] = exists ? product : json::object();
   view["form"] = typed.is_object() ? typed : product_fields(product);
+  // `?flow=NAME`: the flow the creator was moving to when they went to add
+  // what it needs (licence keys), chosen again.
+  if (auto q = req.query_param("flow"); q && exists && !typed.is_object())
+    for (auto& c : s->opts.flows)
+      if (c.name == *q)
+        view["form"]["flow"] = c.name;
+  // The flow picker: the node's flows, the product's own among them even
+  // if the node no longer offers it.
+  std::string flow = view["form"].value("flow", "");
+  if (flow.empty() && !s->opts.flows.empty())
+    flow = s->opts.flows.front().name;
+  json flows = json::array();
+  bool listed = false;
+  auto offer = [&](const std::string& name, const std::string& description) {
+    listed = listed || name == flow;
+    flows.push_back({{"name", name},
+                     {"title", flow_title(name)},
+                     {"description", description},
+                     {"selected", name == flow}});
+  };
+  for (auto& c : s->opts.flows)
+    offer(c.name, c.description);
+  if (!listed && !flow.empty())
+    offer(flow, "");
+  view["flows"] = flows;
+  view["pick_flow"] = flows.size() > 1;
+  view["flow_moving"] = exists && flow != view["form"].value("flow_was", "");
   view["version"] = version;
   view["action"] = exists ? "/dashboard/products/" + product.value("id", "")
                           : "/dashboard/products";
@@ -104,7 +162,10 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   view["files"] = files;
   // A product whose flow gives licence keys: its pools' stock, and a form
   // to add keys.
-  auto keyed = s->opts.keyed_flows.find(product.value("flow", ""));
+  // The form's flow: after a refused move to a flow that gives keys, the
+  // section to add them is there.
+  auto keyed = s->opts.keyed_flows.find(
+    s->opts.keyed_flows.count(flow) > 0 ? flow : product.value("flow", ""));
   view["keyed"] = exists && keyed != s->opts.keyed_flows.end();
   json stock = json::array();
   int64_t total = 0;
@@ -143,7 +204,7 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   if (!error.empty()) {
     auto ff = form_field(field);
     if (ff == "title" || ff == "description" || ff == "price"
-        || ff == "min_price")
+        || ff == "min_price" || ff == "flow")
       view[ff + "_error"] = error;
     else
       view["error"] = error;
@@ -343,18 +404,31 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
         return edit_page(s, req, std::move(reply), 422, typed,
                          body.err().detail, body.err().field);
       auto id = req.param("id");
+      bool keyed = s->opts.keyed_flows.count(f->get("flow")) > 0;
       s->api.call(
         req,
         api_request{
           "PATCH", "/api/v1/products/" + url_encode(id), *body,
           write_headers(req, {{"If-Match", "\"" + f->get("version") + "\""}})},
-        [s, &req, id, typed, reply = std::move(reply)](api_reply r) mutable {
+        [s, &req, id, typed, keyed,
+         reply = std::move(reply)](api_reply r) mutable {
           if (r.status == 412)
             // Someone saved in between: show theirs, say so, keep nothing.
             return edit_page(s, req, std::move(reply), 409, nullptr,
                              "This product was changed since you opened it "
                              "(in another tab, or by the API). Here it is as "
                              "saved now; make your change again.");
+          if (r.status == 409 && r.field() == "flow")
+            // On sale, and not ready for the new flow (no keys, no file).
+            return edit_page(
+              s, req, std::move(reply), 409, typed,
+              "This product is on sale, so it can move only to a delivery it "
+              "is ready for: "
+                + std::string{keyed ? "add licence keys below first, then "
+                                      "choose it again."
+                                    : "upload a file first, then choose it "
+                                      "again."},
+              "flow");
           if (!r.ok())
             return edit_page(s, req, std::move(reply), r.status, typed,
                              r.detail(), r.field());

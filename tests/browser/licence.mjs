@@ -1,10 +1,13 @@
-// A licence key bought in a real browser: a creator adds keys to a product
-// on the shipped `licence_key` flow in its editor (a bad list is refused,
-// saying which key); a guest buys it through the pages and the sandbox and
-// the order page shows the key; the next buyer is told the product is sold
-// out before paying anything.
+// A licence key bought in a real browser: a creator makes a product on the
+// shipped `licence_key` flow in the editor (its Delivery choice) and adds
+// keys to it there (a bad list is refused, saying which key); a guest buys
+// it through the pages and the sandbox and the order page shows the key;
+// a buyer who opened the page before the last key went is told it is sold
+// out without paying, and the page says so to later visitors before they
+// try. A product on sale moves to licence keys only once it has some: the
+// editor says where to add them and keeps the choice.
 
-import { check, creatorToken, run } from "./lib.mjs";
+import { check, creatorToken, product, randomFile, run } from "./lib.mjs";
 
 const password = "correct horse battery staple";
 
@@ -12,17 +15,12 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   const base = souk.url;
   const stamp = Date.now();
   const token = await creatorToken(base, `keys${stamp}@example.com`, password);
-  const auth = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
-  let r = await fetch(`${base}/api/v1/products`, {
-    method: "POST", headers: auth,
-    body: JSON.stringify({ title: "Pixel Editor", description: "An app, for the browser tests.",
-                           price: { amount: 150000, currency: "NGN" }, flow: "licence_key" }),
-  });
-  check(r.status === 201, `product created (${r.status})`);
-  const id = (await r.json()).id;
+  const auth = { Authorization: `Bearer ${token}` };
+  const flowOf = async (id) =>
+    (await (await fetch(`${base}/api/v1/products/${id}`, { headers: auth })).json()).flow;
   const key = `PXL-${stamp}-ABCD`;
 
-  // The creator adds the key in the product's editor.
+  // The creator makes the product in the editor, choosing its delivery.
   const editor = await (await browser.newContext()).newPage();
   rec.watch(editor, "creator");
   await editor.goto(`${base}/login`);
@@ -30,7 +28,18 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   await editor.getByLabel("Password").fill(password);
   await editor.getByRole("button", { name: "Sign in", exact: true }).click();
   await editor.waitForURL(/\/dashboard/);
-  await editor.goto(`${base}/dashboard/products/${id}`);
+  await editor.goto(`${base}/dashboard/products/new`);
+  await editor.getByLabel("Title").fill("Pixel Editor");
+  await editor.getByLabel("Description").fill("An app, for the browser tests.");
+  await editor.getByLabel("Price").fill("1500");
+  const chosen = () => editor.locator("input[name=flow]:checked").inputValue();
+  check(await chosen() === "digital_download", "a new product is a download unless chosen");
+  await editor.getByRole("radio", { name: /^Licence key/ }).check();
+  await editor.getByRole("button", { name: "Create product" }).click();
+  await editor.waitForURL(/\/dashboard\/products\/[^/?]+\?notice=created/);
+  const id = new URL(editor.url()).pathname.split("/").pop();
+  check(await flowOf(id) === "licence_key", "the product is on the licence_key flow");
+  check(await chosen() === "licence_key", "the editor shows its delivery");
   check(await editor.locator("#no-keys").isVisible(), "the editor says there are no keys yet");
   await editor.getByLabel("Add licence keys").fill(`GOOD-KEY\n\nBAD\u0007KEY\n`);
   await editor.getByRole("button", { name: "Add keys" }).click();
@@ -53,6 +62,12 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   await editor.getByRole("button", { name: "Publish", exact: true }).click();
   await editor.waitForURL(/notice=published/);
 
+  // A buyer opens the page while the one key is still there.
+  const late = await (await browser.newContext()).newPage();
+  rec.watch(late, "late buyer");
+  await late.goto(`${base}/p/${id}`);
+  await late.getByLabel("Your email").fill(`late${stamp}@example.com`);
+
   const page = await (await browser.newContext()).newPage();
   rec.watch(page, "buyer");
   await page.goto(`${base}/p/${id}`);
@@ -69,14 +84,41 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
         "the page says a key, not files, is ready");
   await rec.shot(page, "order-licence-key");
 
-  // The only key is gone: the next buyer learns it before paying.
-  const late = await (await browser.newContext()).newPage();
-  rec.watch(late, "late buyer");
-  await late.goto(`${base}/p/${id}`);
-  await late.getByLabel("Your email").fill(`late${stamp}@example.com`);
+  // The only key is gone: the buyer who opened the page before learns it
+  // before paying.
   await late.getByRole("button", { name: /^Buy/ }).click();
   await late.waitForLoadState();
   check(!/\/sandbox\/checkout\//.test(late.url()), "no payment page for a sold-out product");
   check(/sold out/i.test(await late.locator("main").innerText()), "the page says sold out");
   await rec.shot(late, "sold-out");
+  // A later visitor sees it before trying: no buy button at all.
+  const next = await (await browser.newContext()).newPage();
+  rec.watch(next, "next visitor");
+  await next.goto(`${base}/p/${id}`);
+  check(await next.getByRole("heading", { name: "Sold out" }).isVisible(), "the page says sold out first");
+  check(await next.getByRole("button", { name: /^Buy/ }).count() === 0, "and offers no buy button");
+  await next.goto(`${base}/`);
+  const card = next.locator("li.card").filter({ hasText: "Pixel Editor" });
+  check(/Sold out/.test(await card.innerText()), "the shop's list says sold out too");
+  await rec.shot(next, "sold-out-before");
+
+  // A download on sale moves to licence keys only once it has some: the
+  // editor says so, shows where to add them, and keeps the choice.
+  const course = await product(base, token, "digital_download", randomFile(2048), "Pixel Course");
+  await editor.goto(`${base}/dashboard/products/${course}`);
+  check(await editor.locator("#add-keys").count() === 0, "a download's editor has no keys section");
+  await editor.getByRole("radio", { name: /^Licence key/ }).check();
+  await editor.getByRole("button", { name: "Save changes" }).click();
+  await editor.locator("#flow-error").waitFor();
+  check(/add licence keys below first/.test(await editor.locator("#flow-error").innerText()),
+        "the editor says to add keys first");
+  check(await flowOf(course) === "digital_download", "the product did not move");
+  await rec.shot(editor, "editor-move-refused");
+  await editor.getByLabel("Add licence keys").fill(`CRS-${stamp}`);
+  await editor.getByRole("button", { name: "Add keys" }).click();
+  await editor.waitForURL(/notice=keys_added.*flow=licence_key/);
+  check(await chosen() === "licence_key", "the choice is kept");
+  await editor.getByRole("button", { name: "Save changes" }).click();
+  await editor.waitForURL(/notice=saved/);
+  check(await flowOf(course) === "licence_key", "the product moved to licence keys");
 });

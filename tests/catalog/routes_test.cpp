@@ -81,11 +81,13 @@ BOOST_AUTO_TEST_CASE(create_answers_a_draft_with_an_etag) {
   BOOST_TEST(res.header("etag").value() == "\"1\"");
   BOOST_TEST(res.header("location").value()
              == "/api/v1/products/" + doc["id"].get<std::string>());
-  for (auto key : {"id", "creator_id", "title", "description", "price",
-                   "min_price", "flow", "status", "version", "created_at",
-                   "updated_at", "published_at", "archived_at", "files"})
+  for (auto key :
+       {"id", "creator_id", "title", "description", "price", "min_price",
+        "flow", "status", "version", "created_at", "updated_at", "published_at",
+        "archived_at", "files", "sold_out"})
     BOOST_TEST(doc.contains(key), key);
-  BOOST_TEST(doc.size() == 14u);
+  BOOST_TEST(doc.size() == 15u);
+  BOOST_TEST(doc["sold_out"] == false); // a download is never sold out
   BOOST_TEST(doc["status"] == "draft");
   BOOST_TEST(doc["flow"] == "digital_download");
   BOOST_TEST(doc["version"] == 1);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -36,6 +37,7 @@ struct licence_shop : st::shop {
                      .dump());
     BOOST_REQUIRE_MESSAGE(res.status == 201, res.body);
     app = json::parse(res.body)["id"];
+    BOOST_TEST(json::parse(res.body)["sold_out"] == true); // no key yet
   }
 
   st::http_reply add_keys(const json& body) {
@@ -63,6 +65,34 @@ struct licence_shop : st::shop {
 
   std::vector<std::string> mails() {
     return st::read_files(std::filesystem::path{cfg.data_dir} / "mail", ".eml");
+  }
+
+  /// `sold_out` of the app as its creator reads it (fresh, not cached), then
+  /// in the creator's own listing: "true/true".
+  std::string sold_out() {
+    auto one = as_creator("GET", "/api/v1/products/" + app);
+    BOOST_REQUIRE_MESSAGE(one.status == 200, one.body);
+    auto list = as_creator("GET", "/api/v1/products?mine=1&limit=100");
+    BOOST_REQUIRE_MESSAGE(list.status == 200, list.body);
+    std::optional<bool> listed;
+    auto items = json::parse(list.body)["items"];
+    for (auto& p : items) {
+      if (p["id"] == app)
+        listed = p["sold_out"].get<bool>();
+      else // the shop's download products are never sold out
+        BOOST_TEST(p["sold_out"] == false);
+    }
+    BOOST_REQUIRE(listed);
+    return fmt::format("{}/{}", json::parse(one.body)["sold_out"].get<bool>(),
+                       *listed);
+  }
+
+  /// `sold_out` of the app as anyone reads it: public reads are cached, and
+  /// `sold_out` must be fresh all the same.
+  bool public_sold_out() {
+    auto res = st::http_request(port, "GET", "/api/v1/products/" + app);
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+    return json::parse(res.body)["sold_out"].get<bool>();
   }
 
   long long issued(const std::string& order_id) {
@@ -97,6 +127,7 @@ BOOST_AUTO_TEST_CASE(keys_are_issued_once_mailed_shown_and_revoked_by_refund) {
              == 422u);
   BOOST_TEST(add_keys({{"keys", {"KEY-A"}}, {"poll", "x"}}).status == 422u);
   BOOST_TEST(count("SELECT COUNT(*) FROM licence_keys") == 0);
+  BOOST_TEST(sold_out() == "true/true"); // no key yet
 
   // Keys are added once: repeats in a list and keys the pool has are
   // counted, not added again.
@@ -115,6 +146,9 @@ BOOST_AUTO_TEST_CASE(keys_are_issued_once_mailed_shown_and_revoked_by_refund) {
 
   auto pub = as_creator("POST", "/api/v1/products/" + app + "/publish");
   BOOST_REQUIRE_MESSAGE(pub.status == 200u, pub.body);
+  BOOST_TEST(json::parse(pub.body)["sold_out"] == false);
+  BOOST_TEST(sold_out() == "false/false");
+  BOOST_TEST(!public_sold_out()); // and now cached
 
   // Two buyers, two keys, the oldest first; each key in its receipt.
   auto a = checkout(app);
@@ -213,12 +247,15 @@ BOOST_AUTO_TEST_CASE(keys_are_issued_once_mailed_shown_and_revoked_by_refund) {
   auto withdrawn = as_creator("DELETE", "/api/v1/products/" + app
                                           + "/licence-keys/" + c_key_id);
   BOOST_TEST(withdrawn.status == 204u);
+  // The product says so before anyone tries to buy it, to everyone.
+  BOOST_TEST(public_sold_out()); // first: the creator's read re-caches it
+  BOOST_TEST(sold_out() == "true/true");
   auto orders_before = count("SELECT COUNT(*) FROM orders");
-  auto sold_out = checkout_raw(
+  auto late = checkout_raw(
     json{{"product_id", app}, {"email", "late@example.com"}}.dump(),
     souk::new_uuid());
-  BOOST_TEST(sold_out.status == 409u);
-  BOOST_TEST(code_of(sold_out) == "sold_out");
+  BOOST_TEST(late.status == 409u);
+  BOOST_TEST(code_of(late) == "sold_out");
   BOOST_TEST(count("SELECT COUNT(*) FROM orders") == orders_before);
 
   // A refund revokes the key: the buyer no longer sees it, the creator
@@ -241,6 +278,7 @@ BOOST_AUTO_TEST_CASE(an_order_paid_for_a_key_gone_meanwhile_is_refunded) {
   BOOST_REQUIRE(add_keys({{"keys", {"ONLY-KEY"}}}).status == 201u);
   BOOST_REQUIRE(
     as_creator("POST", "/api/v1/products/" + app + "/publish").status == 200u);
+  BOOST_TEST(!public_sold_out()); // and now cached
   auto before = balance("pending");
   // Two buyers start while one key is left; both pay.
   auto a = checkout(app);
@@ -260,6 +298,8 @@ BOOST_AUTO_TEST_CASE(an_order_paid_for_a_key_gone_meanwhile_is_refunded) {
   BOOST_TEST(ever_in(lost, "refunding"));
   BOOST_TEST(issued(lost) == 0);
   BOOST_TEST(issued(won) == 1);
+  // Sold out at once, though the product's document is cached.
+  BOOST_TEST(public_sold_out());
   // The creator keeps one sale's share, not two: the other was reversed.
   auto share = count("SELECT amount FROM ledger_entries WHERE cause_kind = "
                      "'sale' AND cause_id = '"
@@ -322,6 +362,7 @@ BOOST_AUTO_TEST_CASE(a_product_on_sale_moves_only_to_a_flow_it_can_deliver) {
   auto to_files = patch(app, "digital_download");
   BOOST_TEST(to_files.status == 409u);
   BOOST_TEST(to_files.body.find("/files") != std::string::npos);
+  BOOST_TEST(json::parse(to_files.body)["field"] == "flow");
   BOOST_TEST(count("SELECT COUNT(*) FROM products WHERE id = '" + app
                    + "' AND flow = 'licence_key'")
              == 1);
@@ -345,6 +386,7 @@ BOOST_AUTO_TEST_CASE(a_product_on_sale_moves_only_to_a_flow_it_can_deliver) {
   auto to_keys = patch(book_id, "licence_key");
   BOOST_TEST(to_keys.status == 409u);
   BOOST_TEST(to_keys.body.find("licence-keys") != std::string::npos);
+  BOOST_TEST(json::parse(to_keys.body)["field"] == "flow");
   // With keys it may.
   BOOST_REQUIRE(as_creator("POST",
                            "/api/v1/products/" + book_id + "/licence-keys",

@@ -61,6 +61,10 @@ struct product {
   std::string published_at;
   std::string archived_at;
   std::vector<product_file> files;
+  /// The product's flow gives licence keys and a pool it takes them from
+  /// has none left: checkout would answer `sold_out`. Never cached: read
+  /// with every product and listing page, cached or not.
+  bool sold_out = false;
 };
 
 /// Who is asking. The HTTP layer builds it from `accounts::principal`.
@@ -210,6 +214,10 @@ private:
 
   expected<product> load(const std::string& id);
   expected<product> to_product(const persistence::product_row& row);
+  /// Sets `sold_out` on those of `items` whose flow gives licence keys
+  /// (one query for them all, none when no flow gives keys). Cached
+  /// documents get it afresh on each read.
+  status mark_sold_out(std::vector<product>& items);
   expected<product> change_status(const caller& who, const std::string& id,
                                   std::optional<int64_t> if_version,
                                   transition to);

@@ -37,6 +37,14 @@ struct options {
   /// Flows that give buyers licence keys, with the pools they take keys
   /// from: their products' editor has a licence keys section.
   std::map<std::string, std::vector<std::string>> keyed_flows;
+  /// A flow a product may be sold on, as the product editor offers it.
+  struct flow_choice {
+    std::string name;        ///< the template's `flow`
+    std::string description; ///< the template's `description`, maybe empty
+  };
+  /// The flows the product editor offers, the default first; with fewer
+  /// than two the editor shows no choice (products get the API's default).
+  std::vector<flow_choice> flows;
 };
 
 /// A page for a browser whose download link (`GET /d/{token}`) cannot be

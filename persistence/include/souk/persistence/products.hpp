@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "souk/core/error.hpp"
@@ -88,6 +89,12 @@ public:
   /// product), ordered by product, then name.
   expected<std::vector<product_file_info>>
   files_of(const std::vector<std::string>& product_ids);
+
+  /// Which of the (product id, pool) pairs in `wanted` have a licence key
+  /// left to give, in one query (an index probe per pair).
+  expected<std::vector<std::pair<std::string, std::string>>>
+  pools_with_keys_left(
+    const std::vector<std::pair<std::string, std::string>>& wanted);
 
   /// How many files `product_id` has.
   expected<int64_t> count_files(const std::string& product_id);
