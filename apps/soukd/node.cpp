@@ -319,6 +319,15 @@ std::set<std::string> licence_pools(const flows::flow_template& tpl) {
   return pools;
 }
 
+// Whether `tpl` gives buyers files (`delivery.grant_access`).
+bool grants_files(const flows::flow_template& tpl) {
+  for (auto& state : tpl.states)
+    for (auto& step : state.steps)
+      if (step.action == "delivery.grant_access")
+        return true;
+  return false;
+}
+
 // A checkout of a product whose flow issues licence keys is refused while a
 // pool it takes from has none left: better "sold out" than a payment souk
 // cannot deliver on (two orders paid for the last key: the second is
@@ -525,9 +534,12 @@ status node::start() {
     if (tpl->kind == "order") { // products cannot be sold on a payout flow
       catalog_opts.flows.push_back(tpl->name);
       auto pools = licence_pools(*tpl);
-      if (!pools.empty())
+      if (!pools.empty()) {
         catalog_opts.keyed_flows[tpl->name]
           = std::vector<std::string>(pools.begin(), pools.end());
+        if (grants_files(*tpl))
+          catalog_opts.file_and_key_flows.insert(tpl->name);
+      }
     }
   auto products = std::make_shared<catalog::service>(d.db, catalog_opts);
   auto gateway = payments::make_paystack(gw_opts);
@@ -848,6 +860,7 @@ status node::start() {
   page_opts.public_origin = origin_of(d.cfg.public_url);
   page_opts.shop_name = d.cfg.email.shop_name;
   page_opts.keyed_flows = catalog_opts.keyed_flows;
+  page_opts.file_and_key_flows = catalog_opts.file_and_key_flows;
   for (auto& tpl : d.flows->list())
     if (tpl->kind == "order") {
       pages::options::flow_choice c{tpl->name, tpl->description};

@@ -117,13 +117,16 @@ status check_description(std::string_view text) {
 }
 
 // What a product on `flow` needs to be on sale (a file, or a licence key
-// when the flow gives keys: `keyed_flows`), or `conflict` saying what to
-// add first.
-expected<product_repository::requirement> deliverable(
-  product_repository& repo, const std::string& id, const std::string& flow,
-  const std::map<std::string, std::vector<std::string>>& keyed_flows) {
-  auto keyed = keyed_flows.find(flow);
-  if (keyed == keyed_flows.end()) {
+// when the flow gives keys: `keyed_flows`, or both: `file_and_key_flows`),
+// or `conflict` saying what to add first.
+expected<product_repository::requirement> deliverable(product_repository& repo,
+                                                      const std::string& id,
+                                                      const std::string& flow,
+                                                      const options& opts) {
+  auto keyed = opts.keyed_flows.find(flow);
+  bool with_files = keyed == opts.keyed_flows.end()
+                    || opts.file_and_key_flows.count(flow) > 0;
+  if (with_files) {
     auto files = repo.count_files(id);
     if (!files)
       return files.err();
@@ -133,7 +136,8 @@ expected<product_repository::requirement> deliverable(
                                "sale; upload a file first with PUT "
                                "/api/v1/products/{}/files?name=FILENAME",
                                id)};
-    return product_repository::requires_file;
+    if (keyed == opts.keyed_flows.end())
+      return product_repository::requires_file;
   }
   // Keys in every pool the flow takes from.
   for (auto& pool : keyed->second) {
@@ -147,7 +151,8 @@ expected<product_repository::requirement> deliverable(
                                "POST /api/v1/products/{}/licence-keys",
                                flow, pool, id)};
   }
-  return product_repository::requires_licence_key;
+  return with_files ? product_repository::requires_file_and_licence_key
+                    : product_repository::requires_licence_key;
 }
 
 // The licence-key pools products on `flow` need keys in (none for a flow
@@ -545,7 +550,7 @@ expected<product> service::update(const caller& who, const std::string& id,
     // gives licence keys needs keys, any other a file).
     if (row.status == published && *patch.flow != row.flow) {
       reads_.fetch_add(1, std::memory_order_relaxed);
-      auto needs = deliverable(repo, id, *patch.flow, opts_.keyed_flows);
+      auto needs = deliverable(repo, id, *patch.flow, opts_);
       if (!needs) {
         auto err = needs.err();
         if (err.code == errc::conflict)
@@ -618,7 +623,7 @@ expected<product> service::change_status(const caller& who,
         return error{errc::conflict,
                      "archived products cannot be published again"};
       reads_.fetch_add(1, std::memory_order_relaxed);
-      auto needs = deliverable(repo, id, row.flow, opts_.keyed_flows);
+      auto needs = deliverable(repo, id, row.flow, opts_);
       if (!needs)
         return needs.err();
       require = *needs;

@@ -167,6 +167,8 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   auto keyed = s->opts.keyed_flows.find(
     s->opts.keyed_flows.count(flow) > 0 ? flow : product.value("flow", ""));
   view["keyed"] = exists && keyed != s->opts.keyed_flows.end();
+  view["keys_only"] = view["keyed"].get<bool>()
+                      && s->opts.file_and_key_flows.count(keyed->first) == 0;
   json stock = json::array();
   int64_t total = 0;
   if (exists && keyed != s->opts.keyed_flows.end()) {
@@ -404,13 +406,18 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
         return edit_page(s, req, std::move(reply), 422, typed,
                          body.err().detail, body.err().field);
       auto id = req.param("id");
-      bool keyed = s->opts.keyed_flows.count(f->get("flow")) > 0;
+      // What the new flow needs, for the page's words if the move is refused.
+      std::string needs = "a file (upload one below)";
+      if (s->opts.keyed_flows.count(f->get("flow")) > 0)
+        needs = s->opts.file_and_key_flows.count(f->get("flow")) > 0
+                  ? "a file and licence keys (add them below)"
+                  : "licence keys (add them below)";
       s->api.call(
         req,
         api_request{
           "PATCH", "/api/v1/products/" + url_encode(id), *body,
           write_headers(req, {{"If-Match", "\"" + f->get("version") + "\""}})},
-        [s, &req, id, typed, keyed,
+        [s, &req, id, typed, needs,
          reply = std::move(reply)](api_reply r) mutable {
           if (r.status == 412)
             // Someone saved in between: show theirs, say so, keep nothing.
@@ -423,11 +430,8 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
             return edit_page(
               s, req, std::move(reply), 409, typed,
               "This product is on sale, so it can move only to a delivery it "
-              "is ready for: "
-                + std::string{keyed ? "add licence keys below first, then "
-                                      "choose it again."
-                                    : "upload a file first, then choose it "
-                                      "again."},
+              "is ready for. That one needs "
+                + needs + " first; then choose it again.",
               "flow");
           if (!r.ok())
             return edit_page(s, req, std::move(reply), r.status, typed,

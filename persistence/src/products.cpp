@@ -156,15 +156,19 @@ product_repository::update(const product_row& row, int64_t expected_version,
         ":p, currency = :cur, min_amount = :min, flow = :f, status = :s, "
         "version = :v, updated_at = :ua, published_at = :pa, archived_at = "
         ":aa WHERE id = :id AND version = :expected";
-    if (require == requires_file)
+    bool file
+      = require == requires_file || require == requires_file_and_licence_key;
+    bool keys = require == requires_licence_key
+                || require == requires_file_and_licence_key;
+    if (file)
       query += " AND EXISTS (SELECT 1 FROM product_files f WHERE "
-               "f.product_id = :id2)";
-    else if (require == requires_licence_key)
+               "f.product_id = :idf)";
+    if (keys)
       for (size_t i = 0; i < std::max<size_t>(pools.size(), 1); ++i)
         query += fmt::format(
           " AND EXISTS (SELECT 1 FROM licence_keys k "
-          "WHERE k.product_id = :id{}{})",
-          i + 2, pools.empty() ? "" : fmt::format(" AND k.pool = :kp{}", i));
+          "WHERE k.product_id = :idk{}{})",
+          i, pools.empty() ? "" : fmt::format(" AND k.pool = :kp{}", i));
     auto prep = (sql.prepare << query);
     prep, soci::use(row.title, "t"), soci::use(row.description, "d"),
       soci::use(price, "p"), soci::use(row.currency, "cur"),
@@ -176,11 +180,11 @@ product_repository::update(const product_row& row, int64_t expected_version,
       soci::use(expected, "expected");
     // A second name for the same value: PostgreSQL's backend numbers
     // placeholders by occurrence.
-    if (require == requires_file)
-      prep, soci::use(row.id, "id2");
-    else if (require == requires_licence_key)
+    if (file)
+      prep, soci::use(row.id, "idf");
+    if (keys)
       for (size_t i = 0; i < std::max<size_t>(pools.size(), 1); ++i) {
-        prep, soci::use(row.id, "id" + std::to_string(i + 2));
+        prep, soci::use(row.id, "idk" + std::to_string(i));
         if (!pools.empty())
           prep, soci::use(pools[i], "kp" + std::to_string(i));
       }

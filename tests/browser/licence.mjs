@@ -110,7 +110,7 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   await editor.getByRole("radio", { name: /^Licence key/ }).check();
   await editor.getByRole("button", { name: "Save changes" }).click();
   await editor.locator("#flow-error").waitFor();
-  check(/add licence keys below first/.test(await editor.locator("#flow-error").innerText()),
+  check(/needs licence keys \(add them below\) first/.test(await editor.locator("#flow-error").innerText()),
         "the editor says to add keys first");
   check(await flowOf(course) === "digital_download", "the product did not move");
   await rec.shot(editor, "editor-move-refused");

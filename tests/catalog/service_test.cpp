@@ -296,6 +296,26 @@ BOOST_AUTO_TEST_CASE(
                              {"addon", "pro"});
   BOOST_REQUIRE(all);
   BOOST_TEST(*all);
+  // A flow that gives files too needs both, in the same statement: keys
+  // and no file stop it.
+  auto bare = f.svc->create(f.creator, in);
+  BOOST_REQUIRE(bare);
+  BOOST_REQUIRE(keys.add(bare->id, "addon", {"B-1"}, "2026-01-01T00:00:00Z"));
+  auto bare_row = products.find(bare->id);
+  BOOST_REQUIRE(bare_row && *bare_row);
+  auto next = **bare_row;
+  next.version += 1;
+  auto both = products.update(
+    next, (*bare_row)->version,
+    sp::product_repository::requires_file_and_licence_key, {"addon"});
+  BOOST_REQUIRE(both);
+  BOOST_TEST(!*both);
+  f.add_file(bare->id);
+  both = products.update(next, (*bare_row)->version,
+                         sp::product_repository::requires_file_and_licence_key,
+                         {"addon"});
+  BOOST_REQUIRE(both);
+  BOOST_TEST(*both);
 }
 
 BOOST_AUTO_TEST_CASE(a_product_is_edited_published_and_archived) {

@@ -89,8 +89,9 @@ struct licence_shop : st::shop {
 
   /// `sold_out` of the app as anyone reads it: public reads are cached, and
   /// `sold_out` must be fresh all the same.
-  bool public_sold_out() {
-    auto res = st::http_request(port, "GET", "/api/v1/products/" + app);
+  bool public_sold_out(const std::string& id = {}) {
+    auto res = st::http_request(port, "GET",
+                                "/api/v1/products/" + (id.empty() ? app : id));
     BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
     return json::parse(res.body)["sold_out"].get<bool>();
   }
@@ -422,6 +423,63 @@ BOOST_AUTO_TEST_CASE(buyers_paying_at_once_never_share_a_key) {
   BOOST_TEST(given.size() == 6u);
   BOOST_TEST(keys()["stock"][0]["left"] == 0);
   BOOST_TEST(keys()["stock"][0]["issued"] == 6);
+}
+
+// The shipped `download_with_key` flow gives a file and a key: its product
+// is on sale only with both, and each buyer gets both, in one receipt.
+BOOST_AUTO_TEST_CASE(a_product_giving_a_file_and_a_key_needs_and_gives_both) {
+  auto made
+    = as_creator("POST", "/api/v1/products",
+                 json{{"title", "The Suite"},
+                      {"description", "An installer and its key."},
+                      {"price", {{"amount", 300000}, {"currency", "NGN"}}},
+                      {"flow", "download_with_key"}}
+                   .dump());
+  BOOST_REQUIRE_MESSAGE(made.status == 201u, made.body);
+  std::string id = json::parse(made.body)["id"];
+  BOOST_TEST(json::parse(made.body)["sold_out"] == true);
+  auto publish
+    = [&] { return as_creator("POST", "/api/v1/products/" + id + "/publish"); };
+  // A key and no file: not on sale.
+  BOOST_REQUIRE(as_creator("POST", "/api/v1/products/" + id + "/licence-keys",
+                           json{{"keys", {"SUITE-1"}}}.dump())
+                  .status
+                == 201u);
+  auto no_file = publish();
+  BOOST_TEST(no_file.status == 409u);
+  BOOST_TEST(no_file.body.find("/files") != std::string::npos, no_file.body);
+  // A file and a key: on sale.
+  auto up = st::http_request(
+    port, "PUT", "/api/v1/products/" + id + "/files?name=setup.exe", "MZ..",
+    {{"Authorization", "Bearer " + creator_token},
+     {"Content-Type", "application/octet-stream"}});
+  BOOST_REQUIRE_MESSAGE(up.status == 201u, up.body);
+  auto on_sale = publish();
+  BOOST_REQUIRE_MESSAGE(on_sale.status == 200u, on_sale.body);
+
+  auto a = checkout(id);
+  BOOST_REQUIRE(press(a, "pay").status < 400);
+  std::string a_id = a["order"]["id"];
+  BOOST_REQUIRE(reaches(a_id, "delivered"));
+  BOOST_TEST(order_keys(a)[0]["key"] == "SUITE-1");
+  BOOST_TEST(count("SELECT COUNT(*) FROM download_grants WHERE order_id = '"
+                   + a_id + "'")
+             == 1);
+  auto receipt = [&] {
+    for (auto& m : mails()) {
+      auto text = souk::email::decode_quoted_printable(m);
+      if (text.find(a_id) != std::string::npos)
+        return text;
+    }
+    return std::string{};
+  };
+  BOOST_REQUIRE(eventually([&] { return !receipt().empty(); }));
+  auto text = receipt();
+  BOOST_TEST(text.find("SUITE-1") != std::string::npos, text);
+  BOOST_TEST(text.find("setup.exe") != std::string::npos, text);
+  BOOST_TEST(text.find("/d/") != std::string::npos, text);
+  // The one key is gone: sold out, though the file is still there.
+  BOOST_TEST(public_sold_out(id));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -129,6 +130,9 @@ struct options {
   /// with the pools they take keys from: their products are published with
   /// keys in each of those pools, where other products need a file.
   std::map<std::string, std::vector<std::string>> keyed_flows;
+  /// Those of `keyed_flows` that also give files (`delivery.grant_access`):
+  /// their products need a file as well as the keys.
+  std::set<std::string> file_and_key_flows;
 };
 
 /// The product catalog: creating, editing, publishing, archiving, reading

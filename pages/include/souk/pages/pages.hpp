@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ struct options {
   /// Flows that give buyers licence keys, with the pools they take keys
   /// from: their products' editor has a licence keys section.
   std::map<std::string, std::vector<std::string>> keyed_flows;
+  /// Those of `keyed_flows` that give files too.
+  std::set<std::string> file_and_key_flows;
   /// A flow a product may be sold on, as the product editor offers it.
   struct flow_choice {
     std::string name;        ///< the template's `flow`

@@ -78,9 +78,14 @@ public:
   /// keeps concurrent edits from silently overwriting each other. With
   /// `require` other than `requires_nothing`, the product must also have at
   /// least one file, or a licence key in each of `pools` (any pool when
-  /// empty), checked in the same statement so one removed meanwhile cannot
-  /// slip through.
-  enum requirement { requires_nothing, requires_file, requires_licence_key };
+  /// empty), or both, checked in the same statement so one removed
+  /// meanwhile cannot slip through.
+  enum requirement {
+    requires_nothing,
+    requires_file,
+    requires_licence_key,
+    requires_file_and_licence_key
+  };
   expected<bool> update(const product_row& row, int64_t expected_version,
                         requirement require = requires_nothing,
                         const std::vector<std::string>& pools = {});
