@@ -75,6 +75,8 @@ nlohmann::json product_json(const catalog::product& p) {
           {"sold_out", p.sold_out}};
 }
 
+// The version only: it guards edits (If-Match). `sold_out` changes without
+// an edit, so the ETag does not make GETs cacheable (no If-None-Match).
 std::string etag_of(const catalog::product& p) {
   return fmt::format("\"{}\"", p.version);
 }

@@ -145,6 +145,7 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   view["flows"] = flows;
   view["pick_flow"] = flows.size() > 1;
   view["flow_moving"] = exists && flow != view["form"].value("flow_was", "");
+  view["flow_query"] = url_encode(flow);
   view["version"] = version;
   view["action"] = exists ? "/dashboard/products/" + product.value("id", "")
                           : "/dashboard/products";
@@ -160,15 +161,17 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
                        {"size_text", size_text(f.value("size", int64_t{0}))},
                        {"sha_short", f.value("sha256", "").substr(0, 12)}});
   view["files"] = files;
+  // What the product's own flow gives, for the words about its files.
+  std::string own = product.value("flow", "");
+  bool own_keyed = exists && s->opts.keyed_flows.count(own) > 0;
+  view["gives_keys"] = own_keyed;
+  view["keys_only"] = own_keyed && s->opts.file_and_key_flows.count(own) == 0;
   // A product whose flow gives licence keys: its pools' stock, and a form
-  // to add keys.
-  // The form's flow: after a refused move to a flow that gives keys, the
-  // section to add them is there.
+  // to add keys. The form's flow counts: after a refused move to a flow
+  // that gives keys, the section to add them is there.
   auto keyed = s->opts.keyed_flows.find(
-    s->opts.keyed_flows.count(flow) > 0 ? flow : product.value("flow", ""));
+    s->opts.keyed_flows.count(flow) > 0 ? flow : own);
   view["keyed"] = exists && keyed != s->opts.keyed_flows.end();
-  view["keys_only"] = view["keyed"].get<bool>()
-                      && s->opts.file_and_key_flows.count(keyed->first) == 0;
   json stock = json::array();
   int64_t total = 0;
   if (exists && keyed != s->opts.keyed_flows.end()) {
@@ -206,7 +209,7 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   if (!error.empty()) {
     auto ff = form_field(field);
     if (ff == "title" || ff == "description" || ff == "price"
-        || ff == "min_price" || ff == "flow")
+        || ff == "min_price" || (ff == "flow" && view["pick_flow"].get<bool>()))
       view[ff + "_error"] = error;
     else
       view["error"] = error;

@@ -230,29 +230,31 @@ expected<std::vector<std::pair<std::string, std::string>>>
 product_repository::pools_with_keys_left(
   const std::vector<std::pair<std::string, std::string>>& wanted) {
   std::vector<std::pair<std::string, std::string>> out;
-  if (wanted.empty())
-    return out;
   // One derived table per pair, each at most one row from the partial
-  // index of keys left.
-  std::string query;
-  std::vector<std::string> values;
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    auto p = std::to_string(2 * i), q = std::to_string(2 * i + 1);
-    query += fmt::format(
-      "{}SELECT product_id, pool FROM (SELECT product_id, pool FROM "
-      "licence_keys WHERE product_id = :p{} AND pool = :p{} AND order_id IS "
-      "NULL LIMIT 1) AS k{}",
-      i ? " UNION ALL " : "", p, q, i);
-    values.push_back(wanted[i].first);
-    values.push_back(wanted[i].second);
+  // index of keys left; in parts, within SQLite's limits on the terms of a
+  // compound SELECT (500) and on bound values (999 before 3.32).
+  constexpr size_t per_query = 200;
+  for (size_t from = 0; from < wanted.size(); from += per_query) {
+    std::string query;
+    std::vector<std::string> values;
+    for (size_t i = from; i < std::min(wanted.size(), from + per_query); ++i) {
+      auto n = i - from;
+      query += fmt::format(
+        "{}SELECT product_id, pool FROM (SELECT product_id, pool FROM "
+        "licence_keys WHERE product_id = :p{} AND pool = :p{} AND order_id IS "
+        "NULL LIMIT 1) AS k{}",
+        n ? " UNION ALL " : "", 2 * n, 2 * n + 1, n);
+      values.push_back(wanted[i].first);
+      values.push_back(wanted[i].second);
+    }
+    auto st = db_.run([&](soci::session& sql) {
+      const std::vector<std::string>& bound = values;
+      for (auto& r : rows::query{sql, query, bound})
+        out.emplace_back(r.get<std::string>(0), r.get<std::string>(1));
+    });
+    if (st)
+      return st;
   }
-  auto st = db_.run([&](soci::session& sql) {
-    const std::vector<std::string>& bound = values;
-    for (auto& r : rows::query{sql, query, bound})
-      out.emplace_back(r.get<std::string>(0), r.get<std::string>(1));
-  });
-  if (st)
-    return st;
   return out;
 }
 

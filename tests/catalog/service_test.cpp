@@ -611,6 +611,70 @@ BOOST_AUTO_TEST_CASE(racing_edits_have_exactly_one_winner) {
   }
 }
 
+// `sold_out` changes with every sale, outside the service: a cached
+// document or listing page still says it as it is now, for one probe of
+// the keys left; a page with no product giving keys reads nothing more.
+BOOST_AUTO_TEST_CASE(sold_out_is_fresh_in_cached_documents_and_pages) {
+  sc::options o;
+  o.flows = {"digital_download", "licence_key"};
+  o.keyed_flows = {{"licence_key", {"default"}}};
+  o.cache_ttl = std::chrono::hours{1};
+  fixture f{o};
+  auto anon = sc::caller::anonymous();
+  auto download = f.make_published("Download");
+  auto in = fixture::book("Keyed");
+  in.flow = "licence_key";
+  auto p = f.svc->create(f.creator, in);
+  BOOST_REQUIRE(p);
+  BOOST_TEST(p->sold_out); // no key yet
+  sp::licence_key_repository keys{*f.db};
+  BOOST_REQUIRE(keys.add(p->id, "default", {"K-1"}, "2026-01-01T00:00:00Z"));
+  auto pub = f.svc->publish(f.creator, p->id);
+  BOOST_REQUIRE(pub);
+  BOOST_TEST(!pub->sold_out);
+  auto listed = [&](const std::string& id) {
+    auto page = f.svc->list(anon, {});
+    BOOST_REQUIRE(page);
+    for (auto& item : page->items)
+      if (item.id == id)
+        return item.sold_out;
+    BOOST_FAIL("not listed: " + id);
+    return false;
+  };
+  // Cached from here on.
+  BOOST_TEST(!f.svc->get(anon, p->id)->sold_out);
+  BOOST_TEST(!listed(p->id));
+  BOOST_TEST(!f.svc->get(anon, download.id)->sold_out);
+  auto before = f.svc->database_reads();
+  BOOST_TEST(!f.svc->get(anon, download.id)->sold_out);
+  BOOST_TEST(f.svc->database_reads() == before); // nothing to probe
+
+  // The last key goes (withdrawn here; a sale is the same to the catalog).
+  auto left = keys.list(p->id, "default", sp::licence_key_filter::left, "", 10);
+  BOOST_REQUIRE(left && left->size() == 1u);
+  BOOST_REQUIRE(!keys.withdraw(p->id, left->front().id));
+  BOOST_TEST(f.svc->get(anon, p->id)->sold_out);
+  BOOST_TEST(listed(p->id));
+  BOOST_TEST(!listed(download.id));
+  // Served from the cache: one probe for the product, one per page.
+  BOOST_TEST(f.svc->database_reads() == before + 3);
+  // Many pairs at once (a long page of products with several pools) go in
+  // parts, within SQLite's limits.
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 450; ++i)
+    many.emplace_back(souk::new_uuid(), "default");
+  BOOST_REQUIRE(
+    keys.add(download.id, "extra", {"X-1"}, "2026-01-01T00:00:00Z"));
+  many.emplace_back(download.id, "extra");
+  auto found = sp::product_repository{*f.db}.pools_with_keys_left(many);
+  BOOST_REQUIRE_MESSAGE(found, (found ? "" : found.err().detail));
+  BOOST_TEST(found->size() == 1u);
+  // Keys again: on sale again, at once.
+  BOOST_REQUIRE(keys.add(p->id, "default", {"K-2"}, "2026-01-01T00:00:00Z"));
+  BOOST_TEST(!f.svc->get(anon, p->id)->sold_out);
+  BOOST_TEST(!listed(p->id));
+}
+
 BOOST_AUTO_TEST_CASE(public_reads_are_cached_until_an_edit) {
   fixture f;
   auto anon = sc::caller::anonymous();
