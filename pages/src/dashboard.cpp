@@ -110,8 +110,11 @@ std::string form_field(const std::string& api_field) {
 void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
             const visitor& v, unsigned status, json product, json typed,
             std::string version, const std::string& error,
-            const std::string& field,
-            const json& licence_stock = json::array()) {
+            const std::string& field, const json& licence = json::object()) {
+  // The API's answer on the product's keys (stock per pool and a page of
+  // keys); null when it could not be read.
+  json licence_stock
+    = licence.is_object() ? licence.value("stock", json::array()) : json();
   json view;
   bool exists = product.is_object() && product.contains("id");
   view["title"] = exists ? "Edit " + product.value("title", "") : "New product";
@@ -206,6 +209,38 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   view["stock_unknown"] = !licence_stock.is_array();
   view["no_keys"] = licence_stock.is_array() && total == 0;
   view["licence_stock"] = licence_stock.is_array() ? stock : json::array();
+  // A page of the keys themselves, each left one with a way to withdraw it.
+  if (exists && view["keyed"].get<bool>() && licence.is_object()) {
+    const std::string base = "/dashboard/products/" + product.value("id", "");
+    std::string shown = std::string{req.query_param("keys").value_or("all")};
+    json items = json::array();
+    for (auto& k : licence.value("items", json::array())) {
+      auto state = k.value("status", "");
+      items.push_back(
+        {{"id", k.value("id", "")},
+         {"key", k.value("key", "")},
+         {"pool", k.value("pool", "")},
+         {"status", state},
+         {"order_id", k.value("order_id", "")},
+         {"when",
+          time_text(k.value(state == "left" ? "added_at" : "issued_at", ""))},
+         {"reason", k.value("revoked_reason", "")},
+         {"withdrawable", state == "left" && !view["archived"].get<bool>()}});
+    }
+    view["has_key_list"] = !items.empty();
+    view["key_list"] = items;
+    json filters = json::array();
+    for (std::string f : {"all", "left", "issued", "revoked"})
+      filters.push_back(
+        {{"name", f},
+         {"url", base + (f == "all" ? "" : "?keys=" + f) + "#key-list"},
+         {"current", f == shown}});
+    view["key_filters"] = filters;
+    if (licence["next_cursor"].is_string())
+      view["keys_next"]
+        = base + "?keys=" + url_encode(shown) + "&keys_cursor="
+          + url_encode(licence["next_cursor"].get<std::string>()) + "#key-list";
+  }
   if (!error.empty()) {
     auto ff = form_field(field);
     if (ff == "title" || ff == "description" || ff == "price"
@@ -230,11 +265,18 @@ void edit_page(const site_ptr& s, const http::request& req,
                http::reply_fn reply, unsigned status = 200, json typed = {},
                std::string error = {}, std::string field = {}) {
   auto id = url_encode(req.param("id"));
+  // The page of keys shown (`?keys=left|issued|revoked`, `?keys_cursor=`).
+  std::string keys_query = "?limit=50";
+  if (auto shown = req.query_param("keys");
+      shown && (*shown == "left" || *shown == "issued" || *shown == "revoked"))
+    keys_query += "&status=" + std::string{*shown};
+  if (auto cursor = req.query_param("keys_cursor"); cursor && !cursor->empty())
+    keys_query += "&cursor=" + url_encode(std::string{*cursor});
   with_visitor(
     s, req,
     {api_request{"GET", "/api/v1/products/" + id, {}, {}},
      api_request{
-       "GET", "/api/v1/products/" + id + "/licence-keys?limit=1", {}, {}}},
+       "GET", "/api/v1/products/" + id + "/licence-keys" + keys_query, {}, {}}},
     [s, &req, reply = std::move(reply), status, typed = std::move(typed),
      error = std::move(error),
      field = std::move(field)](visitor v, std::vector<api_reply> rs) mutable {
@@ -248,8 +290,7 @@ void edit_page(const site_ptr& s, const http::request& req,
                              "Only its creator can edit a product."));
       editor(s, req, std::move(reply), v, status, p.body, typed,
              etag_version(p.header("etag")), error, field,
-             rs[1].ok() ? rs[1].body.value("stock", json::array())
-                        : json(nullptr));
+             rs[1].ok() ? rs[1].body : json(nullptr));
     });
 }
 

@@ -27,6 +27,7 @@ const std::map<std::string, std::string>& notices() {
     {"archived", "Archived: the product is no longer for sale."},
     {"uploaded", "File uploaded."},
     {"file_removed", "File removed."},
+    {"key_withdrawn", "Key withdrawn: no buyer will get it."},
     {"keys_added", "Licence keys added. Keys you had added before were "
                    "skipped."},
     {"keys_present", "Those keys were all there already: nothing was "

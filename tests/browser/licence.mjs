@@ -54,6 +54,19 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   check((await row.count()) === 1, "one pool");
   check((await row.locator("td").nth(1).innerText()).trim() === "1", "one key left");
   await rec.shot(editor, "editor-licence-keys");
+  // The keys are listed; a key that leaked is withdrawn before anyone gets it.
+  await editor.getByLabel("Add licence keys").fill(`LEAKED-${stamp}`);
+  await editor.getByRole("button", { name: "Add keys" }).click();
+  const listed = editor.locator("#keys-table tbody tr");
+  await listed.nth(1).waitFor(); // the page again, with the new key
+  check((await listed.count()) === 2, "both keys are listed");
+  check((await row.locator("td").nth(1).innerText()).trim() === "2", "two keys left");
+  editor.once("dialog", (d) => d.accept());
+  await editor.getByRole("button", { name: `Withdraw LEAKED-${stamp}` }).click();
+  await editor.waitForURL(/notice=key_withdrawn/);
+  check((await listed.count()) === 1, "one key listed");
+  check((await listed.first().innerText()).includes(key), "the good key stays");
+  check((await row.locator("td").nth(1).innerText()).trim() === "1", "one key left");
   // The same key again adds nothing, and the page says so.
   await editor.getByLabel("Add licence keys").fill(key);
   await editor.getByRole("button", { name: "Add keys" }).click();
@@ -83,6 +96,15 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   check(await page.getByRole("heading", { name: "Your licence key is ready" }).isVisible(),
         "the page says a key, not files, is ready");
   await rec.shot(page, "order-licence-key");
+
+  // The creator sees which order got it, and cannot withdraw it now.
+  await editor.goto(`${base}/dashboard/products/${id}?keys=issued`);
+  const issuedRow = editor.locator("#keys-table tbody tr");
+  check((await issuedRow.count()) === 1, "one key issued");
+  check(/issued/.test(await issuedRow.innerText()), "it says issued");
+  check((await issuedRow.getByRole("button", { name: /^Withdraw/ }).count()) === 0,
+        "an issued key has no withdraw button");
+  await rec.shot(editor, "editor-issued-keys");
 
   // The only key is gone: the buyer who opened the page before learns it
   // before paying.
@@ -115,11 +137,20 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
         "the editor says to add keys first");
   check(await flowOf(course) === "digital_download", "the product did not move");
   await rec.shot(editor, "editor-move-refused");
-  await editor.getByLabel("Add licence keys").fill(`CRS-${stamp}`);
+  const many = Array.from({ length: 60 }, (_, i) => `CRS-${stamp}-${String(i).padStart(2, "0")}`);
+  await editor.getByLabel("Add licence keys").fill(many.join("\n"));
   await editor.getByRole("button", { name: "Add keys" }).click();
   await editor.waitForURL(/notice=keys_added.*flow=licence_key/);
   check(await chosen() === "licence_key", "the choice is kept");
   await editor.getByRole("button", { name: "Save changes" }).click();
   await editor.waitForURL(/notice=saved/);
   check(await flowOf(course) === "licence_key", "the product moved to licence keys");
+  // Its 60 keys are listed 50 at a time, in the order they were added.
+  const keyRows = editor.locator("#keys-table tbody tr");
+  check((await keyRows.count()) === 50, "50 keys on the first page");
+  await editor.getByRole("link", { name: "More keys" }).click();
+  await editor.waitForURL(/keys_cursor=/);
+  check((await keyRows.count()) === 10, "10 on the next");
+  check((await keyRows.last().innerText()).includes(many[59]), "the last key added comes last");
+  check((await editor.getByRole("link", { name: "More keys" }).count()) === 0, "and no more");
 });

@@ -112,8 +112,9 @@
     });
   }
 
-  // Taking a file off a product: DELETE on the API, then the page again. A
-  // file a buyer has stays, and the answer says why.
+  // Taking a file off a product (or a licence key out of its pool): DELETE
+  // on the API, then the page again. A file a buyer has (an issued key)
+  // stays, and the answer says why.
   function removeFile(form) {
     var status = form.querySelector("[data-remove-status]");
     form.addEventListener("submit", function (ev) {
@@ -128,7 +129,7 @@
         } else {
           var detail = "it could not be removed (" + xhr.status + ")";
           try { detail = JSON.parse(xhr.responseText).detail || detail; } catch (e) { /* not JSON */ }
-          status.textContent = "Not removed: " + detail;
+          status.textContent = (form.getAttribute("data-fail") || "Not removed") + ": " + detail;
         }
       });
       xhr.addEventListener("error", function () {
