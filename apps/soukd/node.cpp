@@ -860,6 +860,7 @@ status node::start() {
   page_opts.public_origin = origin_of(d.cfg.public_url);
   page_opts.shop_name = d.cfg.email.shop_name;
   page_opts.keyed_flows = catalog_opts.keyed_flows;
+  page_opts.templates = d.cfg.pages.templates;
   page_opts.file_and_key_flows = catalog_opts.file_and_key_flows;
   for (auto& tpl : d.flows->list())
     if (tpl->kind == "order") {

@@ -599,6 +599,10 @@ const std::vector<field>& fields() {
                SOUK_MEMBER(email.shop_name), parse_text, show_string),
     make_field("email.templates", "extra email templates; empty: none",
                SOUK_MEMBER(email.templates), parse_optional_dir, show_string),
+    make_field("pages.templates",
+               "page templates and static files adding to or replacing the "
+               "shipped ones; empty: none",
+               SOUK_MEMBER(pages.templates), parse_optional_dir, show_string),
     make_field("email.smtp.url", "smtp://host:port or smtps://host:port",
                SOUK_MEMBER(email.smtp_url), parse_smtp_url, show_string),
     make_field("email.smtp.username", "SMTP AUTH user; empty: no AUTH",

@@ -71,7 +71,7 @@ nlohmann::json link_view(const error& err, const std::string& order_id) {
 } // namespace
 
 expected<link_page_fn> add_routes(http::router& r, options opts) {
-  auto loaded = views::load();
+  auto loaded = views::load(opts.templates);
   if (!loaded)
     return loaded.err();
   auto s = std::make_shared<site>(site{api{r}, std::move(*loaded), opts, ""});

@@ -1,6 +1,9 @@
 #include "view.hpp"
 
 #include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <kainjow/mustache.hpp>
@@ -27,32 +30,103 @@ std::string content_type_of(const std::string& name) {
     return "text/javascript; charset=utf-8";
   if (name.ends_with(".svg"))
     return "image/svg+xml";
+  if (name.ends_with(".png"))
+    return "image/png";
+  if (name.ends_with(".jpg") || name.ends_with(".jpeg"))
+    return "image/jpeg";
+  if (name.ends_with(".webp"))
+    return "image/webp";
+  if (name.ends_with(".ico"))
+    return "image/x-icon";
+  if (name.ends_with(".woff2"))
+    return "font/woff2";
   return "application/octet-stream";
+}
+
+expected<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (!in && !in.eof())
+    return error{errc::config, "cannot read " + path.string()};
+  return buf.str();
+}
+
+// The regular files directly in `dir`, by name; none if it does not exist
+// and `optional`.
+expected<std::map<std::string, std::filesystem::path>>
+files_in(const std::filesystem::path& dir, bool optional) {
+  namespace fs = std::filesystem;
+  std::map<std::string, fs::path> out;
+  std::error_code ec;
+  if (optional && !fs::exists(dir, ec))
+    return out;
+  for (auto& entry : fs::directory_iterator{dir, ec})
+    if (entry.is_regular_file())
+      out[entry.path().filename().string()] = entry.path();
+  if (ec)
+    return error{errc::config, fmt::format("cannot read page templates in "
+                                           "{}: {}",
+                                           dir.string(), ec.message())};
+  return out;
 }
 
 } // namespace
 
-expected<views> views::load() {
+expected<views> views::load(const std::string& directory) {
   views out;
-  std::string all;
+  auto add_asset = [&](const std::string& file, std::string_view content) {
+    out.assets_[file] = asset{content, content_type_of(file),
+                              "\"" + sha256_hex(content).substr(0, 16) + "\""};
+  };
+  // Where each template came from, for errors.
+  std::map<std::string, std::string> origin;
   for (auto& [name, content] : shipped_page_files()) {
     std::string n{name};
     if (n.starts_with("static/")) {
-      auto file = n.substr(7);
-      auto hash = sha256_hex(content).substr(0, 16);
-      out.assets_[file]
-        = asset{content, content_type_of(file), "\"" + hash + "\""};
-      all += hash;
+      add_asset(n.substr(7), content);
       continue;
     }
-    mus::mustache tmpl{std::string{content}};
-    if (!tmpl.is_valid())
-      return error{errc::config, fmt::format("templates/pages/{}: {}", n,
-                                             tmpl.error_message())};
     out.templates_[n] = std::string{content};
+    origin[n] = "templates/pages/" + n;
+  }
+  if (!directory.empty()) {
+    namespace fs = std::filesystem;
+    auto top = files_in(directory, false);
+    if (!top)
+      return top.err();
+    for (auto& [file, path] : *top) {
+      if (!file.ends_with(".html"))
+        continue;
+      auto text = read_file(path);
+      if (!text)
+        return text.err();
+      out.templates_[file] = std::move(*text);
+      origin[file] = path.string();
+    }
+    auto statics = files_in(fs::path{directory} / "static", true);
+    if (!statics)
+      return statics.err();
+    for (auto& [file, path] : *statics) {
+      auto bytes = read_file(path);
+      if (!bytes)
+        return bytes.err();
+      out.owned_[file] = std::move(*bytes);
+      add_asset(file, out.owned_[file]);
+    }
+  }
+  for (auto& [name, text] : out.templates_) {
+    mus::mustache tmpl{text};
+    if (!tmpl.is_valid())
+      return error{errc::config,
+                   fmt::format("{}: {}", origin[name], tmpl.error_message())};
   }
   if (!out.templates_.count("layout.html"))
     return error{errc::config, "templates/pages/layout.html is missing"};
+  // Static URLs carry this (?v=): a replaced file gets a new one.
+  std::string all;
+  for (auto& [file, a] : out.assets_)
+    all += a.etag;
   out.version_ = sha256_hex(all).substr(0, 12);
   return out;
 }

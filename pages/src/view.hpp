@@ -16,8 +16,11 @@ namespace souk::pages {
 /// Thread-safe after construction.
 class views {
 public:
-  /// Loads the shipped files; fails naming the template that does not parse.
-  static expected<views> load();
+  /// Loads the shipped files, then `directory`'s (if not empty): its
+  /// `NAME.html` files add to or replace the shipped templates, its
+  /// `static/FILE` files the static files. Fails naming the file that
+  /// cannot be read or does not parse.
+  static expected<views> load(const std::string& directory = {});
 
   /// Renders template `name` (e.g. "home.html") with `view` and puts it in
   /// the layout, which sees `view` too plus `body`. Every `{{value}}` is
@@ -43,6 +46,9 @@ public:
 private:
   std::map<std::string, std::string> templates_;
   std::map<std::string, asset> assets_;
+  /// The bytes of static files read from a directory (assets_ views them;
+  /// a map's elements stay where they are when it moves).
+  std::map<std::string, std::string> owned_;
   std::string version_;
 };
 

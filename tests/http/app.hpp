@@ -60,7 +60,8 @@ struct app {
 
   explicit app(souk::accounts::policy p = cheap(), double per_minute = 100000,
                double burst = 100000, uint64_t max_upload = 1 << 20,
-               bool with_pages = false, std::string_view trusted_proxies = {}) {
+               bool with_pages = false, std::string_view trusted_proxies = {},
+               souk::pages::options page_opts = {}) {
     auto m = souk::persistence::migrate(
       *db, souk::persistence::shipped_migrations(db->kind()));
     BOOST_REQUIRE_MESSAGE(m, (m ? "" : m.err().detail));
@@ -107,7 +108,7 @@ struct app {
     };
     http::add_routes(routes, svc);
     if (with_pages) {
-      auto link_page = souk::pages::add_routes(routes, {});
+      auto link_page = souk::pages::add_routes(routes, page_opts);
       BOOST_REQUIRE_MESSAGE(link_page,
                             (link_page ? "" : link_page.err().detail));
       svc->link_page = *link_page;

@@ -4,6 +4,9 @@
 // API's own rules; static files are cached by ETag. The browser tests
 // (tests/browser) drive the pages end to end.
 
+#include <filesystem>
+#include <fstream>
+
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 #include <soci/soci.h>
@@ -224,6 +227,69 @@ BOOST_AUTO_TEST_CASE(static_files_are_cached_by_etag) {
                                {{"If-None-Match", etag}});
   BOOST_TEST(same.status == 304u);
   BOOST_TEST(st::http_request(a.port, "GET", "/static/nope.js").status == 404u);
+}
+
+// An operator's own look: `pages.templates` adds and replaces templates
+// (the layout's `_head` and `_footer` partials are there for it) and static
+// files, and a replaced file gets a new version in the pages' URLs; a
+// template that does not parse stops the start, naming its file.
+BOOST_AUTO_TEST_CASE(a_directory_adds_and_replaces_templates_and_files) {
+  namespace fs = std::filesystem;
+  st::temp_dir dir;
+  auto put = [&](const fs::path& rel, const std::string& text) {
+    fs::create_directories((dir.path() / rel).parent_path());
+    std::ofstream{dir.path() / rel, std::ios::binary} << text;
+  };
+  put("_footer.html", "<p id=\"made-by\">Made by {{shop_name}}</p>");
+  put(
+    "_head.html",
+    "<link rel=\"stylesheet\" href=\"/static/brand.css?v={{asset_version}}\">");
+  put("static/brand.css", "body { color: #123456; }");
+  put("static/souk.css", "/* the shop's own */");
+  put("notes.txt", "not a template: left alone");
+  souk::pages::options opts;
+  opts.shop_name = "Ada's";
+  opts.templates = dir.path().string();
+  app mine{app::cheap(), 100000, 100000, 1 << 20, true, {}, opts};
+  app shipped{app::cheap(), 100000, 100000, 1 << 20, true};
+  auto version = [](const std::string& html) {
+    auto at = html.find("souk.css?v=");
+    BOOST_REQUIRE(at != std::string::npos);
+    return html.substr(at + 11, html.find('"', at) - at - 11);
+  };
+  auto home = st::http_request(mine.port, "GET", "/");
+  BOOST_REQUIRE_EQUAL(home.status, 200u);
+  BOOST_TEST(contains(home.body, "<p id=\"made-by\">Made by Ada&apos;s</p>"),
+             home.body);
+  BOOST_TEST(!contains(home.body, "delivered at once"));
+  BOOST_TEST(contains(home.body, "/static/brand.css?v="));
+  BOOST_TEST(contains(home.body, "Search products")); // the shipped home
+  auto theirs = st::http_request(shipped.port, "GET", "/");
+  BOOST_TEST(contains(theirs.body, "delivered at once"));
+  BOOST_TEST(version(home.body) != version(theirs.body));
+  auto brand = st::http_request(mine.port, "GET", "/static/brand.css");
+  BOOST_TEST(brand.status == 200u);
+  BOOST_TEST(brand.body == "body { color: #123456; }");
+  BOOST_TEST(contains(brand.header("content-type").value_or(""), "text/css"));
+  BOOST_TEST(st::http_request(mine.port, "GET", "/static/souk.css").body
+             == "/* the shop's own */");
+  BOOST_TEST(st::http_request(mine.port, "GET", "/static/notes.txt").status
+             == 404u);
+
+  // A template that does not parse: no routes, an error naming the file.
+  st::temp_dir bad;
+  std::ofstream{bad.path() / "home.html"} << "<h1>{{#open}}never closed</h1>";
+  souk::http::router r;
+  souk::pages::options bad_opts;
+  bad_opts.templates = bad.path().string();
+  auto refused = souk::pages::add_routes(r, bad_opts);
+  BOOST_REQUIRE(!refused);
+  BOOST_TEST(
+    contains(refused.err().detail, (bad.path() / "home.html").string()),
+    refused.err().detail);
+  // A directory that is not there is an error too, not the shipped look.
+  bad_opts.templates = (bad.path() / "missing").string();
+  BOOST_TEST(!souk::pages::add_routes(r, bad_opts));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

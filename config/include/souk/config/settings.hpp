@@ -289,6 +289,14 @@ struct email_settings {
   uint32_t senders = 4;
 };
 
+/// The web pages (`pages:` in the file).
+struct pages_settings {
+  /// A directory of page templates (`NAME.html`) and static files
+  /// (`static/FILE`) adding to or replacing the shipped ones
+  /// (templates/pages/); empty: the shipped ones.
+  std::string templates;
+};
+
 /// Everything `soukd` reads at start-up.
 struct settings {
   /// `HOST:PORT` to listen on; port 0 picks a free port.
@@ -310,6 +318,7 @@ struct settings {
   wallet_settings wallet;
   delivery_settings delivery;
   email_settings email;
+  pages_settings pages;
 
   /// The database URL to use: `database.url`, or SQLite under `data_dir`.
   std::string effective_database_url() const;

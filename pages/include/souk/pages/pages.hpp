@@ -45,6 +45,10 @@ struct options {
     std::string name;        ///< the template's `flow`
     std::string description; ///< the template's `description`, maybe empty
   };
+  /// A directory of page templates (`NAME.html`, as in templates/pages/)
+  /// and static files (`static/FILE`) adding to or replacing the shipped
+  /// ones; empty: the shipped ones.
+  std::string templates;
   /// The flows the product editor offers, the default first; with fewer
   /// than two the editor shows no choice (products get the API's default).
   std::vector<flow_choice> flows;
