@@ -229,17 +229,21 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
     }
     view["has_key_list"] = !items.empty();
     view["key_list"] = items;
+    // Links within the list keep a flow the creator is moving to.
+    auto link = [&](std::string query) {
+      if (view["flow_moving"].get<bool>())
+        query += (query.empty() ? "flow=" : "&flow=") + url_encode(flow);
+      return base + (query.empty() ? "" : "?" + query) + "#key-list";
+    };
     json filters = json::array();
     for (std::string f : {"all", "left", "issued", "revoked"})
-      filters.push_back(
-        {{"name", f},
-         {"url", base + (f == "all" ? "" : "?keys=" + f) + "#key-list"},
-         {"current", f == shown}});
+      filters.push_back({{"name", f},
+                         {"url", link(f == "all" ? "" : "keys=" + f)},
+                         {"current", f == shown}});
     view["key_filters"] = filters;
-    if (licence["next_cursor"].is_string())
-      view["keys_next"]
-        = base + "?keys=" + url_encode(shown) + "&keys_cursor="
-          + url_encode(licence["next_cursor"].get<std::string>()) + "#key-list";
+    if (auto next = licence.value("next_cursor", json()); next.is_string())
+      view["keys_next"] = link("keys=" + url_encode(shown) + "&keys_cursor="
+                               + url_encode(next.get<std::string>()));
   }
   if (!error.empty()) {
     auto ff = form_field(field);

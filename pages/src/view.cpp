@@ -62,7 +62,9 @@ files_in(const std::filesystem::path& dir, bool optional) {
   if (optional && !fs::exists(dir, ec))
     return out;
   for (auto& entry : fs::directory_iterator{dir, ec})
-    if (entry.is_regular_file())
+    // Hidden files (.htaccess, an editor's .swp) are never served.
+    if (entry.is_regular_file()
+        && !entry.path().filename().string().starts_with("."))
       out[entry.path().filename().string()] = entry.path();
   if (ec)
     return error{errc::config, fmt::format("cannot read page templates in "
@@ -257,7 +259,8 @@ std::string major_text(int64_t minor) {
 void secure(http::response& res, const std::string& form_origins) {
   res.header("Content-Security-Policy",
              "default-src 'none'; script-src 'self'; style-src 'self'; "
-             "img-src 'self' data:; connect-src 'self'; form-action 'self'"
+             "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+             "form-action 'self'"
                + (form_origins.empty() ? "" : " " + form_origins)
                + "; frame-ancestors 'none'; base-uri 'none'");
   res.header("X-Frame-Options", "DENY");

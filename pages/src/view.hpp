@@ -16,6 +16,14 @@ namespace souk::pages {
 /// Thread-safe after construction.
 class views {
 public:
+  views() = default;
+  // Static files read from a directory live in `owned_`, which `assets_`
+  // points into: a copy would point into the original's.
+  views(const views&) = delete;
+  views& operator=(const views&) = delete;
+  views(views&&) = default;
+  views& operator=(views&&) = default;
+
   /// Loads the shipped files, then `directory`'s (if not empty): its
   /// `NAME.html` files add to or replace the shipped templates, its
   /// `static/FILE` files the static files. Fails naming the file that

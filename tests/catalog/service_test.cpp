@@ -675,6 +675,56 @@ BOOST_AUTO_TEST_CASE(sold_out_is_fresh_in_cached_documents_and_pages) {
   BOOST_TEST(!listed(p->id));
 }
 
+// A flow that gives a file and a key (`file_and_key_flows`): its product
+// is published with both, whichever it lacks is named, and the guarded
+// write checks both.
+BOOST_AUTO_TEST_CASE(a_product_giving_a_file_and_a_key_is_published_with_both) {
+  sc::options o;
+  o.flows = {"digital_download", "both"};
+  o.keyed_flows = {{"both", {"default"}}};
+  o.file_and_key_flows = {"both"};
+  fixture f{o};
+  sp::licence_key_repository keys{*f.db};
+  auto make = [&] {
+    auto in = fixture::book();
+    in.flow = "both";
+    auto p = f.svc->create(f.creator, in);
+    BOOST_REQUIRE(p);
+    return *p;
+  };
+  // A file and no key.
+  auto filed = make();
+  f.add_file(filed.id);
+  auto no_key = f.svc->publish(f.creator, filed.id);
+  BOOST_REQUIRE(!no_key);
+  BOOST_TEST(no_key.err().code == errc::conflict);
+  BOOST_TEST(no_key.err().detail.find("licence keys") != std::string::npos,
+             no_key.err().detail);
+  // A key and no file.
+  auto keyed = make();
+  BOOST_REQUIRE(keys.add(keyed.id, "default", {"K-1"}, "2026-01-01T00:00:00Z"));
+  auto no_file = f.svc->publish(f.creator, keyed.id);
+  BOOST_REQUIRE(!no_file);
+  BOOST_TEST(no_file.err().detail.find("file") != std::string::npos,
+             no_file.err().detail);
+  // The guarded write: a file and no key is stopped too.
+  sp::product_repository products{*f.db};
+  auto row = products.find(filed.id);
+  BOOST_REQUIRE(row && *row);
+  auto next = **row;
+  next.version += 1;
+  auto write = products.update(
+    next, (*row)->version,
+    sp::product_repository::requires_file_and_licence_key, {"default"});
+  BOOST_REQUIRE(write);
+  BOOST_TEST(!*write);
+  // Both: on sale.
+  BOOST_REQUIRE(keys.add(filed.id, "default", {"K-2"}, "2026-01-01T00:00:00Z"));
+  auto both = f.svc->publish(f.creator, filed.id);
+  BOOST_REQUIRE_MESSAGE(both, (both ? "" : both.err().detail));
+  BOOST_TEST(both->status == sc::published);
+}
+
 BOOST_AUTO_TEST_CASE(public_reads_are_cached_until_an_edit) {
   fixture f;
   auto anon = sc::caller::anonymous();

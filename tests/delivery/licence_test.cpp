@@ -480,6 +480,14 @@ BOOST_AUTO_TEST_CASE(a_product_giving_a_file_and_a_key_needs_and_gives_both) {
   BOOST_TEST(text.find("/d/") != std::string::npos, text);
   // The one key is gone: sold out, though the file is still there.
   BOOST_TEST(public_sold_out(id));
+  // A refund takes back both.
+  auto refund = as_creator("POST", "/api/v1/orders/" + a_id + "/refund");
+  BOOST_REQUIRE_MESSAGE(refund.status < 300, refund.body);
+  BOOST_REQUIRE(reaches(a_id, "refunded"));
+  BOOST_TEST(count("SELECT COUNT(*) FROM download_grants WHERE order_id = '"
+                   + a_id + "' AND revoked_at IS NOT NULL")
+             == 1);
+  BOOST_TEST(!order_keys(a)[0].contains("key"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

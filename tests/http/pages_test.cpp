@@ -247,6 +247,7 @@ BOOST_AUTO_TEST_CASE(a_directory_adds_and_replaces_templates_and_files) {
   put("static/brand.css", "body { color: #123456; }");
   put("static/souk.css", "/* the shop's own */");
   put("notes.txt", "not a template: left alone");
+  put("static/.hidden", "never served");
   souk::pages::options opts;
   opts.shop_name = "Ada's";
   opts.templates = dir.path().string();
@@ -274,6 +275,8 @@ BOOST_AUTO_TEST_CASE(a_directory_adds_and_replaces_templates_and_files) {
   BOOST_TEST(st::http_request(mine.port, "GET", "/static/souk.css").body
              == "/* the shop's own */");
   BOOST_TEST(st::http_request(mine.port, "GET", "/static/notes.txt").status
+             == 404u);
+  BOOST_TEST(st::http_request(mine.port, "GET", "/static/.hidden").status
              == 404u);
 
   // A template that does not parse: no routes, an error naming the file.
