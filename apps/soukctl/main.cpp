@@ -15,6 +15,7 @@
 #include "souk/persistence/ledger.hpp"
 #include "souk/persistence/migrations.hpp"
 
+#include "backup.hpp"
 #include "remote.hpp"
 
 namespace {
@@ -57,6 +58,9 @@ constexpr const char* usage
     "  flow graph NAME [--templates DIR]\n"
     "                print flow NAME (DIR/NAME.yaml, DIR defaults to\n"
     "                templates/flows) as a Graphviz digraph\n"
+    "  backup DIR    copy the database and the stored files into the new\n"
+    "                directory DIR, consistently while soukd runs, and check\n"
+    "                the copy (PostgreSQL: needs pg_dump)\n"
     "  ledger check  prove the ledger: debits equal credits per currency,\n"
     "                every balance equals its entries, no protected account\n"
     "                negative (exit 1 and each problem if not)\n"
@@ -292,7 +296,11 @@ int main(int argc, char** argv) {
   }
   bool admin = command == "admin";
   bool ledger = command == "ledger";
-  if (command != "migrate" && command != "migrations" && !admin && !ledger)
+  bool backup = command == "backup";
+  if (backup && cli->positional.size() != 2)
+    return fail(2, "usage: soukctl backup DIR [--json]");
+  if (command != "migrate" && command != "migrations" && !admin && !ledger
+      && !backup)
     return fail(2, fmt::format("unknown command '{}' (see --help)", command));
   bool key
     = admin && cli->positional.size() == 2 && cli->positional[1] == "key";
@@ -306,7 +314,7 @@ int main(int argc, char** argv) {
       2, fmt::format("admin {} needs --email EMAIL", cli->positional[1]));
   if (ledger && (cli->positional.size() != 2 || cli->positional[1] != "check"))
     return fail(2, "usage: soukctl ledger check [--json]");
-  if (!admin && !ledger && cli->positional.size() > 1)
+  if (!admin && !ledger && !backup && cli->positional.size() > 1)
     return fail(2, fmt::format("unexpected argument '{}'", cli->positional[1]));
   auto cfg = souk::config::load(cli->src);
   if (!cfg)
@@ -331,5 +339,7 @@ int main(int argc, char** argv) {
   }
   if (ledger)
     return ledger_check(**db, json);
+  if (backup)
+    return soukctl::backup(cfg->values, **db, cli->positional[1], json);
   return command == "migrate" ? migrate(**db, json) : migrations(**db, json);
 }

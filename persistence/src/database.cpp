@@ -148,6 +148,23 @@ struct ambient_scope {
 
 } // namespace
 
+expected<std::vector<std::pair<std::string, std::string>>>
+pg_environment(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts == nullptr) {
+    std::string msg = err ? err : "invalid PostgreSQL URL";
+    PQfreemem(err);
+    return error{errc::config, fmt::format("{}: {}", redact_url(url), msg)};
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto* o = opts; o->keyword != nullptr; ++o)
+    if (o->val != nullptr && *o->val != '\0' && o->envvar != nullptr)
+      out.emplace_back(o->envvar, o->val);
+  PQconninfoFree(opts);
+  return out;
+}
+
 std::string_view to_string(backend x) noexcept {
   return x == backend::sqlite ? "sqlite" : "postgresql";
 }

@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "souk/core/error.hpp"
 
@@ -19,6 +21,13 @@ enum class backend { sqlite, postgresql };
 
 /// "sqlite" or "postgresql".
 std::string_view to_string(backend x) noexcept;
+
+/// libpq's environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE,
+/// PGSSLMODE, ...) for a postgresql:// URL: how to point a libpq program
+/// (pg_dump) at the database without its password on a command line.
+/// `errc::config` if libpq cannot parse the URL.
+expected<std::vector<std::pair<std::string, std::string>>>
+pg_environment(const std::string& url);
 
 /// A pool of SOCI connections to one database, plus the threads that run
 /// blocking database work. Only code in persistence/ touches `soci::session`;
