@@ -3,11 +3,11 @@
 
 #include "backup.hpp"
 
+#include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <iostream>
-#include <set>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sstream>
 #include <unistd.h>
@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <soci/soci.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "souk/core/time.hpp"
@@ -68,14 +69,31 @@ expected<int> run(const std::vector<std::string>& argv,
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0)
     return error{errc::unavailable,
-                 fmt::format("cannot run {}: {} (it comes with Debian's "
-                             "postgresql-client)",
-                             argv[0], std::strerror(rc))};
+                 fmt::format("cannot run {} (it comes with Debian's "
+                             "postgresql-client), or write {}: {}",
+                             argv[0], log.string(), std::strerror(rc))};
   int wstatus = 0;
   while (waitpid(pid, &wstatus, 0) < 0)
     if (errno != EINTR)
       return error{errc::unavailable, "lost " + argv[0]};
+  if (WIFSIGNALED(wstatus))
+    return 128 + WTERMSIG(wstatus);
   return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128;
+}
+
+// Makes what was written to `path` (a file or a directory) durable.
+status sync(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    auto err = errno;
+    if (fd >= 0)
+      ::close(fd);
+    return error{
+      errc::unavailable,
+      fmt::format("cannot sync {}: {}", path.string(), std::strerror(err))};
+  }
+  ::close(fd);
+  return {};
 }
 
 std::string read_text(const fs::path& path) {
@@ -85,19 +103,25 @@ std::string read_text(const fs::path& path) {
   return buf.str();
 }
 
-std::vector<std::string> storage_keys(soci::session& sql) {
-  std::vector<std::string> keys;
-  soci::rowset<std::string> rows
-    = (sql.prepare << "SELECT storage_key FROM product_files");
-  for (auto& k : rows)
-    keys.push_back(k);
+// The stored files a database names, with their sizes.
+std::vector<std::pair<std::string, uint64_t>> storage_keys(soci::session& sql) {
+  std::vector<std::pair<std::string, uint64_t>> keys;
+  soci::rowset<soci::row> rows
+    = (sql.prepare << "SELECT storage_key, size FROM product_files");
+  for (auto& r : rows) {
+    auto size = r.get_properties(1).get_data_type() == soci::dt_long_long
+                  ? r.get<long long>(1)
+                  : static_cast<long long>(r.get<int>(1));
+    keys.emplace_back(r.get<std::string>(0), static_cast<uint64_t>(size));
+  }
   return keys;
 }
 
 // What the copy of the database says.
 struct copied {
-  std::vector<std::string> keys; ///< the stored files it names
-  std::optional<bool> ledger_ok; ///< unset: not checked here
+  /// The stored files it names, with their sizes.
+  std::vector<std::pair<std::string, uint64_t>> keys;
+  bool ledger_ok = false; ///< the copy's ledger balances
   std::vector<std::string> problems;
   int schema = 0;
 };
@@ -131,7 +155,11 @@ expected<copied> copy_sqlite(sp::database& db, const fs::path& file) {
   if (!schema)
     return schema.err();
   out.schema = schema->current;
-  (*copy)->shutdown(); // its WAL folded back in: one file
+  // Closed here: its last connection folds its WAL back in (one file).
+  (*copy)->shutdown();
+  copy->reset();
+  if (auto err = sync(file))
+    return err;
   return out;
 }
 
@@ -159,6 +187,12 @@ expected<copied> copy_postgresql(sp::database& db, const std::string& url,
         errc::unavailable,
         fmt::format("pg_dump failed (exit {}): {}", *code, read_text(log))};
     out.keys = storage_keys(sql);
+    // The ledger as dumped: this thread's reads join the snapshot.
+    auto ledger = sp::ledger_repository{db}.check();
+    if (!ledger)
+      return ledger.err();
+    out.ledger_ok = ledger->problems.empty();
+    out.problems = ledger->problems;
     int version = 0;
     soci::indicator ind = soci::i_null;
     sql << "SELECT MAX(version) FROM schema_migrations",
@@ -169,36 +203,61 @@ expected<copied> copy_postgresql(sp::database& db, const std::string& url,
   if (st)
     return st;
   fs::remove(log);
+  if (auto err = sync(file))
+    return err;
   return out;
 }
 
-// Copies the stored files; their count and bytes.
+// Copies the stored files, each made durable; their count and bytes.
 expected<std::pair<uint64_t, uint64_t>> copy_files(const fs::path& from,
                                                    const fs::path& to) {
+  auto failed = [](const fs::path& p, const std::error_code& ec) {
+    return error{errc::unavailable,
+                 fmt::format("cannot copy {}: {}", p.string(), ec.message())};
+  };
   std::error_code ec;
   fs::create_directories(to, ec);
   if (ec)
-    return error{errc::unavailable, fmt::format("cannot create {}: {}",
-                                                to.string(), ec.message())};
+    return failed(to, ec);
   uint64_t files = 0, bytes = 0;
   if (!fs::exists(from, ec))
     return std::pair{files, bytes};
-  for (auto it = fs::recursive_directory_iterator{from, ec};
-       !ec && it != fs::recursive_directory_iterator{}; it.increment(ec)) {
-    auto target = to / fs::relative(it->path(), from);
-    if (it->is_directory()) {
-      fs::create_directories(target, ec);
-    } else if (it->is_regular_file()) {
-      fs::copy_file(it->path(), target, ec);
-      if (!ec) {
-        ++files;
-        bytes += it->file_size();
+  std::vector<fs::path> dirs{to};
+  fs::recursive_directory_iterator it{from, ec}, end;
+  if (ec)
+    return failed(from, ec);
+  for (; it != end; it.increment(ec)) {
+    if (ec)
+      return failed(from, ec);
+    std::error_code step;
+    auto target = to / it->path().lexically_relative(from);
+    if (it->is_directory(step)) {
+      fs::create_directories(target, step);
+      dirs.push_back(target);
+    } else if (it->is_regular_file(step)) {
+      fs::copy_file(it->path(), target, step);
+      // copy_file keeps the store's mode (0640): the owner's alone here.
+      if (!step)
+        fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write,
+                        fs::perm_options::replace, step);
+      if (!step) {
+        auto size = fs::file_size(target, step);
+        if (!step) {
+          if (auto err = sync(target))
+            return err;
+          ++files;
+          bytes += size;
+        }
       }
     }
+    if (step)
+      return failed(it->path(), step);
   }
   if (ec)
-    return error{errc::unavailable, fmt::format("cannot copy {}: {}",
-                                                from.string(), ec.message())};
+    return failed(from, ec);
+  for (auto& d : dirs)
+    if (auto err = sync(d))
+      return err;
   return std::pair{files, bytes};
 }
 
@@ -211,15 +270,41 @@ int fail(int code, const std::string& message) {
 
 int backup(const souk::config::settings& cfg, sp::database& db,
            const std::string& dir_text, bool json) {
+  // Everything written is the operator's alone: password hashes, buyers'
+  // emails and licence keys are in it (pg_dump inherits this too).
+  ::umask(077);
   fs::path dir{dir_text};
+  auto blobs = fs::path{cfg.data_dir} / "files" / "blobs";
   std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
-    return fail(2, fmt::format("{} is not empty: back up into a new directory",
-                               dir.string()));
+  auto inside = fs::weakly_canonical(dir, ec).lexically_relative(
+    fs::weakly_canonical(blobs, ec));
+  if (!ec && !inside.empty() && *inside.begin() != "..")
+    return fail(2, fmt::format("{} is inside {}, which it would copy",
+                               dir.string(), blobs.string()));
+  ec.clear();
+  if (fs::exists(dir, ec)) {
+    bool empty = fs::is_empty(dir, ec);
+    if (ec)
+      return fail(
+        1, fmt::format("cannot read {}: {}", dir.string(), ec.message()));
+    if (!empty)
+      return fail(2, fmt::format("{} is not empty: back up into a new "
+                                 "directory",
+                                 dir.string()));
+  }
   fs::create_directories(dir, ec);
+  if (!ec)
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   if (ec)
     return fail(
       1, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  // A backup that fails leaves nothing behind (what it copied is as
+  // sensitive as a finished one).
+  auto give_up = [&](const std::string& message) {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+    return fail(1, message);
+  };
   bool pg = db.kind() == sp::backend::postgresql;
   auto db_file = dir / (pg ? "souk.pgdump" : "souk.db");
   // The database first: every file it names is stored before it is named,
@@ -229,22 +314,23 @@ int backup(const souk::config::settings& cfg, sp::database& db,
                                    dir / "pg_dump.log")
                  : copy_sqlite(db, db_file);
   if (!copy)
-    return fail(1, "the database was not copied: " + copy.err().detail);
-  auto files = copy_files(fs::path{cfg.data_dir} / "files" / "blobs",
-                          dir / "files" / "blobs");
+    return give_up("the database was not copied: " + copy.err().detail);
+  auto files = copy_files(blobs, dir / "files" / "blobs");
   if (!files)
-    return fail(1, files.err().detail);
+    return give_up(files.err().detail);
   auto store = souk::storage::make_local_store(dir / "files");
   std::vector<std::string> missing;
-  for (auto& k : copy->keys)
-    if (!store->exists(k))
+  for (auto& [k, size] : copy->keys) {
+    auto reader = store->open(k);
+    if (!reader || (*reader)->size() != size)
       missing.push_back(k);
+  }
   if (!missing.empty())
-    return fail(1, fmt::format("{} file(s) the copied database names are not "
-                               "in the copy (the first: {}); was a file "
-                               "replaced during the backup? Back up again "
-                               "into a new directory",
-                               missing.size(), missing.front()));
+    return give_up(fmt::format(
+      "{} file(s) the copied database names are missing from the copy or "
+      "of another size (the first: {}); was a file replaced during the "
+      "backup? Back up again",
+      missing.size(), missing.front()));
   nlohmann::json manifest{{"souk_version", SOUK_VERSION},
                           {"created_at", souk::to_iso(souk::now())},
                           {"database", pg ? "postgresql" : "sqlite"},
@@ -253,11 +339,25 @@ int backup(const souk::config::settings& cfg, sp::database& db,
                           {"files", files->first},
                           {"file_bytes", files->second},
                           {"files_named", copy->keys.size()},
-                          {"ledger_ok", copy->ledger_ok
-                                          ? nlohmann::json(*copy->ledger_ok)
-                                          : nlohmann::json(nullptr)}};
-  // Written last: a directory without it is not a finished backup.
-  std::ofstream{dir / "MANIFEST.json"} << manifest.dump(2) << '\n';
+                          {"ledger_ok", copy->ledger_ok}};
+  // Written last, whole or not at all: a directory without it is not a
+  // finished backup.
+  auto tmp = dir / "MANIFEST.json.tmp";
+  {
+    std::ofstream out{tmp};
+    out << manifest.dump(2) << '\n';
+    out.close();
+    if (!out)
+      return give_up("cannot write " + tmp.string());
+  }
+  if (auto err = sync(tmp))
+    return give_up(err.detail);
+  fs::rename(tmp, dir / "MANIFEST.json", ec);
+  if (ec)
+    return give_up("cannot write " + (dir / "MANIFEST.json").string() + ": "
+                   + ec.message());
+  if (auto err = sync(dir))
+    return give_up(err.detail);
   if (json) {
     std::cout << manifest.dump() << '\n';
   } else {
@@ -266,14 +366,13 @@ int backup(const souk::config::settings& cfg, sp::database& db,
       "({} bytes); every file the database names is there\n",
       dir.string(), db_file.filename().string(), copy->schema, files->first,
       files->second);
-    if (copy->ledger_ok)
-      std::cout << (*copy->ledger_ok ? "the copy's ledger balances\n"
-                                     : "the copy's ledger does NOT balance\n");
+    std::cout << (copy->ledger_ok ? "the copy's ledger balances\n"
+                                  : "the copy's ledger does NOT balance\n");
     for (auto& p : copy->problems)
       std::cout << "problem: " << p << '\n';
   }
   // A ledger that does not balance is copied faithfully, and said.
-  return copy->ledger_ok.value_or(true) ? 0 : 1;
+  return copy->ledger_ok ? 0 : 1;
 }
 
 } // namespace soukctl

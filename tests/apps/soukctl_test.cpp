@@ -217,6 +217,15 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   BOOST_TEST(manifest["schema_version"]
              == souk::persistence::shipped_migrations(pool->kind()).size());
   BOOST_TEST(fs::exists(out / "MANIFEST.json"));
+  BOOST_TEST(manifest["ledger_ok"] == true);
+  // The operator's alone: it holds password hashes and licence keys.
+  for (auto& entry : fs::recursive_directory_iterator{out}) {
+    auto perms = entry.status().permissions();
+    bool private_to_owner
+      = (perms & (fs::perms::group_all | fs::perms::others_all))
+        == fs::perms::none;
+    BOOST_TEST(private_to_owner, entry.path().string());
+  }
 
   // Restored.
   st::scratch_database restored_pg;
@@ -261,12 +270,23 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   auto again = backup(out);
   BOOST_TEST(again.code == 2);
   BOOST_TEST(again.err.find("not empty") != std::string::npos, again.err);
-  // A lost file: the backup fails, naming it, and is not marked finished.
+  // A file cut short, then one lost: the backup fails, naming it, and
+  // leaves nothing behind.
+  fs::resize_file(data / "files" / "blobs" / blob->key, 4);
+  auto short_file = backup(dir.path() / "second");
+  BOOST_TEST(short_file.code == 1);
+  BOOST_TEST(short_file.err.find(blob->key) != std::string::npos,
+             short_file.err);
+  BOOST_TEST(!fs::exists(dir.path() / "second"));
   BOOST_REQUIRE(!store->remove(blob->key));
-  auto lost = backup(dir.path() / "second");
+  auto lost = backup(dir.path() / "third");
   BOOST_TEST(lost.code == 1);
   BOOST_TEST(lost.err.find(blob->key) != std::string::npos, lost.err);
-  BOOST_TEST(!fs::exists(dir.path() / "second" / "MANIFEST.json"));
+  BOOST_TEST(!fs::exists(dir.path() / "third"));
+  // Not into the files it copies.
+  auto into = backup(data / "files" / "blobs" / "backup");
+  BOOST_TEST(into.code == 2);
+  BOOST_TEST(into.err.find("inside") != std::string::npos, into.err);
   pool->shutdown();
 }
 
