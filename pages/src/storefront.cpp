@@ -472,6 +472,8 @@ void add_storefront(http::router& routes, const site_ptr& s) {
            status == "published" && product.value("sold_out", false)},
           {"paragraphs", paragraphs_of(product.value("description", ""))},
           {"files", files},
+          {"gives_key",
+           s->opts.keyed_flows.count(product.value("flow", "")) > 0},
           {"key", new_uuid()},
           {"owner",
            v.signed_in()

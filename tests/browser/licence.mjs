@@ -119,6 +119,8 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   rec.watch(next, "next visitor");
   await next.goto(`${base}/p/${id}`);
   check(await next.getByRole("heading", { name: "Sold out" }).isVisible(), "the page says sold out first");
+  check(/licence key of your own/.test(await next.locator("#gives-key").innerText()),
+        "the page says what a buyer gets: a licence key");
   check(await next.getByRole("button", { name: /^Buy/ }).count() === 0, "and offers no buy button");
   await next.goto(`${base}/`);
   const card = next.locator("li.card").filter({ hasText: "Pixel Editor" });
