@@ -1,6 +1,7 @@
 // End-to-end: the real soukd binary, started as a child process.
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -237,6 +238,140 @@ BOOST_AUTO_TEST_CASE(buys_through_the_built_in_sandbox_gateway) {
   BOOST_TEST(succeeded == 1, seen.body);
   p.signal(SIGTERM);
   BOOST_TEST(p.wait(10s).value_or(-1) == 0);
+}
+
+// The backup procedure of docs/operations.md end to end: a sale made on a
+// running soukd, `soukctl backup` while it runs, soukd stopped, the backup
+// restored into a new place (SQLite: the file and the files; PostgreSQL:
+// pg_restore into an empty database), a new soukd started on it: the
+// creator's session, the delivered order and the product's file are there.
+BOOST_AUTO_TEST_CASE(a_backup_restored_serves_what_was_sold) {
+  using nlohmann::json;
+  namespace fs = std::filesystem;
+  bool pg = st::backend_name() == "postgresql";
+  st::scratch_database db;
+  st::temp_dir dir;
+  auto port = st::free_port();
+  auto p = std::make_unique<st::child_process>(
+    soukd_args(db), std::vector<std::string>{listen_env(port)}, dir.path());
+  BOOST_REQUIRE_MESSAGE(wait_ready(*p, port), p->err());
+  auto call
+    = [&](uint16_t at, const std::string& method, const std::string& target,
+          const std::string& body = {}, const std::string& token = {}) {
+        std::vector<std::pair<std::string, std::string>> h;
+        if (!body.empty())
+          h.emplace_back("Content-Type", "application/json");
+        if (!token.empty())
+          h.emplace_back("Authorization", "Bearer " + token);
+        return st::http_request(at, method, target, body, h);
+      };
+  BOOST_REQUIRE(call(port, "POST", "/api/v1/auth/signup",
+                     json{{"email", "maker@example.com"},
+                          {"password", "correct horse battery"},
+                          {"role", "creator"}}
+                       .dump())
+                  .status
+                == 201u);
+  auto login = call(
+    port, "POST", "/api/v1/auth/login",
+    json{{"email", "maker@example.com"}, {"password", "correct horse battery"}}
+      .dump());
+  BOOST_REQUIRE(login.status == 200u);
+  std::string token = json::parse(login.body)["token"];
+  auto created = call(port, "POST", "/api/v1/products",
+                      json{{"title", "A book"},
+                           {"price", {{"amount", 250000}, {"currency", "NGN"}}}}
+                        .dump(),
+                      token);
+  BOOST_REQUIRE(created.status == 201u);
+  std::string product = json::parse(created.body)["id"];
+  BOOST_REQUIRE(
+    st::http_request(
+      port, "PUT", "/api/v1/products/" + product + "/files?name=a.pdf",
+      "%PDF-1.4 the whole book", {{"Authorization", "Bearer " + token}})
+      .status
+    == 201u);
+  BOOST_REQUIRE(
+    call(port, "POST", "/api/v1/products/" + product + "/publish", "", token)
+      .status
+    == 200u);
+  auto order = st::http_request(
+    port, "POST", "/api/v1/orders",
+    json{{"product_id", product}, {"email", "b@example.com"}}.dump(),
+    {{"Content-Type", "application/json"}, {"Idempotency-Key", "backup-1"}});
+  BOOST_REQUIRE_MESSAGE(order.status == 201u, order.body);
+  auto doc = json::parse(order.body);
+  std::string id = doc["order"]["id"];
+  std::string url = doc["payment"]["authorization_url"];
+  auto path = url.substr(url.find("/sandbox/"));
+  BOOST_REQUIRE(
+    st::http_request(port, "POST", path, "action=pay",
+                     {{"Content-Type", "application/x-www-form-urlencoded"}})
+      .status
+    == 303u);
+  auto state_on = [&](uint16_t at) {
+    auto r = call(at, "GET", "/api/v1/orders/" + id, "", token);
+    return r.status == 200u ? json::parse(r.body).value("state", "")
+                            : std::string{};
+  };
+  for (int i = 0; i < 400 && state_on(port) != "delivered"; ++i)
+    std::this_thread::sleep_for(50ms);
+  BOOST_REQUIRE(state_on(port) == "delivered");
+
+  // The backup, while soukd runs.
+  auto out = dir.path() / "backup";
+  std::vector<std::string> ctl{SOUK_SOUKCTL};
+  if (pg)
+    ctl.insert(ctl.end(), {"--database", db.url()});
+  ctl.insert(ctl.end(), {"--data-dir", (dir.path() / "var").string(), "backup",
+                         out.string()});
+  auto backed = st::run_program(ctl, {}, dir.path());
+  BOOST_REQUIRE_MESSAGE(backed.code == 0, backed.out + backed.err);
+  p->signal(SIGTERM);
+  BOOST_TEST(p->wait(10s).value_or(-1) == 0);
+  p.reset();
+
+  // Restored into a new place, as docs/operations.md says.
+  st::temp_dir again;
+  st::scratch_database restored;
+  fs::create_directories(again.path() / "var");
+  fs::copy(out / "files", again.path() / "var" / "files",
+           fs::copy_options::recursive);
+  std::vector<std::string> args{SOUK_SOUKD};
+  if (pg) {
+    std::string pg_restore = "/usr/lib/postgresql/15/bin/pg_restore";
+    if (!fs::exists(pg_restore))
+      pg_restore = "/usr/bin/pg_restore";
+    auto r
+      = st::run_program({pg_restore, "--no-owner", "--dbname=" + restored.url(),
+                         (out / "souk.pgdump").string()},
+                        {}, dir.path());
+    BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+    args.insert(args.end(), {"--database", restored.url()});
+  } else {
+    fs::copy_file(out / "souk.db", again.path() / "var" / "souk.db");
+  }
+  auto port2 = st::free_port();
+  st::child_process q{args, {listen_env(port2)}, again.path()};
+  BOOST_REQUIRE_MESSAGE(wait_ready(q, port2), q.err());
+  BOOST_TEST(state_on(port2) == "delivered"); // the session came back too
+  auto shown = call(port2, "GET", "/api/v1/products/" + product);
+  BOOST_REQUIRE_EQUAL(shown.status, 200u);
+  auto files = json::parse(shown.body)["files"];
+  BOOST_REQUIRE_EQUAL(files.size(), 1u);
+  BOOST_TEST(files[0]["name"] == "a.pdf");
+  // The buyer's fresh link serves the stored bytes.
+  auto links = st::http_request(
+    port2, "POST", "/api/v1/orders/" + id + "/downloads", "{}",
+    {{"Content-Type", "application/json"},
+     {"X-Order-Token", doc["order"]["access_token"].get<std::string>()}});
+  BOOST_REQUIRE_MESSAGE(links.status == 201u, links.body);
+  std::string link = json::parse(links.body)["items"][0]["url"];
+  auto bytes = st::http_request(port2, "GET", link.substr(link.find("/d/")));
+  BOOST_TEST(bytes.status == 200u);
+  BOOST_TEST(bytes.body == "%PDF-1.4 the whole book");
+  q.signal(SIGTERM);
+  BOOST_TEST(q.wait(10s).value_or(-1) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_lets_a_slow_request_finish_then_exits_0) {
