@@ -221,9 +221,12 @@ void serve_download(const std::shared_ptr<const services>& svc,
   }
   auto client = delivery::client_key(
     req.remote, std::string{req.header("user-agent").value_or("")});
-  // A Range that lies wholly beyond the file is answered 416 below; it
-  // must not take one of the buyer's downloads.
+  // A Range that lies wholly beyond the file is answered 416 below, and a
+  // stored file that is not there (a lost disk, a restore without the
+  // files) 503: neither takes one of the buyer's downloads.
   auto answerable = [&](const persistence::grant_view& g) {
+    if (svc->accel_redirect.empty() && !svc->store->exists(g.storage_key))
+      return false;
     return !range_header || !if_range_holds(req, "\"" + g.file_sha256 + "\"")
            || parse_range(*range_header, static_cast<uint64_t>(g.file_size))
                   .what
@@ -261,7 +264,15 @@ void serve_download(const std::shared_ptr<const services>& svc,
   if (!blob) {
     lg.error("file {} of grant {} cannot be read: {}", g.grant.file_id,
              g.grant.id, blob.err().detail);
-    return reply(problem(errc::internal, blob.err().detail, req.request_id));
+    auto err = problem(
+      errc::unavailable,
+      fmt::format("the file cannot be read just now; the shop has been told "
+                  "(request {}){}",
+                  req.request_id,
+                  found->counted ? "" : ", and this download was not counted"),
+      req.request_id);
+    err.header("Retry-After", "300");
+    return reply(std::move(err));
   }
   auto size = (*blob)->size();
   auto answer = range_header && if_range_holds(req, etag)

@@ -636,6 +636,33 @@ BOOST_AUTO_TEST_CASE(a_paid_order_with_no_file_to_give_is_refunded) {
   BOOST_TEST(balance("pending") == 0);
 }
 
+// A stored file that cannot be read (a lost disk, a restore without the
+// files) is a 503 the buyer can retry, and does not use up a download.
+BOOST_AUTO_TEST_CASE(an_unreadable_file_does_not_use_up_a_download) {
+  auto order = buy();
+  auto link = link_in_mail(1);
+  std::string key;
+  auto st = db->run([&](soci::session& sql) {
+    sql << "SELECT storage_key FROM product_files WHERE product_id = :p",
+      soci::use(book), soci::into(key);
+  });
+  BOOST_REQUIRE(!st);
+  auto blob = std::filesystem::path{cfg.data_dir} / "files" / "blobs" / key;
+  auto aside = blob;
+  aside += ".aside";
+  std::filesystem::rename(blob, aside);
+  auto lost = get(link, "127.0.0.31");
+  BOOST_TEST(lost.status == 503u);
+  BOOST_TEST(code_of(lost) == "unavailable");
+  BOOST_TEST(lost.header("retry-after").has_value());
+  BOOST_TEST(downloads(order)["downloads"] == 0);
+  std::filesystem::rename(aside, blob);
+  auto back = get(link, "127.0.0.31");
+  BOOST_TEST(back.status == 200u);
+  BOOST_TEST(back.body == file);
+  BOOST_TEST(downloads(order)["downloads"] == 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_front_web_server_can_send_the_file) {
   auto order = buy();
   auto link = link_in_mail(1);
