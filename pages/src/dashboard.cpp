@@ -343,6 +343,10 @@ void add_dashboard(http::router& routes, const site_ptr& s) {
           for (auto p : rs[2].body["items"]) {
             with_money_text(p);
             p["file_count"] = std::to_string(p["files"].size());
+            // On sale, and nothing left to sell: the creator's cue to add
+            // keys.
+            p["sold_out_badge"] = p.value("status", "") == "published"
+                                  && p.value("sold_out", false);
             products.push_back(std::move(p));
           }
           json view{{"title", "Dashboard"},

@@ -126,6 +126,10 @@ await run("licence", {}, async ({ souk, browser, rec }) => {
   const card = next.locator("li.card").filter({ hasText: "Pixel Editor" });
   check(/Sold out/.test(await card.innerText()), "the shop's list says sold out too");
   await rec.shot(next, "sold-out-before");
+  // The creator's dashboard says so too: the cue to add keys.
+  await editor.goto(`${base}/dashboard`);
+  const mine = editor.locator("#products tr").filter({ hasText: "Pixel Editor" });
+  check(/sold out/.test(await mine.innerText()), "the dashboard marks it sold out");
 
   // A download on sale moves to licence keys only once it has some: the
   // editor says so, shows where to add them, and keeps the choice.
