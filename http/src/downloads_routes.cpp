@@ -222,11 +222,18 @@ void serve_download(const std::shared_ptr<const services>& svc,
   auto client = delivery::client_key(
     req.remote, std::string{req.header("user-agent").value_or("")});
   // A Range that lies wholly beyond the file is answered 416 below, and a
-  // stored file that is not there (a lost disk, a restore without the
-  // files) 503: neither takes one of the buyer's downloads.
+  // stored file that cannot be opened (a lost disk, a restore without the
+  // files, a permission) 503: neither takes one of the buyer's downloads.
+  // The file is opened here, before the download is counted, and served
+  // from what was opened.
+  std::unique_ptr<storage::blob_reader> opened;
   auto answerable = [&](const persistence::grant_view& g) {
-    if (svc->accel_redirect.empty() && !svc->store->exists(g.storage_key))
-      return false;
+    if (svc->accel_redirect.empty()) {
+      auto blob = svc->store->open(g.storage_key);
+      if (!blob)
+        return false;
+      opened = std::move(*blob);
+    }
     return !range_header || !if_range_holds(req, "\"" + g.file_sha256 + "\"")
            || parse_range(*range_header, static_cast<uint64_t>(g.file_size))
                   .what
@@ -260,17 +267,20 @@ void serve_download(const std::shared_ptr<const services>& svc,
     res.header("X-Accel-Redirect", svc->accel_redirect + g.storage_key);
     return reply(std::move(res));
   }
-  auto blob = svc->store->open(g.storage_key);
+  // HEAD asks nothing of `answerable`: it opens the file here.
+  auto blob
+    = opened
+        ? expected<std::unique_ptr<storage::blob_reader>>{std::move(opened)}
+        : svc->store->open(g.storage_key);
   if (!blob) {
     lg.error("file {} of grant {} cannot be read: {}", g.grant.file_id,
              g.grant.id, blob.err().detail);
-    auto err = problem(
-      errc::unavailable,
-      fmt::format("the file cannot be read just now; the shop has been told "
-                  "(request {}){}",
-                  req.request_id,
-                  found->counted ? "" : ", and this download was not counted"),
-      req.request_id);
+    auto err = link_problem(
+      *svc, req,
+      error{errc::unavailable,
+            fmt::format("the file cannot be read just now; the shop has been "
+                        "told (request {}), and this download was not counted",
+                        req.request_id)});
     err.header("Retry-After", "300");
     return reply(std::move(err));
   }
