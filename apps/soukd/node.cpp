@@ -39,7 +39,6 @@
 #include "souk/payments/service.hpp"
 #include "souk/persistence/database.hpp"
 #include "souk/persistence/housekeeping.hpp"
-#include "souk/persistence/licence_keys.hpp"
 #include "souk/persistence/migrations.hpp"
 #include "souk/persistence/nodes.hpp"
 #include "souk/persistence/orders.hpp"
@@ -328,28 +327,6 @@ bool grants_files(const flows::flow_template& tpl) {
   return false;
 }
 
-// A checkout of a product whose flow issues licence keys is refused while a
-// pool it takes from has none left: better "sold out" than a payment souk
-// cannot deliver on (two orders paid for the last key: the second is
-// refunded by the flow).
-status licence_stock(orders::flow_library& flows, persistence::database& db,
-                     const persistence::order_row& order) {
-  auto tpl = flows.pinned(order.flow_hash);
-  if (!tpl)
-    return tpl.err();
-  for (auto& pool : licence_pools(**tpl)) {
-    auto left
-      = persistence::licence_key_repository{db}.left(order.product_id, pool);
-    if (!left)
-      return left.err();
-    if (*left == 0)
-      return error{errc::sold_out,
-                   "this product is sold out: it has no licence key left to "
-                   "give"};
-  }
-  return {};
-}
-
 } // namespace
 
 node::node(config::settings cfg, node_extensions ext)
@@ -505,14 +482,8 @@ status node::start() {
   pay_opts.callback_url
     = [this] { return with_slash(url()) + "api/v1/payments/paystack/return"; };
   payments::order_port port;
-  port.prepare = [this](persistence::order_row base,
-                        std::string_view flow) -> expected<orders::creation> {
-    auto c = impl_->engine->prepare(std::move(base), flow);
-    if (!c)
-      return c;
-    if (auto err = licence_stock(*impl_->flows, *impl_->db, c->order))
-      return err;
-    return c;
+  port.prepare = [this](persistence::order_row base, std::string_view flow) {
+    return impl_->engine->prepare(std::move(base), flow);
   };
   port.started
     = [this](const orders::creation& c) { impl_->engine->started(c); };
@@ -530,9 +501,15 @@ status node::start() {
   };
   catalog::options catalog_opts;
   catalog_opts.flows.clear();
+  // What the product editor offers: the same flows, the default first.
+  std::vector<pages::options::flow_choice> flow_choices;
   for (auto& tpl : d.flows->list())
     if (tpl->kind == "order") { // products cannot be sold on a payout flow
       catalog_opts.flows.push_back(tpl->name);
+      flow_choices.insert(tpl->name == catalog::default_flow
+                            ? flow_choices.begin()
+                            : flow_choices.end(),
+                          {tpl->name, tpl->description});
       auto pools = licence_pools(*tpl);
       if (!pools.empty()) {
         catalog_opts.keyed_flows[tpl->name]
@@ -862,14 +839,7 @@ status node::start() {
   page_opts.keyed_flows = catalog_opts.keyed_flows;
   page_opts.templates = d.cfg.pages.templates;
   page_opts.file_and_key_flows = catalog_opts.file_and_key_flows;
-  for (auto& tpl : d.flows->list())
-    if (tpl->kind == "order") {
-      pages::options::flow_choice c{tpl->name, tpl->description};
-      if (tpl->name == catalog::default_flow)
-        page_opts.flows.insert(page_opts.flows.begin(), std::move(c));
-      else
-        page_opts.flows.push_back(std::move(c));
-    }
+  page_opts.flows = std::move(flow_choices);
   if (d.cfg.payments.gateway != "sandbox") {
     // The buy form leads on to the gateway's hosted page.
     page_opts.form_origins.push_back(

@@ -383,13 +383,12 @@ expected<product> service::to_product(const product_row& row) {
     return files.err();
   for (auto& f : *files)
     out.files.push_back(to_file(f));
-  std::vector<product> one{std::move(out)};
-  if (auto err = mark_sold_out(one))
+  if (auto err = mark_sold_out({&out, 1}))
     return err;
-  return std::move(one.front());
+  return out;
 }
 
-status service::mark_sold_out(std::vector<product>& items) {
+status service::mark_sold_out(std::span<product> items) {
   std::vector<std::pair<std::string, std::string>> wanted;
   for (auto& p : items) {
     p.sold_out = false; // a cached document's may be out of date
@@ -473,10 +472,9 @@ expected<product> service::get(const caller& who, const std::string& id) {
   }
   if (cached) {
     // Whether a key is left changes with every sale: read fresh.
-    std::vector<product> one{std::move(*cached)};
-    if (auto err = mark_sold_out(one))
+    if (auto err = mark_sold_out({&*cached, 1}))
       return err;
-    return std::move(one.front());
+    return std::move(*cached);
   }
   reads_.fetch_add(1, std::memory_order_relaxed);
   auto row = product_repository{*db_}.find(id);
@@ -546,8 +544,8 @@ expected<product> service::update(const caller& who, const std::string& id,
   if (patch.flow) {
     if (auto err = check_flow(*patch.flow, opts_.flows))
       return err;
-    // A product on sale moves only to a flow it can deliver on (one that
-    // gives licence keys needs keys, any other a file).
+    // A product on sale moves only to a flow it can deliver on (what it
+    // needs: `deliverable`).
     if (row.status == published && *patch.flow != row.flow) {
       reads_.fetch_add(1, std::memory_order_relaxed);
       auto needs = deliverable(repo, id, *patch.flow, opts_);

@@ -107,31 +107,21 @@ std::string form_field(const std::string& api_field) {
   return dot == std::string::npos ? api_field : api_field.substr(0, dot);
 }
 
-void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
-            const visitor& v, unsigned status, json product, json typed,
-            std::string version, const std::string& error,
-            const std::string& field, const json& licence = json::object()) {
-  // The API's answer on the product's keys (stock per pool and a page of
-  // keys); null when it could not be read.
-  json licence_stock
-    = licence.is_object() ? licence.value("stock", json::array()) : json();
-  json view;
-  bool exists = product.is_object() && product.contains("id");
-  view["title"] = exists ? "Edit " + product.value("title", "") : "New product";
-  view["heading"] = view["title"];
-  view["product"] = exists ? product : json::object();
-  view["form"] = typed.is_object() ? typed : product_fields(product);
+// The flow picker: the node's flows, the product's own among them even if
+// the node no longer offers it. Returns the flow the form shows.
+std::string add_flow_choice(json& view, const site& site_,
+                            const http::request& req, bool exists,
+                            const json& typed) {
+  auto& opts = site_.opts;
   // `?flow=NAME`: the flow the creator was moving to when they went to add
   // what it needs (licence keys), chosen again.
   if (auto q = req.query_param("flow"); q && exists && !typed.is_object())
-    for (auto& c : s->opts.flows)
+    for (auto& c : opts.flows)
       if (c.name == *q)
         view["form"]["flow"] = c.name;
-  // The flow picker: the node's flows, the product's own among them even
-  // if the node no longer offers it.
   std::string flow = view["form"].value("flow", "");
-  if (flow.empty() && !s->opts.flows.empty())
-    flow = s->opts.flows.front().name;
+  if (flow.empty() && !opts.flows.empty())
+    flow = opts.flows.front().name;
   json flows = json::array();
   bool listed = false;
   auto offer = [&](const std::string& name, const std::string& description) {
@@ -141,7 +131,7 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
                      {"description", description},
                      {"selected", name == flow}});
   };
-  for (auto& c : s->opts.flows)
+  for (auto& c : opts.flows)
     offer(c.name, c.description);
   if (!listed && !flow.empty())
     offer(flow, "");
@@ -149,35 +139,35 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
   view["pick_flow"] = flows.size() > 1;
   view["flow_moving"] = exists && flow != view["form"].value("flow_was", "");
   view["flow_query"] = url_encode(flow);
-  view["version"] = version;
-  view["action"] = exists ? "/dashboard/products/" + product.value("id", "")
-                          : "/dashboard/products";
-  view["save_label"] = exists ? "Save changes" : "Create product";
-  view["published"] = exists && product.value("status", "") == "published";
-  view["archived"] = exists && product.value("status", "") == "archived";
-  view["max_upload"] = "2 GB";
-  json files = json::array();
-  if (exists)
-    for (auto& f : product["files"])
-      files.push_back({{"id", f.value("id", "")},
-                       {"name", f.value("name", "")},
-                       {"size_text", size_text(f.value("size", int64_t{0}))},
-                       {"sha_short", f.value("sha256", "").substr(0, 12)}});
-  view["files"] = files;
+  return flow;
+}
+
+// The licence keys section of a product whose flow (the form's: after a
+// refused move to a flow that gives keys, the section to add them is there;
+// else its own) gives keys: each pool's stock, a page of keys, the form to
+// add more. `licence` is the API's answer on the product's keys (stock per
+// pool and a page of keys), null when it could not be read.
+void add_licence_section(json& view, const site& site_,
+                         const http::request& req, const json& product,
+                         bool exists, const std::string& flow,
+                         const json& licence) {
+  auto& opts = site_.opts;
+  json licence_stock
+    = licence.is_object() ? licence.value("stock", json::array()) : json();
   // What the product's own flow gives, for the words about its files.
   std::string own = product.value("flow", "");
-  bool own_keyed = exists && s->opts.keyed_flows.count(own) > 0;
+  bool own_keyed = exists && opts.keyed_flows.count(own) > 0;
   view["gives_keys"] = own_keyed;
-  view["keys_only"] = own_keyed && s->opts.file_and_key_flows.count(own) == 0;
+  view["keys_only"] = own_keyed && opts.file_and_key_flows.count(own) == 0;
   // A product whose flow gives licence keys: its pools' stock, and a form
   // to add keys. The form's flow counts: after a refused move to a flow
   // that gives keys, the section to add them is there.
-  auto keyed = s->opts.keyed_flows.find(
-    s->opts.keyed_flows.count(flow) > 0 ? flow : own);
-  view["keyed"] = exists && keyed != s->opts.keyed_flows.end();
+  auto keyed
+    = opts.keyed_flows.find(opts.keyed_flows.count(flow) > 0 ? flow : own);
+  view["keyed"] = exists && keyed != opts.keyed_flows.end();
   json stock = json::array();
   int64_t total = 0;
-  if (exists && keyed != s->opts.keyed_flows.end()) {
+  if (exists && keyed != opts.keyed_flows.end()) {
     // The pools the flow takes from; a choice only when there are several
     // or the one is not "default" (what the API takes without a pool).
     json pools = json::array();
@@ -232,7 +222,8 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
     // Links within the list keep a flow the creator is moving to.
     auto link = [&](std::string query) {
       if (view["flow_moving"].get<bool>())
-        query += (query.empty() ? "flow=" : "&flow=") + url_encode(flow);
+        query += (query.empty() ? "flow=" : "&flow=")
+                 + view["flow_query"].get<std::string>();
       return base + (query.empty() ? "" : "?" + query) + "#key-list";
     };
     json filters = json::array();
@@ -245,6 +236,35 @@ void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
       view["keys_next"] = link("keys=" + url_encode(shown) + "&keys_cursor="
                                + url_encode(next.get<std::string>()));
   }
+}
+
+void editor(const site_ptr& s, const http::request& req, http::reply_fn reply,
+            const visitor& v, unsigned status, json product, json typed,
+            std::string version, const std::string& error,
+            const std::string& field, const json& licence = json::object()) {
+  json view;
+  bool exists = product.is_object() && product.contains("id");
+  view["title"] = exists ? "Edit " + product.value("title", "") : "New product";
+  view["heading"] = view["title"];
+  view["product"] = exists ? product : json::object();
+  view["form"] = typed.is_object() ? typed : product_fields(product);
+  auto flow = add_flow_choice(view, *s, req, exists, typed);
+  view["version"] = version;
+  view["action"] = exists ? "/dashboard/products/" + product.value("id", "")
+                          : "/dashboard/products";
+  view["save_label"] = exists ? "Save changes" : "Create product";
+  view["published"] = exists && product.value("status", "") == "published";
+  view["archived"] = exists && product.value("status", "") == "archived";
+  view["max_upload"] = "2 GB";
+  json files = json::array();
+  if (exists)
+    for (auto& f : product["files"])
+      files.push_back({{"id", f.value("id", "")},
+                       {"name", f.value("name", "")},
+                       {"size_text", size_text(f.value("size", int64_t{0}))},
+                       {"sha_short", f.value("sha256", "").substr(0, 12)}});
+  view["files"] = files;
+  add_licence_section(view, *s, req, product, exists, flow, licence);
   if (!error.empty()) {
     auto ff = form_field(field);
     if (ff == "title" || ff == "description" || ff == "price"

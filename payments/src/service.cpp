@@ -209,6 +209,14 @@ service::impl::checkout_owned(const checkout_request& r) {
       return error{errc::invalid_field, "amount is too large", "amount"};
     amount = *r.amount;
   }
+  // A product whose flow gives licence keys, with a pool it takes from
+  // empty (read afresh by the catalog): better "sold out" than a payment
+  // souk cannot deliver on. Two orders paid for the last key are still
+  // possible; the flow refunds the second.
+  if (product->sold_out)
+    return error{errc::sold_out,
+                 "this product is sold out: it has no licence key left to "
+                 "give"};
   persistence::order_row base;
   base.product_id = product->id;
   base.buyer_email = *email;

@@ -164,23 +164,6 @@ licence_key_repository::stock(const std::string& product_id) {
   return out;
 }
 
-expected<int64_t> licence_key_repository::left(const std::string& product_id,
-                                               const std::string& pool) {
-  long long n = 0;
-  auto st = db_.run([&](soci::session& sql) {
-    // Served by the partial index of keys left; at most 1 is counted, as
-    // only "any left?" is asked.
-    rows::read_one(sql,
-                   "SELECT COUNT(*) FROM (SELECT 1 FROM licence_keys WHERE "
-                   "product_id = :p AND pool = :pool AND order_id IS NULL "
-                   "LIMIT 1) AS k",
-                   soci::use(product_id), soci::use(pool), soci::into(n));
-  });
-  if (st)
-    return st;
-  return static_cast<int64_t>(n);
-}
-
 expected<std::vector<licence_key_row>>
 licence_key_repository::list(const std::string& product_id,
                              const std::string& pool, licence_key_filter filter,

@@ -231,11 +231,7 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   st::scratch_database restored_pg;
   std::string restored_url = "sqlite://" + (out / "souk.db").string();
   if (pg) {
-    // Debian's wrapper (the newest client installed, as soukctl's pg_dump
-    // from PATH), else the server's own.
-    std::string pg_restore = "/usr/bin/pg_restore";
-    if (!fs::exists(pg_restore))
-      pg_restore = "/usr/lib/postgresql/15/bin/pg_restore";
+    auto pg_restore = st::postgresql_program("pg_restore");
     auto r = st::run_program({pg_restore, "--no-owner",
                               "--dbname=" + restored_pg.url(),
                               (out / "souk.pgdump").string()},

@@ -352,11 +352,7 @@ BOOST_AUTO_TEST_CASE(a_backup_restored_serves_what_was_sold) {
            fs::copy_options::recursive);
   std::vector<std::string> args{SOUK_SOUKD};
   if (pg) {
-    // Debian's wrapper (the newest client installed, as soukctl's pg_dump
-    // from PATH), else the server's own.
-    std::string pg_restore = "/usr/bin/pg_restore";
-    if (!fs::exists(pg_restore))
-      pg_restore = "/usr/lib/postgresql/15/bin/pg_restore";
+    auto pg_restore = st::postgresql_program("pg_restore");
     auto r
       = st::run_program({pg_restore, "--no-owner", "--dbname=" + restored.url(),
                          (out / "souk.pgdump").string()},

@@ -407,6 +407,13 @@ std::string child_process::err() const {
   return slurp(err_);
 }
 
+std::string postgresql_program(const std::string& name) {
+  auto wrapper = "/usr/bin/" + name;
+  return std::filesystem::exists(wrapper)
+           ? wrapper
+           : "/usr/lib/postgresql/15/bin/" + name;
+}
+
 run_result run_program(std::vector<std::string> argv,
                        std::vector<std::string> env,
                        const std::filesystem::path& cwd,

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -221,7 +222,7 @@ private:
   /// Sets `sold_out` on those of `items` whose flow gives licence keys
   /// (one query for them all, none when no flow gives keys). Cached
   /// documents get it afresh on each read.
-  status mark_sold_out(std::vector<product>& items);
+  status mark_sold_out(std::span<product> items);
   expected<product> change_status(const caller& who, const std::string& id,
                                   std::optional<int64_t> if_version,
                                   transition to);

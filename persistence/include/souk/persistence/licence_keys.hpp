@@ -74,10 +74,6 @@ public:
   expected<std::vector<licence_pool_stock>>
   stock(const std::string& product_id);
 
-  /// Keys left in one pool.
-  expected<int64_t> left(const std::string& product_id,
-                         const std::string& pool);
-
   /// A page of a product's keys (in one pool when `pool` is not empty), in
   /// the order they were added, after the key `after_id` ("" from the
   /// start).

@@ -154,6 +154,11 @@ run_program(std::vector<std::string> argv, std::vector<std::string> env = {},
             const std::filesystem::path& cwd = ".",
             std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+/// A PostgreSQL client program (`pg_restore`): Debian's wrapper in
+/// /usr/bin (the newest client installed, as soukctl's `pg_dump` from
+/// PATH), else PostgreSQL 15's own.
+std::string postgresql_program(const std::string& name);
+
 /// The contents of the files in `dir` whose names end in `extension`
 /// (e.g. ".eml"), by file name; hidden files (a writer's temporaries) are
 /// left out. A missing directory has none.
