@@ -30,6 +30,7 @@
 #include "checks.hpp"
 #include "cpu.hpp"
 #include "http_client.hpp"
+#include "replay.hpp"
 #include "run.hpp"
 
 namespace fs = std::filesystem;
@@ -754,6 +755,32 @@ int main(int argc, char** argv) {
                   "(aim: at least 0.05); against 1 client: %.4f\n",
                   peak.per_second(), pooled, peak.per_second() / pooled,
                   one > 0 ? peak.per_second() / one : 0.0);
+
+    // The order's own SQL with soukd stopped: what the database allows when
+    // it runs nothing else, as soukd sends it and in the fewest commits.
+    std::printf("\nthe order's SQL alone (pgbench replaying one order per "
+                "run, soukd stopped, %u clients; bench/load/sql/):\n",
+                o.pool_size);
+    struct shape {
+      const char* file;
+      const char* what;
+    };
+    for (auto [file, what] :
+         {shape{"order.sql", "as soukd runs it (8 writing commits, 4 polls)"},
+          shape{"lean.sql", "in 5 commits, no reads, no outbox row for a step "
+                            "that ends in its transaction"}}) {
+      auto r = replay_order_sql(
+        *db, url, fs::path{SOUK_SOURCE_DIR} / "bench" / "load" / "sql" / file,
+        work, o.pool_size, o.pgbench_seconds);
+      if (r.orders_per_second < 0) {
+        std::printf("  FAIL: %s\n", r.error.c_str());
+        ok = false;
+        continue;
+      }
+      std::printf("  %s: %.1f orders/s = %.4f of the single-insert rate\n",
+                  what, r.orders_per_second,
+                  pooled > 0 ? r.orders_per_second / pooled : 0.0);
+    }
   }
 
   std::printf("\n%s\n", ok ? "PASS: every check held"
