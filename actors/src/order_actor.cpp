@@ -305,11 +305,47 @@ apply_with(const engine_context& ctx, const persistence::transition& tx,
   return out;
 }
 
+// Takes the row `id` out of `t`'s enqueued rows; false if it is not there.
+bool take_enqueued(persistence::transition& t, const std::string& id,
+                   persistence::outbox_row& out) {
+  auto i = std::find_if(t.enqueue.begin(), t.enqueue.end(),
+                        [&](auto& x) { return x.id == id; });
+  if (i == t.enqueue.end())
+    return false;
+  out = std::move(*i);
+  t.enqueue.erase(i);
+  return true;
+}
+
+// `t` (a step's success) as written when its step's row was never written:
+// the row is enqueued already done instead of updated. Fails when `t` does
+// not end that row as done.
+status write_done(persistence::transition& t, persistence::outbox_row row) {
+  auto u = std::find_if(t.update_outbox.begin(), t.update_outbox.end(),
+                        [&](auto& x) { return x.id == row.id; });
+  if (u == t.update_outbox.end() || u->status != "done")
+    return error{errc::internal,
+                 "the success of " + row.action + " does not end its step"};
+  row.status = "done";
+  row.attempts = u->count_attempt ? 1 : 0;
+  row.last_error = u->last_error;
+  row.claimed_until.clear();
+  t.update_outbox.erase(u);
+  t.enqueue.insert(t.enqueue.begin(), std::move(row));
+  return {};
+}
+
 // On a worker: one transaction with `tx` (if any) and the caller's writes
 // `with`, the local step `first`, the transition recording its success, and
 // so on while the next step is local too (until a step whose service
 // commits after it). If any part fails, all of it rolls back; `tx` is then
 // committed with `with` alone, and the step runs the usual way.
+//
+// A step's outbox row that is enqueued and ended inside this transaction
+// is written once, already done, when its step has succeeded: a pending row
+// is for a step still to run after a commit, and nothing reads it before
+// this one commits. The order's snapshot still sees the row enqueued, then
+// ended, as the planner planned it.
 inline_result run_inline(const engine_context& ctx,
                          const std::optional<persistence::transition>& tx,
                          const std::function<status()>& with,
@@ -319,8 +355,15 @@ inline_result run_inline(const engine_context& ctx,
   r.led = tx.has_value();
   persistence::order_repository repo{*ctx.db};
   auto together = ctx.db->transact([&](soci::session&) -> status {
+    // The row of the step about to run here, held back until it is done.
+    std::optional<persistence::outbox_row> unwritten;
     if (tx) {
-      auto applied = repo.apply(*tx);
+      auto written = *tx;
+      persistence::outbox_row row;
+      if (local_step(ctx, first.action)
+          && take_enqueued(written, first.id, row))
+        unwritten = std::move(row);
+      auto applied = repo.apply(written);
       if (!applied)
         return applied.err();
       r.first = *applied;
@@ -348,7 +391,18 @@ inline_result run_inline(const engine_context& ctx,
       if (!p.tx)
         return error{errc::internal, "the success of " + next->action
                                        + " planned no transition"};
-      auto done = repo.apply(*p.tx);
+      auto written = *p.tx;
+      if (unwritten) {
+        if (auto failed = write_done(written, std::move(*unwritten)))
+          return failed;
+        unwritten.reset();
+      }
+      persistence::outbox_row row;
+      if (!svc->commits_after && p.dispatch
+          && local_step(ctx, p.dispatch->action)
+          && take_enqueued(written, p.dispatch->id, row))
+        unwritten = std::move(row);
+      auto done = repo.apply(written);
       if (!done)
         return done.err();
       orders::mirror(snap, *p.tx, *done, ctx.now());
@@ -357,6 +411,13 @@ inline_result run_inline(const engine_context& ctx,
       if (svc->commits_after)
         break;
     }
+    // Every row held back was written done by its step's success; one still
+    // held would be a step the loop left without running (never, as a held
+    // row's step is local and the loop only stops after a commits_after
+    // step, whose next row is never held).
+    if (unwritten)
+      return error{errc::internal,
+                   unwritten->action + " was held back and never ran"};
     r.dispatch = std::move(next);
     return {};
   });

@@ -218,6 +218,15 @@ long long write_transactions(souk::persistence::database& db) {
   return n;
 }
 
+// Bytes of write-ahead log written so far by the whole server.
+long long wal_bytes(souk::persistence::database& db) {
+  long long n = -1;
+  db.run([&](soci::session& sql) {
+    sql << "SELECT CAST(pg_current_wal_lsn() - '0/0' AS BIGINT)", soci::into(n);
+  });
+  return n;
+}
+
 long long commits(souk::persistence::database& db) {
   long long n = -1;
   db.run([&](soci::session& sql) {
@@ -605,16 +614,18 @@ int main(int argc, char** argv) {
   };
   auto commits_before = pg ? commits(*db) : 0;
   auto writes_before = pg ? write_transactions(*db) : 0;
+  auto wal_before = pg ? wal_bytes(*db) : 0;
   auto cpu_before = read_cpu();
   auto peak
     = run_phase(s, o, warm, o.orders, o.clients, 0, run_id, errors, &begun);
   if (monkey)
     monkey->stop();
-  long long commits_peak = 0, writes_peak = 0;
+  long long commits_peak = 0, writes_peak = 0, wal_peak = 0;
   if (pg) {
     std::this_thread::sleep_for(std::chrono::milliseconds{1500});
     commits_peak = commits(*db) - commits_before;
     writes_peak = write_transactions(*db) - writes_before - 1;
+    wal_peak = wal_bytes(*db) - wal_before;
   }
   auto cpu_after = read_cpu();
   std::printf("\npeak: %u purchases by %u buyers at once: %zu completed in "
@@ -632,6 +643,9 @@ int main(int argc, char** argv) {
                 "reads included)\n",
                 static_cast<double>(writes_peak) / peak.completed,
                 static_cast<double>(commits_peak) / peak.completed);
+  if (pg && peak.completed && !o.chaos)
+    std::printf("  write-ahead log per completed order: %.1f KiB\n",
+                static_cast<double>(wal_peak) / 1024.0 / peak.completed);
   // Not under chaos either: restarted processes take their counts along.
   if (!o.chaos)
     std::printf(

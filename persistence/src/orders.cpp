@@ -212,6 +212,12 @@ void insert_timers(soci::session& sql, const std::string& order_id,
   }
 }
 
+// A row enqueued already done: a step that ran and ended inside the
+// transaction that enqueues it (transition::enqueue).
+bool enqueued_done(const outbox_row& x) {
+  return x.status == "done";
+}
+
 // A replayed transition re-enqueues the same keys: skip them rather than
 // fail, so side effects are enqueued exactly once (DESIGN principle 3).
 void insert_outbox(soci::session& sql, const std::string& order_id,
@@ -220,15 +226,23 @@ void insert_outbox(soci::session& sql, const std::string& order_id,
   for (auto& x : rows) {
     auto id = or_new_id(x.id);
     auto created = or_time(x.created_at, now_text);
-    auto lease_ind = null_if_empty(x.claimed_until);
+    const bool done = enqueued_done(x);
+    const std::string status = done ? "done" : "pending";
+    const int attempts = done ? x.attempts : 0;
+    const std::string lease = done ? std::string{} : x.claimed_until;
+    const std::string done_at = done ? or_time(x.done_at, now_text) : "";
+    auto lease_ind = null_if_empty(lease);
+    auto done_ind = null_if_empty(done_at);
     rows::exec(sql,
                "INSERT INTO outbox (id, order_id, action, params, "
-               "idempotency_key, status, attempts, claimed_until, created_at) "
-               "VALUES (:id, :o, :a, :p, :k, 'pending', 0, :l, :c) ON CONFLICT "
-               "(idempotency_key) DO NOTHING",
+               "idempotency_key, status, attempts, claimed_until, created_at, "
+               "done_at) VALUES (:id, :o, :a, :p, :k, :s, :n, :l, :c, :d) ON "
+               "CONFLICT (idempotency_key) DO NOTHING",
                soci::use(id), soci::use(order_id), soci::use(x.action),
                soci::use(x.params), soci::use(x.idempotency_key),
-               soci::use(x.claimed_until, lease_ind), soci::use(created));
+               soci::use(status), soci::use(attempts),
+               soci::use(lease, lease_ind), soci::use(created),
+               soci::use(done_at, done_ind));
   }
 }
 
@@ -289,23 +303,27 @@ void outbox_clauses(rows::builder& b, const std::vector<outbox_row>& rows,
                     std::string_view from, const std::string& now_text) {
   for (size_t i = 0; i < rows.size(); ++i) {
     auto& x = rows[i];
+    const bool done = enqueued_done(x);
     b.sql(fmt::format(", n{} AS (INSERT INTO outbox (id, order_id, action, "
                       "params, idempotency_key, status, attempts, "
-                      "claimed_until, created_at) SELECT ",
-                      i))
+                      "claimed_until, created_at{}) SELECT ",
+                      i, done ? ", done_at" : ""))
       .text(or_new_id(x.id))
       .sql(fmt::format(", {}.id, ", from))
       .text(x.action)
       .sql(", ")
       .text(x.params)
       .sql(", ")
-      .text(x.idempotency_key)
-      .sql(", 'pending', 0, ")
-      .text(x.claimed_until, true)
-      .sql(", ")
-      .text(or_time(x.created_at, now_text))
-      .sql(fmt::format(" FROM {} ON CONFLICT (idempotency_key) DO NOTHING)",
-                       from));
+      .text(x.idempotency_key);
+    if (done)
+      b.sql(", 'done', ").integer(x.attempts).sql(", NULL, ");
+    else
+      b.sql(", 'pending', 0, ").text(x.claimed_until, true).sql(", ");
+    b.text(or_time(x.created_at, now_text));
+    if (done)
+      b.sql(", ").text(or_time(x.done_at, now_text));
+    b.sql(
+      fmt::format(" FROM {} ON CONFLICT (idempotency_key) DO NOTHING)", from));
   }
 }
 

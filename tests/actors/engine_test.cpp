@@ -269,6 +269,37 @@ struct fixture {
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
   }
 
+  /// From now on every write of an outbox row is listed in `outbox_writes`
+  /// ("insert pending test.credit", "update done test.ship", ...; sorted, as
+  /// PostgreSQL runs the clauses of one statement in no set order).
+  void watch_outbox_writes() {
+    exec("CREATE TABLE outbox_writes (what TEXT NOT NULL)");
+    if (db->kind() == sp::backend::postgresql) {
+      exec("CREATE FUNCTION note_outbox_write() RETURNS trigger LANGUAGE "
+           "plpgsql AS $$ BEGIN INSERT INTO outbox_writes VALUES (lower(TG_OP) "
+           "|| ' ' || NEW.status || ' ' || NEW.action); RETURN NULL; END $$");
+      exec("CREATE TRIGGER outbox_written AFTER INSERT OR UPDATE ON outbox "
+           "FOR EACH ROW EXECUTE FUNCTION note_outbox_write()");
+      return;
+    }
+    for (std::string op : {"insert", "update"})
+      exec("CREATE TRIGGER outbox_" + op + " AFTER " + op
+           + " ON outbox BEGIN INSERT INTO outbox_writes VALUES ('" + op
+           + " ' || NEW.status || ' ' || NEW.action); END");
+  }
+
+  std::vector<std::string> outbox_writes() {
+    std::vector<std::string> out;
+    auto st = db->run([&](soci::session& sql) {
+      soci::rowset<std::string> rs
+        = (sql.prepare << "SELECT what FROM outbox_writes ORDER BY what");
+      for (auto& a : rs)
+        out.push_back(a);
+    });
+    BOOST_REQUIRE_MESSAGE(!st, st.detail);
+    return out;
+  }
+
   // Runs every actor until nothing is left to do.
   void run() { sched.run(); }
 
@@ -471,6 +502,7 @@ BOOST_AUTO_TEST_CASE(happy_path) {
 BOOST_FIXTURE_TEST_CASE(local_steps_commit_with_the_transition_before_them,
                         inline_fixture) {
   auto id = create();
+  watch_outbox_writes();
   auto r = deliver(id, "payment.succeeded", "evt-1");
   BOOST_REQUIRE(r);
   BOOST_TEST((*r == so::outcome::applied));
@@ -495,6 +527,21 @@ BOOST_FIXTURE_TEST_CASE(local_steps_commit_with_the_transition_before_them,
              boost::test_tools::per_element());
   BOOST_TEST(s.outbox.empty());
   BOOST_TEST(s.timers.empty());
+  // Each step's outbox row, enqueued and ended in this one transaction, was
+  // written once, already done, with its attempt and no lease.
+  BOOST_TEST(outbox_writes()
+               == (strings{"insert done test.credit", "insert done test.ship"}),
+             boost::test_tools::per_element());
+  auto h = sp::order_repository{*db}.history(id);
+  BOOST_REQUIRE(h);
+  BOOST_REQUIRE_EQUAL((*h)->outbox.size(), 2u);
+  for (auto& x : (*h)->outbox) {
+    BOOST_TEST(x.status == "done");
+    BOOST_TEST(x.attempts == 1);
+    BOOST_TEST(x.claimed_until.empty());
+    BOOST_TEST(!x.done_at.empty());
+    BOOST_TEST(!x.idempotency_key.empty());
+  }
   // One commit for the lot, so the node heard of one change.
   BOOST_TEST(changes == (strings{id}), boost::test_tools::per_element());
   // The actor knows it too: a refund moves it on from `delivered`.
@@ -568,14 +615,22 @@ BOOST_FIXTURE_TEST_CASE(a_local_step_that_commits_after_it_ends_its_transaction,
                == (strings{"order.created", "payment.succeeded",
                            "step.succeeded", "steps.done"}),
              boost::test_tools::per_element());
-  // Without a failure both still run inline, in two transactions.
+  // Without a failure both still run inline, in two transactions. Credit's
+  // row was written done with `paid`; ship's was enqueued pending by that
+  // commit (a crash after it must find ship still to run), then ended.
   inline_calls.clear();
   service->calls.clear();
   auto other = create();
+  watch_outbox_writes();
   deliver(other, "payment.succeeded");
   BOOST_TEST(rows(other).order.state == "delivered");
   BOOST_TEST(inline_calls.size() == 2u);
   BOOST_TEST(service->calls.empty());
+  BOOST_TEST(
+    outbox_writes()
+      == (strings{"insert done test.credit", "insert pending test.ship",
+                  "update done test.ship"}),
+    boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(an_events_own_writes_commit_with_it) {

@@ -508,6 +508,48 @@ BOOST_AUTO_TEST_CASE(a_transition_completes_fails_and_retries_outbox_rows) {
   BOOST_TEST(count("SELECT COUNT(*) FROM outbox") == 3);
 }
 
+// A step that ran and ended inside the transaction enqueuing it is written
+// once, already done (the order engine's inline steps): with its attempts
+// and done_at, no lease, and not among the snapshot's pending rows. Both
+// ways of applying: one statement (the state known, on PostgreSQL) and
+// statement by statement.
+BOOST_AUTO_TEST_CASE(a_row_enqueued_done_is_written_done_once) {
+  for (bool known : {true, false}) {
+    auto id = make_order();
+    auto t = pay(id, 1);
+    if (known)
+      t.from_state = "pending";
+    auto ran = outbox(id + ":ran");
+    ran.status = "done";
+    ran.attempts = 1;
+    ran.claimed_until = "2030-01-01T00:01:00.000Z"; // a lease is never kept
+    t.enqueue.push_back(ran);
+    BOOST_REQUIRE(orders.apply(t));
+    auto pending = snapshot(id).outbox;
+    BOOST_REQUIRE_EQUAL(pending.size(), 1u);
+    BOOST_TEST(pending[0].idempotency_key == id + ":credit");
+    BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE idempotency_key = '"
+                     + id
+                     + ":ran' AND status = 'done' AND attempts = 1 AND "
+                       "done_at IS NOT NULL AND claimed_until IS NULL AND "
+                       "last_error IS NULL")
+               == 1);
+    BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE idempotency_key = '"
+                     + id
+                     + ":credit' AND status = 'pending' AND attempts = 0 AND "
+                       "done_at IS NULL")
+               == 1);
+    // Replayed, the key is skipped: the step is not recorded twice.
+    auto again = step_in_paid(id, 2, "step.succeeded");
+    if (known)
+      again.from_state = "paid";
+    again.enqueue = {ran};
+    BOOST_REQUIRE(orders.apply(again));
+    BOOST_TEST(
+      count("SELECT COUNT(*) FROM outbox WHERE order_id = '" + id + "'") == 2);
+  }
+}
+
 // On PostgreSQL `load` reads the whole snapshot in one statement (its lists
 // as JSON built by the database): every field of every list comes back as
 // written, NULLs as empty, and the newest real failure (not a row cancelled
