@@ -1,5 +1,7 @@
 // `soukctl backup DIR`: a consistent copy of the database and the stored
-// files, checked before it is called done. docs/operations.md, "Backups".
+// files, checked before it is called done; `soukctl restore DIR`: such a
+// copy put back into an empty database and data directory, checked the
+// same way. docs/operations.md, "Backups".
 
 #include "backup.hpp"
 
@@ -266,6 +268,35 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
+// The stored files `keys` that `store` lacks or holds at another size.
+std::vector<std::string>
+missing_files(const std::vector<std::pair<std::string, uint64_t>>& keys,
+              const fs::path& files_dir) {
+  auto store = souk::storage::make_local_store(files_dir);
+  std::vector<std::string> missing;
+  for (auto& [k, size] : keys) {
+    auto reader = store->open(k);
+    if (!reader || (*reader)->size() != size)
+      missing.push_back(k);
+  }
+  return missing;
+}
+
+// True when `dir` does not exist or holds nothing; an error if unreadable.
+expected<bool> absent_or_empty(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec))
+    return !ec ? expected<bool>{true}
+               : expected<bool>{error{errc::unavailable,
+                                      fmt::format("cannot read {}: {}",
+                                                  dir.string(), ec.message())}};
+  bool empty = fs::is_empty(dir, ec);
+  if (ec)
+    return error{errc::unavailable,
+                 fmt::format("cannot read {}: {}", dir.string(), ec.message())};
+  return empty;
+}
+
 } // namespace
 
 int backup(const souk::config::settings& cfg, sp::database& db,
@@ -318,13 +349,7 @@ int backup(const souk::config::settings& cfg, sp::database& db,
   auto files = copy_files(blobs, dir / "files" / "blobs");
   if (!files)
     return give_up(files.err().detail);
-  auto store = souk::storage::make_local_store(dir / "files");
-  std::vector<std::string> missing;
-  for (auto& [k, size] : copy->keys) {
-    auto reader = store->open(k);
-    if (!reader || (*reader)->size() != size)
-      missing.push_back(k);
-  }
+  auto missing = missing_files(copy->keys, dir / "files");
   if (!missing.empty())
     return give_up(fmt::format(
       "{} file(s) the copied database names are missing from the copy or "
@@ -373,6 +398,196 @@ int backup(const souk::config::settings& cfg, sp::database& db,
   }
   // A ledger that does not balance is copied faithfully, and said.
   return copy->ledger_ok ? 0 : 1;
+}
+
+int restore(const souk::config::settings& cfg, const std::string& dir_text,
+            bool json) {
+  ::umask(077);
+  fs::path dir{dir_text};
+  // Only a finished backup: its manifest is written last.
+  auto manifest_text = read_text(dir / "MANIFEST.json");
+  auto manifest = nlohmann::json::parse(manifest_text, nullptr, false);
+  if (manifest_text.empty() || !manifest.is_object()
+      || !manifest.contains("database") || !manifest.contains("database_file")
+      || !manifest.contains("schema_version") || !manifest.contains("files")
+      || !manifest.contains("file_bytes"))
+    return fail(2, fmt::format("{} is not a finished souk backup: no readable "
+                               "MANIFEST.json",
+                               dir.string()));
+  auto url = cfg.effective_database_url();
+  auto kind = sp::backend_of(url);
+  if (!kind)
+    return fail(2, kind.err().detail);
+  const bool pg = *kind == sp::backend::postgresql;
+  const std::string from_kind = manifest["database"].get<std::string>();
+  if (from_kind != (pg ? "postgresql" : "sqlite"))
+    return fail(2, fmt::format("the backup holds a {} database and the "
+                               "config names a {} one; restore into the kind "
+                               "it was taken from",
+                               from_kind, pg ? "PostgreSQL" : "SQLite"));
+  const auto newest = sp::shipped_migrations(*kind).size();
+  const auto schema = manifest["schema_version"].get<int64_t>();
+  if (schema < 0 || static_cast<size_t>(schema) > newest)
+    return fail(2, fmt::format("the backup's schema version {} is newer than "
+                               "this souk's ({}): restore it with the souk "
+                               "that made it, or a newer one",
+                               schema, newest));
+  auto db_file = dir / manifest["database_file"].get<std::string>();
+  if (!fs::exists(db_file))
+    return fail(2, "the backup has no " + db_file.string());
+
+  // Into nothing: the data directory's files and the database are empty.
+  auto blobs = fs::path{cfg.data_dir} / "files" / "blobs";
+  auto blobs_empty = absent_or_empty(blobs);
+  if (!blobs_empty)
+    return fail(1, blobs_empty.err().detail);
+  if (!*blobs_empty)
+    return fail(2, fmt::format("{} is not empty: restore into a new data "
+                               "directory (move the old one aside)",
+                               blobs.string()));
+  fs::path sqlite_file;
+  if (pg) {
+    sp::database::options o;
+    o.url = url;
+    o.pool_size = 1;
+    auto target = sp::database::open(o);
+    if (!target)
+      return fail(1, target.err().detail);
+    long long tables = -1;
+    auto st = (*target)->run([&](soci::session& sql) {
+      sql << "SELECT COUNT(*) FROM information_schema.tables WHERE "
+             "table_schema = current_schema()",
+        soci::into(tables);
+    });
+    (*target)->shutdown();
+    if (st)
+      return fail(1, st.detail);
+    if (tables != 0)
+      return fail(2, "the database the config names is not empty: restore "
+                     "into a new, empty database");
+  } else {
+    sqlite_file = url.substr(std::string_view{"sqlite://"}.size());
+    std::error_code ec;
+    if (fs::exists(sqlite_file, ec) || ec)
+      return fail(2, fmt::format("{} exists: restore into a new database "
+                                 "file (move the old one aside)",
+                                 sqlite_file.string()));
+  }
+
+  // The files first: a database that names them is only put in place once
+  // they are all there. What this wrote goes again if anything fails.
+  std::error_code ec;
+  const bool made_blobs = !fs::exists(blobs, ec);
+  auto give_up = [&](const std::string& message) {
+    std::error_code ignored;
+    if (made_blobs)
+      fs::remove_all(blobs, ignored);
+    else
+      for (auto& entry : fs::directory_iterator{blobs, ignored})
+        fs::remove_all(entry.path(), ignored);
+    if (!sqlite_file.empty())
+      fs::remove(sqlite_file.string() + ".restoring", ignored);
+    return fail(1, message);
+  };
+  auto files = copy_files(dir / "files" / "blobs", blobs);
+  if (!files)
+    return give_up(files.err().detail);
+  if (files->first != manifest["files"].get<uint64_t>()
+      || files->second != manifest["file_bytes"].get<uint64_t>())
+    return give_up(fmt::format(
+      "the backup's files are not what its manifest says: {} file(s) of {} "
+      "bytes, where it lists {} of {}",
+      files->first, files->second, manifest["files"].get<uint64_t>(),
+      manifest["file_bytes"].get<uint64_t>()));
+
+  // Then the database, whole or not at all.
+  if (pg) {
+    auto env = sp::pg_environment(url);
+    if (!env)
+      return give_up(env.err().detail);
+    std::string name;
+    for (auto& [k, v] : *env)
+      if (k == "PGDATABASE")
+        name = v;
+    auto log = fs::path{cfg.data_dir} / "pg_restore.log";
+    auto code = run({"pg_restore", "--no-owner", "--single-transaction",
+                     "--exit-on-error", "--dbname=" + name, db_file.string()},
+                    *env, log);
+    if (!code)
+      return give_up(code.err().detail);
+    auto said = read_text(log);
+    fs::remove(log, ec);
+    if (*code != 0)
+      return give_up(
+        fmt::format("pg_restore failed (exit {}): {}", *code, said));
+  } else {
+    auto tmp = fs::path{sqlite_file.string() + ".restoring"};
+    if (!sqlite_file.parent_path().empty())
+      fs::create_directories(sqlite_file.parent_path(), ec);
+    if (!ec)
+      fs::copy_file(db_file, tmp, ec);
+    if (ec)
+      return give_up(fmt::format("cannot copy {} to {}: {}", db_file.string(),
+                                 tmp.string(), ec.message()));
+    if (auto err = sync(tmp))
+      return give_up(err.detail);
+    fs::rename(tmp, sqlite_file, ec);
+    if (ec)
+      return give_up(
+        fmt::format("cannot write {}: {}", sqlite_file.string(), ec.message()));
+    auto parent = sqlite_file.parent_path().empty() ? fs::path{"."}
+                                                    : sqlite_file.parent_path();
+    if (auto err = sync(parent))
+      return give_up(err.detail);
+  }
+
+  // Checked as the backup was: every file the restored database names is
+  // there, and its ledger balances. A restore that fails these is kept:
+  // it is what the backup holds, and said.
+  sp::database::options o;
+  o.url = url;
+  o.pool_size = 1;
+  auto restored = sp::database::open(o);
+  if (!restored)
+    return fail(1, "restored, but cannot open it: " + restored.err().detail);
+  std::vector<std::pair<std::string, uint64_t>> keys;
+  auto st
+    = (*restored)->run([&](soci::session& sql) { keys = storage_keys(sql); });
+  auto ledger = sp::ledger_repository{**restored}.check();
+  (*restored)->shutdown();
+  if (st)
+    return fail(1, "restored, but cannot read it: " + st.detail);
+  if (!ledger)
+    return fail(1, "restored, but its ledger cannot be read: "
+                     + ledger.err().detail);
+  auto missing = missing_files(keys, fs::path{cfg.data_dir} / "files");
+  const bool ok = missing.empty() && ledger->problems.empty();
+  if (json) {
+    std::cout << nlohmann::json{{"restored_from", dir.string()},
+                                {"database", pg ? "postgresql" : "sqlite"},
+                                {"schema_version", schema},
+                                {"files", files->first},
+                                {"file_bytes", files->second},
+                                {"files_named", keys.size()},
+                                {"files_missing", missing.size()},
+                                {"ledger_ok", ledger->problems.empty()}}
+                   .dump()
+              << '\n';
+  } else {
+    std::cout << fmt::format(
+      "restored from {}: the database (schema version {}; soukd applies "
+      "newer migrations when it starts), {} stored file(s) ({} bytes)\n",
+      dir.string(), schema, files->first, files->second);
+    if (!missing.empty())
+      std::cout << fmt::format("{} file(s) the database names are missing "
+                               "(the first: {})\n",
+                               missing.size(), missing.front());
+    std::cout << (ledger->problems.empty() ? "the ledger balances\n"
+                                           : "the ledger does NOT balance\n");
+    for (auto& p : ledger->problems)
+      std::cout << "problem: " << p << '\n';
+  }
+  return ok ? 0 : 1;
 }
 
 } // namespace soukctl

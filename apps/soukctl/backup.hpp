@@ -17,4 +17,17 @@ namespace soukctl {
 int backup(const souk::config::settings& cfg, souk::persistence::database& db,
            const std::string& dir, bool json);
 
+/// `soukctl restore DIR`: puts a finished backup (one with its manifest)
+/// back, soukd stopped, into the empty database and data directory the
+/// config names: the stored files first (their count and bytes checked
+/// against the manifest), then the database whole or not at all (SQLite:
+/// the file, through a temporary name; PostgreSQL: `pg_restore` in one
+/// transaction). Then checks it as `backup` checked the copy. Exit code: 0
+/// done; 1 failed (what it wrote is removed) or the restored database
+/// fails the checks (it is kept: it is what the backup holds); 2 not a
+/// finished backup, another kind of database, a newer schema, or a target
+/// that is not empty.
+int restore(const souk::config::settings& cfg, const std::string& dir,
+            bool json);
+
 } // namespace soukctl

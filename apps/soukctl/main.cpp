@@ -61,6 +61,9 @@ constexpr const char* usage
     "  backup DIR    copy the database and the stored files into the new\n"
     "                directory DIR, consistently while soukd runs, and check\n"
     "                the copy (PostgreSQL: needs pg_dump)\n"
+    "  restore DIR   put a backup back, soukd stopped, into the empty\n"
+    "                database and data directory of the config, and check\n"
+    "                it (PostgreSQL: needs pg_restore)\n"
     "  ledger check  prove the ledger: debits equal credits per currency,\n"
     "                every balance equals its entries, no protected account\n"
     "                negative (exit 1 and each problem if not)\n"
@@ -299,6 +302,16 @@ int main(int argc, char** argv) {
   bool backup = command == "backup";
   if (backup && cli->positional.size() != 2)
     return fail(2, "usage: soukctl backup DIR [--json]");
+  if (command == "restore") {
+    if (cli->positional.size() != 2)
+      return fail(2, "usage: soukctl restore DIR [--json]");
+    // Not opened first: opening a SQLite database creates its file.
+    auto cfg = souk::config::load(cli->src);
+    if (!cfg)
+      return fail(2, cfg.err().detail);
+    return soukctl::restore(cfg->values, cli->positional[1],
+                            cli->switches.count("json") > 0);
+  }
   if (command != "migrate" && command != "migrations" && !admin && !ledger
       && !backup)
     return fail(2, fmt::format("unknown command '{}' (see --help)", command));

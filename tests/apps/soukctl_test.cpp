@@ -149,9 +149,9 @@ BOOST_AUTO_TEST_CASE(bad_usage_exits_2_with_a_message) {
 }
 
 // A backup of a database in use: the database, then the stored files,
-// checked against each other; restored (SQLite: the file; PostgreSQL:
-// pg_restore into an empty database), it holds the same product, the same
-// bytes and the same ledger. A directory with something in it is refused;
+// checked against each other; restored by `soukctl restore` into an empty
+// database and data directory, it holds the same product, the same bytes
+// and the same ledger. A directory with something in it is refused;
 // a file the database names that the store has lost fails the backup, which
 // then has no manifest.
 BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
@@ -227,18 +227,24 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
     BOOST_TEST(private_to_owner, entry.path().string());
   }
 
-  // Restored.
+  // Restored by soukctl restore into an empty database and data directory.
   st::scratch_database restored_pg;
-  std::string restored_url = "sqlite://" + (out / "souk.db").string();
-  if (pg) {
-    auto pg_restore = st::postgresql_program("pg_restore");
-    auto r = st::run_program({pg_restore, "--no-owner",
-                              "--dbname=" + restored_pg.url(),
-                              (out / "souk.pgdump").string()},
-                             {}, dir.path());
-    BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
-    restored_url = restored_pg.url();
-  }
+  auto target = dir.path() / "restored";
+  std::string restored_url
+    = pg ? restored_pg.url() : "sqlite://" + (target / "souk.db").string();
+  auto restore = [&](const fs::path& from) {
+    return st::run_program({SOUK_SOUKCTL, "--database", restored_url,
+                            "--data-dir", target.string(), "restore",
+                            from.string(), "--json"},
+                           {}, dir.path());
+  };
+  auto put_back = restore(out);
+  BOOST_REQUIRE_MESSAGE(put_back.code == 0, put_back.out + put_back.err);
+  auto said = nlohmann::json::parse(put_back.out);
+  BOOST_TEST(said["files"] == 1);
+  BOOST_TEST(said["files_named"] == 1);
+  BOOST_TEST(said["files_missing"] == 0);
+  BOOST_TEST(said["ledger_ok"] == true);
   souk::persistence::database::options o;
   o.url = restored_url;
   o.pool_size = 1;
@@ -256,12 +262,41 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   BOOST_TEST(report->entries == 1);
   BOOST_TEST(report->problems.empty());
   (*restored)->shutdown();
-  auto reader = souk::storage::make_local_store(out / "files")->open(key);
+  auto reader = souk::storage::make_local_store(target / "files")->open(key);
   BOOST_REQUIRE(reader);
   std::string bytes((*reader)->size(), '\0');
   auto got = (*reader)->read_at(0, bytes.data(), bytes.size());
   BOOST_REQUIRE(got);
   BOOST_TEST(bytes == "the book's bytes");
+  // Never over what is there: the database and files it restored refuse a
+  // second restore, and leave them as they were.
+  auto twice = restore(out);
+  BOOST_TEST(twice.code == 2);
+  const bool refused = twice.err.find("not empty") != std::string::npos
+                       || twice.err.find("exists") != std::string::npos;
+  BOOST_TEST(refused, twice.err);
+  BOOST_TEST(fs::exists(target / "files" / "blobs" / blob->key));
+  // Only a finished backup: a directory without its manifest is refused.
+  fs::create_directories(dir.path() / "unfinished");
+  auto unfinished = restore(dir.path() / "unfinished");
+  BOOST_TEST(unfinished.code == 2);
+  BOOST_TEST(unfinished.err.find("MANIFEST.json") != std::string::npos,
+             unfinished.err);
+  // A backup whose files are not what its manifest lists puts nothing back.
+  auto cut = dir.path() / "cut";
+  fs::copy(out, cut, fs::copy_options::recursive);
+  fs::resize_file(cut / "files" / "blobs" / blob->key, 3);
+  st::scratch_database other_pg;
+  auto elsewhere = dir.path() / "elsewhere";
+  auto bad = st::run_program(
+    {SOUK_SOUKCTL, "--database",
+     pg ? other_pg.url() : "sqlite://" + (elsewhere / "souk.db").string(),
+     "--data-dir", elsewhere.string(), "restore", cut.string()},
+    {}, dir.path());
+  BOOST_TEST(bad.code == 1);
+  BOOST_TEST(bad.err.find("manifest") != std::string::npos, bad.err);
+  BOOST_TEST(!fs::exists(elsewhere / "files" / "blobs"));
+  BOOST_TEST(!fs::exists(elsewhere / "souk.db"));
 
   // Not over another backup.
   auto again = backup(out);

@@ -344,24 +344,18 @@ BOOST_AUTO_TEST_CASE(a_backup_restored_serves_what_was_sold) {
   BOOST_TEST(p->wait(10s).value_or(-1) == 0);
   p.reset();
 
-  // Restored into a new place, as docs/operations.md says.
+  // Restored into a new place by soukctl restore (docs/operations.md).
   st::temp_dir again;
   st::scratch_database restored;
-  fs::create_directories(again.path() / "var");
-  fs::copy(out / "files", again.path() / "var" / "files",
-           fs::copy_options::recursive);
+  std::vector<std::string> put_back{SOUK_SOUKCTL};
   std::vector<std::string> args{SOUK_SOUKD};
   if (pg) {
-    auto pg_restore = st::postgresql_program("pg_restore");
-    auto r
-      = st::run_program({pg_restore, "--no-owner", "--dbname=" + restored.url(),
-                         (out / "souk.pgdump").string()},
-                        {}, dir.path());
-    BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+    put_back.insert(put_back.end(), {"--database", restored.url()});
     args.insert(args.end(), {"--database", restored.url()});
-  } else {
-    fs::copy_file(out / "souk.db", again.path() / "var" / "souk.db");
   }
+  put_back.insert(put_back.end(), {"restore", out.string()});
+  auto back = st::run_program(put_back, {}, again.path());
+  BOOST_REQUIRE_MESSAGE(back.code == 0, back.out + back.err);
   auto port2 = st::free_port();
   st::child_process q{args, {listen_env(port2)}, again.path()};
   BOOST_REQUIRE_MESSAGE(wait_ready(q, port2), q.err());
