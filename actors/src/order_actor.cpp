@@ -305,15 +305,18 @@ apply_with(const engine_context& ctx, const persistence::transition& tx,
   return out;
 }
 
-// Takes the row `id` out of `t`'s enqueued rows; false if it is not there.
+// Takes the row `id` out of `t`'s enqueued rows, dated `now` as `t` would
+// have written it; false if it is not there.
 bool take_enqueued(persistence::transition& t, const std::string& id,
-                   persistence::outbox_row& out) {
+                   persistence::outbox_row& out, timestamp now) {
   auto i = std::find_if(t.enqueue.begin(), t.enqueue.end(),
                         [&](auto& x) { return x.id == id; });
   if (i == t.enqueue.end())
     return false;
   out = std::move(*i);
   t.enqueue.erase(i);
+  if (out.created_at.empty())
+    out.created_at = to_iso(now);
   return true;
 }
 
@@ -361,7 +364,7 @@ inline_result run_inline(const engine_context& ctx,
       auto written = *tx;
       persistence::outbox_row row;
       if (local_step(ctx, first.action)
-          && take_enqueued(written, first.id, row))
+          && take_enqueued(written, first.id, row, ctx.now()))
         unwritten = std::move(row);
       auto applied = repo.apply(written);
       if (!applied)
@@ -400,7 +403,7 @@ inline_result run_inline(const engine_context& ctx,
       persistence::outbox_row row;
       if (!svc->commits_after && p.dispatch
           && local_step(ctx, p.dispatch->action)
-          && take_enqueued(written, p.dispatch->id, row))
+          && take_enqueued(written, p.dispatch->id, row, ctx.now()))
         unwritten = std::move(row);
       auto done = repo.apply(written);
       if (!done)

@@ -219,10 +219,13 @@ bool enqueued_done(const outbox_row& x) {
 }
 
 // A replayed transition re-enqueues the same keys: skip them rather than
-// fail, so side effects are enqueued exactly once (DESIGN principle 3).
-void insert_outbox(soci::session& sql, const std::string& order_id,
-                   const std::vector<outbox_row>& rows,
-                   const std::string& now_text) {
+// fail, so side effects are enqueued exactly once (DESIGN principle 3). A
+// row enqueued done whose key exists is not skipped quietly: its step ran
+// as if for the first time, so its key (returned) fails the transition, as
+// updating a row that is not pending does.
+std::string insert_outbox(soci::session& sql, const std::string& order_id,
+                          const std::vector<outbox_row>& rows,
+                          const std::string& now_text) {
   for (auto& x : rows) {
     auto id = or_new_id(x.id);
     auto created = or_time(x.created_at, now_text);
@@ -230,20 +233,25 @@ void insert_outbox(soci::session& sql, const std::string& order_id,
     const std::string status = done ? "done" : "pending";
     const int attempts = done ? x.attempts : 0;
     const std::string lease = done ? std::string{} : x.claimed_until;
+    const std::string why = done ? x.last_error : std::string{};
     const std::string done_at = done ? or_time(x.done_at, now_text) : "";
     auto lease_ind = null_if_empty(lease);
+    auto why_ind = null_if_empty(why);
     auto done_ind = null_if_empty(done_at);
-    rows::exec(sql,
-               "INSERT INTO outbox (id, order_id, action, params, "
-               "idempotency_key, status, attempts, claimed_until, created_at, "
-               "done_at) VALUES (:id, :o, :a, :p, :k, :s, :n, :l, :c, :d) ON "
-               "CONFLICT (idempotency_key) DO NOTHING",
-               soci::use(id), soci::use(order_id), soci::use(x.action),
-               soci::use(x.params), soci::use(x.idempotency_key),
-               soci::use(status), soci::use(attempts),
-               soci::use(lease, lease_ind), soci::use(created),
-               soci::use(done_at, done_ind));
+    const long long written = rows::exec(
+      sql,
+      "INSERT INTO outbox (id, order_id, action, params, idempotency_key, "
+      "status, attempts, last_error, claimed_until, created_at, done_at) "
+      "VALUES (:id, :o, :a, :p, :k, :s, :n, :e, :l, :c, :d) ON CONFLICT "
+      "(idempotency_key) DO NOTHING",
+      soci::use(id), soci::use(order_id), soci::use(x.action),
+      soci::use(x.params), soci::use(x.idempotency_key), soci::use(status),
+      soci::use(attempts), soci::use(why, why_ind), soci::use(lease, lease_ind),
+      soci::use(created), soci::use(done_at, done_ind));
+    if (done && written == 0)
+      return x.idempotency_key;
   }
+  return {};
 }
 
 // PostgreSQL: the WITH clause e inserting event `e` for the order whose id
@@ -306,8 +314,8 @@ void outbox_clauses(rows::builder& b, const std::vector<outbox_row>& rows,
     const bool done = enqueued_done(x);
     b.sql(fmt::format(", n{} AS (INSERT INTO outbox (id, order_id, action, "
                       "params, idempotency_key, status, attempts, "
-                      "claimed_until, created_at{}) SELECT ",
-                      i, done ? ", done_at" : ""))
+                      "claimed_until, {}created_at{}) SELECT ",
+                      i, done ? "last_error, " : "", done ? ", done_at" : ""))
       .text(or_new_id(x.id))
       .sql(fmt::format(", {}.id, ", from))
       .text(x.action)
@@ -316,14 +324,18 @@ void outbox_clauses(rows::builder& b, const std::vector<outbox_row>& rows,
       .sql(", ")
       .text(x.idempotency_key);
     if (done)
-      b.sql(", 'done', ").integer(x.attempts).sql(", NULL, ");
+      b.sql(", 'done', ")
+        .integer(x.attempts)
+        .sql(", NULL, ")
+        .text(x.last_error, true)
+        .sql(", ");
     else
       b.sql(", 'pending', 0, ").text(x.claimed_until, true).sql(", ");
     b.text(or_time(x.created_at, now_text));
     if (done)
       b.sql(", ").text(or_time(x.done_at, now_text));
-    b.sql(
-      fmt::format(" FROM {} ON CONFLICT (idempotency_key) DO NOTHING)", from));
+    b.sql(fmt::format(" FROM {} ON CONFLICT (idempotency_key) DO NOTHING{})",
+                      from, done ? " RETURNING 1" : ""));
   }
 }
 
@@ -497,6 +509,7 @@ void insert_new_order(soci::session& sql, const order_row& order,
     soci::use(o.created_at), soci::use(o.updated_at));
   insert_event(sql, e);
   insert_timers(sql, o.id, arm_timers, o.created_at);
+  // A new order's rows are all pending: none is refused.
   insert_outbox(sql, o.id, enqueue, o.created_at);
 }
 
@@ -741,11 +754,17 @@ rows::builder one_statement(const transition& t, const event_row& e,
   // updated but that row was not, the divisor is 0 and PostgreSQL aborts
   // the statement with division_by_zero (22012); otherwise each factor is
   // 1 (or -1 when the guard refused, and the seq is 0 anyway).
+  // A row enqueued done whose key exists fails it the same way.
   b.sql(" SELECT COALESCE((SELECT seq FROM e), 0)");
   for (size_t i = 0; i < t.update_outbox.size(); ++i)
     b.sql(fmt::format(" * (1 / ((SELECT COUNT(*) FROM u) + (SELECT COUNT(*) "
                       "FROM x{}) - 1))",
                       i));
+  for (size_t i = 0; i < t.enqueue.size(); ++i)
+    if (enqueued_done(t.enqueue[i]))
+      b.sql(fmt::format(" * (1 / ((SELECT COUNT(*) FROM u) + (SELECT "
+                        "COUNT(*) FROM n{}) - 1))",
+                        i));
   return b;
 }
 
@@ -872,7 +891,9 @@ expected<transition_result> order_repository::apply(const transition& t) {
       if (reopen_rows == 0)
         return conflict("outbox row " + t.reopen_outbox + " is not failed");
     }
-    insert_outbox(sql, t.order_id, t.enqueue, now_text);
+    if (auto key = insert_outbox(sql, t.order_id, t.enqueue, now_text);
+        !key.empty())
+      return conflict("outbox row " + key + " exists already");
     return {};
   });
   if (st)

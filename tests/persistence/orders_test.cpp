@@ -509,10 +509,10 @@ BOOST_AUTO_TEST_CASE(a_transition_completes_fails_and_retries_outbox_rows) {
 }
 
 // A step that ran and ended inside the transaction enqueuing it is written
-// once, already done (the order engine's inline steps): with its attempts
-// and done_at, no lease, and not among the snapshot's pending rows. Both
-// ways of applying: one statement (the state known, on PostgreSQL) and
-// statement by statement.
+// once, already done (the order engine's inline steps): with its attempts,
+// last error and done_at, no lease, and not among the snapshot's pending
+// rows. On PostgreSQL both ways of applying: one statement (the state
+// known) and statement by statement.
 BOOST_AUTO_TEST_CASE(a_row_enqueued_done_is_written_done_once) {
   for (bool known : {true, false}) {
     auto id = make_order();
@@ -521,7 +521,8 @@ BOOST_AUTO_TEST_CASE(a_row_enqueued_done_is_written_done_once) {
       t.from_state = "pending";
     auto ran = outbox(id + ":ran");
     ran.status = "done";
-    ran.attempts = 1;
+    ran.attempts = 2;
+    ran.last_error = "timeout";
     ran.claimed_until = "2030-01-01T00:01:00.000Z"; // a lease is never kept
     t.enqueue.push_back(ran);
     BOOST_REQUIRE(orders.apply(t));
@@ -530,21 +531,24 @@ BOOST_AUTO_TEST_CASE(a_row_enqueued_done_is_written_done_once) {
     BOOST_TEST(pending[0].idempotency_key == id + ":credit");
     BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE idempotency_key = '"
                      + id
-                     + ":ran' AND status = 'done' AND attempts = 1 AND "
+                     + ":ran' AND status = 'done' AND attempts = 2 AND "
                        "done_at IS NOT NULL AND claimed_until IS NULL AND "
-                       "last_error IS NULL")
+                       "last_error = 'timeout'")
                == 1);
     BOOST_TEST(count("SELECT COUNT(*) FROM outbox WHERE idempotency_key = '"
                      + id
                      + ":credit' AND status = 'pending' AND attempts = 0 AND "
                        "done_at IS NULL")
                == 1);
-    // Replayed, the key is skipped: the step is not recorded twice.
+    // A row enqueued done whose key exists is not skipped quietly: its
+    // step ran as if for the first time. The transition fails whole.
     auto again = step_in_paid(id, 2, "step.succeeded");
     if (known)
       again.from_state = "paid";
     again.enqueue = {ran};
-    BOOST_REQUIRE(orders.apply(again));
+    auto refused = orders.apply(again);
+    BOOST_TEST((!refused && refused.err().code == souk::errc::conflict));
+    BOOST_TEST(snapshot(id).order.version == 2);
     BOOST_TEST(
       count("SELECT COUNT(*) FROM outbox WHERE order_id = '" + id + "'") == 2);
   }

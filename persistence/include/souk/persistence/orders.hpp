@@ -153,10 +153,11 @@ struct transition {
   /// Side effects to enqueue; `order_id` is set by `apply`, `id` and
   /// `created_at` when empty. A row is written pending with no attempts,
   /// unless its `status` is "done": then it is written done with its
-  /// `attempts` and `done_at` (now when empty) and no lease, the record of a
-  /// step that ran and ended inside this transaction. A row whose
-  /// idempotency key already exists is skipped, so replaying a transition
-  /// never doubles a side effect.
+  /// `attempts`, `last_error` and `done_at` (now when empty) and no lease, the
+  /// record of a step that ran and ended inside this transaction. A pending row
+  /// whose idempotency key already exists is skipped, so replaying a transition
+  /// never doubles a side effect; a done one fails the transition with
+  /// `errc::conflict` (its step ran as if for the first time).
   std::vector<outbox_row> enqueue;
   /// Changes to pending outbox rows of this order; a row that is not pending
   /// any more fails the transition with `errc::conflict`.
