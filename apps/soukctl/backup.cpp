@@ -404,37 +404,60 @@ int restore(const souk::config::settings& cfg, const std::string& dir_text,
             bool json) {
   ::umask(077);
   fs::path dir{dir_text};
-  // Only a finished backup: its manifest is written last.
-  auto manifest_text = read_text(dir / "MANIFEST.json");
-  auto manifest = nlohmann::json::parse(manifest_text, nullptr, false);
-  if (manifest_text.empty() || !manifest.is_object()
-      || !manifest.contains("database") || !manifest.contains("database_file")
-      || !manifest.contains("schema_version") || !manifest.contains("files")
-      || !manifest.contains("file_bytes"))
-    return fail(2, fmt::format("{} is not a finished souk backup: no readable "
-                               "MANIFEST.json",
-                               dir.string()));
   auto url = cfg.effective_database_url();
   auto kind = sp::backend_of(url);
   if (!kind)
     return fail(2, kind.err().detail);
   const bool pg = *kind == sp::backend::postgresql;
-  const std::string from_kind = manifest["database"].get<std::string>();
+
+  // Only a finished backup (its manifest is written last), read whole
+  // before anything is written.
+  auto manifest
+    = nlohmann::json::parse(read_text(dir / "MANIFEST.json"), nullptr, false);
+  auto text_field = [&](const char* name) -> const nlohmann::json* {
+    auto it = manifest.is_object() ? manifest.find(name) : manifest.end();
+    return manifest.is_object() && it != manifest.end() && it->is_string()
+             ? &*it
+             : nullptr;
+  };
+  auto count_field = [&](const char* name) -> const nlohmann::json* {
+    auto it = manifest.is_object() ? manifest.find(name) : manifest.end();
+    return manifest.is_object() && it != manifest.end()
+               && it->is_number_unsigned()
+             ? &*it
+             : nullptr;
+  };
+  if (!manifest.is_object() || !text_field("database")
+      || !text_field("database_file") || !count_field("schema_version")
+      || !count_field("files") || !count_field("file_bytes"))
+    return fail(2, fmt::format("{} is not a finished souk backup: no "
+                               "MANIFEST.json with database, database_file, "
+                               "schema_version, files and file_bytes",
+                               dir.string()));
+  const auto from_kind = text_field("database")->get<std::string>();
+  const auto schema = count_field("schema_version")->get<uint64_t>();
+  const auto want_files = count_field("files")->get<uint64_t>();
+  const auto want_bytes = count_field("file_bytes")->get<uint64_t>();
   if (from_kind != (pg ? "postgresql" : "sqlite"))
     return fail(2, fmt::format("the backup holds a {} database and the "
                                "config names a {} one; restore into the kind "
                                "it was taken from",
                                from_kind, pg ? "PostgreSQL" : "SQLite"));
-  const auto newest = sp::shipped_migrations(*kind).size();
-  const auto schema = manifest["schema_version"].get<int64_t>();
-  if (schema < 0 || static_cast<size_t>(schema) > newest)
+  const auto& shipped = sp::shipped_migrations(*kind);
+  const uint64_t newest = shipped.empty() ? 0 : shipped.back().version;
+  if (schema > newest)
     return fail(2, fmt::format("the backup's schema version {} is newer than "
                                "this souk's ({}): restore it with the souk "
                                "that made it, or a newer one",
                                schema, newest));
-  auto db_file = dir / manifest["database_file"].get<std::string>();
-  if (!fs::exists(db_file))
-    return fail(2, "the backup has no " + db_file.string());
+  // The one file backup writes for this kind, nothing else.
+  const std::string file_name = pg ? "souk.pgdump" : "souk.db";
+  auto db_file = dir / file_name;
+  std::error_code ec;
+  if (text_field("database_file")->get<std::string>() != file_name
+      || !fs::is_regular_file(db_file, ec))
+    return fail(2, fmt::format("the backup has no {} its manifest names",
+                               db_file.string()));
 
   // Into nothing: the data directory's files and the database are empty.
   auto blobs = fs::path{cfg.data_dir} / "files" / "blobs";
@@ -453,54 +476,83 @@ int restore(const souk::config::settings& cfg, const std::string& dir_text,
     auto target = sp::database::open(o);
     if (!target)
       return fail(1, target.err().detail);
-    long long tables = -1;
+    long long relations = -1;
     auto st = (*target)->run([&](soci::session& sql) {
-      sql << "SELECT COUNT(*) FROM information_schema.tables WHERE "
-             "table_schema = current_schema()",
-        soci::into(tables);
+      sql << "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+             "c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', "
+             "'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND "
+             "n.nspname NOT LIKE 'pg_temp%' AND c.relkind IN ('r', 'p', 'v', "
+             "'m', 'S', 'f')",
+        soci::into(relations);
     });
     (*target)->shutdown();
     if (st)
       return fail(1, st.detail);
-    if (tables != 0)
+    if (relations != 0)
       return fail(2, "the database the config names is not empty: restore "
                      "into a new, empty database");
   } else {
     sqlite_file = url.substr(std::string_view{"sqlite://"}.size());
-    std::error_code ec;
-    if (fs::exists(sqlite_file, ec) || ec)
-      return fail(2, fmt::format("{} exists: restore into a new database "
-                                 "file (move the old one aside)",
-                                 sqlite_file.string()));
+    if (sqlite_file.empty())
+      return fail(2, "the sqlite:// URL names no file");
+    // A journal or WAL left beside it would be replayed into the restored
+    // file: nothing of an old database may be there.
+    for (auto suffix : {"", "-wal", "-shm", "-journal"}) {
+      fs::path p{sqlite_file.string() + suffix};
+      if (fs::exists(p, ec) || ec)
+        return fail(2, fmt::format("{} exists: restore into a new database "
+                                   "file (move the old one, with its -wal "
+                                   "and -shm, aside)",
+                                   p.string()));
+    }
   }
 
-  // The files first: a database that names them is only put in place once
-  // they are all there. What this wrote goes again if anything fails.
-  std::error_code ec;
-  const bool made_blobs = !fs::exists(blobs, ec);
+  // The files first, into a directory of their own renamed into place
+  // (rename(2) replaces only an empty directory); then the database,
+  // whole or not at all. Whatever this wrote goes again if anything fails.
+  const bool blobs_existed = fs::exists(blobs, ec);
+  auto staging = blobs.parent_path() / "blobs.restoring";
+  auto db_staging = fs::path{sqlite_file.string() + ".restoring"};
+  bool files_placed = false, db_placed = false, made_staging = false,
+       made_db_staging = false;
   auto give_up = [&](const std::string& message) {
     std::error_code ignored;
-    if (made_blobs)
+    if (made_staging)
+      fs::remove_all(staging, ignored);
+    if (files_placed) {
+      // It was empty or absent, and rename replaced only an empty one.
       fs::remove_all(blobs, ignored);
-    else
-      for (auto& entry : fs::directory_iterator{blobs, ignored})
-        fs::remove_all(entry.path(), ignored);
-    if (!sqlite_file.empty())
-      fs::remove(sqlite_file.string() + ".restoring", ignored);
+      if (blobs_existed)
+        fs::create_directory(blobs, ignored);
+    }
+    if (made_db_staging)
+      fs::remove(db_staging, ignored);
+    if (db_placed)
+      fs::remove(sqlite_file, ignored);
     return fail(1, message);
   };
-  auto files = copy_files(dir / "files" / "blobs", blobs);
+  if (fs::exists(staging, ec))
+    return fail(2, fmt::format("{} exists (a restore that was stopped?): "
+                               "remove it and restore again",
+                               staging.string()));
+  made_staging = true;
+  auto files = copy_files(dir / "files" / "blobs", staging);
   if (!files)
     return give_up(files.err().detail);
-  if (files->first != manifest["files"].get<uint64_t>()
-      || files->second != manifest["file_bytes"].get<uint64_t>())
+  if (files->first != want_files || files->second != want_bytes)
     return give_up(fmt::format(
       "the backup's files are not what its manifest says: {} file(s) of {} "
       "bytes, where it lists {} of {}",
-      files->first, files->second, manifest["files"].get<uint64_t>(),
-      manifest["file_bytes"].get<uint64_t>()));
+      files->first, files->second, want_files, want_bytes));
+  fs::rename(staging, blobs, ec);
+  if (ec)
+    return give_up(fmt::format("cannot move {} to {}: {}", staging.string(),
+                               blobs.string(), ec.message()));
+  made_staging = false;
+  files_placed = true;
+  if (auto err = sync(blobs.parent_path()))
+    return give_up(err.detail);
 
-  // Then the database, whole or not at all.
   if (pg) {
     auto env = sp::pg_environment(url);
     if (!env)
@@ -509,9 +561,10 @@ int restore(const souk::config::settings& cfg, const std::string& dir_text,
     for (auto& [k, v] : *env)
       if (k == "PGDATABASE")
         name = v;
-    auto log = fs::path{cfg.data_dir} / "pg_restore.log";
-    auto code = run({"pg_restore", "--no-owner", "--single-transaction",
-                     "--exit-on-error", "--dbname=" + name, db_file.string()},
+    auto log = blobs.parent_path() / "pg_restore.restoring.log";
+    auto code = run({"pg_restore", "--no-owner", "--no-privileges",
+                     "--single-transaction", "--exit-on-error",
+                     "--dbname=" + name, db_file.string()},
                     *env, log);
     if (!code)
       return give_up(code.err().detail);
@@ -521,22 +574,30 @@ int restore(const souk::config::settings& cfg, const std::string& dir_text,
       return give_up(
         fmt::format("pg_restore failed (exit {}): {}", *code, said));
   } else {
-    auto tmp = fs::path{sqlite_file.string() + ".restoring"};
-    if (!sqlite_file.parent_path().empty())
-      fs::create_directories(sqlite_file.parent_path(), ec);
-    if (!ec)
-      fs::copy_file(db_file, tmp, ec);
-    if (ec)
-      return give_up(fmt::format("cannot copy {} to {}: {}", db_file.string(),
-                                 tmp.string(), ec.message()));
-    if (auto err = sync(tmp))
-      return give_up(err.detail);
-    fs::rename(tmp, sqlite_file, ec);
-    if (ec)
-      return give_up(
-        fmt::format("cannot write {}: {}", sqlite_file.string(), ec.message()));
     auto parent = sqlite_file.parent_path().empty() ? fs::path{"."}
                                                     : sqlite_file.parent_path();
+    fs::create_directories(parent, ec);
+    if (ec)
+      return give_up(
+        fmt::format("cannot create {}: {}", parent.string(), ec.message()));
+    if (fs::exists(db_staging, ec))
+      return give_up(fmt::format("{} exists (a restore that was stopped?): "
+                                 "remove it and restore again",
+                                 db_staging.string()));
+    made_db_staging = true;
+    fs::copy_file(db_file, db_staging, ec);
+    if (ec)
+      return give_up(fmt::format("cannot copy {} to {}: {}", db_file.string(),
+                                 db_staging.string(), ec.message()));
+    if (auto err = sync(db_staging))
+      return give_up(err.detail);
+    // link(2) never replaces: a file that appeared meanwhile is kept.
+    if (::link(db_staging.c_str(), sqlite_file.c_str()) != 0)
+      return give_up(fmt::format("cannot put {} in place: {}",
+                                 sqlite_file.string(), std::strerror(errno)));
+    db_placed = true;
+    fs::remove(db_staging, ec);
+    made_db_staging = false;
     if (auto err = sync(parent))
       return give_up(err.detail);
   }

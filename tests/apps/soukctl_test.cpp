@@ -1,6 +1,7 @@
 // End-to-end: the real soukctl binary.
 
 #include <filesystem>
+#include <fstream>
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -268,14 +269,66 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   auto got = (*reader)->read_at(0, bytes.data(), bytes.size());
   BOOST_REQUIRE(got);
   BOOST_TEST(bytes == "the book's bytes");
-  // Never over what is there: the database and files it restored refuse a
-  // second restore, and leave them as they were.
-  auto twice = restore(out);
-  BOOST_TEST(twice.code == 2);
-  const bool refused = twice.err.find("not empty") != std::string::npos
-                       || twice.err.find("exists") != std::string::npos;
-  BOOST_TEST(refused, twice.err);
+  // Never over what is there: into the files it restored (the database
+  // elsewhere, empty) or into the database it restored (a new data
+  // directory), a second restore is refused and changes nothing.
+  st::scratch_database fresh_pg;
+  auto fresh = dir.path() / "fresh";
+  auto over_files = st::run_program(
+    {SOUK_SOUKCTL, "--database",
+     pg ? fresh_pg.url() : "sqlite://" + (fresh / "souk.db").string(),
+     "--data-dir", target.string(), "restore", out.string()},
+    {}, dir.path());
+  BOOST_TEST(over_files.code == 2);
+  BOOST_TEST(over_files.err.find("is not empty") != std::string::npos,
+             over_files.err);
+  BOOST_TEST(!fs::exists(fresh / "souk.db"));
+  auto over_database
+    = st::run_program({SOUK_SOUKCTL, "--database", restored_url, "--data-dir",
+                       fresh.string(), "restore", out.string()},
+                      {}, dir.path());
+  BOOST_TEST(over_database.code == 2);
+  BOOST_TEST(over_database.err.find(pg ? "database the config names is not "
+                                         "empty"
+                                       : "souk.db exists")
+               != std::string::npos,
+             over_database.err);
+  BOOST_TEST(!fs::exists(fresh / "files"));
   BOOST_TEST(fs::exists(target / "files" / "blobs" / blob->key));
+  if (!pg) {
+    // Nor beside an old database's write-ahead log, which SQLite would
+    // replay into the restored file.
+    fs::create_directories(fresh);
+    std::ofstream{fresh / "souk.db-wal"} << "old";
+    auto beside_wal = st::run_program(
+      {SOUK_SOUKCTL, "--database", "sqlite://" + (fresh / "souk.db").string(),
+       "--data-dir", fresh.string(), "restore", out.string()},
+      {}, dir.path());
+    BOOST_TEST(beside_wal.code == 2);
+    BOOST_TEST(beside_wal.err.find("souk.db-wal exists") != std::string::npos,
+               beside_wal.err);
+    BOOST_TEST(!fs::exists(fresh / "souk.db"));
+    fs::remove(fresh / "souk.db-wal");
+  }
+  // A manifest that is not what backup writes is refused before anything
+  // is written.
+  auto odd = dir.path() / "odd";
+  fs::copy(out, odd, fs::copy_options::recursive);
+  nlohmann::json odd_manifest;
+  std::ifstream{odd / "MANIFEST.json"} >> odd_manifest;
+  odd_manifest["files"] = "one";
+  std::ofstream{odd / "MANIFEST.json", std::ios::trunc} << odd_manifest.dump();
+  auto odd_restore = st::run_program(
+    {SOUK_SOUKCTL, "--database",
+     pg ? fresh_pg.url() : "sqlite://" + (fresh / "souk.db").string(),
+     "--data-dir", fresh.string(), "restore", odd.string()},
+    {}, dir.path());
+  BOOST_TEST(odd_restore.code == 2);
+  BOOST_TEST(odd_restore.err.find("not a finished souk backup")
+               != std::string::npos,
+             odd_restore.err);
+  BOOST_TEST(!fs::exists(fresh / "files"));
+  BOOST_TEST(!fs::exists(fresh / "souk.db"));
   // Only a finished backup: a directory without its manifest is refused.
   fs::create_directories(dir.path() / "unfinished");
   auto unfinished = restore(dir.path() / "unfinished");
