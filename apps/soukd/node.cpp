@@ -614,6 +614,7 @@ status node::start() {
   delivery_opts.repeat_window = d.cfg.delivery.repeat_window;
   delivery_opts.resume_window = d.cfg.delivery.resume_window;
   delivery_opts.links_per_hour = d.cfg.delivery.links_per_hour;
+  delivery_opts.licence_keys_low = d.cfg.delivery.licence_keys_low;
   delivery_opts.public_url = [this] { return with_slash(url()); };
   delivery_opts.from = d.cfg.email.from;
   delivery_opts.shop_name = d.cfg.email.shop_name;

@@ -55,6 +55,16 @@ expected<uint32_t> parse_count(const std::string& text) {
   return static_cast<uint32_t>(*n);
 }
 
+// A count that may be 0 (meaning none or off), up to a million.
+expected<uint32_t> parse_count_or_zero(const std::string& text) {
+  auto n = parse_uint(text);
+  if (!n || *n > 1'000'000)
+    return error{
+      errc::invalid_field,
+      fmt::format("expected a number from 0 to 1000000, got '{}'", text)};
+  return static_cast<uint32_t>(*n);
+}
+
 expected<uint32_t> parse_cache_size(const std::string& text) {
   auto n = parse_uint(text);
   if (!n || *n > 100'000)
@@ -587,6 +597,10 @@ const std::vector<field>& fields() {
                show_duration),
     make_field("delivery.links_per_hour", "fresh links per order per hour",
                SOUK_MEMBER(delivery.links_per_hour), parse_count, show_count),
+    make_field("delivery.licence_keys_low",
+               "email a creator when a key pool has this many left",
+               SOUK_MEMBER(delivery.licence_keys_low), parse_count_or_zero,
+               show_count),
     make_field("delivery.accel_redirect",
                "X-Accel-Redirect prefix (front web server sends files)",
                SOUK_MEMBER(delivery.accel_redirect), parse_accel_prefix,

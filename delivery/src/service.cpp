@@ -158,6 +158,75 @@ std::string client_key(const std::string& address,
   return sha256_hex(address + "\n" + user_agent).substr(0, 32);
 }
 
+namespace {
+
+// Tells the creator of `product` when its pool `pool` is low
+// (`licence_keys_low` keys or fewer) or empty, from what is committed:
+// once each per restock, as the email's dedupe key names the pool's restock
+// count (sales at once, or a step run again, queue one). Not about a
+// buyer's order, so not on one: the buyer never sees it, and it does not
+// count against the order's emails an hour.
+status tell_stock(persistence::database& db, const email::templates& templates,
+                  const options& opts, const std::string& product,
+                  const std::string& pool) {
+  static const std::string tpl = "licence_stock";
+  if (!templates.has(tpl))
+    return {};
+  const int64_t low = std::max<int64_t>(opts.licence_keys_low, 0);
+  auto level
+    = persistence::licence_key_repository{db}.level(product, pool, low);
+  if (!level)
+    return level.err();
+  if (level->left > low || level->creator_email.empty())
+    return {};
+  const bool gone = level->left == 0;
+  auto base = opts.public_url ? opts.public_url() : std::string{"/"};
+  json model{{"product_title", level->product_title},
+             {"pool", pool},
+             {"left", std::to_string(level->left)},
+             {"sold_out", gone},
+             {"one_left", level->left == 1},
+             {"editor_url", base + "dashboard/products/" + product},
+             {"shop_name", opts.shop_name}};
+  auto text = templates.render(tpl, model);
+  if (!text)
+    return text.err();
+  auto at = to_iso(now());
+  persistence::email_row e;
+  e.id = new_uuid();
+  e.dedupe_key = fmt::format("licence-stock:{}:{}:{}:{}", product, pool,
+                             level->total, gone ? "out" : "low");
+  e.template_name = tpl;
+  e.recipient = level->creator_email;
+  e.message_id = e.id + "@" + host_of(base);
+  e.subject = text->subject;
+  e.message = email::compose({opts.from,
+                              e.recipient,
+                              text->subject,
+                              text->text,
+                              text->html,
+                              e.message_id,
+                              {}});
+  e.next_attempt_at = at;
+  if (opts.email_lease.count() > 0)
+    e.claimed_until = to_iso(now() + opts.email_lease);
+  e.created_at = at;
+  e.updated_at = at;
+  auto queued = persistence::delivery_repository{db}.enqueue_email(e);
+  if (!queued)
+    return queued.err();
+  if (*queued) {
+    log::info("email {} (licence_stock) queued for the creator of {}: {} "
+              "key(s) left in pool '{}'",
+              e.message_id, product, level->left, pool);
+    if (opts.on_email_queued)
+      opts.on_email_queued(e);
+  }
+  return {};
+}
+
+} // namespace
+
 struct service::impl {
   std::shared_ptr<persistence::database> db;
   std::shared_ptr<const email::templates> templates;
@@ -447,6 +516,18 @@ struct service::impl {
                    "pool"};
     log::logger{{{"order_id", order_id}}}.info(
       "licence key {} issued from pool '{}'", (*key)->id, pool);
+    // Once the sale has committed, on a database thread: a count inside
+    // the sale's own transaction would take keys other sales are taking
+    // now for keys left, and the last of several sales at once would never
+    // see the pool empty.
+    db->after_commit([db = db, templates = templates, opts = opts,
+                      product = o->product_id, pool] {
+      db->post([db, templates, opts, product, pool] {
+        if (auto err = tell_stock(*db, *templates, opts, product, pool))
+          log::warn("licence stock of {} (pool '{}') not told: {}", product,
+                    pool, err.detail);
+      });
+    });
     return {};
   }
 };

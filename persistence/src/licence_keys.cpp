@@ -110,6 +110,39 @@ expected<std::optional<licence_key_row>> licence_key_repository::issue(
   return out;
 }
 
+expected<licence_pool_level>
+licence_key_repository::level(const std::string& product_id,
+                              const std::string& pool, int64_t cap) {
+  licence_pool_level out;
+  long long probe = cap + 1;
+  auto st = db_.run([&](soci::session& sql) {
+    long long left = 0;
+    rows::exec(sql,
+               "SELECT COUNT(*) FROM (SELECT 1 FROM licence_keys WHERE "
+               "product_id = :p AND pool = :pool AND order_id IS NULL LIMIT "
+               ":n) AS l",
+               soci::use(product_id), soci::use(pool), soci::use(probe),
+               soci::into(left));
+    out.left = left;
+    if (left > cap)
+      return;
+    long long total = 0;
+    rows::exec(sql,
+               "SELECT COUNT(*) FROM licence_keys WHERE product_id = :p AND "
+               "pool = :pool",
+               soci::use(product_id), soci::use(pool), soci::into(total));
+    out.total = total;
+    rows::exec(sql,
+               "SELECT u.email, p.title FROM products p JOIN users u ON u.id "
+               "= p.creator_id WHERE p.id = :p",
+               soci::use(product_id), soci::into(out.creator_email),
+               soci::into(out.product_title));
+  });
+  if (st)
+    return st;
+  return out;
+}
+
 expected<std::vector<licence_key_row>>
 licence_key_repository::of_order(const std::string& order_id) {
   std::vector<licence_key_row> out;

@@ -423,6 +423,45 @@ BOOST_AUTO_TEST_CASE(buyers_paying_at_once_never_share_a_key) {
   BOOST_TEST(given.size() == 6u);
   BOOST_TEST(keys()["stock"][0]["left"] == 0);
   BOOST_TEST(keys()["stock"][0]["issued"] == 6);
+
+  // Its creator heard once that the pool ran low (5 keys or fewer,
+  // delivery.licence_keys_low) and once that it ran out, however many
+  // sales were at once (the last to commit sees it empty); not on any
+  // buyer's order.
+  auto stock_mails = [&](const std::string& kind) {
+    return count("SELECT COUNT(*) FROM email_outbox e JOIN users u ON "
+                 "u.email = e.recipient WHERE e.template = 'licence_stock' AND "
+                 "e.order_id IS NULL AND u.id = '"
+                 + creator_id + "' AND e.dedupe_key LIKE '%:" + kind + "'");
+  };
+  // Told once the sales have committed, so looked for a moment.
+  BOOST_REQUIRE(eventually(
+    [&] { return stock_mails("low") >= 1 && stock_mails("out") >= 1; }));
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(stock_mails("low") == 1);
+  BOOST_TEST(stock_mails("out") == 1);
+  auto said = [&](const std::string& words) {
+    int n = 0;
+    for (auto& m : mails())
+      if (souk::email::decode_quoted_printable(m).find(words)
+          != std::string::npos)
+        ++n;
+    return n;
+  };
+  BOOST_REQUIRE(eventually([&] {
+    return said("Subject: Sold out: The App has no licence key left") == 1;
+  }));
+  BOOST_TEST(said("licence keys left for The App") == 1);
+  BOOST_TEST(said("/dashboard/products/" + app) == 2); // where to add keys
+  // Restocked, it tells again when the new keys run low.
+  BOOST_REQUIRE(add_keys({{"keys", {"K-6", "K-7"}}}).status == 201u);
+  auto after = checkout(app);
+  BOOST_REQUIRE(press(after, "pay").status < 400);
+  BOOST_REQUIRE(reaches(after["order"]["id"], "delivered"));
+  BOOST_REQUIRE(eventually([&] { return stock_mails("low") == 2; }));
+  BOOST_TEST(stock_mails("out") == 1);
+  BOOST_REQUIRE(eventually(
+    [&] { return said("Subject: 1 licence key left for The App") == 1; }));
 }
 
 // The shipped `download_with_key` flow gives a file and a key: its product

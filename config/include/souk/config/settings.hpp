@@ -251,6 +251,10 @@ struct delivery_settings {
   milliseconds resume_window{6ll * 3600'000};
   /// Fresh links (or re-sent receipts) per order per hour.
   uint32_t links_per_hour = 5;
+  /// A licence-key pool's creator is emailed when a sale leaves this many
+  /// keys or fewer, and when it leaves none (once each per restock); 0:
+  /// only when none is left.
+  uint32_t licence_keys_low = 5;
   /// Non-empty: hand files to the front web server with
   /// `X-Accel-Redirect: <this><storage key>` (e.g. "/protected/" with an
   /// nginx `internal` location aliasing `<data_dir>/files/blobs/`).

@@ -52,6 +52,10 @@ struct options {
   /// lease has run out.
   std::function<void(const persistence::email_row&)> on_email_queued;
   std::chrono::milliseconds email_lease{0};
+  /// A licence-key pool's creator is emailed once when a sale leaves this
+  /// many keys or fewer, and once when it leaves none, per restock
+  /// (template `licence_stock`). 0: only when it runs out.
+  int64_t licence_keys_low = 5;
   /// Whether `order`'s flow gives licence keys (`licence.issue_key`): only
   /// then do its emails read them. Unset: always read.
   std::function<bool(const persistence::order_row&)> gives_keys;

@@ -37,6 +37,14 @@ struct licence_keys_added {
   int64_t already_present = 0;
 };
 
+/// How low a pool runs, for telling its creator (`level`).
+struct licence_pool_level {
+  int64_t left = 0;  ///< keys left, counted up to the cap asked (cap + 1: more)
+  int64_t total = 0; ///< keys the pool was ever given; 0 when left > cap
+  std::string creator_email; ///< set when left <= cap
+  std::string product_title; ///< set when left <= cap
+};
+
 /// Which keys `list` returns.
 enum class licence_key_filter { all, left, issued, revoked };
 
@@ -61,6 +69,14 @@ public:
                                                  const std::string& product_id,
                                                  const std::string& pool,
                                                  const std::string& now_text);
+
+  /// How many keys `pool` of `product_id` has left, counted up to `cap`
+  /// (a bounded probe of the keys-left index); when no more than `cap` are
+  /// left, also how many the pool was ever given (left, issued, revoked:
+  /// each restock raises it, telling one running-low from the next) and
+  /// whom and what to tell.
+  expected<licence_pool_level> level(const std::string& product_id,
+                                     const std::string& pool, int64_t cap);
 
   /// The keys issued to an order, oldest first.
   expected<std::vector<licence_key_row>> of_order(const std::string& order_id);
