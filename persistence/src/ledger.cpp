@@ -453,7 +453,11 @@ ledger_repository::post(const posting& p,
             += fmt::format("{0}(:id{1}, :ok{1}, :oi{1}, :c{1}, :k{1}, :n{1}, "
                            "0, :t{1})",
                            i == 0 ? "" : ", ", i);
-        text += " ON CONFLICT (id) DO NOTHING";
+        // No conflict target: the account's id and its (owner, currency,
+        // kind) are both unique, and PostgreSQL waits out a racing insert
+        // only on the indexes it is told of; on the other it would fail
+        // the posting of two first sales of a new account at once.
+        text += " ON CONFLICT DO NOTHING";
         detail::statement_lease insert{sql, text};
         for (auto& [id, k] : accounts) {
           negative.push_back(may_go_negative(k) ? 1 : 0);

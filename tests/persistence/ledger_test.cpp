@@ -377,6 +377,41 @@ BOOST_AUTO_TEST_CASE(twenty_concurrent_payouts_never_overdraw) {
   b.sound();
 }
 
+// The first sales of a new creator, at once: each posting creates the
+// accounts it needs if they are not there, and two creating the same one
+// both go through (neither fails on the account's other unique key).
+BOOST_AUTO_TEST_CASE(first_sales_of_a_new_account_at_once_all_go_through) {
+  books b;
+  constexpr int threads_n = 8, creators = 60;
+  std::atomic<int> failed{0};
+  std::string why;
+  std::mutex mx;
+  for (int c = 0; c < creators; ++c) {
+    auto pending = sp::creator_account(souk::new_uuid(), "NGN", "pending");
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < threads_n; ++t)
+      threads.emplace_back([&, t] {
+        ++ready;
+        while (ready.load() < threads_n)
+          std::this_thread::yield();
+        auto r
+          = b.ledger.post(b.posting("sale:" + pending + ":" + std::to_string(t),
+                                    {{b.gateway, pending, 10}}));
+        if (!r) {
+          ++failed;
+          std::lock_guard lock{mx};
+          why = r.err().detail;
+        }
+      });
+    for (auto& t : threads)
+      t.join();
+    BOOST_TEST(b.balance(pending) == threads_n * 10);
+  }
+  BOOST_TEST(failed.load() == 0, why);
+  b.sound();
+}
+
 // Sales credit stripes; a payout (a guarded debit) folds them into the
 // account's row first. Eight threads each sell then pay out, over and
 // over, on one creator's account: every payout finds the money its own
