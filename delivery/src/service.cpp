@@ -195,7 +195,7 @@ status tell_stock(persistence::database& db, const email::templates& templates,
   persistence::email_row e;
   e.id = new_uuid();
   e.dedupe_key = fmt::format("licence-stock:{}:{}:{}:{}", product, pool,
-                             level->total, gone ? "out" : "low");
+                             level->restock, gone ? "out" : "low");
   e.template_name = tpl;
   e.recipient = level->creator_email;
   e.message_id = e.id + "@" + host_of(base);
@@ -208,20 +208,17 @@ status tell_stock(persistence::database& db, const email::templates& templates,
                               e.message_id,
                               {}});
   e.next_attempt_at = at;
-  if (opts.email_lease.count() > 0)
-    e.claimed_until = to_iso(now() + opts.email_lease);
   e.created_at = at;
   e.updated_at = at;
+  // Not leased nor handed to a sender: this runs as late as the node's
+  // shutdown, and the senders' round finds it within email.poll.
   auto queued = persistence::delivery_repository{db}.enqueue_email(e);
   if (!queued)
     return queued.err();
-  if (*queued) {
+  if (*queued)
     log::info("email {} (licence_stock) queued for the creator of {}: {} "
               "key(s) left in pool '{}'",
               e.message_id, product, level->left, pool);
-    if (opts.on_email_queued)
-      opts.on_email_queued(e);
-  }
   return {};
 }
 
@@ -507,13 +504,22 @@ struct service::impl {
       order_id, o->product_id, pool, to_iso(now()));
     if (!key)
       return key.err();
-    if (!*key)
+    if (!*key) {
+      // The pool is empty as committed: its creator may not have heard
+      // (the notice of the sale that emptied it lost to a stop).
+      db->post([db = db, templates = templates, opts = opts,
+                product = o->product_id, pool] {
+        if (auto err = tell_stock(*db, *templates, opts, product, pool))
+          log::warn("licence stock of {} (pool '{}') not told: {}", product,
+                    pool, err.detail);
+      });
       return error{errc::sold_out,
                    fmt::format("product {} has no licence key left in pool "
                                "'{}': add keys (POST /api/v1/products/{}/"
                                "licence-keys), then retry the order",
                                o->product_id, pool, o->product_id),
                    "pool"};
+    }
     log::logger{{{"order_id", order_id}}}.info(
       "licence key {} issued from pool '{}'", (*key)->id, pool);
     // Once the sale has committed, on a database thread: a count inside

@@ -115,28 +115,22 @@ licence_key_repository::level(const std::string& product_id,
                               const std::string& pool, int64_t cap) {
   licence_pool_level out;
   long long probe = cap + 1;
+  // One statement, so one snapshot on both backends: keys added between
+  // the count and the restock mark would tie an old count to a new mark.
   auto st = db_.run([&](soci::session& sql) {
     long long left = 0;
+    soci::indicator mark_ind = soci::i_null;
     rows::exec(sql,
-               "SELECT COUNT(*) FROM (SELECT 1 FROM licence_keys WHERE "
-               "product_id = :p AND pool = :pool AND order_id IS NULL LIMIT "
-               ":n) AS l",
+               "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM licence_keys WHERE "
+               "product_id = :p1 AND pool = :pool1 AND order_id IS NULL LIMIT "
+               ":n) l), (SELECT MAX(id) FROM licence_keys WHERE product_id = "
+               ":p2 AND pool = :pool2), u.email, p.title FROM products p JOIN "
+               "users u ON u.id = p.creator_id WHERE p.id = :p3",
                soci::use(product_id), soci::use(pool), soci::use(probe),
-               soci::into(left));
+               soci::use(product_id), soci::use(pool), soci::use(product_id),
+               soci::into(left), soci::into(out.restock, mark_ind),
+               soci::into(out.creator_email), soci::into(out.product_title));
     out.left = left;
-    if (left > cap)
-      return;
-    long long total = 0;
-    rows::exec(sql,
-               "SELECT COUNT(*) FROM licence_keys WHERE product_id = :p AND "
-               "pool = :pool",
-               soci::use(product_id), soci::use(pool), soci::into(total));
-    out.total = total;
-    rows::exec(sql,
-               "SELECT u.email, p.title FROM products p JOIN users u ON u.id "
-               "= p.creator_id WHERE p.id = :p",
-               soci::use(product_id), soci::into(out.creator_email),
-               soci::into(out.product_title));
   });
   if (st)
     return st;

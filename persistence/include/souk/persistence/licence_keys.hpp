@@ -39,10 +39,13 @@ struct licence_keys_added {
 
 /// How low a pool runs, for telling its creator (`level`).
 struct licence_pool_level {
-  int64_t left = 0;  ///< keys left, counted up to the cap asked (cap + 1: more)
-  int64_t total = 0; ///< keys the pool was ever given; 0 when left > cap
-  std::string creator_email; ///< set when left <= cap
-  std::string product_title; ///< set when left <= cap
+  int64_t left = 0; ///< keys left, counted up to the cap asked (cap + 1: more)
+  /// The newest key the pool was given (ids sort by upload): it changes
+  /// with each restock and never goes back while that upload has a key,
+  /// telling one running-low from the next.
+  std::string restock;
+  std::string creator_email; ///< empty if the product is gone
+  std::string product_title;
 };
 
 /// Which keys `list` returns.
@@ -71,10 +74,8 @@ public:
                                                  const std::string& now_text);
 
   /// How many keys `pool` of `product_id` has left, counted up to `cap`
-  /// (a bounded probe of the keys-left index); when no more than `cap` are
-  /// left, also how many the pool was ever given (left, issued, revoked:
-  /// each restock raises it, telling one running-low from the next) and
-  /// whom and what to tell.
+  /// (a bounded probe of the keys-left index), the pool's restock mark and
+  /// whom and what to tell, in one snapshot.
   expected<licence_pool_level> level(const std::string& product_id,
                                      const std::string& pool, int64_t cap);
 
