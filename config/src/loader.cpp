@@ -55,31 +55,28 @@ expected<uint32_t> parse_count(const std::string& text) {
   return static_cast<uint32_t>(*n);
 }
 
+// A whole number from `lo` to `hi`; `lo_text` is how the error names `lo`.
+expected<uint32_t> whole_number_in(const std::string& text, uint64_t lo,
+                                   uint64_t hi, std::string_view lo_text) {
+  auto n = parse_uint(text);
+  if (!n || *n < lo || *n > hi)
+    return error{errc::invalid_field,
+                 fmt::format("expected a number from {} to {}, got '{}'",
+                             lo_text, hi, text)};
+  return static_cast<uint32_t>(*n);
+}
+
 // A count that may be 0 (meaning none or off), up to a million.
 expected<uint32_t> parse_count_or_zero(const std::string& text) {
-  auto n = parse_uint(text);
-  if (!n || *n > 1'000'000)
-    return error{
-      errc::invalid_field,
-      fmt::format("expected a number from 0 to 1000000, got '{}'", text)};
-  return static_cast<uint32_t>(*n);
+  return whole_number_in(text, 0, 1'000'000, "0");
 }
 
 expected<uint32_t> parse_cache_size(const std::string& text) {
-  auto n = parse_uint(text);
-  if (!n || *n > 100'000)
-    return error{
-      errc::invalid_field,
-      fmt::format("expected a number from 0 (none) to 100000, got '{}'", text)};
-  return static_cast<uint32_t>(*n);
+  return whole_number_in(text, 0, 100'000, "0 (none)");
 }
 
 expected<uint32_t> parse_senders(const std::string& text) {
-  auto n = parse_uint(text);
-  if (!n || *n == 0 || *n > 64)
-    return error{errc::invalid_field,
-                 fmt::format("expected a number from 1 to 64, got '{}'", text)};
-  return static_cast<uint32_t>(*n);
+  return whole_number_in(text, 1, 64, "1");
 }
 
 expected<uint64_t> parse_hash_memory(const std::string& text) {

@@ -46,6 +46,27 @@ std::string host_of(const std::string& url) {
   return host;
 }
 
+// An email rendered from `tpl` to `to`, queued at `at` under `dedupe_key`;
+// its Message-ID names the shop's host (`base`, its public URL).
+persistence::email_row
+queued_email(const options& opts, const std::string& tpl, const std::string& to,
+             const email::rendered& text, std::string dedupe_key,
+             const std::string& base, const std::string& at) {
+  persistence::email_row e;
+  e.id = new_uuid();
+  e.dedupe_key = std::move(dedupe_key);
+  e.template_name = tpl;
+  e.recipient = to;
+  e.message_id = e.id + "@" + host_of(base);
+  e.subject = text.subject;
+  e.message = email::compose(
+    {opts.from, to, text.subject, text.text, text.html, e.message_id, {}});
+  e.next_attempt_at = at;
+  e.created_at = at;
+  e.updated_at = at;
+  return e;
+}
+
 bool plausible_token(const std::string& token) {
   if (token.size() != 43)
     return false;
@@ -191,25 +212,10 @@ status tell_stock(persistence::database& db, const email::templates& templates,
   auto text = templates.render(tpl, model);
   if (!text)
     return text.err();
-  auto at = to_iso(now());
-  persistence::email_row e;
-  e.id = new_uuid();
-  e.dedupe_key = fmt::format("licence-stock:{}:{}:{}:{}", product, pool,
-                             level->restock, gone ? "out" : "low");
-  e.template_name = tpl;
-  e.recipient = level->creator_email;
-  e.message_id = e.id + "@" + host_of(base);
-  e.subject = text->subject;
-  e.message = email::compose({opts.from,
-                              e.recipient,
-                              text->subject,
-                              text->text,
-                              text->html,
-                              e.message_id,
-                              {}});
-  e.next_attempt_at = at;
-  e.created_at = at;
-  e.updated_at = at;
+  auto e = queued_email(opts, tpl, level->creator_email, *text,
+                        fmt::format("licence-stock:{}:{}:{}:{}", product, pool,
+                                    level->restock, gone ? "out" : "low"),
+                        base, to_iso(now()));
   // Not leased nor handed to a sender: this runs as late as the node's
   // shutdown, and the senders' round finds it within email.poll.
   auto queued = persistence::delivery_repository{db}.enqueue_email(e);
@@ -371,26 +377,11 @@ struct service::impl {
       auto text = templates->render(tpl, model);
       if (!text)
         return text.err();
-      persistence::email_row e;
-      e.id = new_uuid();
-      e.dedupe_key = key;
+      auto e
+        = queued_email(opts, tpl, o.buyer_email, *text, key, base, issue.now);
       e.order_id = o.id;
-      e.template_name = tpl;
-      e.recipient = o.buyer_email;
-      e.message_id = e.id + "@" + host_of(base);
-      e.subject = text->subject;
-      e.message = email::compose({opts.from,
-                                  o.buyer_email,
-                                  text->subject,
-                                  text->text,
-                                  text->html,
-                                  e.message_id,
-                                  {}});
-      e.next_attempt_at = issue.now;
       if (opts.email_lease.count() > 0)
         e.claimed_until = to_iso(now() + opts.email_lease);
-      e.created_at = issue.now;
-      e.updated_at = issue.now;
       issue.email = std::move(e);
     }
     if (issue.links.empty() && !issue.email)
@@ -507,12 +498,7 @@ struct service::impl {
     if (!*key) {
       // The pool is empty as committed: its creator may not have heard
       // (the notice of the sale that emptied it lost to a stop).
-      db->post([db = db, templates = templates, opts = opts,
-                product = o->product_id, pool] {
-        if (auto err = tell_stock(*db, *templates, opts, product, pool))
-          log::warn("licence stock of {} (pool '{}') not told: {}", product,
-                    pool, err.detail);
-      });
+      db->post(stock_look(o->product_id, pool));
       return error{errc::sold_out,
                    fmt::format("product {} has no licence key left in pool "
                                "'{}': add keys (POST /api/v1/products/{}/"
@@ -526,15 +512,20 @@ struct service::impl {
     // the sale's own transaction would take keys other sales are taking
     // now for keys left, and the last of several sales at once would never
     // see the pool empty.
-    db->after_commit([db = db, templates = templates, opts = opts,
-                      product = o->product_id, pool] {
-      db->post([db, templates, opts, product, pool] {
-        if (auto err = tell_stock(*db, *templates, opts, product, pool))
-          log::warn("licence stock of {} (pool '{}') not told: {}", product,
-                    pool, err.detail);
-      });
-    });
+    db->after_commit(
+      [db = db, look = stock_look(o->product_id, pool)] { db->post(look); });
     return {};
+  }
+
+  // A look at `pool` of `product` for its creator (tell_stock), to run on
+  // a database thread.
+  std::function<void()> stock_look(const std::string& product,
+                                   const std::string& pool) const {
+    return [db = db, templates = templates, opts = opts, product, pool] {
+      if (auto err = tell_stock(*db, *templates, opts, product, pool))
+        log::warn("licence stock of {} (pool '{}') not told: {}", product, pool,
+                  err.detail);
+    };
   }
 };
 

@@ -251,17 +251,21 @@ struct fixture {
              sched.clock().now() - clock_start);
   }
 
-  /// The rows the inline steps left, in order.
-  std::vector<std::string> effects() {
+  /// The one text column `query` reads, row by row.
+  std::vector<std::string> texts(const std::string& query) {
     std::vector<std::string> out;
     auto st = db->run([&](soci::session& sql) {
-      soci::rowset<std::string> rs
-        = (sql.prepare << "SELECT action FROM effects ORDER BY action");
+      soci::rowset<std::string> rs = (sql.prepare << query);
       for (auto& a : rs)
         out.push_back(a);
     });
     BOOST_REQUIRE_MESSAGE(!st, st.detail);
     return out;
+  }
+
+  /// The rows the inline steps left, in order.
+  std::vector<std::string> effects() {
+    return texts("SELECT action FROM effects ORDER BY action");
   }
 
   void exec(const std::string& q) {
@@ -289,15 +293,7 @@ struct fixture {
   }
 
   std::vector<std::string> outbox_writes() {
-    std::vector<std::string> out;
-    auto st = db->run([&](soci::session& sql) {
-      soci::rowset<std::string> rs
-        = (sql.prepare << "SELECT what FROM outbox_writes ORDER BY what");
-      for (auto& a : rs)
-        out.push_back(a);
-    });
-    BOOST_REQUIRE_MESSAGE(!st, st.detail);
-    return out;
+    return texts("SELECT what FROM outbox_writes ORDER BY what");
   }
 
   // Runs every actor until nothing is left to do.

@@ -233,11 +233,19 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   auto target = dir.path() / "restored";
   std::string restored_url
     = pg ? restored_pg.url() : "sqlite://" + (target / "souk.db").string();
+  // `soukctl restore FROM` into the database `url` and data directory
+  // `data_dir`; `restore` into the first target, answering in JSON.
+  auto restore_into = [&](const std::string& url, const fs::path& data_dir,
+                          const fs::path& from, bool json = false) {
+    std::vector<std::string> args{SOUK_SOUKCTL, "--database",      url,
+                                  "--data-dir", data_dir.string(), "restore",
+                                  from.string()};
+    if (json)
+      args.push_back("--json");
+    return st::run_program(args, {}, dir.path());
+  };
   auto restore = [&](const fs::path& from) {
-    return st::run_program({SOUK_SOUKCTL, "--database", restored_url,
-                            "--data-dir", target.string(), "restore",
-                            from.string(), "--json"},
-                           {}, dir.path());
+    return restore_into(restored_url, target, from, true);
   };
   auto put_back = restore(out);
   BOOST_REQUIRE_MESSAGE(put_back.code == 0, put_back.out + put_back.err);
@@ -274,19 +282,14 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   // directory), a second restore is refused and changes nothing.
   st::scratch_database fresh_pg;
   auto fresh = dir.path() / "fresh";
-  auto over_files = st::run_program(
-    {SOUK_SOUKCTL, "--database",
-     pg ? fresh_pg.url() : "sqlite://" + (fresh / "souk.db").string(),
-     "--data-dir", target.string(), "restore", out.string()},
-    {}, dir.path());
+  auto fresh_url
+    = pg ? fresh_pg.url() : "sqlite://" + (fresh / "souk.db").string();
+  auto over_files = restore_into(fresh_url, target, out);
   BOOST_TEST(over_files.code == 2);
   BOOST_TEST(over_files.err.find("is not empty") != std::string::npos,
              over_files.err);
   BOOST_TEST(!fs::exists(fresh / "souk.db"));
-  auto over_database
-    = st::run_program({SOUK_SOUKCTL, "--database", restored_url, "--data-dir",
-                       fresh.string(), "restore", out.string()},
-                      {}, dir.path());
+  auto over_database = restore_into(restored_url, fresh, out);
   BOOST_TEST(over_database.code == 2);
   BOOST_TEST(over_database.err.find(pg ? "database the config names is not "
                                          "empty"
@@ -300,10 +303,7 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
     // replay into the restored file.
     fs::create_directories(fresh);
     std::ofstream{fresh / "souk.db-wal"} << "old";
-    auto beside_wal = st::run_program(
-      {SOUK_SOUKCTL, "--database", "sqlite://" + (fresh / "souk.db").string(),
-       "--data-dir", fresh.string(), "restore", out.string()},
-      {}, dir.path());
+    auto beside_wal = restore_into(fresh_url, fresh, out);
     BOOST_TEST(beside_wal.code == 2);
     BOOST_TEST(beside_wal.err.find("souk.db-wal exists") != std::string::npos,
                beside_wal.err);
@@ -318,11 +318,7 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   std::ifstream{odd / "MANIFEST.json"} >> odd_manifest;
   odd_manifest["files"] = "one";
   std::ofstream{odd / "MANIFEST.json", std::ios::trunc} << odd_manifest.dump();
-  auto odd_restore = st::run_program(
-    {SOUK_SOUKCTL, "--database",
-     pg ? fresh_pg.url() : "sqlite://" + (fresh / "souk.db").string(),
-     "--data-dir", fresh.string(), "restore", odd.string()},
-    {}, dir.path());
+  auto odd_restore = restore_into(fresh_url, fresh, odd);
   BOOST_TEST(odd_restore.code == 2);
   BOOST_TEST(odd_restore.err.find("not a finished souk backup")
                != std::string::npos,
@@ -341,11 +337,9 @@ BOOST_AUTO_TEST_CASE(backup_copies_the_database_and_files_and_checks_them) {
   fs::resize_file(cut / "files" / "blobs" / blob->key, 3);
   st::scratch_database other_pg;
   auto elsewhere = dir.path() / "elsewhere";
-  auto bad = st::run_program(
-    {SOUK_SOUKCTL, "--database",
-     pg ? other_pg.url() : "sqlite://" + (elsewhere / "souk.db").string(),
-     "--data-dir", elsewhere.string(), "restore", cut.string()},
-    {}, dir.path());
+  auto bad = restore_into(pg ? other_pg.url()
+                             : "sqlite://" + (elsewhere / "souk.db").string(),
+                          elsewhere, cut);
   BOOST_TEST(bad.code == 1);
   BOOST_TEST(bad.err.find("manifest") != std::string::npos, bad.err);
   BOOST_TEST(!fs::exists(elsewhere / "files" / "blobs"));
